@@ -1,0 +1,218 @@
+//! Builds wheel files for tests, valid or crafted to be malicious, with a zip writer
+//! independent of the crate's own (so a bug in one is not mirrored in the other).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+pub const S_IFREG: u32 = 0o100_000;
+pub const S_IFLNK: u32 = 0o120_000;
+
+#[derive(Clone)]
+pub struct TestEntry {
+    pub name: String,
+    pub data: Vec<u8>,
+    /// Unix mode including the file type bits.
+    pub mode: u32,
+    pub method: u16,
+    /// Overrides the uncompressed size in the headers (a lying zip bomb).
+    pub declared_size: Option<u32>,
+    pub in_record: bool,
+    /// Overrides the RECORD hash field.
+    pub record_hash: Option<String>,
+    /// Overrides the RECORD size field.
+    pub record_size: Option<String>,
+}
+
+impl TestEntry {
+    pub fn new(name: &str, data: &[u8]) -> Self {
+        Self {
+            name: name.to_owned(),
+            data: data.to_vec(),
+            mode: S_IFREG | 0o644,
+            method: 8,
+            declared_size: None,
+            in_record: true,
+            record_hash: None,
+            record_size: None,
+        }
+    }
+}
+
+pub struct TestWheel {
+    pub filename: String,
+    pub dist_info: String,
+    pub entries: Vec<TestEntry>,
+    pub write_record: bool,
+}
+
+pub fn record_hash(data: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(data))
+    )
+}
+
+impl TestWheel {
+    /// A pure wheel `<name>-<version>-py3-none-any.whl` with METADATA and WHEEL.
+    pub fn new(name: &str, version: &str) -> Self {
+        let dist_info = format!("{}-{version}.dist-info", name.replace('-', "_"));
+        let mut wheel = Self {
+            filename: format!("{}-{version}-py3-none-any.whl", name.replace('-', "_")),
+            dist_info: dist_info.clone(),
+            entries: Vec::new(),
+            write_record: true,
+        };
+        wheel.entries.push(TestEntry::new(
+            &format!("{dist_info}/METADATA"),
+            format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nA test.\n")
+                .as_bytes(),
+        ));
+        wheel.entries.push(TestEntry::new(
+            &format!("{dist_info}/WHEEL"),
+            b"Wheel-Version: 1.0\nGenerator: strata-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        ));
+        wheel
+    }
+
+    pub fn file(mut self, name: &str, data: &[u8]) -> Self {
+        self.entries.push(TestEntry::new(name, data));
+        self
+    }
+
+    pub fn entry(mut self, entry: TestEntry) -> Self {
+        self.entries.push(entry);
+        self
+    }
+
+    pub fn filename(mut self, filename: &str) -> Self {
+        self.filename = filename.to_owned();
+        self
+    }
+
+    pub fn without_record(mut self) -> Self {
+        self.write_record = false;
+        self
+    }
+
+    /// The zip bytes; RECORD (listing entries with `in_record`) is the last entry.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut entries = self.entries.clone();
+        if self.write_record {
+            let mut record = String::new();
+            for entry in &entries {
+                if !entry.in_record {
+                    continue;
+                }
+                let hash = entry
+                    .record_hash
+                    .clone()
+                    .unwrap_or_else(|| record_hash(&entry.data));
+                let size = entry
+                    .record_size
+                    .clone()
+                    .unwrap_or_else(|| entry.data.len().to_string());
+                record.push_str(&format!("{},{hash},{size}\n", entry.name));
+            }
+            record.push_str(&format!("{}/RECORD,,\n", self.dist_info));
+            entries.push(TestEntry::new(
+                &format!("{}/RECORD", self.dist_info),
+                record.as_bytes(),
+            ));
+        }
+        write_zip(&entries)
+    }
+
+    pub fn write(&self, directory: &Path) -> PathBuf {
+        let path = directory.join(&self.filename);
+        std::fs::write(&path, self.bytes()).unwrap();
+        path
+    }
+}
+
+/// miniz_oxide directly, not flate2: the pinned archive digest must not move when some crate
+/// in the workspace switches flate2's backend.
+fn compress(data: &[u8]) -> Vec<u8> {
+    miniz_oxide::deflate::compress_to_vec(data, 9)
+}
+
+pub fn write_zip(entries: &[TestEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for entry in entries {
+        let data = match entry.method {
+            8 => compress(&entry.data),
+            _ => entry.data.clone(),
+        };
+        let crc = crc32fast::hash(&entry.data);
+        let size = entry.declared_size.unwrap_or(entry.data.len() as u32);
+        let offset = out.len() as u32;
+        let name = entry.name.as_bytes();
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&20u16.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&entry.method.to_le_bytes());
+        out.extend_from_slice(&[0x00, 0x60, 0x21, 0x58]); // a 2024 date, any will do
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name);
+        out.extend_from_slice(&data);
+
+        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        central.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
+        central.extend_from_slice(&20u16.to_le_bytes());
+        central.extend_from_slice(&0u16.to_le_bytes());
+        central.extend_from_slice(&entry.method.to_le_bytes());
+        central.extend_from_slice(&[0x00, 0x60, 0x21, 0x58]);
+        central.extend_from_slice(&crc.to_le_bytes());
+        central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        central.extend_from_slice(&size.to_le_bytes());
+        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 8]);
+        central.extend_from_slice(&(entry.mode << 16).to_le_bytes());
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name);
+    }
+    let central_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&central_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
+
+/// Lists a zip with Python's `zipfile`: one line per entry with name, mode, date, extra
+/// length, creator system and a sha256 of the content.
+pub fn python_listing(zip: &Path) -> String {
+    let script = r#"
+import hashlib, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as archive:
+    assert archive.testzip() is None
+    for info in archive.infolist():
+        data = archive.read(info)
+        print(info.filename, oct(info.external_attr >> 16), info.date_time, len(info.extra),
+              info.create_system, info.compress_type, hashlib.sha256(data).hexdigest()[:12])
+"#;
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(zip)
+        .output()
+        .expect("python3 must be installed to run these tests");
+    assert!(
+        output.status.success(),
+        "python zipfile failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}

@@ -1,0 +1,505 @@
+//! The resolved, typed configuration of one stage: what every other crate reads.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use indexmap::IndexMap;
+use serde::{Serialize, Serializer};
+
+/// A cloud strata deploys to.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Cloud {
+    Aws,
+    Azure,
+    Gcp,
+}
+
+impl Cloud {
+    pub const ALL: [Cloud; 3] = [Cloud::Aws, Cloud::Azure, Cloud::Gcp];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aws => "aws",
+            Self::Azure => "azure",
+            Self::Gcp => "gcp",
+        }
+    }
+
+    /// The product name used in messages.
+    pub fn product(self) -> &'static str {
+        match self {
+            Self::Aws => "AWS Lambda",
+            Self::Azure => "Azure Functions",
+            Self::Gcp => "Google Cloud Functions",
+        }
+    }
+}
+
+impl fmt::Display for Cloud {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Cloud {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "aws" => Ok(Self::Aws),
+            "azure" => Ok(Self::Azure),
+            "gcp" => Ok(Self::Gcp),
+            other => Err(format!(
+                "unknown cloud `{other}` (expected aws, azure or gcp)"
+            )),
+        }
+    }
+}
+
+/// Which file format the manifest was read as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ManifestKind {
+    Strata,
+    Serverless,
+}
+
+/// A CPython version such as `python3.12`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PythonRuntime {
+    pub major: u8,
+    pub minor: u8,
+}
+
+impl PythonRuntime {
+    pub const DEFAULT: PythonRuntime = PythonRuntime {
+        major: 3,
+        minor: 12,
+    };
+
+    /// `3.12`
+    pub fn version(self) -> String {
+        format!("{}.{}", self.major, self.minor)
+    }
+
+    /// `312`, as in wheel tags (`cp312`) and GCP runtime ids (`python312`).
+    pub fn version_nodot(self) -> String {
+        format!("{}{}", self.major, self.minor)
+    }
+
+    /// GCP runtime id, e.g. `python312`.
+    pub fn gcp_runtime_id(self) -> String {
+        format!("python{}", self.version_nodot())
+    }
+}
+
+impl fmt::Display for PythonRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "python{}.{}", self.major, self.minor)
+    }
+}
+
+impl FromStr for PythonRuntime {
+    type Err = String;
+
+    /// Accepts `python3.12` (Lambda and Serverless), `python312` (GCP) and `3.12`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let version = text.strip_prefix("python").unwrap_or(text);
+        let parsed = match version.split_once('.') {
+            Some((major, minor)) => major.parse().ok().zip(minor.parse().ok()),
+            None if version.len() >= 2 && version.bytes().all(|b| b.is_ascii_digit()) => {
+                version[..1].parse().ok().zip(version[1..].parse().ok())
+            }
+            None => None,
+        };
+        match parsed {
+            Some((major, minor)) if text.starts_with("python") || text.contains('.') => {
+                Ok(Self { major, minor })
+            }
+            _ => Err(format!("`{text}` is not a Python runtime")),
+        }
+    }
+}
+
+impl Serialize for PythonRuntime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Instruction set of a function.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Architecture {
+    #[default]
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Architecture {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Arm64 => "arm64",
+        }
+    }
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Azure Functions hosting plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AzurePlan {
+    Consumption,
+    #[default]
+    FlexConsumption,
+    Premium,
+    Dedicated,
+}
+
+/// Where a value was written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SourceLocation {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// What kind of part strata keeps without acting on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmanagedKind {
+    /// A function trigger (`events:` item).
+    Event,
+    /// A CloudFormation resource or `resources:` section.
+    Resource,
+    /// An IAM statement (`iamRoleStatements`, `iam.role.statements`).
+    IamStatement,
+    /// A Serverless plugin other than serverless-python-requirements.
+    Plugin,
+    /// Any other setting strata reads but does not apply yet.
+    Setting,
+}
+
+impl UnmanagedKind {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Event => "event",
+            Self::Resource => "resource",
+            Self::IamStatement => "IAM statement",
+            Self::Plugin => "plugin",
+            Self::Setting => "setting",
+        }
+    }
+}
+
+/// A part of the manifest strata keeps in [`ResolvedConfig::document`] but does not act on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unmanaged {
+    pub key_path: String,
+    pub kind: UnmanagedKind,
+    /// e.g. "`http` event", "AWS::SQS::Queue resource".
+    pub description: String,
+    pub source: SourceLocation,
+}
+
+/// Files that go into a zip: Serverless `package:`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PackageConfig {
+    /// Globs in order; a leading `!` excludes. Legacy `exclude` entries come first (negated),
+    /// then `include`, then `patterns`, as Serverless v3 converts them.
+    pub patterns: Vec<String>,
+    pub individually: bool,
+    pub artifact: Option<String>,
+}
+
+/// A layer reference of a function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum LayerRef {
+    /// A layer version ARN.
+    Arn(String),
+    /// `{Ref: NameLambdaLayer}`: a layer of this service (or `PythonRequirementsLambdaLayer`).
+    Ref(String),
+    /// Any other CloudFormation expression, as JSON.
+    Other(serde_json::Value),
+}
+
+impl fmt::Display for LayerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Arn(arn) => f.write_str(arn),
+            Self::Ref(name) => write!(f, "{{Ref: {name}}}"),
+            Self::Other(value) => write!(f, "{value}"),
+        }
+    }
+}
+
+/// A Serverless `layers:` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LayerConfig {
+    /// Logical key under `layers:`.
+    pub name: String,
+    /// `name:` or `<service>-<stage>-<key>`.
+    pub deployed_name: String,
+    /// The CloudFormation logical id functions use: `{Ref: <this>}`.
+    pub reference: String,
+    pub path: Option<PathBuf>,
+    pub description: Option<String>,
+    pub compatible_runtimes: Vec<String>,
+    pub compatible_architectures: Vec<Architecture>,
+    pub license_info: Option<String>,
+    pub allowed_accounts: Vec<String>,
+    pub retain: bool,
+    pub package: PackageConfig,
+    pub source: SourceLocation,
+}
+
+/// `custom.pythonRequirements.layer` when it is on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RequirementsLayerConfig {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub compatible_runtimes: Vec<String>,
+    pub compatible_architectures: Vec<Architecture>,
+    pub license_info: Option<String>,
+    pub allowed_accounts: Vec<String>,
+    pub retain: bool,
+}
+
+/// serverless-python-requirements options (`custom.pythonRequirements`), with the plugin's
+/// defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PythonRequirementsConfig {
+    /// The plugin is listed in `plugins:` (its options apply even when it is not, since
+    /// strata implements them).
+    pub plugin_listed: bool,
+    pub file_name: PathBuf,
+    pub layer: Option<RequirementsLayerConfig>,
+    pub slim: bool,
+    pub slim_patterns: Vec<String>,
+    pub slim_patterns_append_defaults: bool,
+    pub strip: bool,
+    pub no_deploy: Vec<String>,
+    pub zip: bool,
+    pub use_static_cache: bool,
+    pub use_download_cache: bool,
+    pub cache_location: Option<PathBuf>,
+    pub static_cache_max_versions: u32,
+    pub invalidate_caches: bool,
+    pub python_bin: Option<String>,
+    pub pip_cmd_extra_args: Vec<String>,
+    /// Requested Docker builds; strata never uses Docker, so this only produces a warning.
+    pub dockerize_pip: bool,
+    pub use_pipenv: bool,
+    pub use_poetry: bool,
+    pub require_poetry_lock_file: bool,
+    pub vendor: Option<PathBuf>,
+}
+
+impl Default for PythonRequirementsConfig {
+    fn default() -> Self {
+        Self {
+            plugin_listed: false,
+            file_name: PathBuf::from("requirements.txt"),
+            layer: None,
+            slim: false,
+            slim_patterns: Vec::new(),
+            slim_patterns_append_defaults: true,
+            strip: true,
+            no_deploy: Vec::new(),
+            zip: false,
+            use_static_cache: true,
+            use_download_cache: true,
+            cache_location: None,
+            static_cache_max_versions: 0,
+            invalidate_caches: false,
+            python_bin: None,
+            pip_cmd_extra_args: Vec::new(),
+            dockerize_pip: false,
+            use_pipenv: true,
+            use_poetry: true,
+            require_poetry_lock_file: false,
+            vendor: None,
+        }
+    }
+}
+
+/// AWS settings: `provider:` overridden by `aws:` (and `--region`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AwsConfig {
+    pub region: String,
+    pub profile: Option<String>,
+    pub role: Option<String>,
+    pub deployment_bucket: Option<String>,
+    pub architecture: Architecture,
+    pub tags: IndexMap<String, String>,
+    pub stack_name: String,
+    pub stack_tags: IndexMap<String, String>,
+    /// IAM statements as written (`iam.role.statements`, then deprecated `iamRoleStatements`).
+    pub iam_statements: Vec<serde_json::Value>,
+    pub version_functions: bool,
+    /// `provider.layers`, applied to functions without their own `layers:`.
+    pub layers: Vec<LayerRef>,
+}
+
+/// Azure Functions settings (`azure:`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AzureConfig {
+    pub subscription_id: Option<String>,
+    pub resource_group: String,
+    pub function_app: String,
+    pub storage_account: Option<String>,
+    pub region: Option<String>,
+    pub plan: AzurePlan,
+    pub instance_memory: Option<u32>,
+    pub runtime: PythonRuntime,
+    pub app_settings: IndexMap<String, String>,
+    pub tags: IndexMap<String, String>,
+}
+
+/// Google Cloud Functions (2nd gen) settings (`gcp:`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GcpConfig {
+    pub project: String,
+    pub region: String,
+    pub bucket: Option<String>,
+    pub service_account: Option<String>,
+    pub labels: IndexMap<String, String>,
+    pub max_instances: Option<u32>,
+    pub min_instances: Option<u32>,
+    pub ingress: Option<String>,
+}
+
+/// The values one function gets on one cloud, after every override.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionTarget {
+    pub cloud: Cloud,
+    pub deployed_name: String,
+    pub runtime: PythonRuntime,
+    pub memory_size: u32,
+    pub timeout: u32,
+    pub architecture: Architecture,
+    pub environment: IndexMap<String, String>,
+    pub region: Option<String>,
+    pub role: Option<String>,
+    pub service_account: Option<String>,
+    pub layers: Vec<LayerRef>,
+    pub labels: IndexMap<String, String>,
+    pub max_instances: Option<u32>,
+    pub min_instances: Option<u32>,
+}
+
+/// One function, resolved for the stage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionConfig {
+    /// Logical key under `functions:`.
+    pub name: String,
+    /// As written, e.g. `handler.lambda_handler`.
+    pub handler: String,
+    /// Module path before the last dot, e.g. `handler` or `src/api`.
+    pub handler_module: String,
+    pub handler_function: String,
+    /// Handler source file, relative to the project directory.
+    pub handler_file: PathBuf,
+    pub runtime: PythonRuntime,
+    pub memory_size: u32,
+    pub timeout: u32,
+    /// provider.environment merged with the function's own (the function wins).
+    pub environment: IndexMap<String, String>,
+    pub description: Option<String>,
+    pub targets: Vec<Cloud>,
+    pub architecture: Architecture,
+    pub module: Option<PathBuf>,
+    /// The requirements file for this function, relative to the project directory.
+    pub requirements: Option<PathBuf>,
+    /// Layer references rendered as text (`arn:…` or `{Ref: NameLambdaLayer}`).
+    pub layers: Vec<String>,
+    pub layer_refs: Vec<LayerRef>,
+    pub package: PackageConfig,
+    pub deployed_names: BTreeMap<Cloud, String>,
+    /// Per-cloud effective values (one entry per target).
+    pub clouds: BTreeMap<Cloud, FunctionTarget>,
+    pub events: Vec<serde_json::Value>,
+    pub tags: IndexMap<String, String>,
+    pub role: Option<String>,
+    pub source: SourceLocation,
+}
+
+/// Everything strata needs from the manifest for one stage.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResolvedConfig {
+    pub manifest_path: PathBuf,
+    pub project_dir: PathBuf,
+    pub kind: ManifestKind,
+    pub service: String,
+    pub stage: String,
+    /// The resolved manifest (variables substituted, the stage's overrides merged, `stages:`
+    /// removed): what `strata print` shows. Valid against [`crate::json_schema`].
+    pub document: serde_json::Value,
+    pub runtime: PythonRuntime,
+    pub aws: Option<AwsConfig>,
+    pub azure: Option<AzureConfig>,
+    pub gcp: Option<GcpConfig>,
+    pub functions: IndexMap<String, FunctionConfig>,
+    pub layers: IndexMap<String, LayerConfig>,
+    pub package: PackageConfig,
+    pub python_requirements: PythonRequirementsConfig,
+    pub custom: serde_json::Value,
+    pub plugins: Vec<String>,
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+impl ResolvedConfig {
+    /// Clouds at least one function deploys to, in order.
+    pub fn clouds(&self) -> Vec<Cloud> {
+        let mut clouds: Vec<Cloud> = self
+            .functions
+            .values()
+            .flat_map(|function| function.targets.iter().copied())
+            .collect();
+        clouds.sort();
+        clouds.dedup();
+        clouds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_forms() {
+        let runtime: PythonRuntime = "python3.12".parse().unwrap();
+        assert_eq!(
+            runtime,
+            PythonRuntime {
+                major: 3,
+                minor: 12
+            }
+        );
+        assert_eq!(runtime.to_string(), "python3.12");
+        assert_eq!(runtime.version_nodot(), "312");
+        assert_eq!("python312".parse::<PythonRuntime>().unwrap(), runtime);
+        assert!("nodejs20.x".parse::<PythonRuntime>().is_err());
+        assert!("12".parse::<PythonRuntime>().is_err());
+    }
+
+    #[test]
+    fn clouds_order_and_render() {
+        assert!(Cloud::Aws < Cloud::Azure && Cloud::Azure < Cloud::Gcp);
+        assert_eq!(serde_json::to_string(&Cloud::Gcp).unwrap(), "\"gcp\"");
+        assert_eq!(Cloud::Azure.to_string(), "azure");
+    }
+}

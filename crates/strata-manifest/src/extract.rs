@@ -1,0 +1,1344 @@
+//! Turns the resolved, schema-checked tree into [`ResolvedConfig`] and runs the checks that
+//! need more than one value at a time: handlers against their source, names and limits
+//! against each targeted cloud, runtimes against what strata can build.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use crate::clouds::{self, RuntimeStatus};
+use crate::config::{
+    Architecture, AwsConfig, AzureConfig, AzurePlan, Cloud, FunctionConfig, FunctionTarget,
+    GcpConfig, LayerConfig, LayerRef, PackageConfig, PythonRequirementsConfig, PythonRuntime,
+    RequirementsLayerConfig, SourceLocation, Unmanaged, UnmanagedKind,
+};
+use crate::diagnostic::Report;
+use crate::python_source;
+use crate::schema::did_you_mean;
+use crate::yaml::{Node, Pos, Value};
+
+const REQUIREMENTS_PLUGIN: &str = "serverless-python-requirements";
+const REQUIREMENTS_LAYER_REF: &str = "PythonRequirementsLambdaLayer";
+const DEFAULT_MEMORY: u32 = 1024;
+const DEFAULT_TIMEOUT: u32 = 6;
+
+pub(crate) struct Extracted {
+    pub(crate) service: String,
+    pub(crate) runtime: PythonRuntime,
+    pub(crate) aws: Option<AwsConfig>,
+    pub(crate) azure: Option<AzureConfig>,
+    pub(crate) gcp: Option<GcpConfig>,
+    pub(crate) functions: IndexMap<String, FunctionConfig>,
+    pub(crate) layers: IndexMap<String, LayerConfig>,
+    pub(crate) package: PackageConfig,
+    pub(crate) python_requirements: PythonRequirementsConfig,
+    pub(crate) custom: serde_json::Value,
+    pub(crate) plugins: Vec<String>,
+    pub(crate) unmanaged: Vec<Unmanaged>,
+}
+
+pub(crate) struct Extractor<'a> {
+    pub(crate) report: &'a mut Report,
+    pub(crate) root: &'a Node,
+    pub(crate) project_dir: &'a Path,
+    /// The manifest's directory relative to the project directory (usually empty).
+    pub(crate) manifest_dir: &'a Path,
+    pub(crate) stage: &'a str,
+}
+
+/// A value and where it was written (or where the default applies).
+struct At<T> {
+    value: T,
+    pos: Pos,
+    path: String,
+}
+
+impl Extractor<'_> {
+    fn location(&self, pos: Pos) -> SourceLocation {
+        SourceLocation {
+            file: self.report.display(pos.file),
+            line: pos.line as usize,
+            column: pos.column as usize,
+        }
+    }
+
+    pub(crate) fn extract(
+        &mut self,
+        unmanaged: Vec<(UnmanagedKind, String, Pos, String)>,
+    ) -> Extracted {
+        let root = self.root;
+        let service = str_at(root, "service").unwrap_or_default().to_owned();
+        if let Some(node) = root.get("service") {
+            check_service_name(self.report, &service, node.pos);
+        }
+        let provider = root.get("provider");
+        let runtime = match (root.get("runtime"), provider.and_then(|p| p.get("runtime"))) {
+            (Some(node), _) => self.runtime_of(node, "runtime"),
+            (None, Some(node)) => self.runtime_of(node, "provider.runtime"),
+            (None, None) => None,
+        }
+        .unwrap_or(PythonRuntime::DEFAULT);
+
+        let default_targets: Vec<Cloud> = {
+            let mut targets = Vec::new();
+            if root.get("aws").is_some() || provider.is_some() {
+                targets.push(Cloud::Aws);
+            }
+            if root.get("azure").is_some() {
+                targets.push(Cloud::Azure);
+            }
+            if root.get("gcp").is_some() {
+                targets.push(Cloud::Gcp);
+            }
+            if targets.is_empty() {
+                targets.push(Cloud::Aws);
+            }
+            targets
+        };
+
+        let plugins = plugin_names(root.get("plugins"));
+        let mut unmanaged = self.unmanaged_entries(unmanaged);
+        if let Some(node) = root.get("plugins") {
+            for plugin in plugins.iter().filter(|p| p.as_str() != REQUIREMENTS_PLUGIN) {
+                let description = format!("plugin `{plugin}`");
+                self.report.warning(
+                    node.pos,
+                    "plugins",
+                    format!("{description} is kept but strata does not run Serverless plugins"),
+                    Some("strata implements serverless-python-requirements itself; other plugins have no effect".to_owned()),
+                );
+                unmanaged.push(Unmanaged {
+                    key_path: "plugins".to_owned(),
+                    kind: UnmanagedKind::Plugin,
+                    description,
+                    source: self.location(node.pos),
+                });
+            }
+        }
+
+        let python_requirements =
+            self.python_requirements(plugins.iter().any(|p| p == REQUIREMENTS_PLUGIN));
+        let package = package_config(root.get("package"));
+        let layers = self.layers();
+        let aws_settings = root.get("aws");
+        let azure_settings = root.get("azure");
+        let gcp_settings = root.get("gcp");
+
+        let mut functions = IndexMap::new();
+        if let Some(node) = root.get("functions") {
+            for (key, function) in node.entries() {
+                if matches!(function.value, Value::Map(_)) {
+                    let config = self.function(
+                        &service,
+                        &key.name,
+                        key.pos,
+                        function,
+                        &default_targets,
+                        runtime,
+                        &python_requirements,
+                    );
+                    functions.insert(key.name.clone(), config);
+                }
+            }
+        }
+        self.check_layer_refs(&functions, &layers, &python_requirements);
+
+        let targeted = |cloud: Cloud| {
+            functions
+                .values()
+                .any(|f: &FunctionConfig| f.targets.contains(&cloud))
+        };
+        let aws =
+            (targeted(Cloud::Aws) || aws_settings.is_some()).then(|| self.aws_config(&service));
+        let azure = if targeted(Cloud::Azure) || azure_settings.is_some() {
+            self.azure_config(&service, runtime, &functions)
+        } else {
+            None
+        };
+        let gcp = if targeted(Cloud::Gcp) || gcp_settings.is_some() {
+            self.gcp_config()
+        } else {
+            None
+        };
+
+        Extracted {
+            service,
+            runtime,
+            aws,
+            azure,
+            gcp,
+            functions,
+            layers,
+            package,
+            python_requirements,
+            custom: root
+                .get("custom")
+                .map_or_else(|| serde_json::json!({}), Node::to_json),
+            plugins,
+            unmanaged,
+        }
+    }
+
+    fn unmanaged_entries(
+        &mut self,
+        found: Vec<(UnmanagedKind, String, Pos, String)>,
+    ) -> Vec<Unmanaged> {
+        found
+            .into_iter()
+            .map(|(kind, key_path, pos, description)| {
+                let (verb, hint) = match kind {
+                    UnmanagedKind::Event => ("strata does not create triggers yet", "create the trigger with your existing tooling; the function itself is deployed"),
+                    UnmanagedKind::Resource => ("strata does not create CloudFormation resources", "deploy resources with CloudFormation or Terraform"),
+                    UnmanagedKind::IamStatement => ("strata does not manage IAM yet", "give the function an existing role with provider.iam.role or aws.role"),
+                    UnmanagedKind::Plugin | UnmanagedKind::Setting => ("strata does not apply it yet", "it is kept in `strata print` output"),
+                };
+                let message = format!("{description} is kept, but {verb}");
+                self.report.warning(pos, &key_path, message, Some(hint.to_owned()));
+                Unmanaged {
+                    key_path,
+                    kind,
+                    description,
+                    source: self.location(pos),
+                }
+            })
+            .collect()
+    }
+
+    /// Parses a runtime value and checks that strata can build for it.
+    fn runtime_of(&mut self, node: &Node, path: &str) -> Option<PythonRuntime> {
+        let text = node.as_str()?;
+        match text.parse::<PythonRuntime>() {
+            Ok(runtime)
+                if runtime.major == 3 && clouds::BUILDABLE_MINORS.contains(&runtime.minor) =>
+            {
+                Some(runtime)
+            }
+            Ok(runtime) => {
+                self.report.error(
+                    node.pos,
+                    path,
+                    format!("strata cannot build for {runtime}"),
+                    Some(
+                        "use one of python3.8 to python3.14 (python3.12 or newer is recommended)"
+                            .to_owned(),
+                    ),
+                );
+                None
+            }
+            Err(_) => {
+                self.report.error(
+                    node.pos,
+                    path,
+                    format!("runtime `{text}` is not a Python runtime; strata builds Python functions only"),
+                    Some("use a runtime such as python3.12".to_owned()),
+                );
+                None
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+    fn function(
+        &mut self,
+        service: &str,
+        name: &str,
+        key_pos: Pos,
+        node: &Node,
+        default_targets: &[Cloud],
+        default_runtime: PythonRuntime,
+        requirements: &PythonRequirementsConfig,
+    ) -> FunctionConfig {
+        let root = self.root;
+        let provider = root.get("provider");
+        let base = format!("functions.{name}");
+        let handler = str_at(node, "handler").unwrap_or_default().to_owned();
+        let module = str_at(node, "module").map(PathBuf::from);
+
+        let (handler_module, handler_function) = handler.rsplit_once('.').map_or_else(
+            || (handler.clone(), String::new()),
+            |(module, function)| (module.to_owned(), function.to_owned()),
+        );
+        let handler_file = match node.get("handler") {
+            Some(handler_node) if !handler.is_empty() => self.check_handler(
+                &handler,
+                &handler_module,
+                &handler_function,
+                module.as_deref(),
+                handler_node,
+                &base,
+            ),
+            _ => PathBuf::new(),
+        };
+
+        if let Some(image) = node.get("image") {
+            self.report.error(
+                image.pos,
+                &format!("{base}.image"),
+                "container image functions are not supported; strata builds zip packages",
+                Some("remove `image` and give the function a `handler`".to_owned()),
+            );
+        }
+
+        let targets = match node.get("targets") {
+            Some(targets_node) => {
+                let mut targets: Vec<Cloud> = string_list(Some(targets_node))
+                    .iter()
+                    .filter_map(|t| t.parse().ok())
+                    .collect();
+                targets.sort();
+                targets.dedup();
+                if targets.is_empty() {
+                    self.report.error(
+                        targets_node.pos,
+                        &format!("{base}.targets"),
+                        "a function must target at least one cloud",
+                        Some(
+                            "list aws, azure and/or gcp, or remove `targets` to use the default"
+                                .to_owned(),
+                        ),
+                    );
+                }
+                targets
+            }
+            None => default_targets.to_vec(),
+        };
+        for cloud in &targets {
+            if *cloud != Cloud::Aws && root.get(cloud.as_str()).is_none() {
+                let pos = node.get("targets").map_or(key_pos, |t| t.pos);
+                self.report.error(
+                    pos,
+                    &format!("{base}.targets"),
+                    format!(
+                        "function `{name}` targets {cloud} but the manifest has no `{cloud}:` block"
+                    ),
+                    Some(match cloud {
+                        Cloud::Azure => {
+                            "add `azure: {resourceGroup: ..., functionApp: ...}`".to_owned()
+                        }
+                        _ => "add `gcp: {project: ..., region: ...}`".to_owned(),
+                    }),
+                );
+            }
+        }
+
+        let runtime = match node.get("runtime") {
+            Some(runtime_node) => self
+                .runtime_of(runtime_node, &format!("{base}.runtime"))
+                .unwrap_or(default_runtime),
+            None => default_runtime,
+        };
+        let memory_size = u32_at(first(&[
+            node.get("memorySize"),
+            provider.and_then(|p| p.get("memorySize")),
+        ]))
+        .unwrap_or(DEFAULT_MEMORY);
+        let timeout = u32_at(first(&[
+            node.get("timeout"),
+            provider.and_then(|p| p.get("timeout")),
+        ]))
+        .unwrap_or(DEFAULT_TIMEOUT);
+        let architecture = arch_at(first(&[
+            node.get("architecture"),
+            provider.and_then(|p| p.get("architecture")),
+        ]));
+
+        let mut environment = text_map(provider.and_then(|p| p.get("environment")));
+        environment.extend(text_map(node.get("environment")));
+        let mut tags = text_map(provider.and_then(|p| p.get("tags")));
+        tags.extend(text_map(node.get("tags")));
+
+        let layer_refs: Vec<LayerRef> =
+            match first(&[node.get("layers"), provider.and_then(|p| p.get("layers"))]) {
+                Some(layers) => layer_refs(layers),
+                None => Vec::new(),
+            };
+        let role = first(&[node.get("role")])
+            .and_then(Node::as_str)
+            .map(str::to_owned);
+
+        let requirements_file = match &module {
+            Some(module) => Some(module.join(&requirements.file_name)),
+            None => Some(requirements.file_name.clone()),
+        }
+        .filter(|path| self.project_dir.join(path).is_file());
+
+        let mut clouds_map = BTreeMap::new();
+        let mut deployed_names = BTreeMap::new();
+        for cloud in &targets {
+            let target = self.function_target(service, name, node, *cloud, &base, key_pos);
+            deployed_names.insert(*cloud, target.deployed_name.clone());
+            clouds_map.insert(*cloud, target);
+        }
+
+        FunctionConfig {
+            name: name.to_owned(),
+            handler,
+            handler_module,
+            handler_function,
+            handler_file,
+            runtime,
+            memory_size,
+            timeout,
+            environment,
+            description: str_at(node, "description").map(str::to_owned),
+            targets,
+            architecture,
+            module,
+            requirements: requirements_file,
+            layers: layer_refs.iter().map(ToString::to_string).collect(),
+            layer_refs,
+            package: package_config(node.get("package")),
+            deployed_names,
+            clouds: clouds_map,
+            events: node
+                .get("events")
+                .map(|events| match events.to_json() {
+                    serde_json::Value::Array(items) => items,
+                    _ => Vec::new(),
+                })
+                .unwrap_or_default(),
+            tags,
+            role,
+            source: self.location(key_pos),
+        }
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn function_target(
+        &mut self,
+        service: &str,
+        name: &str,
+        node: &Node,
+        cloud: Cloud,
+        base: &str,
+        key_pos: Pos,
+    ) -> FunctionTarget {
+        let root = self.root;
+        let provider = root.get("provider");
+        let settings = root.get(cloud.as_str());
+        let overrides = node.get(cloud.as_str());
+        // Most specific first: function.<cloud>, function, <cloud>:, strata `runtime:`, provider.
+        let from = |key: &str| -> Option<(&Node, String)> {
+            [
+                (
+                    overrides.and_then(|o| o.get(key)),
+                    format!("{base}.{cloud}.{key}"),
+                ),
+                (node.get(key), format!("{base}.{key}")),
+                (settings.and_then(|s| s.get(key)), format!("{cloud}.{key}")),
+                (
+                    if key == "runtime" {
+                        root.get("runtime")
+                    } else {
+                        None
+                    },
+                    "runtime".to_owned(),
+                ),
+                (provider.and_then(|p| p.get(key)), format!("provider.{key}")),
+            ]
+            .into_iter()
+            .find_map(|(candidate, path)| {
+                candidate
+                    .filter(|n| !matches!(n.value, Value::Poison))
+                    .map(|n| (n, path))
+            })
+        };
+        let default_name = format!("{service}-{}-{name}", self.stage);
+        let name_node = match cloud {
+            Cloud::Aws => first(&[overrides.and_then(|o| o.get("name")), node.get("name")]),
+            Cloud::Azure | Cloud::Gcp => overrides.and_then(|o| o.get("name")),
+        };
+        let deployed_name = match (name_node.and_then(Node::as_str), cloud) {
+            (Some(explicit), _) => explicit.to_owned(),
+            (None, Cloud::Aws) => default_name,
+            (None, Cloud::Azure) => name.to_owned(),
+            (None, Cloud::Gcp) => clouds::gcp_default_name(&default_name),
+        };
+        if let Some(problem) = clouds::function_name_problem(cloud, &deployed_name) {
+            let pos = name_node.map_or(key_pos, |n| n.pos);
+            let hint = match (name_node, cloud) {
+                (None, Cloud::Gcp) => format!("set `{base}.gcp.name` to a valid name"),
+                (None, _) => format!(
+                    "the name comes from `<service>-<stage>-<function>`; shorten the service or function name, or set `{base}.{cloud}.name`"
+                ),
+                (Some(_), _) => "change the name".to_owned(),
+            };
+            self.report.error(
+                pos,
+                base,
+                format!("{}: {problem}", cloud.product()),
+                Some(hint),
+            );
+        }
+
+        let (runtime, runtime_pos, runtime_path) = match from("runtime") {
+            Some((runtime_node, path)) => {
+                (self.runtime_of(runtime_node, &path), runtime_node.pos, path)
+            }
+            None => (Some(PythonRuntime::DEFAULT), key_pos, base.to_owned()),
+        };
+        let runtime = runtime.unwrap_or(PythonRuntime::DEFAULT);
+        {
+            match clouds::runtime_status(cloud, runtime) {
+                RuntimeStatus::Supported => {}
+                RuntimeStatus::Retired(detail) => self.report.warning(
+                    runtime_pos,
+                    &runtime_path,
+                    format!("{runtime} is retired on {}: {detail}", cloud.product()),
+                    Some(format!(
+                        "move to a supported runtime: {}",
+                        clouds::supported_runtimes(cloud)
+                    )),
+                ),
+                RuntimeStatus::Unavailable => self.report.error(
+                    runtime_pos,
+                    &runtime_path,
+                    format!("{} does not offer {runtime}", cloud.product()),
+                    Some(format!("supported: {}", clouds::supported_runtimes(cloud))),
+                ),
+            }
+        }
+
+        let plan = (cloud == Cloud::Azure).then(|| azure_plan(settings));
+        let limits = clouds::limits(cloud, plan);
+        let memory = at_u32(from("memorySize"), DEFAULT_MEMORY, key_pos, base);
+        let timeout = at_u32(from("timeout"), DEFAULT_TIMEOUT, key_pos, base);
+        if let Some((low, high)) = limits.memory
+            && !(low..=high).contains(&memory.value)
+        {
+            self.report.error(
+                memory.pos,
+                &memory.path,
+                format!(
+                    "memory {} MB is outside the {} limits",
+                    memory.value,
+                    cloud.product()
+                ),
+                Some(limits.source.to_owned()),
+            );
+        }
+        let (low, high) = limits.timeout;
+        if timeout.value < low || high.is_some_and(|high| timeout.value > high) {
+            self.report.error(
+                timeout.pos,
+                &timeout.path,
+                format!(
+                    "timeout {} s is outside the {} limits",
+                    timeout.value,
+                    cloud.product()
+                ),
+                Some(limits.source.to_owned()),
+            );
+        }
+
+        let architecture = match cloud {
+            Cloud::Aws => arch_at(from("architecture").map(|(n, _)| n)),
+            Cloud::Azure | Cloud::Gcp => {
+                let explicit = first(&[
+                    overrides.and_then(|o| o.get("architecture")),
+                    node.get("architecture"),
+                ]);
+                if let Some(arch) = explicit
+                    && arch_at(Some(arch)) == Architecture::Arm64
+                {
+                    self.report.error(
+                        arch.pos,
+                        &format!("{base}.architecture"),
+                        format!("{} runs Python on x86_64 only", cloud.product()),
+                        Some(format!(
+                            "set `{base}.aws.architecture: arm64` to use arm64 on AWS only"
+                        )),
+                    );
+                }
+                Architecture::X86_64
+            }
+        };
+
+        let mut environment = text_map(provider.and_then(|p| p.get("environment")));
+        environment.extend(text_map(settings.and_then(|s| s.get("environment"))));
+        environment.extend(text_map(node.get("environment")));
+        environment.extend(text_map(overrides.and_then(|o| o.get("environment"))));
+
+        let region = match cloud {
+            Cloud::Aws => Some(
+                first(&[
+                    settings.and_then(|s| s.get("region")),
+                    provider.and_then(|p| p.get("region")),
+                ])
+                .and_then(Node::as_str)
+                .unwrap_or("us-east-1")
+                .to_owned(),
+            ),
+            Cloud::Azure => str_at_opt(settings, "region"),
+            Cloud::Gcp => first(&[
+                overrides.and_then(|o| o.get("region")),
+                settings.and_then(|s| s.get("region")),
+            ])
+            .and_then(Node::as_str)
+            .map(str::to_owned)
+            .or_else(|| Some("us-central1".to_owned())),
+        };
+        let role = match cloud {
+            Cloud::Aws => first(&[
+                overrides.and_then(|o| o.get("role")),
+                node.get("role"),
+                settings.and_then(|s| s.get("role")),
+                provider
+                    .and_then(|p| p.get("iam"))
+                    .and_then(|i| i.get("role")),
+                provider.and_then(|p| p.get("role")),
+            ])
+            .and_then(Node::as_str)
+            .map(str::to_owned),
+            _ => None,
+        };
+        let service_account = match cloud {
+            Cloud::Gcp => first(&[
+                overrides.and_then(|o| o.get("serviceAccount")),
+                settings.and_then(|s| s.get("serviceAccount")),
+            ])
+            .and_then(Node::as_str)
+            .map(str::to_owned),
+            _ => None,
+        };
+        let layers = match cloud {
+            Cloud::Aws => first(&[
+                overrides.and_then(|o| o.get("layers")),
+                node.get("layers"),
+                provider.and_then(|p| p.get("layers")),
+            ])
+            .map(layer_refs)
+            .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let (labels, max_instances, min_instances) = match cloud {
+            Cloud::Gcp => {
+                let mut labels = text_map(settings.and_then(|s| s.get("labels")));
+                labels.extend(text_map(overrides.and_then(|o| o.get("labels"))));
+                let max = u32_at(first(&[
+                    overrides.and_then(|o| o.get("maxInstances")),
+                    settings.and_then(|s| s.get("maxInstances")),
+                ]));
+                let min = u32_at(first(&[
+                    overrides.and_then(|o| o.get("minInstances")),
+                    settings.and_then(|s| s.get("minInstances")),
+                ]));
+                (labels, max, min)
+            }
+            _ => (IndexMap::new(), None, None),
+        };
+
+        FunctionTarget {
+            cloud,
+            deployed_name,
+            runtime,
+            memory_size: memory.value,
+            timeout: timeout.value,
+            architecture,
+            environment,
+            region,
+            role,
+            service_account,
+            layers,
+            labels,
+            max_instances,
+            min_instances,
+        }
+    }
+
+    /// Finds the handler's file and checks it defines the function, by reading it.
+    fn check_handler(
+        &mut self,
+        handler: &str,
+        module_path: &str,
+        function: &str,
+        module_dir: Option<&Path>,
+        node: &Node,
+        base: &str,
+    ) -> PathBuf {
+        let path = format!("{base}.handler");
+        if function.is_empty() || module_path.is_empty() || !python_source::is_identifier(function)
+        {
+            self.report.error(
+                node.pos,
+                &path,
+                format!("handler `{handler}` must be `module.function`"),
+                Some("for a function `main` in app.py write `app.main`".to_owned()),
+            );
+            return PathBuf::new();
+        }
+        let relative = PathBuf::from(module_path.replace('.', "/"));
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        for dir in module_dir
+            .into_iter()
+            .map(Path::to_path_buf)
+            .chain([PathBuf::new()])
+        {
+            let base_dir = self.manifest_dir.join(dir);
+            candidates.push(base_dir.join(relative.with_extension("py")));
+            candidates.push(base_dir.join(&relative).join("__init__.py"));
+        }
+        let found = candidates
+            .iter()
+            .find(|candidate| self.project_dir.join(candidate).is_file());
+        let Some(file) = found.cloned() else {
+            let looked: Vec<String> = candidates
+                .iter()
+                .step_by(2)
+                .map(|c| c.display().to_string())
+                .collect();
+            self.report.error(
+                node.pos,
+                &path,
+                format!("handler `{handler}`: file {} does not exist", looked.join(" or ")),
+                Some("handler paths are relative to the project directory (or the function's `module`)".to_owned()),
+            );
+            return relative.with_extension("py");
+        };
+        match fs_err::read_to_string(self.project_dir.join(&file)) {
+            Ok(source) => {
+                let names = python_source::top_level_names(&source);
+                if !names.iter().any(|name| name == function) {
+                    let suggestion = did_you_mean(function, names.iter().map(String::as_str));
+                    let hint = match suggestion {
+                        Some(best) => format!("did you mean `{module_path}.{best}`?"),
+                        None => format!(
+                            "define `def {function}(event, context):` at the top level of {}",
+                            file.display()
+                        ),
+                    };
+                    self.report.error(
+                        node.pos,
+                        &path,
+                        format!(
+                            "handler `{handler}` does not exist: {} has no top-level `{function}`",
+                            file.display()
+                        ),
+                        Some(hint),
+                    );
+                }
+            }
+            Err(error) => self.report.error(
+                node.pos,
+                &path,
+                format!(
+                    "handler `{handler}`: cannot read {}: {}",
+                    file.display(),
+                    error.kind()
+                ),
+                None,
+            ),
+        }
+        file
+    }
+
+    fn python_requirements(&mut self, plugin_listed: bool) -> PythonRequirementsConfig {
+        let mut config = PythonRequirementsConfig {
+            plugin_listed,
+            ..PythonRequirementsConfig::default()
+        };
+        let Some(node) = self
+            .root
+            .get("custom")
+            .and_then(|c| c.get("pythonRequirements"))
+        else {
+            return config;
+        };
+        let path = "custom.pythonRequirements";
+        if let Some(file) = str_at(node, "fileName") {
+            config.file_name = PathBuf::from(file);
+            if !self
+                .project_dir
+                .join(self.manifest_dir)
+                .join(file)
+                .is_file()
+            {
+                let pos = node.get("fileName").map_or(node.pos, |n| n.pos);
+                self.report.error(
+                    pos,
+                    &format!("{path}.fileName"),
+                    format!("requirements file {file} does not exist"),
+                    Some("the path is relative to the project directory".to_owned()),
+                );
+            }
+        }
+        config.layer = match node.get("layer").map(|n| &n.value) {
+            Some(Value::Bool(true)) => Some(RequirementsLayerConfig::default()),
+            Some(Value::Map(_)) => {
+                let layer = node.get("layer");
+                Some(RequirementsLayerConfig {
+                    name: str_at_opt(layer, "name"),
+                    description: str_at_opt(layer, "description"),
+                    compatible_runtimes: string_list(
+                        layer.and_then(|l| l.get("compatibleRuntimes")),
+                    ),
+                    compatible_architectures: architectures(
+                        layer.and_then(|l| l.get("compatibleArchitectures")),
+                    ),
+                    license_info: str_at_opt(layer, "licenseInfo"),
+                    allowed_accounts: string_list(layer.and_then(|l| l.get("allowedAccounts"))),
+                    retain: bool_at(layer, "retain").unwrap_or(false),
+                })
+            }
+            _ => None,
+        };
+        let some = Some(node);
+        config.slim = bool_at(some, "slim").unwrap_or(false);
+        config.slim_patterns = string_list(node.get("slimPatterns"));
+        config.slim_patterns_append_defaults =
+            bool_at(some, "slimPatternsAppendDefaults").unwrap_or(true);
+        config.strip = bool_at(some, "strip").unwrap_or(true);
+        config.no_deploy = string_list(node.get("noDeploy"));
+        config.zip = bool_at(some, "zip").unwrap_or(false);
+        config.use_static_cache = bool_at(some, "useStaticCache").unwrap_or(true);
+        config.use_download_cache = bool_at(some, "useDownloadCache").unwrap_or(true);
+        config.cache_location = str_at(node, "cacheLocation").map(PathBuf::from);
+        config.static_cache_max_versions = u32_at(node.get("staticCacheMaxVersions")).unwrap_or(0);
+        config.invalidate_caches = bool_at(some, "invalidateCaches").unwrap_or(false);
+        config.python_bin = str_at(node, "pythonBin").map(str::to_owned);
+        config.pip_cmd_extra_args = string_list(node.get("pipCmdExtraArgs"));
+        config.use_pipenv = bool_at(some, "usePipenv").unwrap_or(true);
+        config.use_poetry = bool_at(some, "usePoetry").unwrap_or(true);
+        config.require_poetry_lock_file = bool_at(some, "requirePoetryLockFile").unwrap_or(false);
+        config.vendor = str_at(node, "vendor").map(PathBuf::from);
+        if let Some(docker) = node.get("dockerizePip") {
+            config.dockerize_pip = !matches!(docker.value, Value::Bool(false));
+            if config.dockerize_pip {
+                self.report.warning(
+                    docker.pos,
+                    &format!("{path}.dockerizePip"),
+                    "strata builds Linux packages without Docker; dockerizePip is ignored",
+                    Some(
+                        "strata picks wheels for the target platform, so Docker is not needed"
+                            .to_owned(),
+                    ),
+                );
+            }
+        }
+        config
+    }
+
+    fn layers(&mut self) -> IndexMap<String, LayerConfig> {
+        let mut layers = IndexMap::new();
+        let Some(node) = self.root.get("layers") else {
+            return layers;
+        };
+        for (key, layer) in node.entries() {
+            if !matches!(layer.value, Value::Map(_)) {
+                continue;
+            }
+            let base = format!("layers.{}", key.name);
+            let path = str_at(layer, "path").map(PathBuf::from);
+            let package = package_config(layer.get("package"));
+            match (&path, layer.get("path")) {
+                (Some(folder), Some(path_node))
+                    if !self
+                        .project_dir
+                        .join(self.manifest_dir)
+                        .join(folder)
+                        .is_dir() =>
+                {
+                    self.report.error(
+                        path_node.pos,
+                        &format!("{base}.path"),
+                        format!("layer folder {} does not exist", folder.display()),
+                        Some("the path is relative to the project directory".to_owned()),
+                    );
+                }
+                (Some(_), Some(_)) => {}
+                _ if package.artifact.is_none() => self.report.error(
+                    key.pos,
+                    &base,
+                    "a layer needs `path` (a folder) or `package.artifact` (a zip)",
+                    None,
+                ),
+                _ => {}
+            }
+            let deployed_name =
+                str_at(layer, "name").map_or_else(|| key.name.clone(), str::to_owned);
+            if let Some(problem) = layer_name_problem(&deployed_name) {
+                let pos = layer.get("name").map_or(key.pos, |n| n.pos);
+                self.report.error(pos, &base, problem, None);
+            }
+            layers.insert(
+                key.name.clone(),
+                LayerConfig {
+                    name: key.name.clone(),
+                    deployed_name,
+                    reference: layer_logical_id(&key.name),
+                    path,
+                    description: str_at(layer, "description").map(str::to_owned),
+                    compatible_runtimes: string_list(layer.get("compatibleRuntimes")),
+                    compatible_architectures: architectures(layer.get("compatibleArchitectures")),
+                    license_info: str_at(layer, "licenseInfo").map(str::to_owned),
+                    allowed_accounts: string_list(layer.get("allowedAccounts")),
+                    retain: bool_at(Some(layer), "retain").unwrap_or(false),
+                    package,
+                    source: self.location(key.pos),
+                },
+            );
+        }
+        layers
+    }
+
+    fn check_layer_refs(
+        &mut self,
+        functions: &IndexMap<String, FunctionConfig>,
+        layers: &IndexMap<String, LayerConfig>,
+        requirements: &PythonRequirementsConfig,
+    ) {
+        let mut known: Vec<String> = layers.values().map(|l| l.reference.clone()).collect();
+        if requirements.layer.is_some() {
+            known.push(REQUIREMENTS_LAYER_REF.to_owned());
+        }
+        let resources: Vec<String> = self
+            .root
+            .get("resources")
+            .and_then(|r| r.get("Resources"))
+            .map(|r| r.entries().iter().map(|(k, _)| k.name.clone()).collect())
+            .unwrap_or_default();
+        let mut requirements_layer_used = false;
+        for function in functions.values() {
+            let Some(aws) = function.clouds.get(&Cloud::Aws) else {
+                continue;
+            };
+            for layer in &aws.layers {
+                let LayerRef::Ref(name) = layer else { continue };
+                if name == REQUIREMENTS_LAYER_REF {
+                    requirements_layer_used = true;
+                }
+                if known.contains(name) || resources.contains(name) {
+                    continue;
+                }
+                let node = self
+                    .root
+                    .get("functions")
+                    .and_then(|f| f.get(&function.name))
+                    .and_then(|f| f.get("layers"));
+                let pos = node.map_or(function_pos(&function.source), |n| n.pos);
+                let hint = if name == REQUIREMENTS_LAYER_REF {
+                    Some(
+                        "set `custom.pythonRequirements.layer: true` to build that layer"
+                            .to_owned(),
+                    )
+                } else {
+                    did_you_mean(name, known.iter().map(String::as_str))
+                        .map(|best| format!("did you mean `{best}`?"))
+                };
+                self.report.error(
+                    pos,
+                    &format!("functions.{}.layers", function.name),
+                    format!("layer reference `{name}` does not name a layer of this manifest"),
+                    hint,
+                );
+            }
+        }
+        let aws_functions = functions.values().any(|f| f.targets.contains(&Cloud::Aws));
+        if requirements.layer.is_some() && aws_functions && !requirements_layer_used {
+            let pos = self
+                .root
+                .get("custom")
+                .and_then(|c| c.get("pythonRequirements"))
+                .and_then(|p| p.get("layer"))
+                .map_or_else(Pos::default, |n| n.pos);
+            self.report.warning(
+                pos,
+                "custom.pythonRequirements.layer",
+                "the requirements layer is built, but no function lists it, so on AWS the functions will not see their dependencies",
+                Some(format!("add `layers: [{{Ref: {REQUIREMENTS_LAYER_REF}}}]` to the functions (as serverless-python-requirements requires)")),
+            );
+        }
+    }
+
+    fn aws_config(&mut self, service: &str) -> AwsConfig {
+        let root = self.root;
+        let provider = root.get("provider");
+        let aws = root.get("aws");
+        let pick = |key: &str| {
+            first(&[
+                aws.and_then(|a| a.get(key)),
+                provider.and_then(|p| p.get(key)),
+            ])
+        };
+        let region = pick("region")
+            .and_then(Node::as_str)
+            .unwrap_or("us-east-1")
+            .to_owned();
+        let deployment_bucket = pick("deploymentBucket").and_then(|node| match &node.value {
+            Value::String(name) => Some(name.clone()),
+            Value::Map(_) => str_at(node, "name").map(str::to_owned),
+            _ => None,
+        });
+        let role = first(&[
+            aws.and_then(|a| a.get("role")),
+            provider
+                .and_then(|p| p.get("iam"))
+                .and_then(|i| i.get("role")),
+            provider.and_then(|p| p.get("role")),
+        ])
+        .and_then(Node::as_str)
+        .map(str::to_owned);
+        let mut tags = text_map(provider.and_then(|p| p.get("tags")));
+        tags.extend(text_map(aws.and_then(|a| a.get("tags"))));
+        let mut iam_statements = Vec::new();
+        for statements in [
+            provider
+                .and_then(|p| p.get("iam"))
+                .and_then(|i| i.get("role"))
+                .and_then(|r| r.get("statements")),
+            provider.and_then(|p| p.get("iamRoleStatements")),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if let serde_json::Value::Array(items) = statements.to_json() {
+                iam_statements.extend(items);
+            }
+        }
+        AwsConfig {
+            region,
+            profile: pick("profile").and_then(Node::as_str).map(str::to_owned),
+            role,
+            deployment_bucket,
+            architecture: arch_at(pick("architecture")),
+            tags,
+            stack_name: str_at_opt(provider, "stackName")
+                .unwrap_or_else(|| format!("{service}-{}", self.stage)),
+            stack_tags: text_map(provider.and_then(|p| p.get("stackTags"))),
+            iam_statements,
+            version_functions: bool_at(aws, "versionFunctions")
+                .or_else(|| bool_at(provider, "versionFunctions"))
+                .unwrap_or(true),
+            layers: provider
+                .and_then(|p| p.get("layers"))
+                .map(layer_refs)
+                .unwrap_or_default(),
+        }
+    }
+
+    fn azure_config(
+        &mut self,
+        service: &str,
+        default_runtime: PythonRuntime,
+        functions: &IndexMap<String, FunctionConfig>,
+    ) -> Option<AzureConfig> {
+        let node = self.root.get("azure")?;
+        let resource_group = str_at(node, "resourceGroup").map(str::to_owned);
+        if resource_group.is_none() {
+            self.report.error(
+                node.pos,
+                "azure",
+                "missing required key `resourceGroup`",
+                Some(
+                    "name the resource group that holds (or will hold) the function app".to_owned(),
+                ),
+            );
+        }
+        let function_app = str_at(node, "functionApp")
+            .map_or_else(|| format!("{service}-{}", self.stage), str::to_owned);
+        if let Some(problem) = clouds::azure_app_name_problem(&function_app) {
+            let pos = node.get("functionApp").map_or(node.pos, |n| n.pos);
+            self.report.error(pos, "azure.functionApp", problem, None);
+        }
+        let storage_account = str_at(node, "storageAccount").map(str::to_owned);
+        if let Some(account) = &storage_account
+            && let Some(problem) = clouds::azure_storage_name_problem(account)
+        {
+            let pos = node.get("storageAccount").map_or(node.pos, |n| n.pos);
+            self.report
+                .error(pos, "azure.storageAccount", problem, None);
+        }
+        let plan = azure_plan(Some(node));
+        let instance_memory = u32_at(node.get("instanceMemory"));
+        if let (Some(memory), Some(memory_node)) = (instance_memory, node.get("instanceMemory")) {
+            if plan != AzurePlan::FlexConsumption {
+                self.report.error(
+                    memory_node.pos,
+                    "azure.instanceMemory",
+                    "instanceMemory applies to the Flex Consumption plan only",
+                    Some("remove it, or set `plan: flexConsumption`".to_owned()),
+                );
+            } else if !clouds::AZURE_FLEX_MEMORY.contains(&memory) {
+                self.report.error(
+                    memory_node.pos,
+                    "azure.instanceMemory",
+                    format!("Flex Consumption instance memory {memory} MB is not offered"),
+                    Some("use 512, 2048 or 4096".to_owned()),
+                );
+            }
+        }
+        // One function app runs one Python version, so its functions must agree.
+        let runtime = match node.get("runtime") {
+            Some(runtime_node) => self
+                .runtime_of(runtime_node, "azure.runtime")
+                .unwrap_or(default_runtime),
+            None => functions
+                .values()
+                .find_map(|f| f.clouds.get(&Cloud::Azure).map(|t| t.runtime))
+                .unwrap_or(default_runtime),
+        };
+        for function in functions.values() {
+            if let Some(target) = function.clouds.get(&Cloud::Azure)
+                && target.runtime != runtime
+            {
+                self.report.error(
+                    function_pos(&function.source),
+                    &format!("functions.{}.runtime", function.name),
+                    format!(
+                        "function `{}` needs {} on Azure but the function app runs {runtime}; one app has one Python version",
+                        function.name, target.runtime
+                    ),
+                    Some("use the same runtime for every Azure function, or set azure.runtime".to_owned()),
+                );
+            }
+        }
+        let mut app_settings = text_map(node.get("appSettings"));
+        app_settings.extend(text_map(node.get("environment")));
+        Some(AzureConfig {
+            subscription_id: str_at(node, "subscriptionId").map(str::to_owned),
+            resource_group: resource_group.unwrap_or_default(),
+            function_app,
+            storage_account,
+            region: str_at(node, "region").map(str::to_owned),
+            plan,
+            instance_memory,
+            runtime,
+            app_settings,
+            tags: text_map(node.get("tags")),
+        })
+    }
+
+    fn gcp_config(&mut self) -> Option<GcpConfig> {
+        let node = self.root.get("gcp")?;
+        let project = str_at(node, "project").map(str::to_owned);
+        match (&project, node.get("project")) {
+            (None, _) => self.report.error(
+                node.pos,
+                "gcp",
+                "missing required key `project`",
+                Some("set the Google Cloud project ID, e.g. `project: my-project-123`".to_owned()),
+            ),
+            (Some(project), Some(project_node)) => {
+                if let Some(problem) = clouds::gcp_project_problem(project) {
+                    self.report
+                        .error(project_node.pos, "gcp.project", problem, None);
+                }
+            }
+            _ => {}
+        }
+        Some(GcpConfig {
+            project: project.unwrap_or_default(),
+            region: str_at(node, "region").unwrap_or("us-central1").to_owned(),
+            bucket: str_at(node, "bucket").map(str::to_owned),
+            service_account: str_at(node, "serviceAccount").map(str::to_owned),
+            labels: text_map(node.get("labels")),
+            max_instances: u32_at(node.get("maxInstances")),
+            min_instances: u32_at(node.get("minInstances")),
+            ingress: str_at(node, "ingress").map(str::to_owned),
+        })
+    }
+}
+
+fn function_pos(source: &SourceLocation) -> Pos {
+    Pos {
+        file: crate::yaml::FileId(0),
+        line: u32::try_from(source.line).unwrap_or(u32::MAX),
+        column: u32::try_from(source.column).unwrap_or(u32::MAX),
+    }
+}
+
+fn check_service_name(report: &mut Report, service: &str, pos: Pos) {
+    if let Err(message) = crate::check_service_name(service) {
+        report.error(
+            pos,
+            "service",
+            message,
+            Some("it becomes part of every deployed function name".to_owned()),
+        );
+    }
+}
+
+fn layer_name_problem(name: &str) -> Option<String> {
+    let valid = (1..=140).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    (!valid).then(|| {
+        format!("Lambda layer names are 1-140 letters, digits, `-` and `_`; `{name}` is not")
+    })
+}
+
+/// Serverless' logical id of a layer: `my-deps` → `MyDashdepsLambdaLayer`.
+pub(crate) fn layer_logical_id(name: &str) -> String {
+    let mut out = String::new();
+    for (index, c) in name.chars().enumerate() {
+        match c {
+            '-' => out.push_str("Dash"),
+            '_' => out.push_str("Underscore"),
+            c if index == 0 => out.extend(c.to_uppercase()),
+            c => out.push(c),
+        }
+    }
+    out.push_str("LambdaLayer");
+    out
+}
+
+fn azure_plan(settings: Option<&Node>) -> AzurePlan {
+    match str_at_opt(settings, "plan").as_deref() {
+        Some("consumption") => AzurePlan::Consumption,
+        Some("premium") => AzurePlan::Premium,
+        Some("dedicated") => AzurePlan::Dedicated,
+        _ => AzurePlan::FlexConsumption,
+    }
+}
+
+fn first<'n>(candidates: &[Option<&'n Node>]) -> Option<&'n Node> {
+    candidates
+        .iter()
+        .flatten()
+        .copied()
+        .find(|node| !matches!(node.value, Value::Poison))
+}
+
+fn str_at<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
+    node.get(key).and_then(Node::as_str)
+}
+
+fn str_at_opt(node: Option<&Node>, key: &str) -> Option<String> {
+    node.and_then(|n| str_at(n, key)).map(str::to_owned)
+}
+
+fn bool_at(node: Option<&Node>, key: &str) -> Option<bool> {
+    match node?.get(key)?.value {
+        Value::Bool(value) => Some(value),
+        _ => None,
+    }
+}
+
+fn u32_at(node: Option<&Node>) -> Option<u32> {
+    match node?.value {
+        Value::Int(value) => Some(u32::try_from(value.max(0)).unwrap_or(u32::MAX)),
+        _ => None,
+    }
+}
+
+fn at_u32(found: Option<(&Node, String)>, default: u32, fallback_pos: Pos, base: &str) -> At<u32> {
+    match found {
+        Some((node, path)) => At {
+            value: u32_at(Some(node)).unwrap_or(default),
+            pos: node.pos,
+            path,
+        },
+        None => At {
+            value: default,
+            pos: fallback_pos,
+            path: base.to_owned(),
+        },
+    }
+}
+
+fn arch_at(node: Option<&Node>) -> Architecture {
+    match node.and_then(Node::as_str) {
+        Some("arm64") => Architecture::Arm64,
+        _ => Architecture::X86_64,
+    }
+}
+
+fn architectures(node: Option<&Node>) -> Vec<Architecture> {
+    string_list(node)
+        .iter()
+        .map(|a| {
+            if a == "arm64" {
+                Architecture::Arm64
+            } else {
+                Architecture::X86_64
+            }
+        })
+        .collect()
+}
+
+fn string_list(node: Option<&Node>) -> Vec<String> {
+    match node.map(|n| &n.value) {
+        Some(Value::Seq(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(text)) => vec![text.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn text_map(node: Option<&Node>) -> IndexMap<String, String> {
+    node.map(|n| {
+        n.entries()
+            .iter()
+            .filter_map(|(key, value)| {
+                let text = match &value.value {
+                    Value::Null | Value::Poison | Value::Seq(_) | Value::Map(_) => return None,
+                    _ => value.scalar_text()?,
+                };
+                Some((key.name.clone(), text))
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn layer_refs(node: &Node) -> Vec<LayerRef> {
+    match &node.value {
+        Value::Seq(items) => items
+            .iter()
+            .map(|item| match &item.value {
+                Value::String(arn) => LayerRef::Arn(arn.clone()),
+                Value::Map(entries) if entries.len() == 1 && entries[0].0.name == "Ref" => {
+                    match entries[0].1.as_str() {
+                        Some(name) => LayerRef::Ref(name.to_owned()),
+                        None => LayerRef::Other(item.to_json()),
+                    }
+                }
+                _ => LayerRef::Other(item.to_json()),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn plugin_names(node: Option<&Node>) -> Vec<String> {
+    match node.map(|n| &n.value) {
+        Some(Value::Seq(_)) => string_list(node),
+        Some(Value::Map(_)) => string_list(node.and_then(|n| n.get("modules"))),
+        _ => Vec::new(),
+    }
+}
+
+fn package_config(node: Option<&Node>) -> PackageConfig {
+    let Some(node) = node else {
+        return PackageConfig::default();
+    };
+    let mut patterns: Vec<String> = string_list(node.get("exclude"))
+        .into_iter()
+        .map(|pattern| format!("!{pattern}"))
+        .collect();
+    patterns.extend(string_list(node.get("include")));
+    patterns.extend(string_list(node.get("patterns")));
+    PackageConfig {
+        patterns,
+        individually: bool_at(Some(node), "individually").unwrap_or(false),
+        artifact: str_at(node, "artifact").map(str::to_owned),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_ids_follow_serverless() {
+        assert_eq!(layer_logical_id("deps"), "DepsLambdaLayer");
+        assert_eq!(
+            layer_logical_id("my-deps_x"),
+            "MyDashdepsUnderscorexLambdaLayer"
+        );
+    }
+}

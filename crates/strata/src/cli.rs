@@ -1,0 +1,121 @@
+//! Command-line arguments. Only this module knows about clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "Build byte-identical Python function zips and layers without Docker, and deploy them",
+    long_about = "strata reads one manifest (strata.yml, or an existing serverless.yml as-is), builds \
+                  byte-identical function zips and dependency layers for the target's Python, CPU and \
+                  glibc without Docker, and deploys them to AWS Lambda, Azure Functions and Google \
+                  Cloud Functions.",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags accepted before or after any subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Manifest to read instead of ./strata.yml or ./serverless.yml
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Stage to resolve (default: provider.stage, then "dev")
+    #[arg(long, global = true, value_name = "STAGE")]
+    pub stage: Option<String>,
+
+    /// Region override, also the value of ${opt:region}
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr; no progress
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Format of the result on stdout
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub output_format: OutputFormat,
+
+    /// When to use colours on stderr and stdout
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Never draw progress bars (they are only drawn when stderr is a terminal)
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the manifest and report every problem at once
+    Validate,
+    /// Print the fully resolved manifest for a stage
+    Print(PrintArgs),
+    /// Print the JSON Schema of the manifest, for editors
+    Schema,
+    /// Write a starter project (handler, strata.yml, requirements.txt)
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrintArgs {
+    /// Document format; defaults to YAML, or JSON with --output-format json
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<DocumentFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DocumentFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Cloud to target; repeat for several (default: aws)
+    #[arg(long = "cloud", value_enum, value_name = "CLOUD")]
+    pub clouds: Vec<CloudArg>,
+
+    /// Service name (default: the directory's name)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Directory to write into (created if missing)
+    #[arg(default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloudArg {
+    Aws,
+    Azure,
+    Gcp,
+}

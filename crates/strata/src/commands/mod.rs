@@ -1,0 +1,70 @@
+//! One module per subcommand. Each command takes the resolved [`Context`] and its own args.
+
+mod init;
+mod print;
+mod schema;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use strata_manifest::{LoadOptions, Loaded};
+
+use crate::cli::{Command, GlobalArgs};
+use crate::error::{CliError, render_diagnostic};
+use crate::printer::Printer;
+
+/// Everything a command needs that came from global flags and the process environment.
+pub struct Context {
+    pub printer: Printer,
+    pub project_dir: PathBuf,
+    pub load_options: LoadOptions,
+}
+
+impl Context {
+    pub fn from_args(global: &GlobalArgs, printer: Printer) -> Result<Self, CliError> {
+        let project_dir = std::env::current_dir().map_err(|error| {
+            CliError::from_source(&error).with_hint("run strata from an existing directory")
+        })?;
+        let env: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        let load_options = LoadOptions {
+            project_dir: project_dir.clone(),
+            config_path: global.config.clone(),
+            stage: global.stage.clone(),
+            region: global.region.clone(),
+            env,
+        };
+        Ok(Self {
+            printer,
+            project_dir,
+            load_options,
+        })
+    }
+
+    /// Loads and validates the manifest; warnings go to stderr (unless `--quiet`).
+    pub fn load_manifest(&self) -> Result<Loaded, CliError> {
+        let loaded = strata_manifest::load(&self.load_options)?;
+        self.show_warnings(&loaded.warnings);
+        Ok(loaded)
+    }
+
+    pub fn show_warnings(&self, warnings: &[strata_manifest::Diagnostic]) {
+        if self.printer.is_json() || self.printer.quiet() {
+            return;
+        }
+        for warning in warnings {
+            render_diagnostic(&self.printer, warning);
+        }
+    }
+}
+
+pub fn run(command: Command, context: &Context) -> Result<(), CliError> {
+    match command {
+        Command::Validate => validate::run(context),
+        Command::Print(args) => print::run(context, &args),
+        Command::Schema => schema::run(context),
+        Command::Init(args) => init::run(context, &args),
+    }
+}

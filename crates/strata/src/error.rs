@@ -1,0 +1,123 @@
+//! One error type for every command and one renderer: `error:`, `Caused by:` lines, `hint:` lines.
+//!
+//! Exit codes (documented in docs/cli.md): 0 success, 1 a failure caused by input or the cloud,
+//! 2 a usage error or a bug in strata.
+
+use serde::Serialize;
+
+use crate::printer::{Printer, Tone};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Bad input or a failing cloud: exit 1.
+    Input,
+    /// Wrong usage or a bug in strata: exit 2.
+    Internal,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CliError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub causes: Vec<String>,
+    pub hints: Vec<String>,
+    /// Located problems (manifest diagnostics) shown before the summary line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<strata_manifest::Diagnostic>,
+}
+
+impl CliError {
+    pub fn input(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Input,
+            message: message.into(),
+            causes: Vec::new(),
+            hints: Vec::new(),
+            diagnostics: Vec::new(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Internal,
+            ..Self::input(message)
+        }
+    }
+
+    /// Builds an input error from any error: its Display is the message, its sources the causes.
+    pub fn from_source(error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut this = Self::input(error.to_string());
+        let mut source = error.source();
+        while let Some(cause) = source {
+            this.causes.push(cause.to_string());
+            source = cause.source();
+        }
+        this
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            ErrorKind::Input => 1,
+            ErrorKind::Internal => 2,
+        }
+    }
+
+    pub fn render(&self, printer: &Printer) {
+        if printer.is_json() {
+            printer.json("error", &serde_json::json!({ "error": self }));
+            return;
+        }
+        for diagnostic in &self.diagnostics {
+            render_diagnostic(printer, diagnostic);
+        }
+        printer.error_lines(&self.message, &self.causes, &self.hints);
+    }
+}
+
+/// Prints one located manifest problem: `error: file:line:col: key: message`, then its hint.
+pub fn render_diagnostic(printer: &Printer, diagnostic: &strata_manifest::Diagnostic) {
+    let (label, tone) = match diagnostic.severity {
+        strata_manifest::Severity::Error => ("error", Tone::Error),
+        strata_manifest::Severity::Warning => ("warning", Tone::Warning),
+    };
+    let mut text = format!("{} {diagnostic}", printer.label(label, tone));
+    if let Some(hint) = &diagnostic.hint {
+        text.push_str(&format!("\n  {} {hint}", printer.label("hint", Tone::Hint)));
+    }
+    eprintln_text(&text);
+}
+
+#[allow(clippy::print_stderr)]
+fn eprintln_text(text: &str) {
+    eprintln!("{text}");
+}
+
+impl From<strata_manifest::ManifestError> for CliError {
+    fn from(error: strata_manifest::ManifestError) -> Self {
+        let hint = error.hint();
+        let mut this = match error {
+            strata_manifest::ManifestError::Invalid { path, diagnostics } => {
+                let errors = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == strata_manifest::Severity::Error)
+                    .count();
+                let mut this = Self::input(format!(
+                    "{} has {errors} {}",
+                    path.display(),
+                    if errors == 1 { "problem" } else { "problems" }
+                ));
+                this.diagnostics = diagnostics;
+                this
+            }
+            other => Self::from_source(&other),
+        };
+        this.hints.extend(hint);
+        this
+    }
+}

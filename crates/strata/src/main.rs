@@ -1,0 +1,83 @@
+//! The `strata` command line. The only crate that reads flags, prints, draws progress or picks
+//! an exit code; everything it does is delegated to the library crates.
+
+mod cli;
+mod commands;
+mod error;
+mod printer;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::Cli;
+use crate::commands::Context;
+use crate::error::CliError;
+use crate::printer::Printer;
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // clap prints help and version to stdout with exit 0, usage errors to stderr with 2.
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+        }
+    };
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let printer = Printer::new(
+        &cli.global,
+        std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    );
+    let context = match Context::from_args(&cli.global, printer.clone()) {
+        Ok(context) => context,
+        Err(error) => {
+            error.render(&printer);
+            return ExitCode::from(error.exit_code());
+        }
+    };
+    match commands::run(cli.command, &context) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            error.render(&printer);
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "strata=info,info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// A panic is a bug in strata: say so, ask for a report, and exit 2 as docs/cli.md promises.
+fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let error = CliError::internal("strata hit an internal bug (a panic)")
+            .with_hint("please report it with the command you ran and the output above");
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("error: {}", error.message);
+            for hint in &error.hints {
+                eprintln!("hint: {hint}");
+            }
+        }
+        std::process::exit(2);
+    }));
+}
