@@ -1,1 +1,13 @@
-//! Shared helpers for strata end-to-end tests.
+//! Test support for strata: what tests of every strata crate share.
+//!
+//! Owns: [`wheel::WheelBuilder`] (valid and malicious wheels), [`index::LocalIndex`] (a PEP 503
+//! package index on 127.0.0.1 with auth, fault injection and a request log) and the naive
+//! [`zip`] writer they rest on. Must never depend on a strata crate, so that any strata crate
+//! can dev-depend on this one; it holds no production code.
+
+pub mod index;
+pub mod wheel;
+pub mod zip;
+
+pub use index::LocalIndex;
+pub use wheel::{Malice, WheelBuilder};

@@ -1,1 +1,38 @@
-//! strata-python
+//! strata-python: from `requirements.txt` to verified wheels in a local cache, for an explicit
+//! cloud target.
+//!
+//! Owns: requirement parsing ([`requirements`]), build targets, wheel tags and marker
+//! environments ([`target`]), index configuration and credentials ([`index`], [`secret`]),
+//! resolution through uv or pip ([`resolve`]), the `strata.lock` file ([`lock`]), dependency-set
+//! keys ([`depset`]) and the content-addressed wheel download cache ([`download`]).
+//!
+//! Never touches: zip assembly and per-entry wheel checks (strata-archive), cloud SDKs, the
+//! terminal. It never prints; progress goes through [`download::DownloadReporter`]. Secrets
+//! (index credentials) live in [`secret::SecretUrl`] and never reach errors, `Debug` output,
+//! the lock or a child's argv.
+//!
+//! Main types: [`Target`], [`RequirementsFile`], [`DependencySet`], [`IndexConfig`],
+//! [`ResolverTool`], [`PinnedDistribution`], [`Lockfile`], [`Downloader`].
+
+pub mod depset;
+pub mod download;
+pub mod index;
+pub mod lock;
+pub mod requirements;
+pub mod resolve;
+pub mod secret;
+pub mod target;
+
+pub use depset::DependencySet;
+pub use download::{
+    DownloadConfig, DownloadError, DownloadReporter, Downloader, HttpClient, NoReporter, WheelCache,
+};
+pub use index::{CredentialSources, EnvMap, IndexConfig, IndexError, IndexOptions, process_env};
+pub use lock::{LOCK_FILE_NAME, LockError, Lockfile, PinnedDistribution, Staleness};
+pub use requirements::{
+    Location, RequirementLine, RequirementsError, RequirementsFile, parse_requirements,
+    parse_requirements_str,
+};
+pub use resolve::{ResolveError, ResolveRequest, ResolverTool, Upgrade, find_resolver, resolve};
+pub use secret::{Credentials, SecretUrl};
+pub use target::{Arch, Cloud, NoWheelError, Tag, Target, TargetError, WheelFilename, best_wheel};

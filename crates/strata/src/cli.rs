@@ -83,6 +83,55 @@ pub enum Command {
     Schema,
     /// Write a starter project (handler, strata.yml, requirements.txt)
     Init(InitArgs),
+    /// Build the function zips and dependency layers the stage needs, byte-identical
+    Package(PackageArgs),
+    /// Pin every dependency set for every target in strata.lock
+    Lock(LockArgs),
+}
+
+/// How builds treat `strata.lock` and the network.
+#[derive(Debug, Clone, Args)]
+pub struct LockModeArgs {
+    /// Fail when strata.lock is missing or out of date instead of updating it (for CI)
+    #[arg(long)]
+    pub locked: bool,
+
+    /// Build from strata.lock and the caches only: no resolver, no network
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// Only this function (and the layers it uses); repeat for several
+    #[arg(long = "function", short = 'f', value_name = "NAME")]
+    pub functions: Vec<String>,
+
+    /// Only the dependency layers
+    #[arg(long)]
+    pub layers_only: bool,
+
+    /// Output directory (default: .strata/build/<stage>)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub lock_mode: LockModeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Re-resolve every package to the newest version the requirements allow
+    #[arg(long, conflicts_with = "upgrade_packages")]
+    pub upgrade: bool,
+
+    /// Re-resolve only this package (repeatable); the others keep their pins
+    #[arg(long = "upgrade-package", value_name = "NAME")]
+    pub upgrade_packages: Vec<String>,
+
+    /// Only check that strata.lock is up to date; exit 1 when it is not
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -45,14 +45,21 @@ impl CliError {
         }
     }
 
-    /// Builds an input error from any error: its Display is the message, its sources the causes.
+    /// Builds an input error from any error: its Display is the message, its sources the
+    /// causes. Lines starting with `hint: ` anywhere in the chain become hint lines.
     pub fn from_source(error: &(dyn std::error::Error + 'static)) -> Self {
-        let mut this = Self::input(error.to_string());
+        let mut hints = Vec::new();
+        let message = split_hints(&error.to_string(), &mut hints);
+        let mut this = Self::input(message);
         let mut source = error.source();
         while let Some(cause) = source {
-            this.causes.push(cause.to_string());
+            let text = split_hints(&cause.to_string(), &mut hints);
+            if !text.is_empty() {
+                this.causes.push(text);
+            }
             source = cause.source();
         }
+        this.hints = hints;
         this
     }
 
@@ -77,6 +84,27 @@ impl CliError {
             render_diagnostic(printer, diagnostic);
         }
         printer.error_lines(&self.message, &self.causes, &self.hints);
+    }
+}
+
+/// Removes `hint: …` lines from `text` into `hints`; returns the rest.
+fn split_hints(text: &str, hints: &mut Vec<String>) -> String {
+    let mut kept = Vec::new();
+    for line in text.lines() {
+        match line.trim_start().strip_prefix("hint: ") {
+            Some(hint) => hints.push(hint.to_owned()),
+            None => kept.push(line),
+        }
+    }
+    kept.join("\n")
+}
+
+impl From<crate::build::BuildError> for CliError {
+    fn from(error: crate::build::BuildError) -> Self {
+        let hint = error.hint();
+        let mut this = Self::from_source(&error);
+        this.hints.extend(hint);
+        this
     }
 }
 

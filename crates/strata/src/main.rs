@@ -1,10 +1,12 @@
 //! The `strata` command line. The only crate that reads flags, prints, draws progress or picks
 //! an exit code; everything it does is delegated to the library crates.
 
+mod build;
 mod cli;
 mod commands;
 mod error;
 mod printer;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -1,6 +1,8 @@
 //! One module per subcommand. Each command takes the resolved [`Context`] and its own args.
 
 mod init;
+mod lock;
+mod package;
 mod print;
 mod schema;
 mod validate;
@@ -19,6 +21,8 @@ pub struct Context {
     pub printer: Printer,
     pub project_dir: PathBuf,
     pub load_options: LoadOptions,
+    /// The process environment, read once.
+    pub env: BTreeMap<String, String>,
 }
 
 impl Context {
@@ -34,12 +38,13 @@ impl Context {
             config_path: global.config.clone(),
             stage: global.stage.clone(),
             region: global.region.clone(),
-            env,
+            env: env.clone(),
         };
         Ok(Self {
             printer,
             project_dir,
             load_options,
+            env,
         })
     }
 
@@ -66,5 +71,7 @@ pub fn run(command: Command, context: &Context) -> Result<(), CliError> {
         Command::Print(args) => print::run(context, &args),
         Command::Schema => schema::run(context),
         Command::Init(args) => init::run(context, &args),
+        Command::Package(args) => package::run(context, &args),
+        Command::Lock(args) => lock::run(context, &args),
     }
 }

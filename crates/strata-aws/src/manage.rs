@@ -1,0 +1,518 @@
+//! `info`, `rollback` and `remove`: everything found through the tags and descriptions strata
+//! writes, so nothing strata did not create is ever touched.
+
+use aws_sdk_lambda::types::FunctionConfiguration;
+use futures::{StreamExt, TryStreamExt};
+use strata_provider::{
+    AliasInfo, Deadline, FunctionInfo, InfoReport, NoopReporter, RemovePlan, RemoveReport,
+    Resource, ResourceKind, RollbackEntry, RollbackReport, RollbackRequest, Step,
+};
+
+use crate::AwsProvider;
+use crate::call::CallContext;
+use crate::deploy::description_belongs_to;
+use crate::desired::{TAG_SERVICE, TAG_STAGE};
+use crate::error::{ApiError, AwsError};
+use crate::role::managed_role_name;
+use crate::upload::{default_bucket_name, object_prefix};
+
+fn context<'a>(provider: &'a AwsProvider, resource: &'a str) -> CallContext<'a> {
+    let clock = provider.clock.as_ref();
+    let policy = &provider.settings.retry;
+    CallContext {
+        policy,
+        clock,
+        deadline: Deadline::after(clock, policy.function_deadline),
+        reporter: &NoopReporter,
+        resource,
+    }
+}
+
+/// The `$LATEST` configuration of every function tagged with the service and stage.
+async fn stage_functions(
+    ctx: &CallContext<'_>,
+    provider: &AwsProvider,
+    service: &str,
+    stage: &str,
+) -> Result<Vec<FunctionConfiguration>, AwsError> {
+    let lambda = &provider.clients.lambda;
+    let mut all = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = ctx
+            .call(Step::Read, || async {
+                lambda
+                    .list_functions()
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map_err(|error| ApiError::from_sdk("ListFunctions", error))
+            })
+            .await?;
+        all.extend(page.functions().iter().cloned());
+        marker = page.next_marker().map(str::to_owned);
+        if marker.is_none() {
+            break;
+        }
+    }
+    let tagged = futures::stream::iter(all.into_iter().map(|function| async move {
+        let arn = function.function_arn().unwrap_or_default().to_owned();
+        let tags = ctx
+            .call_optional(Step::Read, || async {
+                lambda
+                    .list_tags()
+                    .resource(&arn)
+                    .send()
+                    .await
+                    .map_err(|error| ApiError::from_sdk("ListTags", error))
+            })
+            .await?;
+        let ours = tags.is_some_and(|tags| {
+            let tags = tags.tags();
+            tags.and_then(|tags| tags.get(TAG_SERVICE))
+                .map(String::as_str)
+                == Some(service)
+                && tags
+                    .and_then(|tags| tags.get(TAG_STAGE))
+                    .map(String::as_str)
+                    == Some(stage)
+        });
+        Ok::<_, AwsError>(ours.then_some(function))
+    }))
+    .buffered(8)
+    .try_collect::<Vec<_>>()
+    .await?;
+    let mut functions: Vec<_> = tagged.into_iter().flatten().collect();
+    functions.sort_by(|a, b| a.function_name().cmp(&b.function_name()));
+    Ok(functions)
+}
+
+/// Published version numbers of a function, ascending.
+async fn published_versions(
+    ctx: &CallContext<'_>,
+    provider: &AwsProvider,
+    name: &str,
+) -> Result<Vec<u64>, AwsError> {
+    let lambda = &provider.clients.lambda;
+    let mut versions = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = ctx
+            .call(Step::Read, || async {
+                lambda
+                    .list_versions_by_function()
+                    .function_name(name)
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map_err(|error| ApiError::from_sdk("ListVersionsByFunction", error))
+            })
+            .await?;
+        versions.extend(
+            page.versions()
+                .iter()
+                .filter_map(|version| version.version()?.parse::<u64>().ok()),
+        );
+        marker = page.next_marker().map(str::to_owned);
+        if marker.is_none() {
+            break;
+        }
+    }
+    versions.sort_unstable();
+    Ok(versions)
+}
+
+async fn alias_version(
+    ctx: &CallContext<'_>,
+    provider: &AwsProvider,
+    name: &str,
+    alias: &str,
+) -> Result<Option<String>, AwsError> {
+    let lambda = &provider.clients.lambda;
+    Ok(ctx
+        .call_optional(Step::Read, || async {
+            lambda
+                .get_alias()
+                .function_name(name)
+                .name(alias)
+                .send()
+                .await
+                .map_err(|error| ApiError::from_sdk("GetAlias", error))
+        })
+        .await?
+        .and_then(|alias| alias.function_version().map(str::to_owned)))
+}
+
+pub(crate) async fn info(
+    provider: &AwsProvider,
+    service: &str,
+    stage: &str,
+) -> Result<InfoReport, AwsError> {
+    let ctx = context(provider, service);
+    let functions = stage_functions(&ctx, provider, service, stage).await?;
+    let mut infos = Vec::new();
+    for function in functions {
+        let name = function.function_name().unwrap_or_default().to_owned();
+        let ctx = ctx.for_resource(&name);
+        let versions = published_versions(&ctx, provider, &name).await?;
+        let alias = alias_version(&ctx, provider, &name, stage).await?;
+        infos.push(FunctionInfo {
+            arn: function.function_arn().unwrap_or_default().to_owned(),
+            runtime: function
+                .runtime()
+                .map(|runtime| runtime.as_str().to_owned()),
+            handler: function.handler().map(str::to_owned),
+            code_sha256: function.code_sha256().map(str::to_owned),
+            last_modified: function.last_modified().map(str::to_owned),
+            versions: versions.iter().map(u64::to_string).collect(),
+            alias: alias.map(|version| AliasInfo {
+                name: stage.to_owned(),
+                version,
+            }),
+            layers: function
+                .layers()
+                .iter()
+                .filter_map(|layer| layer.arn().map(str::to_owned))
+                .collect(),
+            deployed_name: name,
+        });
+    }
+    Ok(InfoReport {
+        provider: "aws".to_owned(),
+        service: service.to_owned(),
+        stage: stage.to_owned(),
+        location: provider.clients.region.clone(),
+        functions: infos,
+    })
+}
+
+pub(crate) async fn rollback(
+    provider: &AwsProvider,
+    request: &RollbackRequest,
+) -> Result<RollbackReport, AwsError> {
+    let ctx = context(provider, &request.service);
+    let names: Vec<String> = if request.functions.is_empty() {
+        stage_functions(&ctx, provider, &request.service, &request.stage)
+            .await?
+            .iter()
+            .filter_map(|function| function.function_name().map(str::to_owned))
+            .collect()
+    } else {
+        request.functions.clone()
+    };
+    let lambda = &provider.clients.lambda;
+    let mut entries = Vec::new();
+    for name in names {
+        let ctx = ctx.for_resource(&name);
+        let current = alias_version(&ctx, provider, &name, &request.stage)
+            .await?
+            .ok_or_else(|| AwsError::NoAlias {
+                function: name.clone(),
+                alias: request.stage.clone(),
+            })?;
+        let target = match &request.to {
+            Some(version) => version.clone(),
+            None => {
+                let current_number = current.parse::<u64>().unwrap_or(u64::MAX);
+                published_versions(&ctx, provider, &name)
+                    .await?
+                    .into_iter()
+                    .filter(|version| *version < current_number)
+                    .max()
+                    .ok_or_else(|| AwsError::NoPreviousVersion {
+                        function: name.clone(),
+                        current: current.clone(),
+                    })?
+                    .to_string()
+            }
+        };
+        ctx.call(Step::MoveAlias, || async {
+            lambda
+                .update_alias()
+                .function_name(&name)
+                .name(&request.stage)
+                .function_version(&target)
+                .send()
+                .await
+                .map_err(|error| ApiError::from_sdk("UpdateAlias", error))
+        })
+        .await?;
+        entries.push(RollbackEntry {
+            deployed_name: name.clone(),
+            alias: request.stage.clone(),
+            from: current,
+            to: target,
+        });
+    }
+    Ok(RollbackReport {
+        provider: "aws".to_owned(),
+        service: request.service.clone(),
+        stage: request.stage.clone(),
+        functions: entries,
+    })
+}
+
+pub(crate) async fn plan_remove(
+    provider: &AwsProvider,
+    service: &str,
+    stage: &str,
+) -> Result<RemovePlan, AwsError> {
+    let ctx = context(provider, service);
+    let lambda = &provider.clients.lambda;
+    let mut resources = Vec::new();
+
+    for function in stage_functions(&ctx, provider, service, stage).await? {
+        resources.push(Resource {
+            kind: ResourceKind::Function,
+            name: function.function_name().unwrap_or_default().to_owned(),
+        });
+    }
+
+    let mut marker: Option<String> = None;
+    let mut layer_names = Vec::new();
+    loop {
+        let page = ctx
+            .call(Step::Read, || async {
+                lambda
+                    .list_layers()
+                    .set_marker(marker.clone())
+                    .send()
+                    .await
+                    .map_err(|error| ApiError::from_sdk("ListLayers", error))
+            })
+            .await?;
+        layer_names.extend(
+            page.layers()
+                .iter()
+                .filter_map(|layer| layer.layer_name().map(str::to_owned)),
+        );
+        marker = page.next_marker().map(str::to_owned);
+        if marker.is_none() {
+            break;
+        }
+    }
+    for layer in layer_names {
+        let mut marker: Option<String> = None;
+        loop {
+            let page = ctx
+                .call(Step::Read, || async {
+                    lambda
+                        .list_layer_versions()
+                        .layer_name(&layer)
+                        .set_marker(marker.clone())
+                        .send()
+                        .await
+                        .map_err(|error| ApiError::from_sdk("ListLayerVersions", error))
+                })
+                .await?;
+            for version in page.layer_versions() {
+                if version
+                    .description()
+                    .is_some_and(|description| description_belongs_to(description, service, stage))
+                {
+                    resources.push(Resource {
+                        kind: ResourceKind::LayerVersion,
+                        name: version.layer_version_arn().unwrap_or_default().to_owned(),
+                    });
+                }
+            }
+            marker = page.next_marker().map(str::to_owned);
+            if marker.is_none() {
+                break;
+            }
+        }
+    }
+
+    let bucket = match &provider.settings.deployment_bucket {
+        Some(bucket) => bucket.clone(),
+        None => default_bucket_name(&ctx, &provider.clients).await?,
+    };
+    let s3 = &provider.clients.s3;
+    let prefix = object_prefix(service, stage);
+    let mut token: Option<String> = None;
+    loop {
+        let page = ctx
+            .call_optional(Step::Read, || async {
+                s3.list_objects_v2()
+                    .bucket(&bucket)
+                    .prefix(&prefix)
+                    .set_continuation_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|error| ApiError::from_sdk("ListObjectsV2", error))
+            })
+            .await?;
+        let Some(page) = page else { break };
+        for object in page.contents() {
+            if let Some(key) = object.key() {
+                resources.push(Resource {
+                    kind: ResourceKind::Object,
+                    name: format!("{bucket}/{key}"),
+                });
+            }
+        }
+        token = page.next_continuation_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+
+    let role_name = managed_role_name(service, stage, &provider.clients.region);
+    let iam = &provider.clients.iam;
+    let role_tags = ctx
+        .call_optional(Step::Read, || async {
+            iam.list_role_tags()
+                .role_name(&role_name)
+                .send()
+                .await
+                .map_err(|error| ApiError::from_sdk("ListRoleTags", error))
+        })
+        .await?;
+    let role_is_ours = role_tags.is_some_and(|output| {
+        let tag = |key: &str| {
+            output
+                .tags()
+                .iter()
+                .find(|tag| tag.key() == key)
+                .map(|tag| tag.value().to_owned())
+        };
+        tag(TAG_SERVICE).as_deref() == Some(service) && tag(TAG_STAGE).as_deref() == Some(stage)
+    });
+    if role_is_ours {
+        resources.push(Resource {
+            kind: ResourceKind::Role,
+            name: role_name,
+        });
+    }
+
+    Ok(RemovePlan {
+        provider: "aws".to_owned(),
+        service: service.to_owned(),
+        stage: stage.to_owned(),
+        resources,
+    })
+}
+
+pub(crate) async fn remove(
+    provider: &AwsProvider,
+    plan: &RemovePlan,
+) -> Result<RemoveReport, AwsError> {
+    let ctx = context(provider, &plan.service);
+    let lambda = &provider.clients.lambda;
+    let s3 = &provider.clients.s3;
+    let iam = &provider.clients.iam;
+    let mut removed = Vec::new();
+    // Functions first: a layer version or role still in use by a function is removed after
+    // the function that uses it.
+    let mut ordered = plan.resources.clone();
+    ordered.sort_by_key(|resource| resource.kind);
+    for resource in ordered {
+        let name = resource.name.as_str();
+        let ctx = ctx.for_resource(name);
+        match resource.kind {
+            ResourceKind::Function => {
+                ctx.call_optional(Step::Remove, || async {
+                    lambda
+                        .delete_function()
+                        .function_name(name)
+                        .send()
+                        .await
+                        .map_err(|error| ApiError::from_sdk("DeleteFunction", error))
+                })
+                .await?;
+            }
+            ResourceKind::LayerVersion => {
+                let Some((layer_arn, version)) = name.rsplit_once(':') else {
+                    continue;
+                };
+                let Ok(version) = version.parse::<i64>() else {
+                    continue;
+                };
+                ctx.call_optional(Step::Remove, || async {
+                    lambda
+                        .delete_layer_version()
+                        .layer_name(layer_arn)
+                        .version_number(version)
+                        .send()
+                        .await
+                        .map_err(|error| ApiError::from_sdk("DeleteLayerVersion", error))
+                })
+                .await?;
+            }
+            ResourceKind::Object => {
+                let Some((bucket, key)) = name.split_once('/') else {
+                    continue;
+                };
+                ctx.call_optional(Step::Remove, || async {
+                    s3.delete_object()
+                        .bucket(bucket)
+                        .key(key)
+                        .send()
+                        .await
+                        .map_err(|error| ApiError::from_sdk("DeleteObject", error))
+                })
+                .await?;
+            }
+            ResourceKind::Role => {
+                let policies = ctx
+                    .call(Step::Remove, || async {
+                        iam.list_role_policies()
+                            .role_name(name)
+                            .send()
+                            .await
+                            .map_err(|error| ApiError::from_sdk("ListRolePolicies", error))
+                    })
+                    .await?;
+                for policy in policies.policy_names() {
+                    ctx.call_optional(Step::Remove, || async {
+                        iam.delete_role_policy()
+                            .role_name(name)
+                            .policy_name(policy)
+                            .send()
+                            .await
+                            .map_err(|error| ApiError::from_sdk("DeleteRolePolicy", error))
+                    })
+                    .await?;
+                }
+                let attached = ctx
+                    .call(Step::Remove, || async {
+                        iam.list_attached_role_policies()
+                            .role_name(name)
+                            .send()
+                            .await
+                            .map_err(|error| ApiError::from_sdk("ListAttachedRolePolicies", error))
+                    })
+                    .await?;
+                for policy in attached.attached_policies() {
+                    let Some(arn) = policy.policy_arn() else {
+                        continue;
+                    };
+                    ctx.call_optional(Step::Remove, || async {
+                        iam.detach_role_policy()
+                            .role_name(name)
+                            .policy_arn(arn)
+                            .send()
+                            .await
+                            .map_err(|error| ApiError::from_sdk("DetachRolePolicy", error))
+                    })
+                    .await?;
+                }
+                ctx.call_optional(Step::Remove, || async {
+                    iam.delete_role()
+                        .role_name(name)
+                        .send()
+                        .await
+                        .map_err(|error| ApiError::from_sdk("DeleteRole", error))
+                })
+                .await?;
+            }
+        }
+        removed.push(resource);
+    }
+    Ok(RemoveReport {
+        provider: "aws".to_owned(),
+        service: plan.service.clone(),
+        stage: plan.stage.clone(),
+        removed,
+    })
+}

@@ -1,0 +1,397 @@
+//! The deploy flow against the Lambda contract fake: waits, retries, stops, reports the
+//! failing step with the request id, and never moves the alias after a failure.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strata_aws::{AwsProvider, AwsSettings, StaticCredentials, object_key};
+use strata_provider::{
+    DeploySpec, FunctionAction, FunctionOutcome, ManualClock, NoopReporter, Provider, RetryPolicy,
+    RoleSpec, Step, StepFailure,
+};
+use support::fake_lambda::{FakeLambda, Knobs, REGION};
+use support::{function, handler_artifact, spec};
+
+const SERVICE: &str = "svc";
+const STAGE: &str = "prod";
+const NAME: &str = "svc-prod-hello";
+const BUCKET: &str = "deploy-bucket";
+
+struct Harness {
+    fake: FakeLambda,
+    provider: AwsProvider,
+    clock: Arc<ManualClock>,
+    dir: tempfile::TempDir,
+}
+
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+        function_deadline: Duration::from_secs(60),
+        poll_interval: Duration::from_millis(100),
+        max_poll_interval: Duration::from_millis(400),
+    }
+}
+
+async fn harness_with(policy: RetryPolicy) -> Harness {
+    let fake = FakeLambda::start();
+    let settings = AwsSettings {
+        region: Some(REGION.to_owned()),
+        endpoint_url: Some(fake.url()),
+        static_credentials: Some(StaticCredentials {
+            access_key_id: "AKIAFAKE".to_owned(),
+            secret_access_key: "fake-secret".into(),
+        }),
+        deployment_bucket: Some(BUCKET.to_owned()),
+        retry: policy,
+        ..AwsSettings::default()
+    };
+    // Jitter at half the ceiling; sleeps return at once and are recorded.
+    let clock = Arc::new(ManualClock::new(0.5));
+    let provider = AwsProvider::new(settings)
+        .await
+        .expect("provider for the fake")
+        .with_clock(clock.clone());
+    Harness {
+        fake,
+        provider,
+        clock,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn harness() -> Harness {
+    harness_with(policy()).await
+}
+
+impl Harness {
+    fn spec(&self, source: &str) -> DeploySpec {
+        let code = handler_artifact(self.dir.path(), &format!("{}.zip", source.len()), source);
+        spec(
+            SERVICE,
+            STAGE,
+            vec![function(SERVICE, STAGE, "hello", code)],
+            vec![],
+            RoleSpec::Existing("arn:aws:iam::123456789012:role/fake".to_owned()),
+        )
+    }
+
+    async fn deploy(&self, spec: &DeploySpec) -> strata_provider::DeployReport {
+        let plan = self.provider.plan(spec).await.expect("plan");
+        self.provider
+            .apply(&plan, &NoopReporter)
+            .await
+            .expect("apply")
+    }
+
+    /// Deploys version 1 and forgets the requests it took.
+    async fn deploy_first(&self) {
+        let report = self.deploy(&self.spec("def hello(): return 1\n")).await;
+        assert!(report.is_success(), "{report}");
+        assert_eq!(self.fake.alias_version(NAME, STAGE).as_deref(), Some("1"));
+        self.fake.clear_requests();
+    }
+}
+
+fn failure(report: &strata_provider::DeployReport) -> StepFailure {
+    match &report.functions[0].outcome {
+        FunctionOutcome::Failed(failure) => failure.clone(),
+        other => panic!("expected a failure, got {other:?}\n{report}"),
+    }
+}
+
+#[tokio::test]
+async fn first_deploy_creates_then_second_deploy_makes_no_mutating_call() {
+    let h = harness().await;
+    let spec = h.spec("def hello(): return 1\n");
+    let plan = h.provider.plan(&spec).await.unwrap();
+    assert_eq!(plan.functions[0].action, FunctionAction::Create);
+    assert!(h.fake.mutations().is_empty(), "plan must only read");
+
+    let report = h.provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert_eq!(report.functions[0].outcome, FunctionOutcome::Created);
+    assert_eq!(report.functions[0].version.as_deref(), Some("1"));
+    assert_eq!(
+        h.fake.mutations(),
+        [
+            ("CreateFunction", 200),
+            ("PublishVersion", 200),
+            ("CreateAlias", 200)
+        ]
+    );
+    assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("1"));
+
+    h.fake.clear_requests();
+    let plan = h.provider.plan(&spec).await.unwrap();
+    assert!(plan.is_noop(), "{plan}");
+    let report = h.provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert_eq!(report.functions[0].outcome, FunctionOutcome::Unchanged);
+    assert_eq!(report.functions[0].version.as_deref(), Some("1"));
+    assert!(h.fake.mutations().is_empty(), "{:?}", h.fake.mutations());
+}
+
+#[tokio::test]
+async fn waits_while_the_update_is_in_progress_before_publishing() {
+    let h = harness().await;
+    h.deploy_first().await;
+    h.fake.set_knobs(Knobs {
+        in_progress_polls: 3,
+        ..Knobs::default()
+    });
+    let report = h.deploy(&h.spec("def hello(): return 2\n")).await;
+    assert_eq!(
+        report.functions[0].outcome,
+        FunctionOutcome::UpdatedCode,
+        "{report}"
+    );
+    assert_eq!(report.functions[0].version.as_deref(), Some("2"));
+
+    let operations: Vec<&str> = h
+        .fake
+        .requests()
+        .iter()
+        .map(|request| request.operation)
+        .collect();
+    let update = operations
+        .iter()
+        .position(|op| *op == "UpdateFunctionCode")
+        .unwrap();
+    let publish = operations
+        .iter()
+        .position(|op| *op == "PublishVersion")
+        .unwrap();
+    let polls = operations[update..publish]
+        .iter()
+        .filter(|op| **op == "GetFunctionConfiguration")
+        .count();
+    // Three polls see InProgress, the fourth Successful; only then is a version published.
+    assert!(polls >= 4, "{operations:?}");
+    assert_eq!(h.fake.count("UpdateFunctionConfiguration"), 0);
+    let poll_sleeps = h
+        .clock
+        .sleeps()
+        .into_iter()
+        .filter(|sleep| *sleep >= Duration::from_millis(100))
+        .count();
+    assert!(poll_sleeps >= 3, "{:?}", h.clock.sleeps());
+    assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("2"));
+}
+
+#[tokio::test]
+async fn retries_conflicting_updates_then_succeeds() {
+    let h = harness().await;
+    h.deploy_first().await;
+    h.fake.set_knobs(Knobs {
+        conflicts: 2,
+        ..Knobs::default()
+    });
+    let report = h.deploy(&h.spec("def hello(): return 2\n")).await;
+    assert_eq!(
+        report.functions[0].outcome,
+        FunctionOutcome::UpdatedCode,
+        "{report}"
+    );
+    let updates: Vec<u16> = h
+        .fake
+        .requests()
+        .iter()
+        .filter(|request| request.operation == "UpdateFunctionCode")
+        .map(|request| request.status)
+        .collect();
+    assert_eq!(updates, [409, 409, 200]);
+    assert!(h.clock.sleeps().len() >= 2);
+    assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("2"));
+}
+
+#[tokio::test]
+async fn throttling_waits_at_least_the_retry_after() {
+    let h = harness().await;
+    h.deploy_first().await;
+    h.fake.set_knobs(Knobs {
+        throttles: 1,
+        retry_after_seconds: 7,
+        ..Knobs::default()
+    });
+    let report = h.deploy(&h.spec("def hello(): return 2\n")).await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(h.fake.requests()[0].status, 429);
+    assert_eq!(h.clock.sleeps()[0], Duration::from_secs(7));
+}
+
+#[tokio::test]
+async fn conflicts_beyond_the_attempt_budget_fail_and_leave_the_alias() {
+    let h = harness().await;
+    h.deploy_first().await;
+    h.fake.set_knobs(Knobs {
+        conflicts: 100,
+        ..Knobs::default()
+    });
+    let report = h.deploy(&h.spec("def hello(): return 2\n")).await;
+    let failure = failure(&report);
+    assert_eq!(failure.step, Step::UpdateCode);
+    assert_eq!(failure.code.as_deref(), Some("ResourceConflictException"));
+    assert_eq!(failure.attempts, 5);
+    assert_eq!(h.fake.count("UpdateFunctionCode"), 5);
+    assert_eq!(h.fake.count("PublishVersion"), 0);
+    assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("1"));
+    assert_eq!(report.functions[0].version.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn failed_update_stops_before_publishing_and_keeps_the_alias() {
+    let h = harness().await;
+    h.deploy_first().await;
+    h.fake.set_knobs(Knobs {
+        fail_next_code_update: true,
+        in_progress_polls: 1,
+        ..Knobs::default()
+    });
+    let report = h.deploy(&h.spec("def hello(): return 2\n")).await;
+    let failure = failure(&report);
+    assert_eq!(failure.step, Step::Wait);
+    assert_eq!(failure.code.as_deref(), Some("InvalidZipFileException"));
+    assert!(failure.message.contains("unable to unzip"), "{failure}");
+    assert_eq!(h.fake.count("PublishVersion"), 0);
+    assert_eq!(h.fake.count("UpdateAlias"), 0);
+    assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn publish_precondition_failure_names_the_step_and_request_id() {
+    let h = harness().await;
+    h.deploy_first().await;
+    h.fake.set_knobs(Knobs {
+        fail_next_publish_precondition: true,
+        ..Knobs::default()
+    });
+    let report = h.deploy(&h.spec("def hello(): return 2\n")).await;
+    let failure = failure(&report);
+    assert_eq!(failure.step, Step::PublishVersion);
+    assert_eq!(failure.code.as_deref(), Some("PreconditionFailedException"));
+    assert_eq!(failure.attempts, 1, "a precondition failure is not retried");
+    let publish = h
+        .fake
+        .requests()
+        .into_iter()
+        .find(|request| request.operation == "PublishVersion")
+        .unwrap();
+    assert_eq!(
+        failure.request_id.as_deref(),
+        Some(publish.request_id.as_str())
+    );
+    assert!(report.to_string().contains(&publish.request_id), "{report}");
+    assert_eq!(h.fake.count("UpdateAlias"), 0);
+    assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn publish_is_guarded_by_code_sha256_and_revision_id() {
+    let h = harness().await;
+    h.deploy_first().await;
+    let report = h.deploy(&h.spec("def hello(): return 2\n")).await;
+    assert!(report.is_success(), "{report}");
+    // The fake checks both guards against $LATEST and would answer 412 on a mismatch; a
+    // published version therefore carries the code strata uploaded.
+    let latest = h.fake.latest(NAME).unwrap();
+    let spec = h.spec("def hello(): return 2\n");
+    assert_eq!(
+        latest["CodeSha256"].as_str(),
+        Some(spec.functions[0].code.code_sha256_base64.as_str())
+    );
+    assert_eq!(h.fake.published_versions(NAME), 2);
+    let publish = h
+        .fake
+        .requests()
+        .into_iter()
+        .find(|request| request.operation == "PublishVersion")
+        .unwrap();
+    assert_eq!(
+        publish.input["CodeSha256"].as_str(),
+        Some(spec.functions[0].code.code_sha256_base64.as_str())
+    );
+    assert_eq!(
+        publish.input["RevisionId"].as_str(),
+        latest["RevisionId"].as_str()
+    );
+}
+
+#[tokio::test]
+async fn update_stuck_in_progress_past_the_deadline_fails_in_wait() {
+    let h = harness_with(RetryPolicy {
+        function_deadline: Duration::from_secs(2),
+        ..policy()
+    })
+    .await;
+    h.deploy_first().await;
+    h.fake.set_knobs(Knobs {
+        in_progress_polls: 10_000,
+        ..Knobs::default()
+    });
+    let report = h.deploy(&h.spec("def hello(): return 2\n")).await;
+    let failure = failure(&report);
+    assert_eq!(failure.step, Step::Wait);
+    assert!(failure.message.contains("still updating"), "{failure}");
+    assert_eq!(h.fake.count("PublishVersion"), 0);
+    assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn oversized_direct_upload_falls_back_to_the_deployment_bucket() {
+    let h = harness().await;
+    h.fake.set_knobs(Knobs {
+        direct_upload_limit: Some(16),
+        ..Knobs::default()
+    });
+    let spec = h.spec("def hello(): return 1\n");
+    let report = h.deploy(&spec).await;
+    assert_eq!(
+        report.functions[0].outcome,
+        FunctionOutcome::Created,
+        "{report}"
+    );
+    let statuses: Vec<(&str, u16)> = h
+        .fake
+        .mutations()
+        .into_iter()
+        .filter(|(operation, _)| *operation != "PublishVersion" && *operation != "CreateAlias")
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("CreateFunction", 413),
+            ("PutObject", 200),
+            ("CreateFunction", 200)
+        ]
+    );
+    let key = object_key(SERVICE, STAGE, &spec.functions[0].code);
+    assert!(h.fake.has_object(&format!("{BUCKET}/{key}")));
+}
+
+#[tokio::test]
+async fn environment_change_updates_configuration_only() {
+    let h = harness().await;
+    h.deploy_first().await;
+    let mut spec = h.spec("def hello(): return 1\n");
+    spec.functions[0]
+        .environment
+        .insert("DB_PASSWORD".to_owned(), "hunter2".to_owned());
+    let plan = h.provider.plan(&spec).await.unwrap();
+    let FunctionAction::Update { code, config } = &plan.functions[0].action else {
+        panic!("expected an update: {plan}");
+    };
+    assert!(code.is_none());
+    assert_eq!(config.len(), 1);
+    assert!(!plan.to_string().contains("hunter2"), "{plan}");
+    let report = h.provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert_eq!(
+        report.functions[0].outcome,
+        FunctionOutcome::UpdatedConfiguration
+    );
+    assert_eq!(h.fake.count("UpdateFunctionCode"), 0);
+    assert_eq!(h.fake.count("UpdateFunctionConfiguration"), 1);
+    assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("2"));
+}

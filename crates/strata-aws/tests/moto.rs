@@ -1,0 +1,536 @@
+//! End-to-end tests against moto server (S3, IAM, STS, Lambda), started by
+//! `scripts/emulators start`. A test fails — never skips — when moto is not reachable.
+//!
+//! Calls are counted from the emulator's side through moto's request recorder, filtered to
+//! the test's own (unique) service name, since tests share one server.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::Value;
+use strata_aws::{AwsProvider, AwsSettings, StaticCredentials, managed_role_name};
+use strata_provider::{
+    DeployReport, DeploySpec, FunctionAction, FunctionOutcome, LayerAction, NoopReporter, Provider,
+    ResourceKind, RoleSpec, RollbackRequest,
+};
+use support::{function, handler_artifact, layer, own_layer, spec, stored_zip, unique};
+
+const REGION: &str = "us-east-1";
+const STAGE: &str = "prod";
+
+fn moto_url() -> String {
+    std::env::var("STRATA_TEST_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".to_owned())
+}
+
+fn host_port(url: &str) -> String {
+    url.trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A bare HTTP/1.1 request to moto's own API.
+fn moto_api(method: &str, path: &str) -> String {
+    let url = moto_url();
+    let address = host_port(&url);
+    let mut stream = TcpStream::connect(&address).unwrap_or_else(|error| {
+        panic!(
+            "moto is not reachable at {url} ({error}); start it with `scripts/emulators start` \
+             and export what `scripts/emulators env` prints"
+        )
+    });
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap_or(("", ""));
+    if response.contains("Transfer-Encoding: chunked") {
+        return dechunk(body);
+    }
+    body.to_owned()
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = &tail[size + 2..];
+    }
+    out
+}
+
+/// One recorded request.
+#[derive(Debug)]
+struct Recorded {
+    method: String,
+    url: String,
+    body: String,
+}
+
+impl Recorded {
+    /// The operation as a short name: `POST /2015-03-31/functions/x/versions` or the IAM/STS
+    /// `Action`.
+    fn describe(&self) -> String {
+        match self
+            .body
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+        {
+            Some(action) => action.to_owned(),
+            None => format!(
+                "{} {}",
+                self.method,
+                self.url.split("5000").last().unwrap_or(&self.url)
+            ),
+        }
+    }
+
+    fn is_mutating(&self) -> bool {
+        if self.method == "GET" || self.method == "HEAD" {
+            return false;
+        }
+        let action = self
+            .body
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="));
+        !action.is_some_and(|action| action.starts_with("Get") || action.starts_with("List"))
+    }
+}
+
+/// Counts requests from here on, as moto recorded them.
+struct Recorder {
+    start: usize,
+}
+
+impl Recorder {
+    fn start() -> Self {
+        moto_api("POST", "/moto-api/recorder/start-recording");
+        Self {
+            start: Self::all().len(),
+        }
+    }
+
+    fn all() -> Vec<Recorded> {
+        moto_api("GET", "/moto-api/recorder/download-recording")
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .map(|entry| Recorded {
+                method: entry["method"].as_str().unwrap_or_default().to_owned(),
+                url: entry["url"].as_str().unwrap_or_default().to_owned(),
+                body: entry["body"].as_str().unwrap_or_default().to_owned(),
+            })
+            .collect()
+    }
+
+    /// Mutating requests since `start` that mention `needle` (the test's service name).
+    fn mutations(&self, needle: &str) -> Vec<String> {
+        Self::all()
+            .into_iter()
+            .skip(self.start)
+            .filter(|request| request.url.contains(needle) || request.body.contains(needle))
+            .filter(Recorded::is_mutating)
+            .map(|request| request.describe())
+            .collect()
+    }
+}
+
+async fn provider(tweak: impl FnOnce(&mut AwsSettings)) -> AwsProvider {
+    // Fails with the start-up hint when moto is down.
+    moto_api("GET", "/moto-api/data.json");
+    let mut settings = AwsSettings {
+        region: Some(REGION.to_owned()),
+        endpoint_url: Some(moto_url()),
+        static_credentials: Some(StaticCredentials {
+            access_key_id: "testing".to_owned(),
+            secret_access_key: "testing".into(),
+        }),
+        ..AwsSettings::default()
+    };
+    tweak(&mut settings);
+    AwsProvider::new(settings).await.expect("provider for moto")
+}
+
+struct Project {
+    service: String,
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Self {
+        Self {
+            service: unique("st"),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Two functions sharing a dependency layer; `hello`'s source, the layer's dependency
+    /// hash and an environment variable vary per call.
+    fn spec(&self, hello_source: &str, dependency_hash: &str, log_level: &str) -> DeploySpec {
+        let service = self.service.as_str();
+        let dir = self.dir.path();
+        let mut hello = function(
+            service,
+            STAGE,
+            "hello",
+            handler_artifact(
+                dir,
+                &format!("hello-{}.zip", hello_source.len()),
+                hello_source,
+            ),
+        );
+        hello.layers = vec![own_layer("deps")];
+        hello
+            .environment
+            .insert("LOG_LEVEL".to_owned(), log_level.to_owned());
+        let mut world = function(
+            service,
+            STAGE,
+            "world",
+            handler_artifact(
+                dir,
+                "world.zip",
+                "def world(event, context):\n    return 2\n",
+            ),
+        );
+        world.layers = vec![own_layer("deps")];
+        let layer_zip = stored_zip(&[("python/dep.py", dependency_hash.as_bytes())]);
+        let deps = layer(
+            service,
+            STAGE,
+            "deps",
+            support::artifact(dir, &format!("deps-{dependency_hash}.zip"), &layer_zip),
+            dependency_hash,
+        );
+        spec(
+            service,
+            STAGE,
+            vec![hello, world],
+            vec![deps],
+            RoleSpec::Managed {
+                statements: vec![serde_json::json!({
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject"],
+                    "Resource": "arn:aws:s3:::example/*"
+                })],
+            },
+        )
+    }
+
+    fn hello(&self) -> String {
+        format!("{}-{STAGE}-hello", self.service)
+    }
+}
+
+async fn deploy(provider: &AwsProvider, spec: &DeploySpec) -> DeployReport {
+    let plan = provider.plan(spec).await.expect("plan");
+    let report = provider.apply(&plan, &NoopReporter).await.expect("apply");
+    assert!(report.is_success(), "{report}");
+    report
+}
+
+const V1: &str = "def hello(event, context):\n    return 1\n";
+const V2: &str = "def hello(event, context):\n    return 2\n";
+
+#[tokio::test]
+async fn first_deploy_creates_everything_and_the_second_makes_no_mutating_call() {
+    let provider = provider(|_| {}).await;
+    let project = Project::new();
+    let spec = project.spec(V1, "hash-a", "info");
+
+    let report = deploy(&provider, &spec).await;
+    assert_eq!(report.layers.len(), 1);
+    assert!(report.layers[0].published);
+    for function in &report.functions {
+        assert_eq!(function.outcome, FunctionOutcome::Created, "{report}");
+        assert_eq!(function.version.as_deref(), Some("1"));
+    }
+
+    let info = provider.info(&project.service, STAGE).await.unwrap();
+    assert_eq!(info.functions.len(), 2, "{info}");
+    for function in &info.functions {
+        assert_eq!(function.alias.as_ref().unwrap().version, "1");
+        assert_eq!(function.layers, [report.layers[0].arn.clone()]);
+    }
+
+    let recorder = Recorder::start();
+    let plan = provider.plan(&spec).await.unwrap();
+    assert!(plan.is_noop(), "{plan}");
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(
+        report
+            .functions
+            .iter()
+            .all(|function| function.outcome == FunctionOutcome::Unchanged),
+        "{report}"
+    );
+    assert_eq!(recorder.mutations(&project.service), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn each_change_touches_only_what_changed() {
+    let provider = provider(|_| {}).await;
+    let project = Project::new();
+    let hello = project.hello();
+    deploy(&provider, &project.spec(V1, "hash-a", "info")).await;
+
+    // Handler change: one function's code, one version.
+    let recorder = Recorder::start();
+    let report = deploy(&provider, &project.spec(V2, "hash-a", "info")).await;
+    assert_eq!(report.functions[0].outcome, FunctionOutcome::UpdatedCode);
+    assert_eq!(report.functions[0].version.as_deref(), Some("2"));
+    assert_eq!(report.functions[1].outcome, FunctionOutcome::Unchanged);
+    assert_eq!(
+        recorder.mutations(&project.service),
+        [
+            format!("PUT /2015-03-31/functions/{hello}/code"),
+            format!("POST /2015-03-31/functions/{hello}/versions"),
+            format!("PUT /2015-03-31/functions/{hello}/aliases/{STAGE}"),
+        ]
+    );
+
+    // Requirements change: one layer version; both functions move to it (configuration).
+    let recorder = Recorder::start();
+    let plan = provider
+        .plan(&project.spec(V2, "hash-b", "info"))
+        .await
+        .unwrap();
+    assert_eq!(plan.layers[0].action, LayerAction::Publish);
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    assert_eq!(report.layers[0].version, 2);
+    for function in &report.functions {
+        assert_eq!(
+            function.outcome,
+            FunctionOutcome::UpdatedConfiguration,
+            "{report}"
+        );
+    }
+    let mutations = recorder.mutations(&project.service);
+    let layer_publishes = mutations
+        .iter()
+        .filter(|call| call.contains("/layers/"))
+        .count();
+    assert_eq!(layer_publishes, 1, "{mutations:?}");
+    assert!(
+        !mutations.iter().any(|call| call.ends_with("/code")),
+        "{mutations:?}"
+    );
+
+    // Environment change: configuration only, of one function.
+    let recorder = Recorder::start();
+    let plan = provider
+        .plan(&project.spec(V2, "hash-b", "debug"))
+        .await
+        .unwrap();
+    let FunctionAction::Update { code, config } = &plan.functions[0].action else {
+        panic!("{plan}");
+    };
+    assert!(code.is_none());
+    assert_eq!(config[0].field, "environment.LOG_LEVEL");
+    assert_eq!(
+        plan.layers[0].action,
+        LayerAction::Reuse {
+            version: 2,
+            arn: report.layers[0].arn.clone()
+        }
+    );
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert_eq!(
+        report.functions[0].outcome,
+        FunctionOutcome::UpdatedConfiguration
+    );
+    assert_eq!(report.functions[1].outcome, FunctionOutcome::Unchanged);
+    assert_eq!(
+        recorder.mutations(&project.service),
+        [
+            format!("PUT /2015-03-31/functions/{hello}/configuration"),
+            format!("POST /2015-03-31/functions/{hello}/versions"),
+            format!("PUT /2015-03-31/functions/{hello}/aliases/{STAGE}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn rollback_moves_the_alias_back() {
+    let provider = provider(|_| {}).await;
+    let project = Project::new();
+    let hello = project.hello();
+    deploy(&provider, &project.spec(V1, "hash-a", "info")).await;
+    deploy(&provider, &project.spec(V2, "hash-a", "info")).await;
+
+    let report = provider
+        .rollback(&RollbackRequest {
+            service: project.service.clone(),
+            stage: STAGE.to_owned(),
+            functions: vec![hello.clone()],
+            to: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.functions.len(), 1);
+    assert_eq!(report.functions[0].from, "2");
+    assert_eq!(report.functions[0].to, "1");
+    let info = provider.info(&project.service, STAGE).await.unwrap();
+    let hello_info = info
+        .functions
+        .iter()
+        .find(|function| function.deployed_name == hello)
+        .unwrap();
+    assert_eq!(hello_info.alias.as_ref().unwrap().version, "1");
+
+    let report = provider
+        .rollback(&RollbackRequest {
+            service: project.service.clone(),
+            stage: STAGE.to_owned(),
+            functions: vec![hello.clone()],
+            to: Some("2".to_owned()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.functions[0].from.as_str(),
+            report.functions[0].to.as_str()
+        ),
+        ("1", "2")
+    );
+}
+
+#[tokio::test]
+async fn remove_deletes_exactly_what_strata_created() {
+    // Everything through S3, so uploaded objects are part of what `remove` must delete.
+    let provider = provider(|settings| settings.direct_upload_limit = 0).await;
+    let project = Project::new();
+    let spec = project.spec(V1, "hash-a", "info");
+
+    deploy(&provider, &spec).await;
+
+    // An unrelated function with a similar name, made by someone else, must survive.
+    let bystander_name = format!("{}-{STAGE}-bystander", project.service);
+    let role_arn = provider
+        .plan(&spec)
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .id
+        .unwrap();
+    create_untagged_function(&bystander_name, &role_arn, &spec.functions[0].code.path).await;
+
+    let plan = provider.plan_remove(&project.service, STAGE).await.unwrap();
+    let count = |kind| {
+        plan.resources
+            .iter()
+            .filter(|resource| resource.kind == kind)
+            .count()
+    };
+    assert_eq!(count(ResourceKind::Function), 2, "{plan}");
+    assert_eq!(count(ResourceKind::LayerVersion), 1, "{plan}");
+    assert_eq!(count(ResourceKind::Object), 3, "{plan}");
+    assert_eq!(count(ResourceKind::Role), 1, "{plan}");
+    assert!(!plan.to_string().contains(&bystander_name), "{plan}");
+
+    let report = provider.remove(&plan).await.unwrap();
+    assert_eq!(report.removed.len(), plan.resources.len());
+    let after = provider.plan_remove(&project.service, STAGE).await.unwrap();
+    assert!(after.resources.is_empty(), "{after}");
+    let info = provider.info(&project.service, STAGE).await.unwrap();
+    assert!(info.functions.is_empty(), "{info}");
+
+    // The bystander is still there.
+    let clients = lambda_client().await;
+    clients
+        .get_function()
+        .function_name(&bystander_name)
+        .send()
+        .await
+        .expect("the unrelated function survives remove");
+    let role = managed_role_name(&project.service, STAGE, REGION);
+    assert!(!report.to_string().contains("bystander"));
+    assert!(report.to_string().contains(&role));
+}
+
+async fn lambda_client() -> aws_sdk_lambda::Client {
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+        .region(aws_sdk_lambda::config::Region::new(REGION))
+        .endpoint_url(moto_url())
+        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}
+
+/// Creates a function directly through the SDK, without strata's tags.
+async fn create_untagged_function(name: &str, role_arn: &str, zip: &std::path::Path) {
+    let lambda = lambda_client().await;
+    lambda
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Python312)
+        .role(role_arn)
+        .handler("handler.hello")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_smithy_types::Blob::new(fs_err::read(zip).unwrap()))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create the unrelated function");
+}
+
+#[tokio::test]
+async fn large_artifacts_go_through_s3_in_parts_and_are_uploaded_once() {
+    // Every artifact counts as large: S3, multipart (one short final part is allowed).
+    let provider = provider(|settings| {
+        settings.direct_upload_limit = 0;
+        settings.multipart_threshold = 0;
+    })
+    .await;
+    let project = Project::new();
+    let recorder = Recorder::start();
+    deploy(&provider, &project.spec(V1, "hash-a", "info")).await;
+    let uploads = recorder.mutations(&format!("strata/{}/", project.service));
+    assert!(
+        uploads.iter().any(|call| call.contains("?uploads")),
+        "{uploads:?}"
+    );
+    assert!(
+        uploads.iter().any(|call| call.contains("partNumber=1")),
+        "{uploads:?}"
+    );
+
+    deploy(&provider, &project.spec(V2, "hash-a", "info")).await;
+    // Back to the first code: its object is in the bucket already, so nothing is uploaded.
+    let recorder = Recorder::start();
+    let report = deploy(&provider, &project.spec(V1, "hash-a", "info")).await;
+    assert_eq!(report.functions[0].outcome, FunctionOutcome::UpdatedCode);
+    assert_eq!(
+        recorder.mutations(&format!("strata/{}/", project.service)),
+        Vec::<String>::new()
+    );
+}

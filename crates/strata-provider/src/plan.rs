@@ -1,0 +1,364 @@
+//! The side-effect-free result of comparing a [`DeploySpec`] with what is deployed.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::secret::display_environment_value;
+use crate::spec::DeploySpec;
+
+/// What `deploy` would do. Built by [`crate::Provider::plan`] from reads only; handed back to
+/// [`crate::Provider::apply`], which carries it out.
+///
+/// Environment values that look secret are masked in every [`FieldChange`] at construction,
+/// so `Display` and the JSON form are safe to print. The spec the plan was made from (with
+/// real values) travels along privately for `apply`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeployPlan {
+    pub provider: String,
+    pub service: String,
+    pub stage: String,
+    /// Region (AWS), resource group (Azure) or project/region (GCP) the plan was made for.
+    pub location: String,
+    pub role: Option<RolePlan>,
+    pub layers: Vec<LayerPlan>,
+    pub functions: Vec<FunctionPlan>,
+    pub unmanaged: Vec<String>,
+    #[serde(skip)]
+    spec: DeploySpec,
+}
+
+impl DeployPlan {
+    pub fn new(provider: impl Into<String>, location: impl Into<String>, spec: DeploySpec) -> Self {
+        Self {
+            provider: provider.into(),
+            service: spec.service.clone(),
+            stage: spec.stage.clone(),
+            location: location.into(),
+            role: None,
+            layers: Vec::new(),
+            functions: Vec::new(),
+            unmanaged: spec.unmanaged.clone(),
+            spec,
+        }
+    }
+
+    /// The spec this plan was computed from.
+    pub fn spec(&self) -> &DeploySpec {
+        &self.spec
+    }
+
+    /// Whether applying the plan would change anything at all.
+    pub fn is_noop(&self) -> bool {
+        self.functions
+            .iter()
+            .all(|function| matches!(function.action, FunctionAction::Unchanged))
+            && self
+                .layers
+                .iter()
+                .all(|layer| matches!(layer.action, LayerAction::Reuse { .. }))
+            && self.role.as_ref().is_none_or(|role| {
+                matches!(role.action, RoleAction::Unchanged | RoleAction::External)
+            })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RolePlan {
+    pub name: String,
+    /// The cloud's identifier (an ARN on AWS) when the role exists already.
+    pub id: Option<String>,
+    pub action: RoleAction,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleAction {
+    Create,
+    Update,
+    Unchanged,
+    /// A role the user manages; strata only references it.
+    External,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LayerPlan {
+    pub name: String,
+    pub deployed_name: String,
+    pub dependency_hash: String,
+    pub action: LayerAction,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LayerAction {
+    /// No deployed version records this dependency hash.
+    Publish,
+    /// A deployed version records the same dependency hash.
+    Reuse { version: i64, arn: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionPlan {
+    pub logical_name: String,
+    pub deployed_name: String,
+    pub action: FunctionAction,
+    /// Where the stage pointer (Lambda alias) moves; `None` when it stays.
+    pub alias: Option<AliasMove>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FunctionAction {
+    Create,
+    Update {
+        code: Option<CodeChange>,
+        config: Vec<FieldChange>,
+    },
+    /// The function already holds the wanted code and configuration, but the stage does not
+    /// point at a version of it yet (an earlier deploy stopped after updating): publish and
+    /// move the pointer only.
+    Publish,
+    Unchanged,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CodeChange {
+    pub old: Option<String>,
+    pub new: String,
+}
+
+/// One configuration field that differs; values are display strings, secrets masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+impl FieldChange {
+    pub fn new(field: impl Into<String>, old: Option<String>, new: Option<String>) -> Self {
+        Self {
+            field: field.into(),
+            old,
+            new,
+        }
+    }
+
+    /// A change of one environment variable, named `environment.<KEY>`, values masked when
+    /// they look secret.
+    pub fn environment(key: &str, old: Option<&str>, new: Option<&str>) -> Self {
+        Self {
+            field: format!("environment.{key}"),
+            old: old.map(|value| display_environment_value(key, value)),
+            new: new.map(|value| display_environment_value(key, value)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AliasMove {
+    pub name: String,
+    pub from: Option<String>,
+    /// The version the alias moves to; `None` means the version `apply` will publish.
+    pub to: Option<String>,
+}
+
+impl fmt::Display for DeployPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Plan for service `{}`, stage `{}` ({} {})",
+            self.service, self.stage, self.provider, self.location
+        )?;
+        if let Some(role) = &self.role {
+            let action = match role.action {
+                RoleAction::Create => "create",
+                RoleAction::Update => "update",
+                RoleAction::Unchanged => "unchanged",
+                RoleAction::External => "use as given",
+            };
+            writeln!(f, "  role {}: {action}", role.name)?;
+        }
+        for layer in &self.layers {
+            let hash = short(&layer.dependency_hash);
+            match &layer.action {
+                LayerAction::Publish => writeln!(
+                    f,
+                    "  layer {} ({}): publish a new version (dependencies {hash})",
+                    layer.name, layer.deployed_name
+                )?,
+                LayerAction::Reuse { version, .. } => writeln!(
+                    f,
+                    "  layer {} ({}): reuse version {version} (dependencies {hash})",
+                    layer.name, layer.deployed_name
+                )?,
+            }
+        }
+        for function in &self.functions {
+            let summary = match &function.action {
+                FunctionAction::Create => "create",
+                FunctionAction::Update { code, config } => {
+                    match (code.is_some(), config.is_empty()) {
+                        (true, true) => "update code",
+                        (false, false) => "update configuration",
+                        _ => "update code and configuration",
+                    }
+                }
+                FunctionAction::Publish => "publish a version of the deployed code",
+                FunctionAction::Unchanged => "unchanged",
+            };
+            writeln!(
+                f,
+                "  function {} ({}): {summary}",
+                function.logical_name, function.deployed_name
+            )?;
+            if let FunctionAction::Update { code, config } = &function.action {
+                if let Some(code) = code {
+                    writeln!(
+                        f,
+                        "      code: {} -> {}",
+                        code.old.as_deref().unwrap_or("(none)"),
+                        code.new
+                    )?;
+                }
+                for change in config {
+                    writeln!(
+                        f,
+                        "      {}: {} -> {}",
+                        change.field,
+                        change.old.as_deref().unwrap_or("(unset)"),
+                        change.new.as_deref().unwrap_or("(unset)")
+                    )?;
+                }
+            }
+            if let Some(alias) = &function.alias {
+                writeln!(
+                    f,
+                    "      alias {}: {} -> {}",
+                    alias.name,
+                    alias.from.as_deref().unwrap_or("(none)"),
+                    alias.to.as_deref().unwrap_or("new version")
+                )?;
+            }
+        }
+        if !self.unmanaged.is_empty() {
+            writeln!(f, "  not managed by strata yet (left as they are):")?;
+            for item in &self.unmanaged {
+                writeln!(f, "      {item}")?;
+            }
+        }
+        if self.is_noop() {
+            writeln!(f, "  nothing to do")?;
+        }
+        Ok(())
+    }
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::RoleSpec;
+
+    fn spec() -> DeploySpec {
+        DeploySpec {
+            service: "svc".into(),
+            stage: "prod".into(),
+            functions: vec![],
+            layers: vec![],
+            role: RoleSpec::Managed { statements: vec![] },
+            unmanaged: vec!["events.http (hello)".into()],
+            force: false,
+        }
+    }
+
+    fn sample_plan() -> DeployPlan {
+        let mut plan = DeployPlan::new("aws", "eu-west-1", spec());
+        plan.role = Some(RolePlan {
+            name: "svc-prod-eu-west-1-lambdaRole".into(),
+            id: None,
+            action: RoleAction::Unchanged,
+        });
+        plan.layers.push(LayerPlan {
+            name: "pythonRequirements".into(),
+            deployed_name: "svc-prod-python-requirements".into(),
+            dependency_hash: "0123456789abcdef0123".into(),
+            action: LayerAction::Publish,
+        });
+        plan.functions.push(FunctionPlan {
+            logical_name: "hello".into(),
+            deployed_name: "svc-prod-hello".into(),
+            action: FunctionAction::Update {
+                code: Some(CodeChange {
+                    old: Some("old=".into()),
+                    new: "new=".into(),
+                }),
+                config: vec![
+                    FieldChange::new("memory_mb", Some("128".into()), Some("256".into())),
+                    FieldChange::environment("DB_PASSWORD", Some("a"), Some("b")),
+                    FieldChange::environment("STAGE", None, Some("prod")),
+                ],
+            },
+            alias: Some(AliasMove {
+                name: "prod".into(),
+                from: Some("3".into()),
+                to: None,
+            }),
+        });
+        plan.functions.push(FunctionPlan {
+            logical_name: "world".into(),
+            deployed_name: "svc-prod-world".into(),
+            action: FunctionAction::Unchanged,
+            alias: None,
+        });
+        plan
+    }
+
+    #[test]
+    fn plan_text_shows_changes_and_masks_secrets() {
+        insta::assert_snapshot!(sample_plan().to_string(), @r"
+        Plan for service `svc`, stage `prod` (aws eu-west-1)
+          role svc-prod-eu-west-1-lambdaRole: unchanged
+          layer pythonRequirements (svc-prod-python-requirements): publish a new version (dependencies 0123456789ab)
+          function hello (svc-prod-hello): update code and configuration
+              code: old= -> new=
+              memory_mb: 128 -> 256
+              environment.DB_PASSWORD: **** -> ****
+              environment.STAGE: (unset) -> prod
+              alias prod: 3 -> new version
+          function world (svc-prod-world): unchanged
+          not managed by strata yet (left as they are):
+              events.http (hello)
+        ");
+    }
+
+    #[test]
+    fn plan_json_masks_secrets() {
+        let json = serde_json::to_string(&sample_plan()).unwrap();
+        assert!(
+            json.contains(
+                "\"field\":\"environment.DB_PASSWORD\",\"old\":\"****\",\"new\":\"****\""
+            ),
+            "{json}"
+        );
+        assert!(!json.contains("\"a\""));
+    }
+
+    #[test]
+    fn noop_plan_says_nothing_to_do() {
+        let mut plan = DeployPlan::new("aws", "eu-west-1", spec());
+        plan.unmanaged.clear();
+        plan.functions.push(FunctionPlan {
+            logical_name: "world".into(),
+            deployed_name: "svc-prod-world".into(),
+            action: FunctionAction::Unchanged,
+            alias: None,
+        });
+        assert!(plan.is_noop());
+        assert!(plan.to_string().ends_with("nothing to do\n"));
+    }
+}

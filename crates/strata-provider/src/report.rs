@@ -1,0 +1,458 @@
+//! Results of `apply`, `info`, `rollback` and `remove`: Serialize for `--output-format json`,
+//! Display for the text report.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// One step of bringing a function (or what it needs) to its new state, named in progress
+/// callbacks and in failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    /// Reading the deployed state.
+    Read,
+    /// Creating or updating the execution role.
+    Role,
+    /// Uploading an artifact to storage (S3, blob storage, GCS).
+    Upload,
+    PublishLayer,
+    CreateFunction,
+    UpdateCode,
+    /// Waiting until the cloud has finished applying an update.
+    Wait,
+    UpdateConfiguration,
+    PublishVersion,
+    MoveAlias,
+    Remove,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Role => "role",
+            Self::Upload => "upload",
+            Self::PublishLayer => "publish-layer",
+            Self::CreateFunction => "create-function",
+            Self::UpdateCode => "update-code",
+            Self::Wait => "wait",
+            Self::UpdateConfiguration => "update-configuration",
+            Self::PublishVersion => "publish-version",
+            Self::MoveAlias => "move-alias",
+            Self::Remove => "remove",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why one function's deploy stopped: the step, the cloud's error code and message, and the
+/// request id to quote to support. Secrets never reach these fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepFailure {
+    pub step: Step,
+    pub code: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+    /// How many times the failing call was tried.
+    pub attempts: u32,
+}
+
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed", self.step)?;
+        if let Some(code) = &self.code {
+            write!(f, ": {code}")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(request_id) = &self.request_id {
+            write!(f, " (request id {request_id})")?;
+        }
+        if self.attempts > 1 {
+            write!(f, " after {} attempts", self.attempts)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FunctionOutcome {
+    Created,
+    UpdatedCode,
+    UpdatedConfiguration,
+    UpdatedCodeAndConfiguration,
+    /// Code and configuration already matched; a version was published and the alias moved.
+    Published,
+    Unchanged,
+    /// The deploy of this function stopped; its alias (and so its traffic) stayed where it was.
+    Failed(StepFailure),
+}
+
+impl fmt::Display for FunctionOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Created => f.write_str("created"),
+            Self::UpdatedCode => f.write_str("updated (code)"),
+            Self::UpdatedConfiguration => f.write_str("updated (configuration)"),
+            Self::UpdatedCodeAndConfiguration => f.write_str("updated (code and configuration)"),
+            Self::Published => f.write_str("published"),
+            Self::Unchanged => f.write_str("unchanged"),
+            Self::Failed(failure) => write!(f, "FAILED: {failure}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionReport {
+    pub logical_name: String,
+    pub deployed_name: String,
+    pub outcome: FunctionOutcome,
+    /// The version the stage alias points at after the deploy.
+    pub version: Option<String>,
+    pub alias: Option<String>,
+    #[serde(rename = "duration_ms", serialize_with = "as_millis")]
+    pub duration: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LayerReport {
+    pub name: String,
+    pub deployed_name: String,
+    pub version: i64,
+    pub arn: String,
+    pub published: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeployReport {
+    pub provider: String,
+    pub service: String,
+    pub stage: String,
+    pub layers: Vec<LayerReport>,
+    pub functions: Vec<FunctionReport>,
+    pub unmanaged: Vec<String>,
+    #[serde(rename = "duration_ms", serialize_with = "as_millis")]
+    pub duration: Duration,
+}
+
+impl DeployReport {
+    pub fn failed(&self) -> impl Iterator<Item = &FunctionReport> {
+        self.functions
+            .iter()
+            .filter(|function| matches!(function.outcome, FunctionOutcome::Failed(_)))
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.failed().next().is_none()
+    }
+}
+
+impl fmt::Display for DeployReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Deployed service `{}`, stage `{}` ({})",
+            self.service, self.stage, self.provider
+        )?;
+        for layer in &self.layers {
+            let action = if layer.published {
+                "published"
+            } else {
+                "reused"
+            };
+            writeln!(
+                f,
+                "  layer {} ({}): {action} version {}",
+                layer.name, layer.deployed_name, layer.version
+            )?;
+        }
+        for function in &self.functions {
+            write!(
+                f,
+                "  function {} ({}): {}",
+                function.logical_name, function.deployed_name, function.outcome
+            )?;
+            if let (Some(alias), Some(version)) = (&function.alias, &function.version) {
+                write!(f, "; alias {alias} -> {version}")?;
+            }
+            writeln!(f, " [{}]", format_duration(function.duration))?;
+        }
+        if !self.unmanaged.is_empty() {
+            writeln!(f, "  not managed by strata yet (left as they are):")?;
+            for item in &self.unmanaged {
+                writeln!(f, "      {item}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AliasInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FunctionInfo {
+    pub deployed_name: String,
+    pub arn: String,
+    pub runtime: Option<String>,
+    pub handler: Option<String>,
+    pub code_sha256: Option<String>,
+    pub last_modified: Option<String>,
+    /// Published versions, oldest first.
+    pub versions: Vec<String>,
+    pub alias: Option<AliasInfo>,
+    pub layers: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InfoReport {
+    pub provider: String,
+    pub service: String,
+    pub stage: String,
+    pub location: String,
+    pub functions: Vec<FunctionInfo>,
+}
+
+impl fmt::Display for InfoReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Service `{}`, stage `{}` ({} {})",
+            self.service, self.stage, self.provider, self.location
+        )?;
+        if self.functions.is_empty() {
+            writeln!(f, "  nothing deployed")?;
+        }
+        for function in &self.functions {
+            writeln!(f, "  {}", function.deployed_name)?;
+            writeln!(f, "      arn: {}", function.arn)?;
+            if let Some(alias) = &function.alias {
+                writeln!(f, "      alias {} -> version {}", alias.name, alias.version)?;
+            }
+            if !function.versions.is_empty() {
+                writeln!(f, "      versions: {}", function.versions.join(", "))?;
+            }
+            if let Some(hash) = &function.code_sha256 {
+                writeln!(f, "      code sha256: {hash}")?;
+            }
+            for layer in &function.layers {
+                writeln!(f, "      layer: {layer}")?;
+            }
+            if let Some(modified) = &function.last_modified {
+                writeln!(f, "      last modified: {modified}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which functions to move back, and where to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RollbackRequest {
+    pub service: String,
+    pub stage: String,
+    /// Deployed function names; empty means every function of the stage.
+    pub functions: Vec<String>,
+    /// The version to move to; `None` means the one before the current.
+    pub to: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RollbackEntry {
+    pub deployed_name: String,
+    pub alias: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RollbackReport {
+    pub provider: String,
+    pub service: String,
+    pub stage: String,
+    pub functions: Vec<RollbackEntry>,
+}
+
+impl fmt::Display for RollbackReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Rolled back service `{}`, stage `{}` ({})",
+            self.service, self.stage, self.provider
+        )?;
+        for entry in &self.functions {
+            writeln!(
+                f,
+                "  {}: alias {} {} -> {}",
+                entry.deployed_name, entry.alias, entry.from, entry.to
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    Function,
+    LayerVersion,
+    Object,
+    Role,
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Function => "function",
+            Self::LayerVersion => "layer version",
+            Self::Object => "object",
+            Self::Role => "role",
+        })
+    }
+}
+
+/// One thing strata created for the stage and `remove` deletes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Resource {
+    pub kind: ResourceKind,
+    /// Name, ARN or `bucket/key`, as the user would look it up.
+    pub name: String,
+}
+
+/// What `remove` would delete: shown for confirmation, then handed to
+/// [`crate::Provider::remove`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RemovePlan {
+    pub provider: String,
+    pub service: String,
+    pub stage: String,
+    pub resources: Vec<Resource>,
+}
+
+impl fmt::Display for RemovePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Remove service `{}`, stage `{}` ({}):",
+            self.service, self.stage, self.provider
+        )?;
+        if self.resources.is_empty() {
+            writeln!(f, "  nothing strata created is deployed")?;
+        }
+        for resource in &self.resources {
+            writeln!(f, "  {} {}", resource.kind, resource.name)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RemoveReport {
+    pub provider: String,
+    pub service: String,
+    pub stage: String,
+    pub removed: Vec<Resource>,
+}
+
+impl fmt::Display for RemoveReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Removed service `{}`, stage `{}` ({})",
+            self.service, self.stage, self.provider
+        )?;
+        for resource in &self.removed {
+            writeln!(f, "  {} {}", resource.kind, resource.name)?;
+        }
+        Ok(())
+    }
+}
+
+fn as_millis<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn format_duration(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> DeployReport {
+        DeployReport {
+            provider: "aws".into(),
+            service: "svc".into(),
+            stage: "prod".into(),
+            layers: vec![LayerReport {
+                name: "deps".into(),
+                deployed_name: "svc-prod-deps".into(),
+                version: 2,
+                arn: "arn:aws:lambda:eu-west-1:1:layer:svc-prod-deps:2".into(),
+                published: false,
+            }],
+            functions: vec![
+                FunctionReport {
+                    logical_name: "hello".into(),
+                    deployed_name: "svc-prod-hello".into(),
+                    outcome: FunctionOutcome::UpdatedCode,
+                    version: Some("4".into()),
+                    alias: Some("prod".into()),
+                    duration: Duration::from_millis(1234),
+                },
+                FunctionReport {
+                    logical_name: "world".into(),
+                    deployed_name: "svc-prod-world".into(),
+                    outcome: FunctionOutcome::Failed(StepFailure {
+                        step: Step::UpdateConfiguration,
+                        code: Some("InvalidParameterValueException".into()),
+                        message: "bad memory".into(),
+                        request_id: Some("req-1".into()),
+                        attempts: 1,
+                    }),
+                    version: Some("2".into()),
+                    alias: Some("prod".into()),
+                    duration: Duration::from_millis(80),
+                },
+            ],
+            unmanaged: vec![],
+            duration: Duration::from_secs(2),
+        }
+    }
+
+    #[test]
+    fn deploy_report_text_names_the_failing_step_and_request_id() {
+        insta::assert_snapshot!(report().to_string(), @r"
+        Deployed service `svc`, stage `prod` (aws)
+          layer deps (svc-prod-deps): reused version 2
+          function hello (svc-prod-hello): updated (code); alias prod -> 4 [1.2s]
+          function world (svc-prod-world): FAILED: update-configuration failed: InvalidParameterValueException: bad memory (request id req-1); alias prod -> 2 [0.1s]
+        ");
+        assert!(!report().is_success());
+    }
+
+    #[test]
+    fn deploy_report_json_has_step_and_millis() {
+        let json = serde_json::to_value(report()).unwrap();
+        assert_eq!(json["functions"][0]["duration_ms"], 1234);
+        assert_eq!(json["functions"][1]["outcome"]["kind"], "failed");
+        assert_eq!(
+            json["functions"][1]["outcome"]["step"],
+            "update-configuration"
+        );
+        assert_eq!(json["functions"][1]["outcome"]["request_id"], "req-1");
+    }
+}

@@ -1,0 +1,228 @@
+//! What the user wants deployed for one service and stage, in provider-neutral terms.
+//!
+//! The CLI maps the resolved manifest and the build report into these types; backends never
+//! see the manifest.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::display_environment_value;
+
+/// Everything one `deploy` of one stage should bring about.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploySpec {
+    pub service: String,
+    pub stage: String,
+    pub functions: Vec<FunctionSpec>,
+    pub layers: Vec<LayerSpec>,
+    /// The identity functions run as.
+    pub role: RoleSpec,
+    /// Manifest features this deploy does not manage yet (events, `resources`), as the user
+    /// should read them (`events.http (hello)`); plans and reports list them once.
+    pub unmanaged: Vec<String>,
+    /// Redeploy every function even when the deployed state already matches.
+    pub force: bool,
+}
+
+/// One function as it should be after the deploy.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionSpec {
+    /// The key in the manifest (`hello`).
+    pub logical_name: String,
+    /// The name in the cloud (`<service>-<stage>-hello` unless the manifest sets `name`).
+    pub deployed_name: String,
+    pub handler: String,
+    /// The cloud's runtime identifier (`python3.12`).
+    pub runtime: String,
+    pub memory_mb: u32,
+    pub timeout_s: u32,
+    pub environment: BTreeMap<String, String>,
+    pub description: String,
+    pub tags: BTreeMap<String, String>,
+    pub architecture: Architecture,
+    pub layers: Vec<LayerRef>,
+    pub code: ArtifactRef,
+    /// A role for this function alone, overriding [`DeploySpec::role`].
+    pub role: Option<String>,
+}
+
+/// A layer (AWS) or dependency bundle that functions reference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerSpec {
+    /// The key in the manifest, which [`LayerRef::Own`] names.
+    pub name: String,
+    /// The name in the cloud.
+    pub deployed_name: String,
+    pub artifact: ArtifactRef,
+    /// Hash of everything that went into the layer (lock entries, target, options): a deployed
+    /// layer version recording the same hash is reused instead of published again.
+    pub dependency_hash: String,
+    pub compatible_runtimes: Vec<String>,
+    pub compatible_architectures: Vec<Architecture>,
+}
+
+/// A layer a function uses: one of this deploy's own, or an external ARN as given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerRef {
+    Own(String),
+    External(String),
+}
+
+/// A built zip, as the archive crate reported it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    pub path: PathBuf,
+    pub sha256_hex: String,
+    /// The same digest base64-encoded, which is how Lambda reports `CodeSha256`.
+    pub code_sha256_base64: String,
+    pub zipped_size: u64,
+    pub unzipped_size: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Architecture {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Architecture {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Arm64 => "arm64",
+        }
+    }
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The execution identity: one the user manages, or one strata creates and keeps updated for
+/// the service and stage. Azure maps this to a managed identity, GCP to a service account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleSpec {
+    /// Use this role (an ARN on AWS) as it is; strata never changes it.
+    Existing(String),
+    /// Create or update a role with basic logging rights plus these policy statements
+    /// (IAM statement JSON objects, as `iamRoleStatements` gives them).
+    Managed { statements: Vec<serde_json::Value> },
+}
+
+/// Environment maps are printed with secrets masked, so a `{:?}` of a spec in a log or a
+/// panic message never leaks one.
+struct MaskedEnvironment<'a>(&'a BTreeMap<String, String>);
+
+impl fmt::Debug for MaskedEnvironment<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(key, value)| (key, display_environment_value(key, value))),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for FunctionSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FunctionSpec")
+            .field("logical_name", &self.logical_name)
+            .field("deployed_name", &self.deployed_name)
+            .field("handler", &self.handler)
+            .field("runtime", &self.runtime)
+            .field("memory_mb", &self.memory_mb)
+            .field("timeout_s", &self.timeout_s)
+            .field("environment", &MaskedEnvironment(&self.environment))
+            .field("description", &self.description)
+            .field("tags", &self.tags)
+            .field("architecture", &self.architecture)
+            .field("layers", &self.layers)
+            .field("code", &self.code)
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DeploySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeploySpec")
+            .field("service", &self.service)
+            .field("stage", &self.stage)
+            .field("functions", &self.functions)
+            .field("layers", &self.layers)
+            .field("role", &self.role)
+            .field("unmanaged", &self.unmanaged)
+            .field("force", &self.force)
+            .finish()
+    }
+}
+
+impl DeploySpec {
+    pub fn function(&self, logical_name: &str) -> Option<&FunctionSpec> {
+        self.functions
+            .iter()
+            .find(|function| function.logical_name == logical_name)
+    }
+
+    pub fn layer(&self, name: &str) -> Option<&LayerSpec> {
+        self.layers.iter().find(|layer| layer.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_function_masks_secret_environment_values() {
+        let function = FunctionSpec {
+            logical_name: "hello".into(),
+            deployed_name: "svc-dev-hello".into(),
+            handler: "handler.hello".into(),
+            runtime: "python3.12".into(),
+            memory_mb: 128,
+            timeout_s: 6,
+            environment: BTreeMap::from([
+                ("DB_PASSWORD".into(), "hunter2".into()),
+                ("UPSTREAM".into(), "https://u:p@example.com".into()),
+                ("STAGE".into(), "dev".into()),
+            ]),
+            description: String::new(),
+            tags: BTreeMap::new(),
+            architecture: Architecture::X86_64,
+            layers: vec![],
+            code: ArtifactRef {
+                path: "a.zip".into(),
+                sha256_hex: "00".into(),
+                code_sha256_base64: "AA==".into(),
+                zipped_size: 1,
+                unzipped_size: 1,
+            },
+            role: None,
+        };
+        let debug = format!("{function:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(!debug.contains("u:p@"), "{debug}");
+        assert!(debug.contains("\"STAGE\": \"dev\""), "{debug}");
+    }
+
+    #[test]
+    fn architecture_serializes_as_the_cloud_spells_it() {
+        assert_eq!(
+            serde_json::to_string(&Architecture::Arm64).unwrap(),
+            "\"arm64\""
+        );
+        assert_eq!(Architecture::X86_64.to_string(), "x86_64");
+    }
+}

@@ -1,0 +1,721 @@
+//! Wheel download into a content-addressed cache.
+//!
+//! Layout: `<cache>/wheels/sha256/<ab>/<full-hash>/<filename>`. A download streams into a
+//! `.partial-*` temp file in the final directory while hashing, is verified, then renamed into
+//! place. The rename is atomic and content-addressed, so two processes sharing the cache at
+//! worst both download and one rename wins with identical bytes; no lock is needed. A failed or
+//! mismatching download deletes its temp file; a killed process leaves only a `.partial-*`
+//! file, which is never read.
+
+use std::io::{Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use url::Url;
+
+use crate::index::{EnvMap, IndexConfig};
+use crate::lock::PinnedDistribution;
+use crate::secret::{SecretUrl, redact_text, redact_url};
+
+/// Progress callbacks for downloads. Called from worker threads.
+pub trait DownloadReporter: Sync {
+    fn on_start(&self, name: &str, size: Option<u64>);
+    fn on_progress(&self, name: &str, bytes: u64);
+    fn on_finish(&self, name: &str, cached: bool);
+}
+
+/// A reporter that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoReporter;
+
+impl DownloadReporter for NoReporter {
+    fn on_start(&self, _name: &str, _size: Option<u64>) {}
+    fn on_progress(&self, _name: &str, _bytes: u64) {}
+    fn on_finish(&self, _name: &str, _cached: bool) {}
+}
+
+/// Errors fetching wheels.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    #[error("no cache directory: set STRATA_CACHE_DIR")]
+    NoCacheDir,
+    #[error("cache I/O failed at `{}`", path.display())]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "sha256 mismatch for {filename} from {url}: expected {expected}, got {actual}; the download was discarded"
+    )]
+    HashMismatch {
+        filename: String,
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("downloading {filename} from {url} failed with HTTP {status}{hint}")]
+    Status {
+        filename: String,
+        url: String,
+        status: u16,
+        hint: String,
+    },
+    #[error("downloading {filename} from {url} failed after {attempts} attempts")]
+    Transport {
+        filename: String,
+        url: String,
+        attempts: u32,
+        #[source]
+        source: TransportError,
+    },
+    #[error("cannot read {filename} from `{}`", path.display())]
+    LocalFile {
+        filename: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{filename} is not in the cache and --offline forbids downloading it\nhint: run the same build once without --offline to fill the cache (`{}`)", cache.display())]
+    OfflineMissing { filename: String, cache: PathBuf },
+    #[error("unsupported URL scheme in {url} for {filename}")]
+    UnsupportedUrl { filename: String, url: String },
+    #[error("cannot load TLS root certificates from `{}`", path.display())]
+    CertFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "no TLS root certificates found in the OS store\nhint: set SSL_CERT_FILE to a PEM bundle"
+    )]
+    NoRootCertificates,
+}
+
+/// A transport failure, with any credentials scrubbed from its text.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct TransportError {
+    message: String,
+}
+
+/// Download settings.
+#[derive(Debug, Clone)]
+pub struct DownloadConfig {
+    /// Concurrent downloads.
+    pub parallelism: usize,
+    /// Only use the cache.
+    pub offline: bool,
+    /// Attempts per file for 5xx, 429 and connection errors.
+    pub attempts: u32,
+    /// First retry delay; doubles each time.
+    pub backoff: Duration,
+    pub connect_timeout: Duration,
+    /// Maximum time without receiving data.
+    pub read_timeout: Duration,
+}
+
+impl Default for DownloadConfig {
+    fn default() -> Self {
+        Self {
+            parallelism: 8,
+            offline: false,
+            attempts: 4,
+            backoff: Duration::from_millis(250),
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The content-addressed wheel cache.
+#[derive(Debug, Clone)]
+pub struct WheelCache {
+    root: PathBuf,
+}
+
+impl WheelCache {
+    /// `<root>/wheels/...`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `$STRATA_CACHE_DIR`, else the user's cache directory + `strata`.
+    pub fn from_env(env: &EnvMap) -> Result<Self, DownloadError> {
+        if let Some(dir) = env.get("STRATA_CACHE_DIR").filter(|dir| !dir.is_empty()) {
+            return Ok(Self::new(dir));
+        }
+        dirs::cache_dir()
+            .map(|dir| Self::new(dir.join("strata")))
+            .ok_or(DownloadError::NoCacheDir)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the wheel with `sha256` and `filename` lives once verified.
+    pub fn path_for(&self, sha256: &str, filename: &str) -> PathBuf {
+        let sha256 = sha256.to_ascii_lowercase();
+        let prefix = sha256.get(..2).unwrap_or("00");
+        self.root
+            .join("wheels")
+            .join("sha256")
+            .join(prefix)
+            .join(&sha256)
+            .join(filename)
+    }
+
+    /// The cached wheel if present and its content still hashes to `sha256`. A corrupted entry
+    /// is deleted.
+    pub fn get(&self, pin: &PinnedDistribution) -> Result<Option<PathBuf>, DownloadError> {
+        let path = self.path_for(&pin.sha256, &pin.filename);
+        let file = match fs_err::File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(DownloadError::Cache { path, source }),
+        };
+        let actual = hash_reader(file).map_err(|source| DownloadError::Cache {
+            path: path.clone(),
+            source,
+        })?;
+        if actual.eq_ignore_ascii_case(&pin.sha256) {
+            Ok(Some(path))
+        } else {
+            let _ = fs_err::remove_file(&path);
+            Ok(None)
+        }
+    }
+}
+
+fn hash_reader(mut reader: impl Read) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let read = reader.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The HTTP client: rustls with the OS trust store (or `SSL_CERT_FILE`), timeouts, no
+/// redirects of credentials to other hosts.
+#[derive(Clone)]
+pub struct HttpClient {
+    agent: ureq::Agent,
+    root_certificates: usize,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("root_certificates", &self.root_certificates)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// Builds a client trusting `SSL_CERT_FILE` (from `env`) when set, else the OS store.
+    pub fn new(env: &EnvMap, config: &DownloadConfig) -> Result<Self, DownloadError> {
+        let certificates = root_certificates(env)?;
+        let root_certificates = certificates.len();
+        let tls = TlsConfig::builder()
+            .root_certs(RootCerts::new_with_certs(&certificates))
+            .build();
+        let agent_config = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_recv_response(Some(config.read_timeout))
+            .timeout_per_read(Some(config.read_timeout))
+            .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Ok(Self {
+            agent: agent_config.new_agent(),
+            root_certificates,
+        })
+    }
+
+    /// How many root certificates the client trusts.
+    pub fn root_certificate_count(&self) -> usize {
+        self.root_certificates
+    }
+}
+
+fn root_certificates(env: &EnvMap) -> Result<Vec<Certificate<'static>>, DownloadError> {
+    if let Some(file) = env.get("SSL_CERT_FILE").filter(|file| !file.is_empty()) {
+        let path = PathBuf::from(file);
+        let pem = fs_err::read(&path).map_err(|source| DownloadError::CertFile {
+            path: path.clone(),
+            source,
+        })?;
+        let mut certificates = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(PemItem::Certificate(certificate)) => certificates.push(certificate),
+                Ok(_) => {}
+                Err(error) => {
+                    return Err(DownloadError::CertFile {
+                        path,
+                        source: std::io::Error::other(error.to_string()),
+                    });
+                }
+            }
+        }
+        if certificates.is_empty() {
+            return Err(DownloadError::CertFile {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the file holds no PEM certificates",
+                ),
+            });
+        }
+        return Ok(certificates);
+    }
+    let loaded = rustls_native_certs::load_native_certs();
+    if loaded.certs.is_empty() {
+        return Err(DownloadError::NoRootCertificates);
+    }
+    Ok(loaded
+        .certs
+        .iter()
+        .map(|certificate| Certificate::from_der(certificate.as_ref()).to_owned())
+        .collect())
+}
+
+/// Fetches pinned wheels into the cache.
+#[derive(Debug)]
+pub struct Downloader {
+    client: Option<HttpClient>,
+    cache: WheelCache,
+    index: IndexConfig,
+    config: DownloadConfig,
+    secrets: Vec<String>,
+}
+
+enum Attempt {
+    Done((PathBuf, String)),
+    Retry(String),
+    Fail(DownloadError),
+}
+
+impl Downloader {
+    /// In offline mode no HTTP client is built (and no certificate store read).
+    pub fn new(
+        cache: WheelCache,
+        index: IndexConfig,
+        env: &EnvMap,
+        config: DownloadConfig,
+    ) -> Result<Self, DownloadError> {
+        let client = if config.offline {
+            None
+        } else {
+            Some(HttpClient::new(env, &config)?)
+        };
+        let secrets = index.secrets();
+        Ok(Self {
+            client,
+            cache,
+            index,
+            config,
+            secrets,
+        })
+    }
+
+    pub fn cache(&self) -> &WheelCache {
+        &self.cache
+    }
+
+    /// Fetches every pin (at most `parallelism` at once); paths come back in `pins` order.
+    /// On failure, the error of the first failing pin (in `pins` order) is returned after all
+    /// workers stopped.
+    pub fn fetch_all(
+        &self,
+        pins: &[PinnedDistribution],
+        reporter: &dyn DownloadReporter,
+    ) -> Result<Vec<PathBuf>, DownloadError> {
+        let next = AtomicUsize::new(0);
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        let results: Vec<std::sync::Mutex<Option<Result<PathBuf, DownloadError>>>> =
+            pins.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let workers = self.config.parallelism.clamp(1, pins.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        if failed.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let index = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(pin) = pins.get(index) else { break };
+                        let result = self.fetch(pin, reporter);
+                        if result.is_err() {
+                            failed.store(true, Ordering::SeqCst);
+                        }
+                        *results[index]
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(result);
+                    }
+                });
+            }
+        });
+        let mut paths = Vec::with_capacity(pins.len());
+        let mut first_error = None;
+        for slot in results {
+            match slot
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+            {
+                Some(Ok(path)) => paths.push(path),
+                Some(Err(error)) => {
+                    first_error.get_or_insert(error);
+                }
+                None => {}
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(paths),
+        }
+    }
+
+    /// Fetches one pin: from the cache when it verifies, else downloads (or copies a local file).
+    pub fn fetch(
+        &self,
+        pin: &PinnedDistribution,
+        reporter: &dyn DownloadReporter,
+    ) -> Result<PathBuf, DownloadError> {
+        if let Some(path) = self.cache.get(pin)? {
+            reporter.on_start(&pin.filename, pin.size);
+            reporter.on_finish(&pin.filename, true);
+            return Ok(path);
+        }
+        if self.config.offline {
+            return Err(DownloadError::OfflineMissing {
+                filename: pin.filename.clone(),
+                cache: self.cache.root.clone(),
+            });
+        }
+        let url = self.parse_url(&pin.filename, &pin.url)?;
+        reporter.on_start(&pin.filename, pin.size);
+        let (path, _) = self.fetch_url(&pin.filename, &url, Some(&pin.sha256), reporter)?;
+        reporter.on_finish(&pin.filename, false);
+        Ok(path)
+    }
+
+    /// Downloads (or copies) `url` into the cache without a known hash, for resolvers that
+    /// report none. Returns the cached path, its sha256 and size.
+    pub fn fetch_unverified(
+        &self,
+        filename: &str,
+        url: &Url,
+    ) -> Result<(PathBuf, String, u64), DownloadError> {
+        if self.config.offline {
+            return Err(DownloadError::OfflineMissing {
+                filename: filename.to_string(),
+                cache: self.cache.root.clone(),
+            });
+        }
+        let (path, sha256) = self.fetch_url(filename, url, None, &NoReporter)?;
+        let size = fs_err::metadata(&path)
+            .map_err(|source| DownloadError::Cache {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        Ok((path, sha256, size))
+    }
+
+    fn parse_url(&self, filename: &str, text: &str) -> Result<Url, DownloadError> {
+        Url::parse(text).or_else(|_| {
+            Url::from_file_path(text).map_err(|()| DownloadError::UnsupportedUrl {
+                filename: filename.to_string(),
+                url: redact_text(text, &self.secrets),
+            })
+        })
+    }
+
+    fn fetch_url(
+        &self,
+        filename: &str,
+        url: &Url,
+        expected: Option<&str>,
+        reporter: &dyn DownloadReporter,
+    ) -> Result<(PathBuf, String), DownloadError> {
+        match url.scheme() {
+            "file" => self.copy_local(filename, url, expected, reporter),
+            "http" | "https" => self.download(filename, url, expected, reporter),
+            _ => Err(DownloadError::UnsupportedUrl {
+                filename: filename.to_string(),
+                url: redact_url(url),
+            }),
+        }
+    }
+
+    /// Temp files live in `<cache>/wheels/tmp`, on the same file system as their final place.
+    fn temp_file(&self) -> Result<tempfile::NamedTempFile, DownloadError> {
+        let dir = self.cache.root.join("wheels").join("tmp");
+        fs_err::create_dir_all(&dir).map_err(|source| DownloadError::Cache {
+            path: dir.clone(),
+            source,
+        })?;
+        tempfile::Builder::new()
+            .prefix(".partial-")
+            .tempfile_in(&dir)
+            .map_err(|source| DownloadError::Cache { path: dir, source })
+    }
+
+    /// Verifies the temp file's hash and renames it into place; a mismatch drops (deletes) it.
+    fn finish(
+        &self,
+        filename: &str,
+        shown_url: &str,
+        temp: tempfile::NamedTempFile,
+        actual: String,
+        expected: Option<&str>,
+    ) -> Result<(PathBuf, String), DownloadError> {
+        if let Some(expected) = expected
+            && !actual.eq_ignore_ascii_case(expected)
+        {
+            drop(temp);
+            return Err(DownloadError::HashMismatch {
+                filename: filename.to_string(),
+                url: shown_url.to_string(),
+                expected: expected.to_ascii_lowercase(),
+                actual,
+            });
+        }
+        let path = self.cache.path_for(&actual, filename);
+        let dir = path.parent().expect("cache paths have a parent");
+        fs_err::create_dir_all(dir).map_err(|source| DownloadError::Cache {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        temp.persist(&path).map_err(|error| DownloadError::Cache {
+            path: path.clone(),
+            source: error.error,
+        })?;
+        Ok((path, actual))
+    }
+
+    fn copy_local(
+        &self,
+        filename: &str,
+        url: &Url,
+        expected: Option<&str>,
+        reporter: &dyn DownloadReporter,
+    ) -> Result<(PathBuf, String), DownloadError> {
+        let source_path = url
+            .to_file_path()
+            .map_err(|()| DownloadError::UnsupportedUrl {
+                filename: filename.to_string(),
+                url: url.to_string(),
+            })?;
+        let local_error = |source| DownloadError::LocalFile {
+            filename: filename.to_string(),
+            path: source_path.clone(),
+            source,
+        };
+        let source = fs_err::File::open(&source_path).map_err(local_error)?;
+        let mut temp = self.temp_file()?;
+        let temp_path = temp.path().to_path_buf();
+        let actual =
+            copy_hashing(source, temp.as_file_mut(), filename, reporter).map_err(|error| {
+                match error {
+                    CopyError::Read(source) => local_error(source),
+                    CopyError::Write(source) => DownloadError::Cache {
+                        path: temp_path,
+                        source,
+                    },
+                }
+            })?;
+        self.finish(filename, url.as_str(), temp, actual, expected)
+    }
+
+    fn download(
+        &self,
+        filename: &str,
+        url: &Url,
+        expected: Option<&str>,
+        reporter: &dyn DownloadReporter,
+    ) -> Result<(PathBuf, String), DownloadError> {
+        let client = self
+            .client
+            .as_ref()
+            .expect("online downloaders always have a client");
+        let shown_url = SecretUrl::from_url(url.clone()).redacted();
+        let credentials = self.index.credentials_for(url);
+        let request_url = crate::secret::strip_credentials(url);
+        let mut last_failure = String::new();
+        for attempt in 0..self.config.attempts.max(1) {
+            if attempt > 0 {
+                std::thread::sleep(self.config.backoff * 2u32.saturating_pow(attempt - 1));
+            }
+            let mut request = client.agent.get(request_url.as_str());
+            if let Some(credentials) = &credentials {
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", credentials.username, credentials.password));
+                request = request.header("Authorization", &format!("Basic {token}"));
+            }
+            let outcome = match request.call() {
+                Err(error) => Attempt::Retry(error.to_string()),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    if status == 200 {
+                        self.receive(filename, &shown_url, expected, response, reporter)?
+                    } else if status >= 500 || status == 429 || status == 408 {
+                        Attempt::Retry(format!("HTTP {status}"))
+                    } else {
+                        let hint = match status {
+                            401 | 403 => {
+                                "\nhint: check the index credentials (URL userinfo, STRATA_INDEX_USERNAME/STRATA_INDEX_PASSWORD or ~/.netrc)"
+                            }
+                            404 => {
+                                "\nhint: the file is gone from the index; run `strata lock --upgrade-package <name>` for it"
+                            }
+                            _ => "",
+                        };
+                        Attempt::Fail(DownloadError::Status {
+                            filename: filename.to_string(),
+                            url: shown_url.clone(),
+                            status,
+                            hint: hint.to_string(),
+                        })
+                    }
+                }
+            };
+            match outcome {
+                Attempt::Done(done) => return Ok(done),
+                Attempt::Fail(error) => return Err(error),
+                Attempt::Retry(reason) => {
+                    tracing::debug!(file = %filename, attempt, "download failed, retrying");
+                    last_failure = reason;
+                }
+            }
+        }
+        Err(DownloadError::Transport {
+            filename: filename.to_string(),
+            url: shown_url,
+            attempts: self.config.attempts.max(1),
+            source: TransportError {
+                message: redact_text(&last_failure, &self.secrets),
+            },
+        })
+    }
+
+    fn receive(
+        &self,
+        filename: &str,
+        shown_url: &str,
+        expected: Option<&str>,
+        response: ureq::http::Response<ureq::Body>,
+        reporter: &dyn DownloadReporter,
+    ) -> Result<Attempt, DownloadError> {
+        let mut temp = self.temp_file()?;
+        let mut body = response.into_body();
+        // Wheels are large; the default body limit (10 MB) is meant for API responses.
+        let reader = body.with_config().limit(u64::MAX).reader();
+        match copy_hashing(reader, temp.as_file_mut(), filename, reporter) {
+            Ok(actual) => self
+                .finish(filename, shown_url, temp, actual, expected)
+                .map(Attempt::Done),
+            // A dropped connection mid-body is worth another attempt; the temp file goes away.
+            Err(CopyError::Read(error)) => Ok(Attempt::Retry(error.to_string())),
+            Err(CopyError::Write(source)) => Err(DownloadError::Cache {
+                path: temp.path().to_path_buf(),
+                source,
+            }),
+        }
+    }
+}
+
+enum CopyError {
+    Read(std::io::Error),
+    Write(std::io::Error),
+}
+
+fn copy_hashing(
+    mut reader: impl Read,
+    file: &mut std::fs::File,
+    name: &str,
+    reporter: &dyn DownloadReporter,
+) -> Result<String, CopyError> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut total = 0u64;
+    loop {
+        let read = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(CopyError::Read(error)),
+        };
+        hasher.update(&buffer[..read]);
+        file.write_all(&buffer[..read]).map_err(CopyError::Write)?;
+        total += read as u64;
+        reporter.on_progress(name, total);
+    }
+    file.flush().map_err(CopyError::Write)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_builds_with_ssl_cert_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // Take two real certificates from the OS store and write them as PEM.
+        let native = rustls_native_certs::load_native_certs();
+        assert!(
+            native.certs.len() >= 2,
+            "this test needs an OS certificate store"
+        );
+        let mut pem = String::new();
+        for certificate in native.certs.iter().take(2) {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(certificate.as_ref());
+            pem.push_str("-----BEGIN CERTIFICATE-----\n");
+            for chunk in encoded.as_bytes().chunks(64) {
+                pem.push_str(std::str::from_utf8(chunk).unwrap());
+                pem.push('\n');
+            }
+            pem.push_str("-----END CERTIFICATE-----\n");
+        }
+        let file = dir.path().join("bundle.pem");
+        fs_err::write(&file, pem).unwrap();
+        let env = EnvMap::from([("SSL_CERT_FILE".to_string(), file.display().to_string())]);
+        let client = HttpClient::new(&env, &DownloadConfig::default()).unwrap();
+        assert_eq!(client.root_certificate_count(), 2);
+
+        let os = HttpClient::new(&EnvMap::new(), &DownloadConfig::default()).unwrap();
+        assert!(os.root_certificate_count() >= 2);
+
+        let garbage = dir.path().join("garbage.pem");
+        fs_err::write(&garbage, "not a certificate").unwrap();
+        let env = EnvMap::from([("SSL_CERT_FILE".to_string(), garbage.display().to_string())]);
+        let error = HttpClient::new(&env, &DownloadConfig::default()).unwrap_err();
+        assert!(matches!(error, DownloadError::CertFile { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn cache_layout_is_content_addressed() {
+        let cache = WheelCache::new("/cache");
+        assert_eq!(
+            cache.path_for(&"AB".repeat(32), "a-1-py3-none-any.whl"),
+            Path::new("/cache/wheels/sha256/ab")
+                .join("ab".repeat(32))
+                .join("a-1-py3-none-any.whl")
+        );
+        let env = EnvMap::from([("STRATA_CACHE_DIR".to_string(), "/x".to_string())]);
+        assert_eq!(WheelCache::from_env(&env).unwrap().root(), Path::new("/x"));
+    }
+}

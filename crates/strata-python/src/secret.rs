@@ -1,0 +1,252 @@
+//! URLs that may carry credentials, and scrubbing of text that may contain them.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+use url::Url;
+
+/// What a redacted password reads as.
+pub const REDACTED: &str = "****";
+
+/// A URL whose password is never shown: `Display`, `Debug` and `Serialize` all print
+/// `https://user:****@host/...`. Only [`SecretUrl::expose`] gives the real URL, for the HTTP
+/// client and a child's environment.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct SecretUrl {
+    url: Url,
+}
+
+impl SecretUrl {
+    pub fn parse(text: &str) -> Result<Self, url::ParseError> {
+        Url::parse(text).map(Self::from_url)
+    }
+
+    pub fn from_url(url: Url) -> Self {
+        Self { url }
+    }
+
+    /// The URL with its credentials. Never log or display it.
+    pub fn expose(&self) -> &Url {
+        &self.url
+    }
+
+    /// The URL with username and password removed: what may be written to a lock file.
+    pub fn without_credentials(&self) -> Url {
+        strip_credentials(&self.url)
+    }
+
+    pub fn has_credentials(&self) -> bool {
+        !self.url.username().is_empty() || self.url.password().is_some()
+    }
+
+    /// Username and password, percent-decoded, when the URL carries them.
+    pub fn credentials(&self) -> Option<Credentials> {
+        if !self.has_credentials() {
+            return None;
+        }
+        Some(Credentials {
+            username: decode(self.url.username()),
+            password: self.url.password().map(decode).unwrap_or_default(),
+        })
+    }
+
+    /// This URL with `credentials` as its userinfo.
+    pub fn with_credentials(&self, credentials: &Credentials) -> Self {
+        let mut url = self.url.clone();
+        // Only fails for URLs that cannot have a userinfo (`file:`, `data:`): leave them alone.
+        let _ = url.set_username(&credentials.username);
+        let _ = url.set_password(Some(&credentials.password));
+        Self { url }
+    }
+
+    /// `scheme://user:****@host/path` (or the plain URL when it has no password).
+    pub fn redacted(&self) -> String {
+        redact_url(&self.url)
+    }
+
+    /// The secrets a child's output could echo back: the password, raw and percent-decoded.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets = Vec::new();
+        if let Some(password) = self.url.password()
+            && !password.is_empty()
+        {
+            secrets.push(password.to_string());
+            let decoded = decode(password);
+            if decoded != password {
+                secrets.push(decoded);
+            }
+        }
+        secrets
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({})", self.redacted())
+    }
+}
+
+impl Serialize for SecretUrl {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
+/// A username and password for an index. `Debug` hides the password.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let Some(value) = bytes
+                .get(index + 1..index + 3)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(value);
+            index += 3;
+            continue;
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `url` without username and password.
+pub fn strip_credentials(url: &Url) -> Url {
+    let mut url = url.clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url
+}
+
+/// `url` with its password (if any) replaced by [`REDACTED`].
+pub fn redact_url(url: &Url) -> String {
+    if url.password().is_some() {
+        let mut shown = url.clone();
+        let _ = shown.set_password(Some(REDACTED));
+        shown.to_string()
+    } else {
+        url.to_string()
+    }
+}
+
+/// Scrubs text that may contain credentials (a child's stderr, an error from a library):
+/// every `scheme://user:password@` userinfo loses its password, and every string in
+/// `secrets` is replaced wherever it appears.
+pub fn redact_text(text: &str, secrets: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.find("://") {
+        let (before, after) = rest.split_at(position + 3);
+        out.push_str(before);
+        // The authority ends at the first '/', whitespace or quote; a userinfo ends at its last '@'.
+        let authority_end = after
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'' || c == '>')
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.find(':') {
+                    Some(colon) => {
+                        out.push_str(&userinfo[..colon]);
+                        out.push(':');
+                        out.push_str(REDACTED);
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &after[authority_end..];
+    }
+    out.push_str(rest);
+    for secret in secrets {
+        if secret.len() >= 3 {
+            out = out.replace(secret.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_debug_and_serialize_hide_the_password() {
+        let url = SecretUrl::parse("https://alice:p%40ss@example.com/simple/").unwrap();
+        assert_eq!(url.to_string(), "https://alice:****@example.com/simple/");
+        assert_eq!(
+            format!("{url:?}"),
+            "SecretUrl(https://alice:****@example.com/simple/)"
+        );
+        assert_eq!(
+            serde_json::to_string(&url).unwrap(),
+            "\"https://alice:****@example.com/simple/\""
+        );
+        assert_eq!(
+            url.without_credentials().as_str(),
+            "https://example.com/simple/"
+        );
+        let credentials = url.credentials().unwrap();
+        assert_eq!(credentials.password, "p@ss");
+        assert!(!format!("{credentials:?}").contains("p@ss"));
+        assert_eq!(
+            url.secrets(),
+            vec!["p%40ss".to_string(), "p@ss".to_string()]
+        );
+    }
+
+    #[test]
+    fn with_credentials_round_trips() {
+        let url = SecretUrl::parse("https://example.com/simple/").unwrap();
+        assert!(!url.has_credentials());
+        let url = url.with_credentials(&Credentials {
+            username: "bob".into(),
+            password: "a b".into(),
+        });
+        assert_eq!(
+            url.expose().as_str(),
+            "https://bob:a%20b@example.com/simple/"
+        );
+        assert_eq!(url.credentials().unwrap().password, "a b");
+    }
+
+    #[test]
+    fn redact_text_scrubs_userinfo_and_known_secrets() {
+        let text = "Looking in indexes: https://alice:hunter2@example.com/simple, \
+                    http://token@h/x\nERROR: 401 for user alice with hunter2";
+        let redacted = redact_text(text, &["hunter2".to_string()]);
+        assert_eq!(
+            redacted,
+            "Looking in indexes: https://alice:****@example.com/simple, \
+             http://token@h/x\nERROR: 401 for user alice with ****"
+        );
+    }
+}

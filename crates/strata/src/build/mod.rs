@@ -1,0 +1,606 @@
+//! The packager: from a resolved manifest to byte-identical zips in `.strata/build/<stage>/`.
+//!
+//! Steps: plan the artifacts ([`plan`]), pin every dependency set for its target from
+//! `strata.lock` (resolving and updating the lock when it is stale, unless `--locked` or
+//! `--offline`), compute each artifact's input key, reuse what the output directory or the
+//! build cache already has for that key, and assemble the rest from verified wheels without
+//! unpacking them. Nothing here prints: progress goes through [`BuildReporter`].
+
+pub mod cache;
+pub mod plan;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use strata_archive::{ArchiveBuilder, ArchiveOptions, Excludes, VerifiedWheel, WheelLimits};
+use strata_manifest::{Architecture, Cloud, ResolvedConfig};
+use strata_python::{
+    DependencySet, DownloadConfig, Downloader, EnvMap, IndexConfig, IndexOptions, Lockfile,
+    PinnedDistribution, Target, Upgrade, WheelCache,
+};
+
+use crate::build::cache::ArtifactCache;
+use crate::build::plan::{
+    ArtifactKind, ArtifactPlan, BuildPlan, DependencyNeed, PlanOptions, TargetSpec,
+};
+use crate::build::report::{
+    ArtifactReport, BuildReport, DistributionReport, human_size, target_label,
+};
+
+/// Lambda's limit on a function's unzipped code plus all its layers.
+pub const LAMBDA_UNZIPPED_LIMIT: u64 = 262_144_000;
+/// Lambda's limit on a zip uploaded directly with the API call; larger ones go through S3.
+pub const LAMBDA_DIRECT_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
+/// Packages the Lambda Python runtime already provides.
+const LAMBDA_PROVIDED: &[&str] = &["boto3", "botocore"];
+/// Bumped whenever the same inputs would give different bytes, so old cache entries die.
+const BUILD_FORMAT: u32 = 1;
+
+/// Everything `strata package` (and later `deploy`) needs besides the manifest.
+#[derive(Debug, Clone)]
+pub struct BuildSettings {
+    pub out_dir: PathBuf,
+    pub plan: PlanOptions,
+    /// Fail instead of resolving when the lock is stale.
+    pub locked: bool,
+    /// Use only the lock and the caches: no resolver, no network.
+    pub offline: bool,
+    pub upgrade: Upgrade,
+    pub source_date_epoch: Option<u64>,
+    /// The process environment (index settings, credentials, `STRATA_CACHE_DIR`, `PATH`).
+    pub env: EnvMap,
+}
+
+/// Progress callbacks; the CLI draws bars or prints lines.
+pub trait BuildReporter: strata_python::DownloadReporter + strata_archive::ArchiveReporter {
+    fn on_resolve(&self, _sources: &str, _target: &str) {}
+    fn on_artifact_start(&self, _name: &str) {}
+    fn on_artifact_done(&self, _report: &ArtifactReport) {}
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    #[error("cannot read the requirements for {target}")]
+    Requirements {
+        target: String,
+        #[source]
+        source: Box<strata_python::RequirementsError>,
+    },
+    #[error(transparent)]
+    Target(#[from] strata_python::TargetError),
+    #[error("invalid package index settings")]
+    Index(#[source] strata_python::IndexError),
+    #[error(transparent)]
+    Lock(#[from] Box<strata_python::LockError>),
+    #[error("cannot build `{path}` offline: {staleness}", path = path.display())]
+    OfflineStale {
+        path: PathBuf,
+        staleness: strata_python::Staleness,
+    },
+    #[error("cannot pin the dependencies in {sources} for {target}")]
+    Resolve {
+        sources: String,
+        target: String,
+        #[source]
+        source: Box<strata_python::ResolveError>,
+    },
+    #[error("cannot fetch the wheels for {artifact}")]
+    Download {
+        artifact: String,
+        #[source]
+        source: strata_python::DownloadError,
+    },
+    #[error("wheel rejected while building {artifact}")]
+    Wheel {
+        artifact: String,
+        #[source]
+        source: Box<strata_archive::WheelError>,
+    },
+    #[error("cannot build {artifact}")]
+    Archive {
+        artifact: String,
+        #[source]
+        source: strata_archive::ArchiveError,
+    },
+    #[error("{0}")]
+    Cache(String, #[source] std::io::Error),
+    #[error(
+        "function `{function}` is {} unzipped with its layers, over Lambda's limit of {} (262,144,000 bytes)\n  largest distributions: {largest}",
+        human_size(*total), human_size(LAMBDA_UNZIPPED_LIMIT)
+    )]
+    OverBudget {
+        function: String,
+        total: u64,
+        largest: String,
+    },
+}
+
+impl From<strata_python::LockError> for BuildError {
+    fn from(error: strata_python::LockError) -> Self {
+        Self::Lock(Box::new(error))
+    }
+}
+
+impl BuildError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::OverBudget { .. } => Some(
+                "drop packages the runtime provides with custom.pythonRequirements.noDeploy, strip tests and metadata with `slim: true`, or split the function"
+                    .to_owned(),
+            ),
+            Self::OfflineStale { .. } => Some("run `strata lock` while online, then build with --offline".to_owned()),
+            Self::Plan(plan::PlanError::UnknownFunction { known, .. }) => {
+                Some(format!("functions in the manifest: {}", known.join(", ")))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The outcome of [`build`]: the report and notes worth showing (warnings that do not fail).
+pub struct BuildOutcome {
+    pub report: BuildReport,
+    pub lock_written: bool,
+}
+
+/// Builds every artifact the plan needs, reusing what is unchanged.
+pub fn build(
+    config: &ResolvedConfig,
+    settings: &BuildSettings,
+    reporter: &dyn BuildReporter,
+) -> Result<BuildOutcome, BuildError> {
+    let plan = plan::plan_build(config, &settings.plan)?;
+    let wheel_cache =
+        WheelCache::from_env(&settings.env).map_err(|source| BuildError::Download {
+            artifact: "the wheel cache".to_owned(),
+            source,
+        })?;
+    let artifact_cache = ArtifactCache::new(wheel_cache.root().join("artifacts"));
+    let (pins, lock_written) = pin_dependencies(config, &plan, settings, reporter)?;
+
+    let index = index_config(&settings.env, &IndexOptions::default())?;
+    let downloader = Downloader::new(
+        wheel_cache,
+        index,
+        &settings.env,
+        DownloadConfig {
+            offline: settings.offline,
+            ..DownloadConfig::default()
+        },
+    )
+    .map_err(|source| BuildError::Download {
+        artifact: "the downloader".to_owned(),
+        source,
+    })?;
+
+    fs_err::create_dir_all(&settings.out_dir).map_err(|error| {
+        BuildError::Cache(
+            format!("cannot create {}", settings.out_dir.display()),
+            error,
+        )
+    })?;
+    let previous = report::read_previous(&settings.out_dir);
+    let options = ArchiveOptions::with_source_date_epoch(settings.source_date_epoch);
+    let no_deploy: BTreeSet<String> = config
+        .python_requirements
+        .no_deploy
+        .iter()
+        .map(|name| strata_archive::normalize_name(name))
+        .collect();
+
+    let mut artifacts = Vec::with_capacity(plan.artifacts.len());
+    let mut notes = Vec::new();
+    for artifact in &plan.artifacts {
+        reporter.on_artifact_start(&artifact.name);
+        let wheels: Vec<PinnedDistribution> = match &artifact.dependencies {
+            Some(dependencies) => pins[&dependencies.need]
+                .iter()
+                .filter(|pin| !no_deploy.contains(&strata_archive::normalize_name(&pin.name)))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let code_files = match &artifact.code {
+            Some(code) => {
+                strata_archive::list_tree(&code.root, &code.patterns).map_err(|source| {
+                    BuildError::Archive {
+                        artifact: artifact.file_name(),
+                        source,
+                    }
+                })?
+            }
+            None => Vec::new(),
+        };
+        let key = input_key(artifact, &options, &wheels, &code_files)?;
+        let output = settings.out_dir.join(artifact.file_name());
+        let built = match previous
+            .as_ref()
+            .and_then(|report| report.unchanged(&artifact.file_name(), &key, &output))
+        {
+            Some(report) => ArtifactReport {
+                reused: true,
+                ..report.clone()
+            },
+            None => match artifact_cache.get(&key, &output)? {
+                Some(report) => ArtifactReport {
+                    reused: true,
+                    ..report
+                },
+                None => {
+                    let report = assemble(
+                        artifact,
+                        &options,
+                        &wheels,
+                        code_files,
+                        &output,
+                        &downloader,
+                        reporter,
+                        &key,
+                    )?;
+                    artifact_cache.put(&key, &output, &report)?;
+                    report
+                }
+            },
+        };
+        let built = ArtifactReport {
+            functions: artifact.functions.clone(),
+            path: artifact.file_name(),
+            ..built
+        };
+        if artifact.cloud == Cloud::Aws && artifact.dependencies.is_some() {
+            for provided in LAMBDA_PROVIDED {
+                if built
+                    .distributions
+                    .iter()
+                    .any(|d| strata_archive::normalize_name(&d.name) == *provided)
+                {
+                    notes.push(format!(
+                        "{} bundles {provided}, which the Lambda runtime already provides; add it to custom.pythonRequirements.noDeploy to save space",
+                        built.path
+                    ));
+                }
+            }
+        }
+        reporter.on_artifact_done(&built);
+        artifacts.push(built);
+    }
+
+    check_lambda_budget(config, &plan, &artifacts)?;
+    for artifact in &artifacts {
+        if artifact.cloud == "aws" && artifact.zipped_size > LAMBDA_DIRECT_UPLOAD_LIMIT {
+            notes.push(format!(
+                "{} is {} zipped, over the 50 MB direct upload limit: deploy will upload it through S3",
+                artifact.path,
+                human_size(artifact.zipped_size)
+            ));
+        }
+    }
+
+    let report = BuildReport {
+        service: config.service.clone(),
+        stage: config.stage.clone(),
+        output_dir: settings.out_dir.display().to_string(),
+        artifacts,
+        notes,
+    };
+    report::write(&settings.out_dir, &report)?;
+    Ok(BuildOutcome {
+        report,
+        lock_written,
+    })
+}
+
+fn index_config(env: &EnvMap, requirements: &IndexOptions) -> Result<IndexConfig, BuildError> {
+    let credentials = strata_python::CredentialSources::from_env(env);
+    IndexConfig::from_sources(env, &IndexOptions::default(), requirements, &credentials)
+        .map_err(BuildError::Index)
+}
+
+/// The target strata-python resolves for: the cloud's Python, CPU and glibc.
+pub fn python_target(spec: &TargetSpec) -> Result<Target, BuildError> {
+    let python = (spec.runtime.major, spec.runtime.minor);
+    let arch = match spec.architecture {
+        Architecture::X86_64 => strata_python::Arch::X86_64,
+        Architecture::Arm64 => strata_python::Arch::Aarch64,
+    };
+    Ok(match spec.cloud {
+        Cloud::Aws => Target::aws_lambda(python, arch)?,
+        Cloud::Azure => Target::azure_functions(python)?,
+        Cloud::Gcp => Target::gcp_functions(python)?,
+    })
+}
+
+/// Pins every dependency need: from a fresh lock, or by resolving (and rewriting the lock).
+pub fn pin_dependencies(
+    config: &ResolvedConfig,
+    plan: &BuildPlan,
+    settings: &BuildSettings,
+    reporter: &dyn BuildReporter,
+) -> Result<(BTreeMap<DependencyNeed, Vec<PinnedDistribution>>, bool), BuildError> {
+    let lock_path = config.project_dir.join(strata_python::LOCK_FILE_NAME);
+    let mut lock = Lockfile::read(&lock_path)?;
+    let mut changed = false;
+    let mut resolver = None;
+    let mut pins = BTreeMap::new();
+    let mut live_sets: Vec<(String, Vec<String>)> = Vec::new();
+    for need in plan.dependency_needs() {
+        let target = python_target(&need.target)?;
+        let set = DependencySet::from_files(
+            &[config.project_dir.join(&need.requirements)],
+            &config.project_dir,
+            &settings.env,
+        )
+        .map_err(|source| BuildError::Requirements {
+            target: target.label(),
+            source: Box::new(source),
+        })?;
+        live_sets.push((set.key.clone(), set.sources.clone()));
+
+        let fresh = match &lock {
+            Some(lock) => lock
+                .check(&set, &target)
+                .map(<[PinnedDistribution]>::to_vec),
+            None => Err(strata_python::Staleness::Missing),
+        };
+        let must_resolve = !matches!(settings.upgrade, Upgrade::None);
+        let resolved = match fresh {
+            Ok(found) if !must_resolve => found,
+            stale => {
+                if settings.locked {
+                    Lockfile::require_fresh(lock.as_ref(), &lock_path, &set, &target)?;
+                }
+                if settings.offline {
+                    let staleness = stale.err().unwrap_or(strata_python::Staleness::Missing);
+                    return Err(BuildError::OfflineStale {
+                        path: lock_path,
+                        staleness,
+                    });
+                }
+                reporter.on_resolve(&set.sources.join(", "), &target.label());
+                let tool = match &resolver {
+                    Some(tool) => tool,
+                    None => {
+                        resolver.insert(strata_python::find_resolver(&settings.env, None).map_err(
+                            |source| BuildError::Resolve {
+                                sources: set.sources.join(", "),
+                                target: target.label(),
+                                source: Box::new(source),
+                            },
+                        )?)
+                    }
+                };
+                let index = index_config(&settings.env, &set.requirements.options)?;
+                let previous = lock
+                    .as_ref()
+                    .and_then(|lock| lock.previous_pins(&set, &target));
+                let request = strata_python::ResolveRequest {
+                    set: &set,
+                    target: &target,
+                    index: &index,
+                    env: &settings.env,
+                    upgrade: &settings.upgrade,
+                    previous,
+                    downloader: None,
+                };
+                let pinned = strata_python::resolve(tool, &request).map_err(|source| {
+                    BuildError::Resolve {
+                        sources: set.sources.join(", "),
+                        target: target.label(),
+                        source: Box::new(source),
+                    }
+                })?;
+                lock.get_or_insert_with(Lockfile::default)
+                    .insert(&set, &target, pinned.clone());
+                changed = true;
+                pinned
+            }
+        };
+        pins.insert(need, resolved);
+    }
+    if changed && let Some(lock) = &mut lock {
+        // A set whose requirement files changed gets a new key; drop the entry it replaces.
+        let live: Vec<(String, Vec<String>)> = live_sets;
+        let keep: Vec<String> = lock
+            .sets
+            .iter()
+            .filter(|locked| {
+                live.iter().any(|(key, _)| *key == locked.key)
+                    || !live
+                        .iter()
+                        .any(|(_, sources)| sources.iter().any(|s| locked.sources.contains(s)))
+            })
+            .map(|locked| locked.key.clone())
+            .collect();
+        lock.retain_sets(&keep.iter().map(String::as_str).collect::<Vec<_>>());
+        lock.write(&lock_path)?;
+    }
+    Ok((pins, changed))
+}
+
+/// Hash of everything that decides an artifact's bytes: equal keys give equal zips.
+fn input_key(
+    artifact: &ArtifactPlan,
+    options: &ArchiveOptions,
+    wheels: &[PinnedDistribution],
+    code_files: &[strata_archive::TreeFile],
+) -> Result<String, BuildError> {
+    let mut hasher = Sha256::new();
+    let mut field = |name: &str, value: &str| {
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(value.as_bytes());
+        hasher.update([0xff]);
+    };
+    field("strata", env!("CARGO_PKG_VERSION"));
+    field("format", &BUILD_FORMAT.to_string());
+    field(
+        "options",
+        &serde_json::to_string(options).expect("options serialize"),
+    );
+    field("kind", &format!("{:?}", artifact.kind));
+    if let Some(code) = &artifact.code {
+        field("code-prefix", &code.prefix);
+        for file in code_files {
+            let digest =
+                strata_archive::hash_file(&file.path).map_err(|source| BuildError::Archive {
+                    artifact: artifact.file_name(),
+                    source,
+                })?;
+            field(
+                "file",
+                &format!("{} {} {}", file.relative, digest, file.executable),
+            );
+        }
+    }
+    if let Some(dependencies) = &artifact.dependencies {
+        field("deps-prefix", &dependencies.prefix);
+        field("excludes", &dependencies.excludes.join("\n"));
+        for wheel in wheels {
+            field(
+                "wheel",
+                &format!("{} {}", wheel.filename, wheel.sha256.to_ascii_lowercase()),
+            );
+        }
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    artifact: &ArtifactPlan,
+    options: &ArchiveOptions,
+    wheels: &[PinnedDistribution],
+    code_files: Vec<strata_archive::TreeFile>,
+    output: &Path,
+    downloader: &Downloader,
+    reporter: &dyn BuildReporter,
+    key: &str,
+) -> Result<ArtifactReport, BuildError> {
+    let label = artifact.file_name();
+    let paths = downloader
+        .fetch_all(wheels, reporter)
+        .map_err(|source| BuildError::Download {
+            artifact: label.clone(),
+            source,
+        })?;
+    let limits = WheelLimits::default();
+    let verified: Vec<VerifiedWheel> = paths
+        .par_iter()
+        .map(|path| strata_archive::verify_wheel(path, &limits))
+        .collect::<Result<_, _>>()
+        .map_err(|source| BuildError::Wheel {
+            artifact: label.clone(),
+            source: Box::new(source),
+        })?;
+
+    let archive_error = |source| BuildError::Archive {
+        artifact: label.clone(),
+        source,
+    };
+    let mut builder = ArchiveBuilder::new(*options);
+    if let Some(code) = &artifact.code {
+        builder
+            .add_tree_files(&code.root, code_files, &code.prefix)
+            .map_err(archive_error)?;
+    }
+    if let Some(dependencies) = &artifact.dependencies {
+        let excludes = Excludes::new(&dependencies.excludes).map_err(archive_error)?;
+        for wheel in &verified {
+            builder
+                .add_wheel(wheel, &dependencies.prefix, &excludes)
+                .map_err(archive_error)?;
+        }
+    }
+    if let Some(parent) = output.parent() {
+        fs_err::create_dir_all(parent).map_err(|error| {
+            BuildError::Cache(format!("cannot create {}", parent.display()), error)
+        })?;
+    }
+    let archive = builder
+        .write_to_with_reporter(output, reporter)
+        .map_err(archive_error)?;
+    let distributions = archive
+        .sources
+        .iter()
+        .filter(|source| source.kind == strata_archive::SourceKind::Distribution)
+        .map(|source| DistributionReport {
+            name: source.name.clone(),
+            version: source.version.clone().unwrap_or_default(),
+            unzipped_size: source.unzipped_bytes,
+        })
+        .collect();
+    Ok(ArtifactReport {
+        kind: artifact.kind.into(),
+        name: artifact.name.clone(),
+        cloud: artifact.cloud.to_string(),
+        target: artifact.target.as_ref().map(target_label),
+        path: artifact.file_name(),
+        sha256: archive.sha256,
+        code_sha256: archive.code_sha256,
+        zipped_size: archive.zipped_bytes,
+        unzipped_size: archive.unzipped_bytes,
+        file_count: archive.file_count,
+        distributions,
+        functions: artifact.functions.clone(),
+        reused: false,
+        input_key: key.to_owned(),
+    })
+}
+
+/// Lambda counts a function's unzipped code and all its layers against one limit; check it
+/// before anything is uploaded, naming what takes the space.
+fn check_lambda_budget(
+    config: &ResolvedConfig,
+    plan: &BuildPlan,
+    artifacts: &[ArtifactReport],
+) -> Result<(), BuildError> {
+    for function in config
+        .functions
+        .values()
+        .filter(|f| f.targets.contains(&Cloud::Aws))
+    {
+        let used: Vec<(&ArtifactPlan, &ArtifactReport)> = plan
+            .artifacts
+            .iter()
+            .zip(artifacts)
+            .filter(|(planned, _)| {
+                planned.cloud == Cloud::Aws && planned.functions.contains(&function.name)
+            })
+            .collect();
+        if !used
+            .iter()
+            .any(|(planned, _)| planned.kind == ArtifactKind::Function)
+        {
+            continue;
+        }
+        let total: u64 = used.iter().map(|(_, built)| built.unzipped_size).sum();
+        if total > LAMBDA_UNZIPPED_LIMIT {
+            let mut largest: Vec<&DistributionReport> = used
+                .iter()
+                .flat_map(|(_, built)| built.distributions.iter())
+                .collect();
+            largest.sort_by(|a, b| {
+                b.unzipped_size
+                    .cmp(&a.unzipped_size)
+                    .then_with(|| a.name.cmp(&b.name))
+            });
+            let largest = largest
+                .iter()
+                .take(10)
+                .map(|d| format!("{} {} ({})", d.name, d.version, human_size(d.unzipped_size)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(BuildError::OverBudget {
+                function: function.name.clone(),
+                total,
+                largest,
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,410 @@
+//! Which artifacts a stage needs: computed from the resolved manifest alone, no I/O beyond
+//! checking that requirement files exist (the manifest already did).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use strata_manifest::{Architecture, Cloud, FunctionConfig, PythonRuntime, ResolvedConfig};
+
+/// The prefix Lambda puts on a layer's Python packages (`/opt/python`).
+pub const LAMBDA_LAYER_PREFIX: &str = "python/";
+/// Where Azure Functions' Python worker looks for an app's packages.
+pub const AZURE_PACKAGES_PREFIX: &str = ".python_packages/lib/site-packages/";
+/// The layer name serverless-python-requirements gives its layer (before the service prefix).
+const REQUIREMENTS_LAYER: &str = "python-requirements";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactKind {
+    /// A Lambda function zip, a Google Cloud Functions source zip.
+    Function,
+    /// A Lambda layer: dependencies under `python/`, or a `layers:` entry of the manifest.
+    Layer,
+    /// An Azure function app zip: all its functions and `.python_packages`.
+    App,
+}
+
+/// What wheels are for: the cloud's Python, CPU and glibc. Wheels are picked for this, never
+/// for the machine strata runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct TargetSpec {
+    pub cloud: Cloud,
+    pub runtime: PythonRuntime,
+    pub architecture: Architecture,
+}
+
+impl std::fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {}",
+            self.cloud,
+            self.runtime,
+            self.architecture.as_str()
+        )
+    }
+}
+
+/// One requirements file resolved for one target: the unit that is locked and downloaded.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct DependencyNeed {
+    /// Relative to the project directory.
+    pub requirements: PathBuf,
+    pub target: TargetSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeInput {
+    pub root: PathBuf,
+    pub patterns: Vec<String>,
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DependencyInput {
+    pub need: DependencyNeed,
+    pub prefix: String,
+    /// Globs dropped from wheels (`slim`), relative to the prefix.
+    pub excludes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArtifactPlan {
+    /// Path of the zip relative to the output directory, without `.zip`.
+    pub name: String,
+    pub kind: ArtifactKind,
+    pub cloud: Cloud,
+    pub target: Option<TargetSpec>,
+    pub code: Option<CodeInput>,
+    pub dependencies: Option<DependencyInput>,
+    /// Functions that deploy this artifact (code) or use it (layer).
+    pub functions: Vec<String>,
+}
+
+impl ArtifactPlan {
+    pub fn file_name(&self) -> String {
+        format!("{}.zip", self.name)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BuildPlan {
+    pub artifacts: Vec<ArtifactPlan>,
+}
+
+impl BuildPlan {
+    /// Every (requirements, target) pair the artifacts need, each once.
+    pub fn dependency_needs(&self) -> Vec<DependencyNeed> {
+        let mut needs: Vec<DependencyNeed> = self
+            .artifacts
+            .iter()
+            .filter_map(|artifact| artifact.dependencies.as_ref().map(|d| d.need.clone()))
+            .collect();
+        needs.sort();
+        needs.dedup();
+        needs
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Only these functions (and the layers they use); empty means all.
+    pub functions: Vec<String>,
+    pub layers_only: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("function `{name}` is not in the manifest")]
+    UnknownFunction { name: String, known: Vec<String> },
+}
+
+/// Computes the artifacts for the stage in a stable order.
+pub fn plan_build(config: &ResolvedConfig, options: &PlanOptions) -> Result<BuildPlan, PlanError> {
+    for name in &options.functions {
+        if !config.functions.contains_key(name) {
+            return Err(PlanError::UnknownFunction {
+                name: name.clone(),
+                known: config.functions.keys().cloned().collect(),
+            });
+        }
+    }
+    let selected: Vec<&FunctionConfig> = config
+        .functions
+        .values()
+        .filter(|function| {
+            options.functions.is_empty() || options.functions.contains(&function.name)
+        })
+        .collect();
+
+    let mut planner = Planner {
+        config,
+        artifacts: BTreeMap::new(),
+    };
+    for function in &selected {
+        for cloud in &function.targets {
+            match cloud {
+                Cloud::Aws => planner.aws_function(function, options.layers_only),
+                Cloud::Azure if !options.layers_only => planner.azure_function(function),
+                Cloud::Gcp if !options.layers_only => planner.gcp_function(function),
+                Cloud::Azure | Cloud::Gcp => {}
+            }
+        }
+    }
+    planner.manifest_layers(&selected);
+    Ok(BuildPlan {
+        artifacts: planner.artifacts.into_values().collect(),
+    })
+}
+
+struct Planner<'a> {
+    config: &'a ResolvedConfig,
+    /// Keyed by artifact name, so functions with identical inputs share one artifact.
+    artifacts: BTreeMap<String, ArtifactPlan>,
+}
+
+impl Planner<'_> {
+    fn target(&self, function: &FunctionConfig, cloud: Cloud) -> TargetSpec {
+        let effective = function.clouds.get(&cloud);
+        TargetSpec {
+            cloud,
+            runtime: effective.map_or(function.runtime, |target| target.runtime),
+            architecture: match cloud {
+                // Azure and Google run Python functions on x86_64 only.
+                Cloud::Azure | Cloud::Gcp => Architecture::X86_64,
+                Cloud::Aws => effective.map_or(function.architecture, |target| target.architecture),
+            },
+        }
+    }
+
+    fn code_root(&self, function: &FunctionConfig) -> PathBuf {
+        match &function.module {
+            Some(module) if module != Path::new(".") => self.config.project_dir.join(module),
+            _ => self.config.project_dir.clone(),
+        }
+    }
+
+    fn code_patterns(&self, function: &FunctionConfig) -> Vec<String> {
+        let mut patterns = self.config.package.patterns.clone();
+        patterns.extend(function.package.patterns.iter().cloned());
+        patterns
+    }
+
+    fn slim_excludes(&self) -> Vec<String> {
+        let requirements = &self.config.python_requirements;
+        if !requirements.slim {
+            return Vec::new();
+        }
+        let mut patterns: Vec<String> = Vec::new();
+        if requirements.slim_patterns_append_defaults {
+            patterns.extend(
+                strata_archive::SLIM_DEFAULT_PATTERNS
+                    .iter()
+                    .map(|p| (*p).to_owned()),
+            );
+        }
+        patterns.extend(requirements.slim_patterns.iter().cloned());
+        patterns
+    }
+
+    fn upsert(&mut self, artifact: ArtifactPlan, function: &str) {
+        let entry = self
+            .artifacts
+            .entry(artifact.name.clone())
+            .or_insert(artifact);
+        if !entry.functions.iter().any(|f| f == function) {
+            entry.functions.push(function.to_owned());
+        }
+    }
+
+    fn aws_function(&mut self, function: &FunctionConfig, layers_only: bool) {
+        let target = self.target(function, Cloud::Aws);
+        let need = function
+            .requirements
+            .clone()
+            .map(|requirements| DependencyNeed {
+                requirements,
+                target,
+            });
+        let layered = layers_only || self.config.python_requirements.layer.is_some();
+        let suffix = format!(
+            "py{}-{}",
+            target.runtime.version_nodot(),
+            target.architecture.as_str()
+        );
+
+        if let (Some(need), true) = (&need, layered) {
+            let base = self
+                .config
+                .python_requirements
+                .layer
+                .as_ref()
+                .and_then(|layer| layer.name.clone())
+                .unwrap_or_else(|| REQUIREMENTS_LAYER.to_owned());
+            let module = match &function.module {
+                Some(module) if module != Path::new(".") => format!("-{}", slug(module)),
+                _ => String::new(),
+            };
+            self.upsert(
+                ArtifactPlan {
+                    name: format!("aws/layers/{base}{module}-{suffix}"),
+                    kind: ArtifactKind::Layer,
+                    cloud: Cloud::Aws,
+                    target: Some(target),
+                    code: None,
+                    dependencies: Some(DependencyInput {
+                        need: need.clone(),
+                        prefix: LAMBDA_LAYER_PREFIX.to_owned(),
+                        excludes: self.slim_excludes(),
+                    }),
+                    functions: Vec::new(),
+                },
+                &function.name,
+            );
+        }
+        if layers_only {
+            return;
+        }
+
+        let embedded = need.filter(|_| !layered);
+        // Serverless builds one service zip unless `package.individually` (or a module) asks
+        // for one per function; the artifact name carries whatever makes its inputs differ.
+        let individually = self.config.package.individually || function.module.is_some();
+        let mut name = if individually {
+            format!("aws/functions/{}", function.name)
+        } else {
+            format!("aws/{}", self.config.service)
+        };
+        if embedded.is_some() && !individually {
+            name.push_str(&format!("-{suffix}"));
+        }
+        self.upsert(
+            ArtifactPlan {
+                name,
+                kind: ArtifactKind::Function,
+                cloud: Cloud::Aws,
+                target: embedded.as_ref().map(|need| need.target),
+                code: Some(CodeInput {
+                    root: self.code_root(function),
+                    patterns: self.code_patterns(function),
+                    prefix: String::new(),
+                }),
+                dependencies: embedded.map(|need| DependencyInput {
+                    need,
+                    prefix: String::new(),
+                    excludes: self.slim_excludes(),
+                }),
+                functions: Vec::new(),
+            },
+            &function.name,
+        );
+    }
+
+    /// One zip per function app: every Azure function's code at the root, the dependencies
+    /// where the Python worker looks for them.
+    fn azure_function(&mut self, function: &FunctionConfig) {
+        let target = self.target(function, Cloud::Azure);
+        let app = self.config.azure.as_ref().map_or_else(
+            || self.config.service.clone(),
+            |azure| azure.function_app.clone(),
+        );
+        let requirements = self
+            .config
+            .project_dir
+            .join(&self.config.python_requirements.file_name);
+        let dependencies = requirements.is_file().then(|| DependencyInput {
+            need: DependencyNeed {
+                requirements: self.config.python_requirements.file_name.clone(),
+                target,
+            },
+            prefix: AZURE_PACKAGES_PREFIX.to_owned(),
+            excludes: self.slim_excludes(),
+        });
+        self.upsert(
+            ArtifactPlan {
+                name: format!("azure/{app}"),
+                kind: ArtifactKind::App,
+                cloud: Cloud::Azure,
+                target: Some(target),
+                code: Some(CodeInput {
+                    root: self.config.project_dir.clone(),
+                    patterns: self.config.package.patterns.clone(),
+                    prefix: String::new(),
+                }),
+                dependencies,
+                functions: Vec::new(),
+            },
+            &function.name,
+        );
+    }
+
+    /// Google builds dependencies from the `requirements.txt` inside the source zip, so the
+    /// zip holds the code only.
+    fn gcp_function(&mut self, function: &FunctionConfig) {
+        self.upsert(
+            ArtifactPlan {
+                name: format!("gcp/functions/{}", function.name),
+                kind: ArtifactKind::Function,
+                cloud: Cloud::Gcp,
+                target: None,
+                code: Some(CodeInput {
+                    root: self.code_root(function),
+                    patterns: self.code_patterns(function),
+                    prefix: String::new(),
+                }),
+                dependencies: None,
+                functions: Vec::new(),
+            },
+            &function.name,
+        );
+    }
+
+    /// `layers:` entries with a `path`: zipped as they are, for the functions that use them.
+    fn manifest_layers(&mut self, selected: &[&FunctionConfig]) {
+        for layer in self.config.layers.values() {
+            let Some(path) = &layer.path else { continue };
+            let users: Vec<String> = selected
+                .iter()
+                .filter(|function| {
+                    function.layer_refs.iter().any(|reference| {
+                        matches!(reference, strata_manifest::LayerRef::Ref(name) if *name == layer.reference)
+                    })
+                })
+                .map(|function| function.name.clone())
+                .collect();
+            self.artifacts.insert(
+                format!("aws/layers/{}", layer.name),
+                ArtifactPlan {
+                    name: format!("aws/layers/{}", layer.name),
+                    kind: ArtifactKind::Layer,
+                    cloud: Cloud::Aws,
+                    target: None,
+                    code: Some(CodeInput {
+                        root: self.config.project_dir.join(path),
+                        patterns: layer.package.patterns.clone(),
+                        prefix: String::new(),
+                    }),
+                    dependencies: None,
+                    functions: users,
+                },
+            );
+        }
+    }
+}
+
+/// A path as a file-name-safe word: `services/api` becomes `services-api`.
+fn slug(path: &Path) -> String {
+    path.to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('-')
+        .to_owned()
+}

@@ -1,0 +1,233 @@
+//! The result of a build: what `build-report.json` holds and what `strata package` prints.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::build::plan::{ArtifactKind, TargetSpec};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct DistributionReport {
+    pub name: String,
+    pub version: String,
+    /// Bytes this distribution adds once unzipped.
+    pub unzipped_size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ArtifactReport {
+    pub kind: ArtifactKindName,
+    pub name: String,
+    pub cloud: String,
+    /// `python3.12 x86_64` style, or null for code-only artifacts with no wheels.
+    pub target: Option<String>,
+    /// Relative to the output directory.
+    pub path: String,
+    /// Lowercase hex sha256 of the zip.
+    pub sha256: String,
+    /// Lambda's `CodeSha256` (base64 of the same digest).
+    pub code_sha256: String,
+    pub zipped_size: u64,
+    pub unzipped_size: u64,
+    pub file_count: u64,
+    pub distributions: Vec<DistributionReport>,
+    pub functions: Vec<String>,
+    /// Taken from the build cache instead of being assembled again.
+    pub reused: bool,
+    /// Hash of every input; equal keys mean byte-identical zips.
+    pub input_key: String,
+}
+
+/// `ArtifactKind` as it appears in JSON (kept separate so the report can be read back).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactKindName {
+    Function,
+    Layer,
+    App,
+}
+
+impl From<ArtifactKind> for ArtifactKindName {
+    fn from(kind: ArtifactKind) -> Self {
+        match kind {
+            ArtifactKind::Function => Self::Function,
+            ArtifactKind::Layer => Self::Layer,
+            ArtifactKind::App => Self::App,
+        }
+    }
+}
+
+pub fn target_label(target: &TargetSpec) -> String {
+    format!("{} {}", target.runtime, target.architecture.as_str())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BuildReport {
+    pub service: String,
+    pub stage: String,
+    pub output_dir: String,
+    pub artifacts: Vec<ArtifactReport>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl BuildReport {
+    pub fn reused_count(&self) -> usize {
+        self.artifacts
+            .iter()
+            .filter(|artifact| artifact.reused)
+            .count()
+    }
+}
+
+/// Sizes as people read them: 1.2 MB, 530 kB, 12 B (decimal units, as the clouds' limits are).
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for next in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = next;
+    }
+    format!("{value:.1} {unit}")
+}
+
+impl fmt::Display for BuildReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers = [
+            "artifact", "kind", "target", "zipped", "unzipped", "files", "sha256", "",
+        ];
+        let rows: Vec<[String; 8]> = self
+            .artifacts
+            .iter()
+            .map(|artifact| {
+                [
+                    artifact.path.clone(),
+                    format!("{:?}", artifact.kind).to_lowercase(),
+                    artifact.target.clone().unwrap_or_else(|| "-".to_owned()),
+                    human_size(artifact.zipped_size),
+                    human_size(artifact.unzipped_size),
+                    artifact.file_count.to_string(),
+                    artifact.sha256[..12.min(artifact.sha256.len())].to_owned(),
+                    if artifact.reused {
+                        "cached".to_owned()
+                    } else {
+                        "built".to_owned()
+                    },
+                ]
+            })
+            .collect();
+        let mut widths = headers.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let line = |f: &mut fmt::Formatter<'_>, cells: &[String]| -> fmt::Result {
+            let mut text = String::new();
+            for (index, cell) in cells.iter().enumerate() {
+                let right = matches!(index, 3..=5);
+                if index > 0 {
+                    text.push_str("  ");
+                }
+                if right {
+                    text.push_str(&format!("{cell:>width$}", width = widths[index]));
+                } else {
+                    text.push_str(&format!("{cell:<width$}", width = widths[index]));
+                }
+            }
+            writeln!(f, "{}", text.trim_end())
+        };
+        line(f, &headers.map(str::to_owned))?;
+        for row in &rows {
+            line(f, row)?;
+        }
+        for artifact in &self.artifacts {
+            if artifact.distributions.is_empty() {
+                continue;
+            }
+            let names: Vec<String> = artifact
+                .distributions
+                .iter()
+                .map(|d| format!("{}=={}", d.name, d.version))
+                .collect();
+            writeln!(f, "\n{}: {}", artifact.path, names.join(", "))?;
+        }
+        write!(
+            f,
+            "\n{} artifacts in {} ({} built, {} from cache)",
+            self.artifacts.len(),
+            self.output_dir,
+            self.artifacts.len() - self.reused_count(),
+            self.reused_count()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_use_decimal_units() {
+        assert_eq!(human_size(12), "12 B");
+        assert_eq!(human_size(1_500), "1.5 kB");
+        assert_eq!(human_size(262_144_000), "262.1 MB");
+    }
+}
+
+/// The report's file in the output directory.
+pub const REPORT_FILE: &str = "build-report.json";
+
+#[derive(Serialize, Deserialize)]
+struct ReportDocument {
+    schema_version: u32,
+    kind: String,
+    #[serde(flatten)]
+    report: BuildReport,
+}
+
+/// The previous build's report, if it can be read (anything else means "rebuild").
+pub fn read_previous(out_dir: &std::path::Path) -> Option<BuildReport> {
+    let text = fs_err::read_to_string(out_dir.join(REPORT_FILE)).ok()?;
+    serde_json::from_str::<ReportDocument>(&text)
+        .ok()
+        .map(|document| document.report)
+}
+
+pub fn write(
+    out_dir: &std::path::Path,
+    report: &BuildReport,
+) -> Result<(), crate::build::BuildError> {
+    let document = ReportDocument {
+        schema_version: crate::printer::JSON_SCHEMA_VERSION,
+        kind: "package".to_owned(),
+        report: report.clone(),
+    };
+    let text = serde_json::to_string_pretty(&document).expect("reports serialize");
+    crate::build::cache::write_atomically(&out_dir.join(REPORT_FILE), text.as_bytes())
+}
+
+impl BuildReport {
+    /// The previous report's entry for `path` when its inputs are unchanged and the zip is
+    /// still there with its size: nothing to do, not even a copy.
+    pub fn unchanged(
+        &self,
+        path: &str,
+        key: &str,
+        output: &std::path::Path,
+    ) -> Option<&ArtifactReport> {
+        let artifact = self
+            .artifacts
+            .iter()
+            .find(|a| a.path == path && a.input_key == key)?;
+        let metadata = fs_err::metadata(output).ok()?;
+        (metadata.len() == artifact.zipped_size).then_some(artifact)
+    }
+}

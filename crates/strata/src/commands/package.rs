@@ -1,0 +1,81 @@
+//! `strata package`: build every artifact the stage needs into `.strata/build/<stage>/`.
+
+use crate::build::plan::PlanOptions;
+use crate::build::{BuildSettings, build};
+use crate::cli::{LockModeArgs, PackageArgs};
+use crate::commands::Context;
+use crate::error::CliError;
+use crate::progress::Progress;
+
+pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
+    let loaded = context.load_manifest()?;
+    let config = &loaded.config;
+    let out_dir = match &args.out {
+        Some(out) => context.project_dir.join(out),
+        None => config
+            .project_dir
+            .join(".strata")
+            .join("build")
+            .join(&config.stage),
+    };
+    let settings = build_settings(
+        context,
+        &args.lock_mode,
+        out_dir,
+        PlanOptions {
+            functions: args.functions.clone(),
+            layers_only: args.layers_only,
+        },
+        strata_python::Upgrade::None,
+    )?;
+    let progress = Progress::new(&context.printer);
+    let outcome = build(config, &settings, &progress)?;
+    progress.finish();
+    if outcome.lock_written {
+        context.printer.status(
+            "Locked",
+            &format!("dependencies in {}", strata_python::LOCK_FILE_NAME),
+        );
+    }
+    for note in &outcome.report.notes {
+        context.printer.warning(note);
+    }
+    if context.printer.is_json() {
+        context.printer.json("package", &outcome.report);
+    } else {
+        context.printer.data(&outcome.report.to_string());
+    }
+    Ok(())
+}
+
+/// The settings every building command shares, from flags and the environment.
+pub fn build_settings(
+    context: &Context,
+    lock_mode: &LockModeArgs,
+    out_dir: std::path::PathBuf,
+    plan: PlanOptions,
+    upgrade: strata_python::Upgrade,
+) -> Result<BuildSettings, CliError> {
+    let source_date_epoch = match context
+        .env
+        .get("SOURCE_DATE_EPOCH")
+        .filter(|value| !value.is_empty())
+    {
+        Some(value) => Some(value.trim().parse::<u64>().map_err(|_| {
+            CliError::input(format!(
+                "SOURCE_DATE_EPOCH is `{value}`, not a number of seconds"
+            ))
+            .with_hint("set it to a Unix timestamp such as `git log -1 --format=%ct`, or unset it")
+        })?),
+        None => None,
+    };
+    Ok(BuildSettings {
+        out_dir,
+        plan,
+        locked: lock_mode.locked,
+        offline: lock_mode.offline,
+        upgrade,
+        source_date_epoch,
+        env: context.env.clone(),
+    })
+}

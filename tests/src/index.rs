@@ -1,0 +1,442 @@
+//! `LocalIndex`: a PEP 503 simple repository on 127.0.0.1 serving the wheels in a directory.
+//!
+//! Pages: `/simple/`, `/simple/<normalised-name>/` (anchors with `#sha256=` fragments,
+//! `data-requires-python` and PEP 658 `data-dist-info-metadata` when a `<wheel>.metadata`
+//! sidecar exists), files under `/files/<filename>`. The directory is rescanned on every
+//! request, so tests may add wheels while the server runs. Optional basic auth, fault
+//! injection (HTTP 500 a number of times, corrupted bytes) and a request log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use tiny_http::{Header, Request, Response, Server};
+
+use crate::wheel::sha256_hex;
+
+/// One request the index answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    pub method: String,
+    /// Path and query, as sent.
+    pub path: String,
+    /// The `Authorization` header value, if any, so tests can check what a client sent.
+    pub authorization: Option<String>,
+    pub status: u16,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    requests: Vec<RequestRecord>,
+    /// Filename => remaining number of HTTP 500 answers.
+    failures: HashMap<String, u32>,
+    /// Filenames served with one byte flipped.
+    corrupted: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    dir: PathBuf,
+    credentials: Option<(String, String)>,
+    state: Mutex<State>,
+}
+
+/// A running index; stops when dropped.
+#[derive(Debug)]
+pub struct LocalIndex {
+    shared: Arc<Shared>,
+    port: u16,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+/// Options for [`LocalIndex`] before it starts.
+#[derive(Debug)]
+pub struct LocalIndexBuilder {
+    dir: PathBuf,
+    credentials: Option<(String, String)>,
+}
+
+impl LocalIndexBuilder {
+    /// Every request must carry these basic-auth credentials, otherwise it gets a 401.
+    pub fn basic_auth(mut self, username: &str, password: &str) -> Self {
+        self.credentials = Some((username.to_string(), password.to_string()));
+        self
+    }
+
+    pub fn start(self) -> io::Result<LocalIndex> {
+        let server = Server::http("127.0.0.1:0").map_err(io::Error::other)?;
+        let port = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| io::Error::other("server did not bind to an IP address"))?
+            .port();
+        let server = Arc::new(server);
+        let shared = Arc::new(Shared {
+            dir: self.dir,
+            credentials: self.credentials,
+            state: Mutex::new(State::default()),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        // Several workers so that parallel downloads are really served in parallel.
+        let workers = (0..4)
+            .map(|_| {
+                let server = Arc::clone(&server);
+                let shared = Arc::clone(&shared);
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        match server.recv_timeout(Duration::from_millis(50)) {
+                            Ok(Some(request)) => shared.handle(request),
+                            Ok(None) => {}
+                            Err(_) => break,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Ok(LocalIndex {
+            shared,
+            port,
+            stop,
+            workers,
+        })
+    }
+}
+
+impl LocalIndex {
+    pub fn builder(dir: impl Into<PathBuf>) -> LocalIndexBuilder {
+        LocalIndexBuilder {
+            dir: dir.into(),
+            credentials: None,
+        }
+    }
+
+    /// Serves `dir` without authentication.
+    pub fn start(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        Self::builder(dir).start()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// `http://127.0.0.1:<port>/simple/` (without credentials).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/simple/", self.port)
+    }
+
+    /// The index URL with the configured credentials in its userinfo.
+    pub fn url_with_credentials(&self) -> String {
+        match &self.shared.credentials {
+            Some((user, password)) => {
+                format!("http://{user}:{password}@127.0.0.1:{}/simple/", self.port)
+            }
+            None => self.url(),
+        }
+    }
+
+    /// Where `filename` is downloaded from.
+    pub fn file_url(&self, filename: &str) -> String {
+        format!("http://127.0.0.1:{}/files/{filename}", self.port)
+    }
+
+    /// Answers the next `times` requests for `filename` with HTTP 500.
+    pub fn fail_next(&self, filename: &str, times: u32) {
+        self.shared
+            .lock()
+            .failures
+            .insert(filename.to_string(), times);
+    }
+
+    /// Serves `filename` with one byte flipped from now on (same length, wrong hash).
+    pub fn corrupt(&self, filename: &str) {
+        self.shared.lock().corrupted.push(filename.to_string());
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.lock().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+}
+
+impl Drop for LocalIndex {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// PEP 503 name normalisation.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::new();
+    let mut last_was_separator = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !last_was_separator {
+                out.push('-');
+            }
+            last_was_separator = true;
+        } else {
+            out.push(c.to_ascii_lowercase());
+            last_was_separator = false;
+        }
+    }
+    out
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    content_type: &'static str,
+}
+
+impl Answer {
+    fn new(status: u16, body: impl Into<Vec<u8>>, content_type: &'static str) -> Self {
+        Self {
+            status,
+            body: body.into(),
+            content_type,
+        }
+    }
+
+    fn not_found() -> Self {
+        Self::new(404, "not found", "text/plain")
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Wheel filenames in the directory grouped by normalised project name.
+    fn projects(&self) -> BTreeMap<String, Vec<String>> {
+        let mut projects: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for entry in entries.flatten() {
+                let filename = entry.file_name().to_string_lossy().into_owned();
+                if let Some(stem) = filename.strip_suffix(".whl") {
+                    let name = stem.split('-').next().unwrap_or(stem);
+                    projects
+                        .entry(normalize_name(name))
+                        .or_default()
+                        .push(filename);
+                }
+            }
+        }
+        for files in projects.values_mut() {
+            files.sort();
+        }
+        projects
+    }
+
+    fn authorized(&self, authorization: Option<&str>) -> bool {
+        match &self.credentials {
+            None => true,
+            Some((user, password)) => {
+                let expected = format!("Basic {}", STANDARD.encode(format!("{user}:{password}")));
+                authorization == Some(expected.as_str())
+            }
+        }
+    }
+
+    fn handle(&self, request: Request) {
+        let authorization = request
+            .headers()
+            .iter()
+            .find(|header| header.field.equiv("Authorization"))
+            .map(|header| header.value.as_str().to_string());
+        let path = request.url().to_string();
+        let answer = if self.authorized(authorization.as_deref()) {
+            self.answer(&path)
+        } else {
+            Answer::new(401, "authentication required", "text/plain")
+        };
+        self.lock().requests.push(RequestRecord {
+            method: request.method().as_str().to_string(),
+            path,
+            authorization,
+            status: answer.status,
+        });
+        let mut response = Response::from_data(answer.body).with_status_code(answer.status);
+        if let Ok(header) = Header::from_bytes("Content-Type", answer.content_type) {
+            response = response.with_header(header);
+        }
+        if answer.status == 401
+            && let Ok(header) =
+                Header::from_bytes("WWW-Authenticate", "Basic realm=\"strata-tests\"")
+        {
+            response = response.with_header(header);
+        }
+        let _ = request.respond(response);
+    }
+
+    fn answer(&self, path: &str) -> Answer {
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        if path == "/simple/" || path == "/simple" {
+            let mut body = String::from("<!DOCTYPE html>\n<html><body>\n");
+            for name in self.projects().keys() {
+                body.push_str(&format!("<a href=\"/simple/{name}/\">{name}</a>\n"));
+            }
+            body.push_str("</body></html>\n");
+            return Answer::new(200, body, "text/html");
+        }
+        if let Some(rest) = path.strip_prefix("/simple/") {
+            let name = normalize_name(rest.trim_end_matches('/'));
+            let projects = self.projects();
+            let Some(files) = projects.get(&name) else {
+                return Answer::not_found();
+            };
+            let mut body = String::from("<!DOCTYPE html>\n<html><body>\n");
+            for filename in files {
+                body.push_str(&self.anchor(filename));
+            }
+            body.push_str("</body></html>\n");
+            return Answer::new(200, body, "text/html");
+        }
+        if let Some(filename) = path.strip_prefix("/files/") {
+            if filename.contains('/') || filename.contains("..") {
+                return Answer::not_found();
+            }
+            let wheel = filename.strip_suffix(".metadata").unwrap_or(filename);
+            {
+                let mut state = self.lock();
+                if let Some(remaining) = state.failures.get_mut(wheel)
+                    && *remaining > 0
+                {
+                    *remaining -= 1;
+                    return Answer::new(500, "injected failure", "text/plain");
+                }
+            }
+            let Ok(mut bytes) = std::fs::read(self.dir.join(filename)) else {
+                return Answer::not_found();
+            };
+            let middle = bytes.len() / 2;
+            if filename.ends_with(".whl")
+                && self.lock().corrupted.iter().any(|name| name == filename)
+                && let Some(byte) = bytes.get_mut(middle)
+            {
+                *byte ^= 0xff;
+            }
+            return Answer::new(200, bytes, "application/octet-stream");
+        }
+        Answer::not_found()
+    }
+
+    fn anchor(&self, filename: &str) -> String {
+        let hash = std::fs::read(self.dir.join(filename))
+            .map(|bytes| sha256_hex(&bytes))
+            .unwrap_or_default();
+        let mut attributes = String::new();
+        if let Ok(metadata) = std::fs::read(self.dir.join(format!("{filename}.metadata"))) {
+            let text = String::from_utf8_lossy(&metadata);
+            if let Some(requires_python) = text
+                .lines()
+                .find_map(|line| line.strip_prefix("Requires-Python: "))
+            {
+                attributes.push_str(&format!(
+                    " data-requires-python=\"{}\"",
+                    escape_html(requires_python.trim())
+                ));
+            }
+            let metadata_hash = sha256_hex(&metadata);
+            attributes.push_str(&format!(
+                " data-dist-info-metadata=\"sha256={metadata_hash}\" data-core-metadata=\"sha256={metadata_hash}\""
+            ));
+        }
+        format!("<a href=\"/files/{filename}#sha256={hash}\"{attributes}>{filename}</a>\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wheel::WheelBuilder;
+
+    fn get(url: &str, authorization: Option<&str>) -> (u16, Vec<u8>) {
+        // A raw HTTP/1.0 client keeps this crate free of an HTTP client dependency.
+        use std::io::{Read as _, Write as _};
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap());
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        let mut request = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n");
+        if let Some(authorization) = authorization {
+            request.push_str(&format!("Authorization: {authorization}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, response[split + 4..].to_vec())
+    }
+
+    #[test]
+    fn serves_project_pages_with_hashes_and_requires_python() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = WheelBuilder::new("Demo_Pkg", "1.0").requires_python(">=3.9");
+        wheel.write_to(dir.path()).unwrap();
+        let index = LocalIndex::start(dir.path()).unwrap();
+        let (status, body) = get(&index.url(), None);
+        assert_eq!(status, 200);
+        assert!(String::from_utf8_lossy(&body).contains("/simple/demo-pkg/"));
+        let (status, body) = get(&format!("{}Demo.Pkg/", index.url()), None);
+        assert_eq!(status, 200);
+        let body = String::from_utf8_lossy(&body);
+        let hash = sha256_hex(&wheel.build());
+        assert!(body.contains(&format!("#sha256={hash}")), "{body}");
+        assert!(body.contains("data-requires-python=\"&gt;=3.9\""), "{body}");
+        let (status, bytes) = get(&index.file_url(&wheel.filename()), None);
+        assert_eq!(status, 200);
+        assert_eq!(bytes, wheel.build());
+        assert_eq!(index.requests().len(), 3);
+    }
+
+    #[test]
+    fn basic_auth_failures_and_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = WheelBuilder::new("a", "1.0");
+        wheel.write_to(dir.path()).unwrap();
+        let index = LocalIndex::builder(dir.path())
+            .basic_auth("alice", "s3cret")
+            .start()
+            .unwrap();
+        assert_eq!(get(&index.url(), None).0, 401);
+        let auth = format!("Basic {}", STANDARD.encode("alice:s3cret"));
+        assert_eq!(get(&index.url(), Some(&auth)).0, 200);
+        index.fail_next(&wheel.filename(), 1);
+        let url = index.file_url(&wheel.filename());
+        assert_eq!(get(&url, Some(&auth)).0, 500);
+        assert_eq!(get(&url, Some(&auth)).1, wheel.build());
+        index.corrupt(&wheel.filename());
+        let corrupted = get(&url, Some(&auth)).1;
+        assert_eq!(corrupted.len(), wheel.build().len());
+        assert_ne!(corrupted, wheel.build());
+        assert!(index.url_with_credentials().contains("alice:s3cret@"));
+    }
+}
