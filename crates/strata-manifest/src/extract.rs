@@ -357,11 +357,25 @@ impl Extractor<'_> {
             .and_then(Node::as_str)
             .map(str::to_owned);
 
-        let requirements_file = match &module {
-            Some(module) => Some(module.join(&requirements.file_name)),
-            None => Some(requirements.file_name.clone()),
-        }
-        .filter(|path| self.project_dir.join(path).is_file());
+        let requirements_file = match node.get("requirements") {
+            Some(own) => {
+                let file = own.as_str().map(PathBuf::from).unwrap_or_default();
+                if !self.project_dir.join(self.manifest_dir).join(&file).is_file() {
+                    self.report.error(
+                        own.pos,
+                        &format!("{base}.requirements"),
+                        format!("requirements file {} does not exist", file.display()),
+                        Some("the path is relative to the project directory".to_owned()),
+                    );
+                }
+                Some(file)
+            }
+            None => match &module {
+                Some(module) => Some(module.join(&requirements.file_name)),
+                None => Some(requirements.file_name.clone()),
+            }
+            .filter(|path| self.project_dir.join(path).is_file()),
+        };
 
         let mut clouds_map = BTreeMap::new();
         let mut deployed_names = BTreeMap::new();

@@ -583,6 +583,11 @@ fn function_shape(required: &'static [&'static str]) -> Shape {
                 "serverless-python-requirements: folder with this function's code and requirements.txt.",
             ),
             f(
+                "requirements",
+                Shape::String,
+                "strata: this function's own requirements file (relative to the project); functions with identical requirements share one layer.",
+            ),
+            f(
                 "versionFunction",
                 Shape::Bool,
                 "Publish a version on deploy (default provider.versionFunctions).",
