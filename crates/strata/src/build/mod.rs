@@ -162,6 +162,7 @@ pub fn build(
         })?;
     let artifact_cache = ArtifactCache::new(wheel_cache.root().join("artifacts"));
     let (pins, lock_written) = pin_dependencies(config, &plan, settings, reporter)?;
+    let plan = merge_identical_layers(plan, &pins);
 
     let index = index_config(&settings.env, &IndexOptions::default())?;
     let downloader = Downloader::new(
@@ -199,6 +200,7 @@ pub fn build(
         reporter.on_artifact_start(&artifact.name);
         let wheels: Vec<PinnedDistribution> = match &artifact.dependencies {
             Some(dependencies) => pins[&dependencies.need]
+                .pins
                 .iter()
                 .filter(|pin| !no_deploy.contains(&strata_archive::normalize_name(&pin.name)))
                 .cloned()
@@ -315,13 +317,60 @@ pub fn python_target(spec: &TargetSpec) -> Result<Target, BuildError> {
     })
 }
 
+/// A dependency set's key (equal for equal requirement inputs) and its pins for one target.
+#[derive(Debug, Clone)]
+pub struct PinnedSet {
+    pub key: String,
+    pub pins: Vec<PinnedDistribution>,
+}
+
+/// Layers built from different requirement files with identical contents, for the same
+/// target and options, become one layer that all their functions share.
+fn merge_identical_layers(
+    plan: BuildPlan,
+    pins: &BTreeMap<DependencyNeed, PinnedSet>,
+) -> BuildPlan {
+    let mut merged: Vec<ArtifactPlan> = Vec::with_capacity(plan.artifacts.len());
+    for artifact in plan.artifacts {
+        let identity = |candidate: &ArtifactPlan| {
+            let dependencies = candidate
+                .dependencies
+                .as_ref()
+                .filter(|_| candidate.kind == ArtifactKind::Layer);
+            dependencies.map(|d| {
+                (
+                    pins[&d.need].key.clone(),
+                    d.need.target,
+                    d.prefix.clone(),
+                    d.excludes.clone(),
+                )
+            })
+        };
+        let mine = identity(&artifact);
+        match merged
+            .iter_mut()
+            .find(|existing| mine.is_some() && identity(existing) == mine)
+        {
+            Some(existing) => {
+                for function in artifact.functions {
+                    if !existing.functions.contains(&function) {
+                        existing.functions.push(function);
+                    }
+                }
+            }
+            None => merged.push(artifact),
+        }
+    }
+    BuildPlan { artifacts: merged }
+}
+
 /// Pins every dependency need: from a fresh lock, or by resolving (and rewriting the lock).
 pub fn pin_dependencies(
     config: &ResolvedConfig,
     plan: &BuildPlan,
     settings: &BuildSettings,
     reporter: &dyn BuildReporter,
-) -> Result<(BTreeMap<DependencyNeed, Vec<PinnedDistribution>>, bool), BuildError> {
+) -> Result<(BTreeMap<DependencyNeed, PinnedSet>, bool), BuildError> {
     let lock_path = config.project_dir.join(strata_python::LOCK_FILE_NAME);
     let mut lock = Lockfile::read(&lock_path)?;
     let mut changed = false;
@@ -400,7 +449,13 @@ pub fn pin_dependencies(
                 pinned
             }
         };
-        pins.insert(need, resolved);
+        pins.insert(
+            need,
+            PinnedSet {
+                key: set.key.clone(),
+                pins: resolved,
+            },
+        );
     }
     if changed && let Some(lock) = &mut lock {
         // A set whose requirement files changed gets a new key; drop the entry it replaces.

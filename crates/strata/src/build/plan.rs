@@ -242,9 +242,13 @@ impl Planner<'_> {
                 .as_ref()
                 .and_then(|layer| layer.name.clone())
                 .unwrap_or_else(|| REQUIREMENTS_LAYER.to_owned());
-            let module = match &function.module {
-                Some(module) if module != Path::new(".") => format!("-{}", slug(module)),
-                _ => String::new(),
+            // One layer per requirements file; files with identical contents are merged into
+            // one layer once they are read (see `build::merge_identical_layers`).
+            let module = if need.requirements == self.config.python_requirements.file_name {
+                String::new()
+            } else {
+                let file = need.requirements.with_extension("");
+                format!("-{}", slug(&file))
             };
             self.upsert(
                 ArtifactPlan {

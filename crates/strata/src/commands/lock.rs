@@ -61,6 +61,7 @@ pub fn run(context: &Context, args: &LockArgs) -> Result<(), CliError> {
                     .map(|target| target.label())
                     .unwrap_or_else(|_| need.target.to_string()),
                 distributions: pins
+                    .pins
                     .iter()
                     .map(|pin| format!("{}=={}", pin.name, pin.version))
                     .collect(),
