@@ -161,8 +161,9 @@ impl fmt::Display for BuildReport {
         }
         write!(
             f,
-            "\n{} artifacts in {} ({} built, {} from cache)",
+            "\n{} {} in {} ({} built, {} from cache)",
             self.artifacts.len(),
+            if self.artifacts.len() == 1 { "artifact" } else { "artifacts" },
             self.output_dir,
             self.artifacts.len() - self.reused_count(),
             self.reused_count()
