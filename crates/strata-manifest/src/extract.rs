@@ -360,7 +360,12 @@ impl Extractor<'_> {
         let requirements_file = match node.get("requirements") {
             Some(own) => {
                 let file = own.as_str().map(PathBuf::from).unwrap_or_default();
-                if !self.project_dir.join(self.manifest_dir).join(&file).is_file() {
+                if !self
+                    .project_dir
+                    .join(self.manifest_dir)
+                    .join(&file)
+                    .is_file()
+                {
                     self.report.error(
                         own.pos,
                         &format!("{base}.requirements"),
