@@ -163,7 +163,11 @@ impl fmt::Display for BuildReport {
             f,
             "\n{} {} in {} ({} built, {} from cache)",
             self.artifacts.len(),
-            if self.artifacts.len() == 1 { "artifact" } else { "artifacts" },
+            if self.artifacts.len() == 1 {
+                "artifact"
+            } else {
+                "artifacts"
+            },
             self.output_dir,
             self.artifacts.len() - self.reused_count(),
             self.reused_count()
