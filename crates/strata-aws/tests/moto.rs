@@ -82,6 +82,14 @@ struct Recorded {
     body: String,
 }
 
+/// `http://127.0.0.1:5077/2015-03-31/x` → `/2015-03-31/x`, whatever port moto listens on.
+fn path_of(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    after_scheme
+        .find('/')
+        .map_or("/", |slash| &after_scheme[slash..])
+}
+
 impl Recorded {
     /// The operation as a short name: `POST /2015-03-31/functions/x/versions` or the IAM/STS
     /// `Action`.
@@ -92,11 +100,7 @@ impl Recorded {
             .find_map(|pair| pair.strip_prefix("Action="))
         {
             Some(action) => action.to_owned(),
-            None => format!(
-                "{} {}",
-                self.method,
-                self.url.split("5000").last().unwrap_or(&self.url)
-            ),
+            None => format!("{} {}", self.method, path_of(&self.url)),
         }
     }
 
