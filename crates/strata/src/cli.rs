@@ -87,6 +87,68 @@ pub enum Command {
     Package(PackageArgs),
     /// Pin every dependency set for every target in strata.lock
     Lock(LockArgs),
+    /// Package the stage, then bring AWS Lambda to it, changing only what differs
+    Deploy(DeployArgs),
+    /// Show what `deploy` would change, without changing anything
+    Plan(PlanArgs),
+    /// Show what is deployed for the stage: functions, versions, the stage alias, layers
+    Info,
+    /// Move the stage alias back to the previous (or the given) version
+    Rollback(RollbackArgs),
+    /// Delete the functions, layer versions, objects and role strata created for the stage
+    Remove(RemoveArgs),
+}
+
+/// Which functions a deploy covers and how hard it pushes.
+#[derive(Debug, Clone, Args)]
+pub struct DeploySelectionArgs {
+    /// Only this function (and the layers it uses); repeat for several
+    #[arg(long = "function", short = 'f', value_name = "NAME")]
+    pub functions: Vec<String>,
+
+    /// Update and publish every function even when the deployed state already matches
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub selection: DeploySelectionArgs,
+
+    /// Only show what would change, like `strata plan`
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub lock_mode: LockModeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub selection: DeploySelectionArgs,
+
+    #[command(flatten)]
+    pub lock_mode: LockModeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Only this function; repeat for several (default: every function of the stage)
+    #[arg(long = "function", short = 'f', value_name = "NAME")]
+    pub functions: Vec<String>,
+
+    /// Version to move the stage alias to (default: the one before the current)
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Remove without asking for confirmation (required when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 /// How builds treat `strata.lock` and the network.

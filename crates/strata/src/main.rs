@@ -1,6 +1,7 @@
 //! The `strata` command line. The only crate that reads flags, prints, draws progress or picks
 //! an exit code; everything it does is delegated to the library crates.
 
+mod aws;
 mod build;
 mod cli;
 mod commands;

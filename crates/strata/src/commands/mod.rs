@@ -1,9 +1,14 @@
 //! One module per subcommand. Each command takes the resolved [`Context`] and its own args.
 
+mod deploy;
+mod info;
 mod init;
 mod lock;
 mod package;
+mod plan;
 mod print;
+mod remove;
+mod rollback;
 mod schema;
 mod validate;
 
@@ -73,5 +78,10 @@ pub fn run(command: Command, context: &Context) -> Result<(), CliError> {
         Command::Init(args) => init::run(context, &args),
         Command::Package(args) => package::run(context, &args),
         Command::Lock(args) => lock::run(context, &args),
+        Command::Deploy(args) => deploy::run(context, &args),
+        Command::Plan(args) => plan::run(context, &args),
+        Command::Info => info::run(context),
+        Command::Rollback(args) => rollback::run(context, &args),
+        Command::Remove(args) => remove::run(context, &args),
     }
 }

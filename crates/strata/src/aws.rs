@@ -1,0 +1,844 @@
+//! The CLI's side of the AWS backend: the manifest and the build report mapped into a
+//! provider-neutral [`DeploySpec`], the backend's settings from flags, manifest and
+//! environment, the async runtime the cloud commands run on, and how AWS errors are shown.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use strata_aws::{AwsError, AwsProvider, AwsSettings};
+use strata_manifest::{
+    AwsConfig, Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef, Loaded,
+    ResolvedConfig, Severity, UnmanagedKind,
+};
+use strata_provider::{
+    Architecture, ArtifactRef, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec,
+};
+
+use crate::build::report::{ArtifactKindName, ArtifactReport, BuildReport};
+use crate::commands::Context;
+use crate::error::CliError;
+
+/// The `{Ref: …}` serverless-python-requirements gives its layer.
+const REQUIREMENTS_LAYER_REF: &str = "PythonRequirementsLambdaLayer";
+
+/// Why the manifest and build report cannot be turned into a deploy.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("no function of stage `{stage}` deploys to AWS")]
+    NoAwsFunctions { stage: String },
+
+    #[error("function `{function}` is not in the manifest")]
+    UnknownFunction {
+        function: String,
+        known: Vec<String>,
+    },
+
+    #[error("function `{function}` does not deploy to AWS (its targets: {targets})")]
+    NotOnAws { function: String, targets: String },
+
+    #[error("the build produced no AWS code artifact for function `{function}`")]
+    MissingArtifact { function: String },
+
+    #[error(
+        "function `{function}` uses the layer `{{Ref: {reference}}}`, which strata does not build"
+    )]
+    UnknownLayer {
+        function: String,
+        reference: String,
+        known: Vec<String>,
+    },
+
+    #[error("function `{function}` uses the layer `{expression}`, which strata cannot resolve")]
+    UnsupportedLayer {
+        function: String,
+        expression: String,
+    },
+
+    #[error("the execution role `{role}` of {owner} is not an IAM role ARN")]
+    RoleNotArn { owner: String, role: String },
+}
+
+impl SpecError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::NoAwsFunctions { .. } => Some(
+                "give a function an AWS target (`targets: [aws]`), or deploy with the tool of its cloud"
+                    .to_owned(),
+            ),
+            Self::UnknownFunction { known, .. } => {
+                Some(format!("functions in the manifest: {}", known.join(", ")))
+            }
+            Self::NotOnAws { .. } => Some("this version of strata deploys to AWS only".to_owned()),
+            Self::MissingArtifact { .. } => {
+                Some("this is a bug in strata; please report it with the manifest".to_owned())
+            }
+            Self::UnknownLayer { known, .. } if known.is_empty() => Some(
+                "give the layer's version ARN, or add a `layers:` entry with a `path`".to_owned(),
+            ),
+            Self::UnknownLayer { known, .. } => Some(format!(
+                "layers strata builds for this function: {}; other layers need their version ARN",
+                known.join(", ")
+            )),
+            Self::UnsupportedLayer { .. } => Some("give the layer's version ARN".to_owned()),
+            Self::RoleNotArn { .. } => Some(
+                "give the role's ARN (arn:aws:iam::<account>:role/<name>), or leave the role out and \
+                 strata creates one from provider.iam.role.statements"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+impl From<SpecError> for CliError {
+    fn from(error: SpecError) -> Self {
+        let hint = error.hint();
+        let mut this = Self::from_source(&error);
+        this.hints.extend(hint);
+        this
+    }
+}
+
+impl From<AwsError> for CliError {
+    fn from(error: AwsError) -> Self {
+        let hint = match &error {
+            AwsError::NoCredentials { .. } => Some(
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pick a profile with AWS_PROFILE \
+                 or provider.profile, or sign in with `aws sso login`",
+            ),
+            AwsError::Call { source, .. } if source.transport => Some(
+                "check the network; when you use an emulator, check AWS_ENDPOINT_URL and that it is running",
+            ),
+            AwsError::NoPreviousVersion { .. } => {
+                Some("pass --to VERSION; `strata info` lists the published versions")
+            }
+            _ => None,
+        };
+        let mut this = Self::from_source(&error);
+        this.hints.extend(hint.map(str::to_owned));
+        this
+    }
+}
+
+/// How a command uses the manifest, which decides which warnings are worth showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestUse {
+    /// `deploy` and `plan`: the parts strata leaves alone are summed up in one line.
+    Deploy,
+    /// `info`, `rollback`, `remove`: only the service, stage and names matter.
+    Inspect,
+}
+
+/// Loads the manifest like every command does, but folds the per-item "not managed" warnings
+/// into one summary line for a deploy, and drops them when only names are needed.
+pub fn load_manifest(context: &Context, usage: ManifestUse) -> Result<Loaded, CliError> {
+    let loaded = strata_manifest::load(&context.load_options)?;
+    let config = &loaded.config;
+    let managed_role = matches!(role_spec(config), Ok(RoleSpec::Managed { .. }));
+    let folded: Vec<&str> = config
+        .unmanaged
+        .iter()
+        .filter(|item| match item.kind {
+            UnmanagedKind::Event | UnmanagedKind::Resource => true,
+            // The role strata creates carries these statements, so they are applied.
+            UnmanagedKind::IamStatement => managed_role,
+            UnmanagedKind::Plugin | UnmanagedKind::Setting => false,
+        })
+        .map(|item| item.key_path.as_str())
+        .collect();
+    let warnings: Vec<_> = loaded
+        .warnings
+        .iter()
+        .filter(|warning| {
+            !(warning.severity == Severity::Warning && folded.contains(&warning.key_path.as_str()))
+        })
+        .cloned()
+        .collect();
+    context.show_warnings(&warnings);
+    if usage == ManifestUse::Deploy && !context.printer.is_json() {
+        let items = unmanaged_items(config);
+        if !items.is_empty() {
+            context.printer.warning(&format!(
+                "not managed yet (left as they are): {}",
+                items.join(", ")
+            ));
+        }
+    }
+    Ok(loaded)
+}
+
+/// The manifest parts a deploy leaves alone, as the user should read them: triggers and
+/// resources (not created yet), and functions that target other clouds only.
+pub fn unmanaged_items(config: &ResolvedConfig) -> Vec<String> {
+    let mut items: Vec<String> = config
+        .unmanaged
+        .iter()
+        .filter(|item| matches!(item.kind, UnmanagedKind::Event | UnmanagedKind::Resource))
+        .map(|item| format!("{} ({})", item.description, item.key_path))
+        .collect();
+    for function in config.functions.values() {
+        if !function.targets.contains(&Cloud::Aws) {
+            let clouds: Vec<&str> = function
+                .targets
+                .iter()
+                .map(|cloud| cloud.as_str())
+                .collect();
+            items.push(format!(
+                "{} function (functions.{})",
+                clouds.join("/"),
+                function.name
+            ));
+        }
+    }
+    items
+}
+
+/// Checks `--function` names before anything is built.
+pub fn check_selection(config: &ResolvedConfig, selection: &[String]) -> Result<(), SpecError> {
+    for name in selection {
+        let Some(function) = config.functions.get(name) else {
+            return Err(SpecError::UnknownFunction {
+                function: name.clone(),
+                known: config.functions.keys().cloned().collect(),
+            });
+        };
+        if !function.targets.contains(&Cloud::Aws) {
+            return Err(SpecError::NotOnAws {
+                function: name.clone(),
+                targets: targets_text(function),
+            });
+        }
+    }
+    if aws_functions(config, selection).next().is_none() {
+        return Err(SpecError::NoAwsFunctions {
+            stage: config.stage.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn targets_text(function: &FunctionConfig) -> String {
+    function
+        .targets
+        .iter()
+        .map(|cloud| cloud.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The selected functions (all when `selection` is empty) that deploy to AWS, with their
+/// effective AWS values.
+fn aws_functions<'a>(
+    config: &'a ResolvedConfig,
+    selection: &'a [String],
+) -> impl Iterator<Item = (&'a FunctionConfig, &'a FunctionTarget)> + 'a {
+    config
+        .functions
+        .values()
+        .filter(move |function| selection.is_empty() || selection.contains(&function.name))
+        .filter(|function| function.targets.contains(&Cloud::Aws))
+        .filter_map(|function| Some((function, function.clouds.get(&Cloud::Aws)?)))
+}
+
+/// Deployed names of the given functions (all AWS functions when empty), for `rollback`.
+pub fn deployed_names(
+    config: &ResolvedConfig,
+    selection: &[String],
+) -> Result<Vec<String>, SpecError> {
+    if selection.is_empty() {
+        return Ok(Vec::new());
+    }
+    check_selection(config, selection)?;
+    Ok(aws_functions(config, selection)
+        .map(|(_, target)| target.deployed_name.clone())
+        .collect())
+}
+
+/// The backend's settings. Region: `--region`, then the manifest's `aws.region` or
+/// `provider.region` when written (the manifest's own `us-east-1` default is not used, so
+/// the environment and the profile still decide), then `AWS_REGION` and the profile. The
+/// endpoint comes from `AWS_ENDPOINT_URL` through the SDK's own configuration.
+pub fn aws_settings(config: &ResolvedConfig, cli_region: Option<&str>) -> AwsSettings {
+    let written_region = ["/aws/region", "/provider/region"]
+        .iter()
+        .find_map(|pointer| config.document.pointer(pointer)?.as_str())
+        .map(str::to_owned);
+    let aws = config.aws.as_ref();
+    AwsSettings {
+        region: cli_region.map(str::to_owned).or(written_region),
+        profile: aws.and_then(|aws| aws.profile.clone()),
+        deployment_bucket: aws.and_then(|aws| aws.deployment_bucket.clone()),
+        ..AwsSettings::default()
+    }
+}
+
+/// The runtime the cloud commands run on: two workers are plenty for I/O-bound calls.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            CliError::from_source(&error).with_hint("strata could not start its async runtime")
+        })
+}
+
+/// Builds the AWS clients; fails early with the sources tried when there are no credentials.
+pub async fn connect(settings: AwsSettings) -> Result<AwsProvider, CliError> {
+    Ok(AwsProvider::new(settings).await?)
+}
+
+/// The stage's role: the ARN the manifest gives (`aws.role`, `provider.iam.role`,
+/// `provider.role`), else one strata manages with the manifest's IAM statements.
+fn role_spec(config: &ResolvedConfig) -> Result<RoleSpec, SpecError> {
+    let aws = config.aws.as_ref();
+    match aws.and_then(|aws| aws.role.as_deref()) {
+        Some(role) => {
+            check_role_arn(role, "the service")?;
+            Ok(RoleSpec::Existing(role.to_owned()))
+        }
+        None => Ok(RoleSpec::Managed {
+            statements: aws
+                .map(|aws| aws.iam_statements.clone())
+                .unwrap_or_default(),
+        }),
+    }
+}
+
+fn check_role_arn(role: &str, owner: &str) -> Result<(), SpecError> {
+    let is_arn = role.starts_with("arn:") && role.contains(":role/");
+    if is_arn {
+        Ok(())
+    } else {
+        Err(SpecError::RoleNotArn {
+            owner: owner.to_owned(),
+            role: role.to_owned(),
+        })
+    }
+}
+
+/// A layer this deploy builds and publishes, and how functions may refer to it.
+struct OwnLayer {
+    spec: LayerSpec,
+    /// `{Ref: <this>}` names it in the manifest.
+    reference: String,
+    /// The requirements layer of these functions (serverless-python-requirements).
+    requirement_users: Vec<String>,
+}
+
+/// Maps the resolved manifest and the build report into what the backend deploys.
+///
+/// Layers: every AWS layer artifact becomes a [`LayerSpec`] whose dependency hash is the
+/// zip's sha256 (zips are byte-identical for identical inputs, so an unchanged layer is
+/// reused even after the build cache is cleared). A function gets its requirements layer
+/// when it names `{Ref: PythonRequirementsLambdaLayer}` or when the build put its
+/// dependencies into that layer (they are then not in its own zip); `{Ref: XLambdaLayer}`
+/// names a `layers:` entry; ARNs pass through.
+pub fn deploy_spec(
+    config: &ResolvedConfig,
+    report: &BuildReport,
+    out_dir: &Path,
+    selection: &[String],
+    force: bool,
+) -> Result<DeploySpec, SpecError> {
+    check_selection(config, selection)?;
+    let aws = config.aws.as_ref();
+    let own_layers = own_layers(config, report, out_dir);
+
+    let mut functions = Vec::new();
+    for (function, target) in aws_functions(config, selection) {
+        functions.push(function_spec(
+            aws,
+            function,
+            target,
+            report,
+            out_dir,
+            &own_layers,
+        )?);
+    }
+    Ok(DeploySpec {
+        service: config.service.clone(),
+        stage: config.stage.clone(),
+        functions,
+        layers: own_layers.into_iter().map(|layer| layer.spec).collect(),
+        role: role_spec(config)?,
+        unmanaged: unmanaged_items(config),
+        force,
+    })
+}
+
+fn artifact_ref(artifact: &ArtifactReport, out_dir: &Path) -> ArtifactRef {
+    ArtifactRef {
+        path: out_dir.join(&artifact.path),
+        sha256_hex: artifact.sha256.clone(),
+        code_sha256_base64: artifact.code_sha256.clone(),
+        zipped_size: artifact.zipped_size,
+        unzipped_size: artifact.unzipped_size,
+    }
+}
+
+fn architecture(architecture: strata_manifest::Architecture) -> Architecture {
+    match architecture {
+        strata_manifest::Architecture::X86_64 => Architecture::X86_64,
+        strata_manifest::Architecture::Arm64 => Architecture::Arm64,
+    }
+}
+
+fn own_layers(config: &ResolvedConfig, report: &BuildReport, out_dir: &Path) -> Vec<OwnLayer> {
+    let requirements = config.python_requirements.layer.as_ref();
+    report
+        .artifacts
+        .iter()
+        .filter(|artifact| {
+            artifact.kind == ArtifactKindName::Layer && artifact.cloud == Cloud::Aws.as_str()
+        })
+        .map(|artifact| {
+            let key = artifact
+                .path
+                .trim_end_matches(".zip")
+                .rsplit('/')
+                .next()
+                .unwrap_or(&artifact.path)
+                .to_owned();
+            let manifest_layer = config
+                .layers
+                .values()
+                .find(|layer| format!("aws/layers/{}.zip", layer.name) == artifact.path);
+            match manifest_layer {
+                Some(layer) => OwnLayer {
+                    spec: LayerSpec {
+                        name: layer.name.clone(),
+                        deployed_name: layer.deployed_name.clone(),
+                        artifact: artifact_ref(artifact, out_dir),
+                        dependency_hash: artifact.sha256.clone(),
+                        compatible_runtimes: layer.compatible_runtimes.clone(),
+                        compatible_architectures: layer
+                            .compatible_architectures
+                            .iter()
+                            .copied()
+                            .map(architecture)
+                            .collect(),
+                    },
+                    reference: layer.reference.clone(),
+                    requirement_users: Vec::new(),
+                },
+                None => {
+                    // `python3.12 x86_64`: the target the wheels were picked for.
+                    let mut target = artifact.target.as_deref().unwrap_or_default().split(' ');
+                    let runtime = target.next().unwrap_or_default().to_owned();
+                    let target_architecture = match target.next() {
+                        Some("arm64") => Architecture::Arm64,
+                        _ => Architecture::X86_64,
+                    };
+                    // serverless-python-requirements names the layer `<service>-<stage>-
+                    // python-requirements` unless `layer.name` replaces the whole name;
+                    // strata adds the target, one layer per Python and CPU.
+                    let custom_name = requirements.and_then(|layer| layer.name.as_ref());
+                    let deployed_name = match custom_name {
+                        Some(_) => key.clone(),
+                        None => format!("{}-{}-{key}", config.service, config.stage),
+                    };
+                    let compatible_runtimes = match requirements {
+                        Some(layer) if !layer.compatible_runtimes.is_empty() => {
+                            layer.compatible_runtimes.clone()
+                        }
+                        _ if runtime.is_empty() => Vec::new(),
+                        _ => vec![runtime],
+                    };
+                    let compatible_architectures = match requirements {
+                        Some(layer) if !layer.compatible_architectures.is_empty() => layer
+                            .compatible_architectures
+                            .iter()
+                            .copied()
+                            .map(architecture)
+                            .collect(),
+                        _ => vec![target_architecture],
+                    };
+                    OwnLayer {
+                        spec: LayerSpec {
+                            name: key,
+                            deployed_name,
+                            artifact: artifact_ref(artifact, out_dir),
+                            dependency_hash: artifact.sha256.clone(),
+                            compatible_runtimes,
+                            compatible_architectures,
+                        },
+                        reference: REQUIREMENTS_LAYER_REF.to_owned(),
+                        requirement_users: artifact.functions.clone(),
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+fn function_spec(
+    aws: Option<&AwsConfig>,
+    function: &FunctionConfig,
+    target: &FunctionTarget,
+    report: &BuildReport,
+    out_dir: &Path,
+    own_layers: &[OwnLayer],
+) -> Result<FunctionSpec, SpecError> {
+    let code = report
+        .artifacts
+        .iter()
+        .find(|artifact| {
+            artifact.kind == ArtifactKindName::Function
+                && artifact.cloud == Cloud::Aws.as_str()
+                && artifact.functions.contains(&function.name)
+        })
+        .ok_or_else(|| SpecError::MissingArtifact {
+            function: function.name.clone(),
+        })?;
+
+    let requirements_layer = own_layers
+        .iter()
+        .find(|layer| layer.requirement_users.contains(&function.name));
+    let mut layers = Vec::new();
+    for reference in &target.layers {
+        let layer = match reference {
+            ManifestLayerRef::Arn(arn) => LayerRef::External(arn.clone()),
+            ManifestLayerRef::Ref(name) if name == REQUIREMENTS_LAYER_REF => {
+                let layer = requirements_layer.ok_or_else(|| SpecError::UnknownLayer {
+                    function: function.name.clone(),
+                    reference: name.clone(),
+                    known: Vec::new(),
+                })?;
+                LayerRef::Own(layer.spec.name.clone())
+            }
+            ManifestLayerRef::Ref(name) => {
+                let layer = own_layers
+                    .iter()
+                    .find(|layer| layer.reference == *name)
+                    .ok_or_else(|| SpecError::UnknownLayer {
+                        function: function.name.clone(),
+                        reference: name.clone(),
+                        known: own_layers
+                            .iter()
+                            .map(|layer| format!("{{Ref: {}}}", layer.reference))
+                            .collect(),
+                    })?;
+                LayerRef::Own(layer.spec.name.clone())
+            }
+            ManifestLayerRef::Other(expression) => {
+                return Err(SpecError::UnsupportedLayer {
+                    function: function.name.clone(),
+                    expression: expression.to_string(),
+                });
+            }
+        };
+        if !layers.contains(&layer) {
+            layers.push(layer);
+        }
+    }
+    // The build left this function's dependencies out of its zip and put them in the layer,
+    // so the function cannot run without it, named or not.
+    if let Some(layer) = requirements_layer {
+        let own = LayerRef::Own(layer.spec.name.clone());
+        if !layers.contains(&own) {
+            layers.push(own);
+        }
+    }
+
+    let service_role = aws.and_then(|aws| aws.role.as_deref());
+    let role = match target.role.as_deref() {
+        Some(role) if Some(role) != service_role => {
+            check_role_arn(role, &format!("function `{}`", function.name))?;
+            Some(role.to_owned())
+        }
+        _ => None,
+    };
+
+    let mut tags: BTreeMap<String, String> = aws
+        .map(|aws| {
+            aws.tags
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    tags.extend(
+        function
+            .tags
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone())),
+    );
+
+    Ok(FunctionSpec {
+        logical_name: function.name.clone(),
+        deployed_name: target.deployed_name.clone(),
+        handler: function.handler.clone(),
+        runtime: target.runtime.to_string(),
+        memory_mb: target.memory_size,
+        timeout_s: target.timeout,
+        environment: target
+            .environment
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+        description: function.description.clone().unwrap_or_default(),
+        tags,
+        architecture: architecture(target.architecture),
+        layers,
+        code: artifact_ref(code, out_dir),
+        role,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use strata_manifest::LoadOptions;
+
+    use super::*;
+
+    fn load(manifest: &str, files: &[&str]) -> (tempfile::TempDir, ResolvedConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("serverless.yml"), manifest).unwrap();
+        for file in files {
+            let path = dir.path().join(file);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, "def handler(event, context):\n    return 1\n").unwrap();
+        }
+        let options = LoadOptions {
+            project_dir: dir.path().to_owned(),
+            env: BTreeMap::new(),
+            ..LoadOptions::default()
+        };
+        let loaded = strata_manifest::load(&options).unwrap();
+        (dir, loaded.config)
+    }
+
+    fn artifact(kind: ArtifactKindName, path: &str, functions: &[&str]) -> ArtifactReport {
+        ArtifactReport {
+            kind,
+            name: path.trim_end_matches(".zip").to_owned(),
+            cloud: "aws".to_owned(),
+            target: (kind == ArtifactKindName::Layer).then(|| "python3.12 arm64".to_owned()),
+            path: path.to_owned(),
+            sha256: format!("{:0>64}", path.len()),
+            code_sha256: "AAAA".to_owned(),
+            zipped_size: 10,
+            unzipped_size: 20,
+            file_count: 1,
+            distributions: Vec::new(),
+            functions: functions.iter().map(|name| (*name).to_owned()).collect(),
+            reused: false,
+            input_key: "key".to_owned(),
+        }
+    }
+
+    fn report(artifacts: Vec<ArtifactReport>) -> BuildReport {
+        BuildReport {
+            service: "svc".to_owned(),
+            stage: "dev".to_owned(),
+            output_dir: ".strata/build/dev".to_owned(),
+            artifacts,
+            notes: Vec::new(),
+        }
+    }
+
+    const LAYERED: &str = "\
+service: svc
+provider:
+  name: aws
+  runtime: python3.12
+  architecture: arm64
+  tags:
+    team: data
+  iam:
+    role:
+      statements:
+        - Effect: Allow
+          Action: s3:GetObject
+          Resource: '*'
+custom:
+  pythonRequirements:
+    layer: true
+functions:
+  named:
+    handler: named.handler
+    layers:
+      - arn:aws:lambda:us-east-1:111111111111:layer:shared:3
+      - Ref: PythonRequirementsLambdaLayer
+    tags:
+      team: api
+  implicit:
+    handler: implicit.handler
+    events:
+      - http: GET /
+";
+
+    #[test]
+    fn requirements_layer_is_attached_by_reference_and_by_use() {
+        let (dir, config) = load(LAYERED, &["named.py", "implicit.py"]);
+        let build = report(vec![
+            artifact(
+                ArtifactKindName::Function,
+                "aws/svc.zip",
+                &["named", "implicit"],
+            ),
+            artifact(
+                ArtifactKindName::Layer,
+                "aws/layers/python-requirements-py312-arm64.zip",
+                &["named", "implicit"],
+            ),
+        ]);
+        let out = dir.path().join(".strata/build/dev");
+        let spec = deploy_spec(&config, &build, &out, &[], false).unwrap();
+
+        assert_eq!(spec.layers.len(), 1);
+        let layer = &spec.layers[0];
+        assert_eq!(layer.name, "python-requirements-py312-arm64");
+        assert_eq!(
+            layer.deployed_name,
+            "svc-dev-python-requirements-py312-arm64"
+        );
+        assert_eq!(layer.dependency_hash, build.artifacts[1].sha256);
+        assert_eq!(layer.compatible_runtimes, vec!["python3.12".to_owned()]);
+        assert_eq!(layer.compatible_architectures, vec![Architecture::Arm64]);
+        assert_eq!(
+            layer.artifact.path,
+            out.join("aws/layers/python-requirements-py312-arm64.zip")
+        );
+
+        let named = spec.function("named").unwrap();
+        assert_eq!(named.deployed_name, "svc-dev-named");
+        assert_eq!(
+            named.layers,
+            vec![
+                LayerRef::External("arn:aws:lambda:us-east-1:111111111111:layer:shared:3".into()),
+                LayerRef::Own(layer.name.clone()),
+            ]
+        );
+        assert_eq!(named.tags.get("team").map(String::as_str), Some("api"));
+        assert_eq!(named.architecture, Architecture::Arm64);
+        assert_eq!(named.code.path, out.join("aws/svc.zip"));
+        let implicit = spec.function("implicit").unwrap();
+        assert_eq!(implicit.layers, vec![LayerRef::Own(layer.name.clone())]);
+        assert_eq!(implicit.tags.get("team").map(String::as_str), Some("data"));
+
+        match &spec.role {
+            RoleSpec::Managed { statements } => {
+                assert_eq!(statements.len(), 1);
+                assert_eq!(statements[0]["Action"], "s3:GetObject");
+            }
+            other => panic!("expected a managed role, got {other:?}"),
+        }
+        assert_eq!(
+            spec.unmanaged,
+            vec!["`http` event (functions.implicit.events[0])"]
+        );
+    }
+
+    #[test]
+    fn selection_limits_the_functions() {
+        let (dir, config) = load(LAYERED, &["named.py", "implicit.py"]);
+        let build = report(vec![artifact(
+            ArtifactKindName::Function,
+            "aws/svc.zip",
+            &["named", "implicit"],
+        )]);
+        let spec =
+            deploy_spec(&config, &build, dir.path(), &["implicit".to_owned()], true).unwrap();
+        assert_eq!(spec.functions.len(), 1);
+        assert!(spec.force);
+        let error =
+            deploy_spec(&config, &build, dir.path(), &["nope".to_owned()], false).unwrap_err();
+        assert!(
+            matches!(error, SpecError::UnknownFunction { .. }),
+            "{error}"
+        );
+        assert_eq!(
+            error.hint().unwrap(),
+            "functions in the manifest: named, implicit"
+        );
+    }
+
+    #[test]
+    fn role_arns_are_used_as_given_and_names_are_refused() {
+        let manifest = "\
+service: svc
+provider:
+  name: aws
+  iam:
+    role: arn:aws:iam::111111111111:role/shared
+functions:
+  one:
+    handler: one.handler
+  two:
+    handler: one.handler
+    role: arn:aws:iam::111111111111:role/special
+";
+        let (dir, config) = load(manifest, &["one.py"]);
+        let build = report(vec![artifact(
+            ArtifactKindName::Function,
+            "aws/svc.zip",
+            &["one", "two"],
+        )]);
+        let spec = deploy_spec(&config, &build, dir.path(), &[], false).unwrap();
+        assert_eq!(
+            spec.role,
+            RoleSpec::Existing("arn:aws:iam::111111111111:role/shared".into())
+        );
+        assert_eq!(spec.function("one").unwrap().role, None);
+        assert_eq!(
+            spec.function("two").unwrap().role.as_deref(),
+            Some("arn:aws:iam::111111111111:role/special")
+        );
+
+        let (dir, config) = load(
+            &manifest.replace("arn:aws:iam::111111111111:role/shared", "MyRole"),
+            &["one.py"],
+        );
+        let error = deploy_spec(&config, &build, dir.path(), &[], false).unwrap_err();
+        assert!(matches!(error, SpecError::RoleNotArn { .. }), "{error}");
+    }
+
+    #[test]
+    fn a_ref_to_a_layer_the_build_did_not_produce_is_an_error() {
+        // The requirements layer is on, but there is no requirements.txt to build it from.
+        let manifest = "\
+service: svc
+provider:
+  name: aws
+custom:
+  pythonRequirements:
+    layer: true
+functions:
+  one:
+    handler: one.handler
+    layers:
+      - Ref: PythonRequirementsLambdaLayer
+";
+        let (dir, config) = load(manifest, &["one.py"]);
+        let build = report(vec![artifact(
+            ArtifactKindName::Function,
+            "aws/svc.zip",
+            &["one"],
+        )]);
+        let error = deploy_spec(&config, &build, dir.path(), &[], false).unwrap_err();
+        assert!(matches!(error, SpecError::UnknownLayer { .. }), "{error}");
+    }
+
+    #[test]
+    fn only_a_written_region_overrides_the_environment() {
+        let (_dir, config) = load(
+            "service: svc\nprovider:\n  name: aws\nfunctions:\n  one:\n    handler: one.handler\n",
+            &["one.py"],
+        );
+        assert_eq!(aws_settings(&config, None).region, None);
+        assert_eq!(
+            aws_settings(&config, Some("eu-north-1")).region.as_deref(),
+            Some("eu-north-1")
+        );
+        let (_dir, config) = load(
+            "service: svc\nprovider:\n  name: aws\n  region: ap-south-1\n  deploymentBucket: my-bucket\nfunctions:\n  one:\n    handler: one.handler\n",
+            &["one.py"],
+        );
+        let settings = aws_settings(&config, None);
+        assert_eq!(settings.region.as_deref(), Some("ap-south-1"));
+        assert_eq!(settings.deployment_bucket.as_deref(), Some("my-bucket"));
+    }
+}

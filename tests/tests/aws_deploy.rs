@@ -1,0 +1,1113 @@
+//! `strata deploy`, `plan`, `info`, `rollback` and `remove` end to end: the real binary
+//! against moto server (started by `scripts/emulators start`), reached through
+//! `AWS_ENDPOINT_URL` as a user would point strata at an emulator.
+//!
+//! What each command changed is asserted from moto's side, through its request recorder,
+//! filtered to the test's own service name (moto is shared by tests running in parallel). A
+//! test fails — never skips — when moto is not reachable.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde_json::Value;
+use strata_tests::{LocalIndex, WheelBuilder};
+
+const REGION: &str = "us-east-1";
+
+fn moto_url() -> String {
+    std::env::var("STRATA_TEST_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".to_owned())
+}
+
+fn moto_address() -> String {
+    moto_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// One raw HTTP/1.1 exchange with moto; returns the status and the body. `service` signs the
+/// request's scope so moto routes it (moto does not check signatures).
+fn moto_request(
+    method: &str,
+    path: &str,
+    service: Option<&str>,
+    content_type: &str,
+    body: &str,
+) -> (u16, String) {
+    let url = moto_url();
+    let address = moto_address();
+    let mut stream = TcpStream::connect(&address).unwrap_or_else(|error| {
+        panic!(
+            "moto is not reachable at {url} ({error}); start it with `scripts/emulators start` \
+             and export what `scripts/emulators env` prints"
+        )
+    });
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let authorization = service
+        .map(|service| {
+            format!(
+                "Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n"
+            )
+        })
+        .unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = &tail[size + 2..];
+    }
+    out
+}
+
+fn moto_api(method: &str, path: &str) -> String {
+    moto_request(method, path, None, "text/plain", "").1
+}
+
+/// One request as moto's recorder logged it.
+#[derive(Debug)]
+struct Recorded {
+    method: String,
+    url: String,
+    body: String,
+}
+
+impl Recorded {
+    fn path(&self) -> &str {
+        let without_scheme = self
+            .url
+            .split_once("://")
+            .map_or(&*self.url, |(_, rest)| rest);
+        without_scheme
+            .find('/')
+            .map_or("/", |index| &without_scheme[index..])
+    }
+
+    /// The API operation, named as AWS documents it.
+    fn operation(&self) -> String {
+        if let Some(action) = self
+            .body
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="))
+        {
+            return action.to_owned();
+        }
+        let path = self.path().split('?').next().unwrap_or_default();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let operation = match (self.method.as_str(), segments.as_slice()) {
+            ("POST", ["2015-03-31", "functions"]) => "CreateFunction",
+            ("PUT", ["2015-03-31", "functions", _, "code"]) => "UpdateFunctionCode",
+            ("PUT", ["2015-03-31", "functions", _, "configuration"]) => {
+                "UpdateFunctionConfiguration"
+            }
+            ("POST", ["2015-03-31", "functions", _, "versions"]) => "PublishVersion",
+            ("POST", ["2015-03-31", "functions", _, "aliases"]) => "CreateAlias",
+            ("PUT", ["2015-03-31", "functions", _, "aliases", _]) => "UpdateAlias",
+            ("DELETE", ["2015-03-31", "functions", _]) => "DeleteFunction",
+            ("POST", ["2018-10-31", "layers", _, "versions"]) => "PublishLayerVersion",
+            ("DELETE", ["2018-10-31", "layers", _, "versions", _]) => "DeleteLayerVersion",
+            ("POST", ["2017-03-31", "tags", _]) => "TagResource",
+            ("DELETE", ["2017-03-31", "tags", _]) => "UntagResource",
+            _ => return format!("{} {path}", self.method),
+        };
+        operation.to_owned()
+    }
+
+    fn is_mutating(&self) -> bool {
+        if self.method == "GET" || self.method == "HEAD" {
+            return false;
+        }
+        let action = self
+            .body
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("Action="));
+        !action.is_some_and(|action| action.starts_with("Get") || action.starts_with("List"))
+    }
+}
+
+/// Requests from the moment it was made, as moto recorded them.
+struct Recorder {
+    start: usize,
+}
+
+impl Recorder {
+    fn start() -> Self {
+        moto_api("POST", "/moto-api/recorder/start-recording");
+        Self {
+            start: Self::all().len(),
+        }
+    }
+
+    fn all() -> Vec<Recorded> {
+        moto_api("GET", "/moto-api/recorder/download-recording")
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .map(|entry| {
+                let raw = entry["body"].as_str().unwrap_or_default();
+                // The recorder base64-encodes bodies it did not read as text (form posts,
+                // JSON uploads).
+                let body = if entry["body_encoded"].as_bool() == Some(true) {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(raw)
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                        .unwrap_or_default()
+                } else {
+                    raw.to_owned()
+                };
+                Recorded {
+                    method: entry["method"].as_str().unwrap_or_default().to_owned(),
+                    url: entry["url"].as_str().unwrap_or_default().to_owned(),
+                    body,
+                }
+            })
+            .collect()
+    }
+
+    /// Mutating operations since `start` about `service` (URL or body names it), sorted.
+    fn mutations(&self, service: &str) -> Vec<String> {
+        let mut operations: Vec<String> = Self::all()
+            .into_iter()
+            .skip(self.start)
+            .filter(|request| request.url.contains(service) || request.body.contains(service))
+            .filter(Recorded::is_mutating)
+            .map(|request| request.operation())
+            .collect();
+        operations.sort();
+        operations
+    }
+}
+
+/// The strata binary, built once per test process: this package may not depend on the CLI
+/// crate, so `cargo build` makes sure the binary matches the sources under test.
+fn strata_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(path) = std::env::var_os("STRATA_BIN") {
+            return PathBuf::from(path);
+        }
+        let exe = std::env::current_exe().unwrap();
+        // <target>/<profile>/deps/<test binary>
+        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
+        let target_dir = profile_dir.parent().unwrap();
+        let profile = profile_dir.file_name().unwrap().to_string_lossy();
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .args([
+                "build", "--quiet", "-j", "2", "-p", "strata", "--bin", "strata",
+            ])
+            .arg("--target-dir")
+            .arg(target_dir);
+        match profile.as_ref() {
+            "debug" => {}
+            "release" => {
+                command.arg("--release");
+            }
+            other => {
+                command.args(["--profile", other]);
+            }
+        }
+        let status = command.status().expect("cargo runs");
+        assert!(status.success(), "building the strata binary failed");
+        profile_dir.join(format!("strata{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// A service name no other test (or earlier run against the same moto) uses.
+fn unique_service(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}{:x}",
+        (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) & 0xffff_ffff
+    )
+}
+
+struct Output {
+    stdout: String,
+    stderr: String,
+    code: i32,
+}
+
+/// A project directory, its own caches, and the environment strata runs with.
+struct Project {
+    dir: tempfile::TempDir,
+    /// Holds the AWS files that do not exist and the caches; removed with the project.
+    _home: tempfile::TempDir,
+    service: String,
+    env: Vec<(String, String)>,
+}
+
+impl Project {
+    fn new(prefix: &str) -> Self {
+        // Fails with the start-up hint when moto is down. (Not `/moto-api/data.json`: moto
+        // answers that with 500 once it holds a Lambda function and has no Docker.)
+        moto_api("GET", "/moto-api/");
+        let home = tempfile::tempdir().unwrap();
+        let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin");
+        let path = std::env::join_paths(std::iter::once(tools).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )))
+        .unwrap()
+        .into_string()
+        .unwrap();
+        let mut env = vec![
+            ("PATH".to_owned(), path),
+            ("AWS_ENDPOINT_URL".to_owned(), moto_url()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
+            ("AWS_REGION".to_owned(), REGION.to_owned()),
+            // Never the developer's own AWS files, never instance metadata.
+            (
+                "AWS_CONFIG_FILE".to_owned(),
+                home.path().join("aws-config").display().to_string(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE".to_owned(),
+                home.path().join("aws-credentials").display().to_string(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED".to_owned(), "true".to_owned()),
+            (
+                "STRATA_CACHE_DIR".to_owned(),
+                home.path().join("cache").display().to_string(),
+            ),
+            ("NO_COLOR".to_owned(), "1".to_owned()),
+        ];
+        for key in ["HOME", "PYENV_ROOT", "PYENV_VERSION", "LANG"] {
+            if let Ok(value) = std::env::var(key) {
+                env.push((key.to_owned(), value));
+            }
+        }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            _home: home,
+            service: unique_service(prefix),
+            env,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, relative: &str, contents: &str) {
+        let path = self.path().join(relative);
+        fs_create_parent(&path);
+        std::fs::write(path, contents).unwrap();
+    }
+
+    fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(existing, _)| existing != key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    fn remove_env(&mut self, key: &str) {
+        self.env.retain(|(existing, _)| existing != key);
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = Command::new(strata_bin())
+            .current_dir(self.path())
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .output()
+            .expect("strata runs");
+        Output {
+            stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+            code: output.status.code().expect("exit code"),
+        }
+    }
+
+    /// Runs a command with `--output-format json`, expecting success and one document of
+    /// `kind` with a schema version.
+    fn json(&self, kind: &str, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--output-format", "json"]);
+        let output = self.run(&all);
+        assert_eq!(
+            output.code, 0,
+            "strata {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+            output.stdout, output.stderr
+        );
+        let document: Value = serde_json::from_str(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "strata {args:?} printed no single JSON document ({error}):\n{}",
+                output.stdout
+            )
+        });
+        assert_eq!(document["schema_version"], 1, "{document:#}");
+        assert_eq!(document["kind"], kind, "{document:#}");
+        document
+    }
+
+    fn deploy(&self) -> Value {
+        let report = self.json("deploy", &["deploy"]);
+        assert_eq!(report["success"], true, "{report:#}");
+        report
+    }
+
+    fn function_name(&self, function: &str) -> String {
+        format!("{}-prod-{function}", self.service)
+    }
+
+    /// Deletes what the test deployed, so moto stays small for the tests after it.
+    fn clean_up(&self) {
+        let output = self.run(&["remove", "--yes"]);
+        assert_eq!(output.code, 0, "clean-up failed: {}", output.stderr);
+    }
+}
+
+fn fs_create_parent(path: &Path) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+}
+
+/// Two functions packaged individually, each zip holding only its own handler, so a change
+/// to one handler changes one zip.
+fn two_function_project(prefix: &str) -> Project {
+    let project = Project::new(prefix);
+    project.write(
+        "serverless.yml",
+        &format!(
+            "service: {}\n\
+             provider:\n  name: aws\n  runtime: python3.12\n  stage: prod\n  environment:\n    LOG_LEVEL: info\n    API_TOKEN: ${{env:API_TOKEN, 'first-token-value'}}\n\
+             package:\n  individually: true\n  patterns:\n    - '!**'\n\
+             functions:\n  hello:\n    handler: hello.handler\n    package:\n      patterns:\n        - hello.py\n  world:\n    handler: world.handler\n    package:\n      patterns:\n        - world.py\n",
+            project.service
+        ),
+    );
+    project.write(
+        "hello.py",
+        "def handler(event, context):\n    return 'hello'\n",
+    );
+    project.write(
+        "world.py",
+        "def handler(event, context):\n    return 'world'\n",
+    );
+    project
+}
+
+fn function<'a>(report: &'a Value, logical_name: &str) -> &'a Value {
+    report["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|function| function["logical_name"] == logical_name)
+        .unwrap_or_else(|| panic!("no function {logical_name} in {report:#}"))
+}
+
+fn outcome(report: &Value, logical_name: &str) -> String {
+    function(report, logical_name)["outcome"]["kind"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn info_function<'a>(info: &'a Value, deployed_name: &str) -> &'a Value {
+    info["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|function| function["deployed_name"] == deployed_name)
+        .unwrap_or_else(|| panic!("{deployed_name} is not in {info:#}"))
+}
+
+fn strings(operations: &[&str]) -> Vec<String> {
+    let mut operations: Vec<String> = operations.iter().map(|op| (*op).to_owned()).collect();
+    operations.sort();
+    operations
+}
+
+#[test]
+fn aws_first_deploy_creates_everything_and_a_second_deploy_changes_nothing() {
+    let project = two_function_project("fst");
+    let recorder = Recorder::start();
+    let first = project.deploy();
+    assert_eq!(outcome(&first, "hello"), "created");
+    assert_eq!(outcome(&first, "world"), "created");
+    assert_eq!(function(&first, "hello")["version"], "1");
+    assert_eq!(function(&first, "hello")["alias"], "prod");
+    assert!(
+        function(&first, "hello")["duration_ms"].is_u64(),
+        "{first:#}"
+    );
+    let created = recorder.mutations(&project.service);
+    for operation in [
+        "CreateRole",
+        "PutRolePolicy",
+        "CreateFunction",
+        "PublishVersion",
+        "CreateAlias",
+    ] {
+        assert!(
+            created.iter().any(|made| made == operation),
+            "{operation} missing from {created:?}"
+        );
+    }
+
+    let info = project.json("info", &["info"]);
+    assert_eq!(info["location"], REGION);
+    for name in ["hello", "world"] {
+        let deployed = info_function(&info, &project.function_name(name));
+        assert_eq!(deployed["alias"]["name"], "prod", "{info:#}");
+        assert_eq!(deployed["alias"]["version"], "1", "{info:#}");
+        assert!(deployed["code_sha256"].is_string(), "{info:#}");
+    }
+    let text = project.run(&["info"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains("alias prod -> version 1"),
+        "{}",
+        text.stdout
+    );
+
+    let recorder = Recorder::start();
+    let second = project.deploy();
+    assert_eq!(recorder.mutations(&project.service), Vec::<String>::new());
+    assert_eq!(outcome(&second, "hello"), "unchanged");
+    assert_eq!(outcome(&second, "world"), "unchanged");
+    assert_eq!(function(&second, "hello")["version"], "1");
+
+    let text = project.run(&["deploy"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains(&format!(
+            "function hello ({}): unchanged; alias prod -> 1",
+            project.function_name("hello")
+        )),
+        "{}",
+        text.stdout
+    );
+    project.clean_up();
+}
+
+#[test]
+fn aws_handler_change_updates_only_that_function_and_plan_changes_nothing() {
+    let project = two_function_project("hnd");
+    let first = project.deploy();
+    let old_hash = function(&first, "hello")["version"].clone();
+    assert_eq!(old_hash, "1");
+    project.write(
+        "hello.py",
+        "def handler(event, context):\n    return 'hello again'\n",
+    );
+
+    let recorder = Recorder::start();
+    let plan = project.json("plan", &["plan"]);
+    let dry_run = project.json("plan", &["deploy", "--dry-run"]);
+    assert_eq!(recorder.mutations(&project.service), Vec::<String>::new());
+    assert_eq!(plan["functions"], dry_run["functions"]);
+    let hello = function(&plan, "hello");
+    assert_eq!(hello["action"]["kind"], "update", "{plan:#}");
+    let code = &hello["action"]["code"];
+    assert!(
+        code["old"].is_string() && code["new"].is_string(),
+        "{plan:#}"
+    );
+    assert_ne!(code["old"], code["new"]);
+    assert_eq!(hello["action"]["config"], serde_json::json!([]));
+    assert_eq!(hello["alias"]["from"], "1");
+    assert_eq!(function(&plan, "world")["action"]["kind"], "unchanged");
+    let text = project.run(&["plan"]);
+    assert!(
+        text.stdout.contains(&format!(
+            "function hello ({}): update code",
+            project.function_name("hello")
+        )) && text.stdout.contains("alias prod: 1 -> new version"),
+        "{}",
+        text.stdout
+    );
+
+    let recorder = Recorder::start();
+    let report = project.deploy();
+    assert_eq!(
+        recorder.mutations(&project.service),
+        strings(&["PublishVersion", "UpdateAlias", "UpdateFunctionCode"])
+    );
+    assert_eq!(outcome(&report, "hello"), "updated_code");
+    assert_eq!(function(&report, "hello")["version"], "2");
+    assert_eq!(outcome(&report, "world"), "unchanged");
+    assert_eq!(function(&report, "world")["version"], "1");
+    project.clean_up();
+}
+
+#[test]
+fn aws_environment_change_updates_configuration_only_with_secrets_masked() {
+    let mut project = two_function_project("env");
+    project.deploy();
+    project.set_env("API_TOKEN", "second-token-value");
+
+    let plan = project.json("plan", &["plan"]);
+    let config = &function(&plan, "hello")["action"]["config"];
+    assert_eq!(
+        config,
+        &serde_json::json!([
+            { "field": "environment.API_TOKEN", "old": "****", "new": "****" }
+        ]),
+        "{plan:#}"
+    );
+    let text = project.run(&["plan"]);
+    assert!(
+        text.stdout.contains("environment.API_TOKEN: **** -> ****"),
+        "{}",
+        text.stdout
+    );
+    for output in [&text.stdout, &text.stderr, &plan.to_string()] {
+        assert!(!output.contains("first-token-value"), "{output}");
+        assert!(!output.contains("second-token-value"), "{output}");
+    }
+
+    let recorder = Recorder::start();
+    let report = project.deploy();
+    assert_eq!(
+        recorder.mutations(&project.service),
+        strings(&[
+            "PublishVersion",
+            "PublishVersion",
+            "UpdateAlias",
+            "UpdateAlias",
+            "UpdateFunctionConfiguration",
+            "UpdateFunctionConfiguration",
+        ])
+    );
+    assert_eq!(outcome(&report, "hello"), "updated_configuration");
+    assert_eq!(outcome(&report, "world"), "updated_configuration");
+    assert!(!report.to_string().contains("second-token-value"));
+    project.clean_up();
+}
+
+#[test]
+fn aws_requirements_change_publishes_one_layer_version_for_the_functions_using_it() {
+    let wheels = tempfile::tempdir().unwrap();
+    for version in ["1.0", "2.0"] {
+        WheelBuilder::new("tinydep", version)
+            .write_to(wheels.path())
+            .unwrap();
+    }
+    let index = LocalIndex::start(wheels.path()).unwrap();
+    let mut project = Project::new("lyr");
+    project.set_env("PIP_INDEX_URL", &index.url());
+    // `hello` lives at the root with the requirements; `world` is a module of its own
+    // without any, so it must not be touched by a dependency change.
+    project.write(
+        "serverless.yml",
+        &format!(
+            "service: {}\n\
+             provider:\n  name: aws\n  runtime: python3.12\n  stage: prod\n\
+             plugins:\n  - serverless-python-requirements\n\
+             custom:\n  pythonRequirements:\n    layer: true\n\
+             package:\n  individually: true\n  patterns:\n    - '!**'\n    - '*.py'\n\
+             functions:\n  hello:\n    handler: hello.handler\n    layers:\n      - Ref: PythonRequirementsLambdaLayer\n  world:\n    handler: handler.handler\n    module: world\n",
+            project.service
+        ),
+    );
+    project.write(
+        "hello.py",
+        "import tinydep\n\ndef handler(event, context):\n    return 'hello'\n",
+    );
+    project.write(
+        "world/handler.py",
+        "def handler(event, context):\n    return 'world'\n",
+    );
+    project.write("requirements.txt", "tinydep==1.0\n");
+
+    let recorder = Recorder::start();
+    let first = project.deploy();
+    let layers = first["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1, "{first:#}");
+    assert_eq!(layers[0]["published"], true);
+    let first_layer = layers[0]["arn"].as_str().unwrap().to_owned();
+    let published: Vec<String> = recorder
+        .mutations(&project.service)
+        .into_iter()
+        .filter(|operation| operation == "PublishLayerVersion")
+        .collect();
+    assert_eq!(published.len(), 1);
+    let info = project.json("info", &["info"]);
+    assert_eq!(
+        info_function(&info, &project.function_name("hello"))["layers"],
+        serde_json::json!([first_layer])
+    );
+    assert_eq!(
+        info_function(&info, &project.function_name("world"))["layers"],
+        serde_json::json!([])
+    );
+
+    project.write("requirements.txt", "tinydep==2.0\n");
+    let plan = project.json("plan", &["plan"]);
+    assert_eq!(plan["layers"][0]["action"]["kind"], "publish", "{plan:#}");
+    let recorder = Recorder::start();
+    let report = project.deploy();
+    assert_eq!(
+        recorder.mutations(&project.service),
+        strings(&[
+            "PublishLayerVersion",
+            "PublishVersion",
+            "UpdateAlias",
+            "UpdateFunctionConfiguration",
+        ])
+    );
+    assert_eq!(report["layers"][0]["published"], true);
+    assert_eq!(outcome(&report, "hello"), "updated_configuration");
+    assert_eq!(outcome(&report, "world"), "unchanged");
+    let second_layer = report["layers"][0]["arn"].as_str().unwrap().to_owned();
+    assert_ne!(second_layer, first_layer);
+
+    // Back to the first dependencies: the version that records their hash is reused.
+    project.write("requirements.txt", "tinydep==1.0\n");
+    let recorder = Recorder::start();
+    let report = project.deploy();
+    assert_eq!(report["layers"][0]["published"], false, "{report:#}");
+    assert_eq!(report["layers"][0]["arn"], first_layer.as_str());
+    assert!(
+        !recorder
+            .mutations(&project.service)
+            .contains(&"PublishLayerVersion".to_owned())
+    );
+    project.remove_env("PIP_INDEX_URL");
+    project.clean_up();
+}
+
+#[test]
+fn aws_rollback_moves_the_alias_back_and_to_a_given_version() {
+    let project = two_function_project("rbk");
+    project.deploy();
+    project.write("hello.py", "def handler(event, context):\n    return 2\n");
+    project.deploy();
+    project.write("hello.py", "def handler(event, context):\n    return 3\n");
+    let third = project.deploy();
+    assert_eq!(function(&third, "hello")["version"], "3");
+    let hello = project.function_name("hello");
+
+    let recorder = Recorder::start();
+    let report = project.json("rollback", &["rollback", "--function", "hello"]);
+    assert_eq!(
+        report["functions"],
+        serde_json::json!([{ "deployed_name": hello, "alias": "prod", "from": "3", "to": "2" }])
+    );
+    assert_eq!(
+        recorder.mutations(&project.service),
+        strings(&["UpdateAlias"])
+    );
+    let (status, alias) = moto_request(
+        "GET",
+        &format!("/2015-03-31/functions/{hello}/aliases/prod"),
+        Some("lambda"),
+        "application/json",
+        "",
+    );
+    // moto answers GetAlias with 201.
+    assert!((200..300).contains(&status), "{status}: {alias}");
+    let alias: Value = serde_json::from_str(&alias).unwrap();
+    assert_eq!(alias["FunctionVersion"], "2");
+
+    let report = project.json("rollback", &["rollback", "-f", "hello", "--to", "1"]);
+    assert_eq!(report["functions"][0]["from"], "2");
+    assert_eq!(report["functions"][0]["to"], "1");
+    let info = project.json("info", &["info"]);
+    assert_eq!(info_function(&info, &hello)["alias"]["version"], "1");
+
+    // `world` has one version only: there is nothing before it.
+    let output = project.run(&["rollback", "--function", "world"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    assert!(
+        output.stderr.contains("no published version before 1"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("hint: pass --to VERSION"),
+        "{}",
+        output.stderr
+    );
+
+    // A deploy brings the stage back to what the manifest says.
+    let report = project.deploy();
+    assert_eq!(outcome(&report, "hello"), "published", "{report:#}");
+    project.clean_up();
+}
+
+#[test]
+fn aws_remove_deletes_exactly_what_strata_created() {
+    let project = two_function_project("rmv");
+    project.deploy();
+
+    // A function and role made by hand, named like the stage's own: not strata's to delete.
+    let bystander = project.function_name("handmade");
+    let role = format!("{}-handmade-role", project.service);
+    let (status, body) = moto_request(
+        "POST",
+        "/",
+        Some("iam"),
+        "application/x-www-form-urlencoded",
+        &format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let zip = base64::engine::general_purpose::STANDARD.encode(strata_tests::zip::write_zip(&[
+        strata_tests::zip::ZipEntry::file("h.py", "def h(event, context):\n    return 0\n"),
+    ]));
+    let (status, body) = moto_request(
+        "POST",
+        "/2015-03-31/functions",
+        Some("lambda"),
+        "application/json",
+        &serde_json::json!({
+            "FunctionName": bystander,
+            "Runtime": "python3.12",
+            "Role": format!("arn:aws:iam::123456789012:role/{role}"),
+            "Handler": "h.h",
+            "Code": { "ZipFile": zip },
+        })
+        .to_string(),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    let refused = project.run(&["remove"]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("without confirmation"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("hint: "), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("function {}", project.function_name("hello"))),
+        "the plan is shown: {}",
+        refused.stderr
+    );
+
+    let recorder = Recorder::start();
+    let report = project.json("remove", &["remove", "--yes"]);
+    let mut removed: Vec<String> = report["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|resource| {
+            format!(
+                "{} {}",
+                resource["kind"].as_str().unwrap(),
+                resource["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    removed.sort();
+    assert_eq!(
+        removed,
+        vec![
+            format!("function {}", project.function_name("hello")),
+            format!("function {}", project.function_name("world")),
+            format!("role {}-prod-{REGION}-lambdaRole", project.service),
+        ]
+    );
+    let deleted: Vec<String> = recorder
+        .mutations(&project.service)
+        .into_iter()
+        .filter(|operation| operation.starts_with("Delete"))
+        .collect();
+    assert_eq!(
+        deleted,
+        strings(&[
+            "DeleteFunction",
+            "DeleteFunction",
+            "DeleteRole",
+            "DeleteRolePolicy"
+        ])
+    );
+
+    let (status, body) = moto_request(
+        "GET",
+        &format!("/2015-03-31/functions/{bystander}"),
+        Some("lambda"),
+        "application/json",
+        "",
+    );
+    assert_eq!(status, 200, "the hand-made function survives: {body}");
+    let info = project.json("info", &["info"]);
+    assert_eq!(info["functions"], serde_json::json!([]));
+    let again = project.run(&["remove"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stdout.contains("nothing strata created is deployed"),
+        "{}",
+        again.stdout
+    );
+    moto_request(
+        "DELETE",
+        &format!("/2015-03-31/functions/{bystander}"),
+        Some("lambda"),
+        "application/json",
+        "",
+    );
+}
+
+#[test]
+fn aws_seed_serverless_yml_deploys_with_stage_prod() {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seed/aws");
+    let seed = if seed.is_dir() {
+        seed
+    } else {
+        PathBuf::from("/work/shared/seed/aws")
+    };
+    let mut project = Project::new("seed");
+    let manifest = std::fs::read_to_string(seed.join("serverless.yml")).unwrap();
+    assert!(manifest.contains("service: python-app\n"));
+    // The seed as it is, except the service name: moto is shared with other tests and runs.
+    project.write(
+        "serverless.yml",
+        &manifest.replace(
+            "service: python-app\n",
+            &format!("service: {}\n", project.service),
+        ),
+    );
+    project.write(
+        "handler.py",
+        &std::fs::read_to_string(seed.join("handler.py")).unwrap(),
+    );
+    let database_url = "postgres://app:seed-secret-password@db.internal:5432/app";
+    project.set_env("DATABASE_URL", database_url);
+
+    let recorder = Recorder::start();
+    let plan = project.json("plan", &["plan", "--stage", "prod"]);
+    // Nothing is deployed yet, and planning creates nothing: no role, no bucket.
+    assert_eq!(recorder.mutations(&project.service), Vec::<String>::new());
+    assert_eq!(
+        recorder.mutations("strata-deployments-"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        plan["location"], "us-west-2",
+        "the manifest's region wins over AWS_REGION"
+    );
+    assert_eq!(plan["role"]["action"], "create");
+    let output = project.run(&["deploy", "--stage", "prod"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    for name in ["hello", "processS3"] {
+        assert!(
+            output.stdout.contains(&format!(
+                "function {name} ({}-prod-{name}): created; alias prod -> 1",
+                project.service
+            )),
+            "{}",
+            output.stdout
+        );
+    }
+    // The events are listed once in the report, summed up once on stderr.
+    assert_eq!(
+        output
+            .stdout
+            .matches("`http` event (functions.hello.events[0])")
+            .count(),
+        1
+    );
+    assert_eq!(
+        output.stderr.matches("not managed yet").count(),
+        1,
+        "{}",
+        output.stderr
+    );
+    assert!(
+        !output.stderr.contains("does not create triggers yet"),
+        "{}",
+        output.stderr
+    );
+    for text in [&output.stdout, &output.stderr, &plan.to_string()] {
+        assert!(!text.contains("seed-secret-password"), "{text}");
+    }
+
+    let info = project.json("info", &["info", "--stage", "prod"]);
+    assert_eq!(info["location"], "us-west-2");
+    assert_eq!(info["functions"].as_array().unwrap().len(), 2, "{info:#}");
+    let elsewhere = project.json(
+        "info",
+        &["info", "--stage", "prod", "--region", "eu-west-1"],
+    );
+    assert_eq!(elsewhere["location"], "eu-west-1");
+    assert_eq!(elsewhere["functions"], serde_json::json!([]));
+
+    let again = project.json("deploy", &["deploy", "--stage", "prod"]);
+    assert_eq!(outcome(&again, "hello"), "unchanged");
+    assert_eq!(outcome(&again, "processS3"), "unchanged");
+    let output = project.run(&["remove", "--stage", "prod", "--yes"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+}
+
+#[test]
+fn aws_missing_credentials_fail_naming_the_sources_tried() {
+    let mut project = two_function_project("crd");
+    project.remove_env("AWS_ACCESS_KEY_ID");
+    project.remove_env("AWS_SECRET_ACCESS_KEY");
+    let output = project.run(&["info"]);
+    assert_eq!(output.code, 1, "{}", output.stdout);
+    assert!(
+        output
+            .stderr
+            .contains("no AWS credentials found; tried: environment variables"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("hint: set AWS_ACCESS_KEY_ID"),
+        "{}",
+        output.stderr
+    );
+
+    let output = project.run(&["deploy", "--output-format", "json"]);
+    assert_eq!(output.code, 1);
+    let error: Value = serde_json::from_str(&output.stdout).expect("one JSON error document");
+    assert_eq!(error["kind"], "error");
+    assert_eq!(error["schema_version"], 1);
+}
+
+#[test]
+fn aws_a_failed_function_exits_1_naming_the_step_and_keeps_its_alias() {
+    let project = two_function_project("fail");
+    project.deploy();
+    let world = project.function_name("world");
+    // A layer that does not exist: Lambda refuses the configuration after the new code is in.
+    let manifest = std::fs::read_to_string(project.path().join("serverless.yml")).unwrap();
+    project.write(
+        "serverless.yml",
+        &manifest.replace(
+            "    handler: world.handler\n",
+            "    handler: world.handler\n    layers:\n      - arn:aws:lambda:us-east-1:123456789012:layer:does-not-exist:7\n",
+        ),
+    );
+    project.write(
+        "world.py",
+        "def handler(event, context):\n    return 'broken'\n",
+    );
+    project.write(
+        "hello.py",
+        "def handler(event, context):\n    return 'fine'\n",
+    );
+
+    let output = project.run(&["deploy", "--output-format", "json"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    let report: Value = serde_json::from_str(&output.stdout).expect("one JSON document");
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["kind"], "deploy");
+    assert_eq!(report["success"], false);
+    assert_eq!(outcome(&report, "hello"), "updated_code");
+    let failed = &function(&report, "world")["outcome"];
+    assert_eq!(failed["kind"], "failed", "{report:#}");
+    assert_eq!(failed["step"], "update-configuration", "{report:#}");
+    assert!(failed["request_id"].is_string(), "{report:#}");
+    assert_eq!(function(&report, "world")["version"], "1");
+    let info = project.json("info", &["info"]);
+    assert_eq!(info_function(&info, &world)["alias"]["version"], "1");
+    assert_eq!(
+        info_function(&info, &project.function_name("hello"))["alias"]["version"],
+        "2"
+    );
+
+    let output = project.run(&["deploy"]);
+    assert_eq!(output.code, 1, "{}", output.stdout);
+    assert!(
+        output
+            .stderr
+            .contains("error: 1 of 2 functions failed to deploy")
+            && output
+                .stderr
+                .contains(&format!("{world}: update-configuration failed"))
+            && output.stderr.contains("(request id "),
+        "{}",
+        output.stderr
+    );
+    project.clean_up();
+}
+
+#[test]
+fn aws_function_selection_deploys_only_that_function_and_leaves_the_role() {
+    let project = two_function_project("sel");
+    project.deploy();
+    project.write(
+        "hello.py",
+        "def handler(event, context):\n    return 'selected'\n",
+    );
+    project.write(
+        "world.py",
+        "def handler(event, context):\n    return 'not selected'\n",
+    );
+
+    let recorder = Recorder::start();
+    let report = project.json("deploy", &["deploy", "--function", "hello"]);
+    assert_eq!(report["success"], true);
+    assert_eq!(
+        report["functions"].as_array().unwrap().len(),
+        1,
+        "{report:#}"
+    );
+    assert_eq!(outcome(&report, "hello"), "updated_code");
+    // The managed role's policy names every function's log group: a partial deploy must not
+    // rewrite it from the one function it sees.
+    assert_eq!(
+        recorder.mutations(&project.service),
+        strings(&["PublishVersion", "UpdateAlias", "UpdateFunctionCode"])
+    );
+
+    let output = project.run(&["deploy", "--function", "nope"]);
+    assert_eq!(output.code, 1);
+    assert!(
+        output
+            .stderr
+            .contains("function `nope` is not in the manifest")
+            && output
+                .stderr
+                .contains("hint: functions in the manifest: hello, world"),
+        "{}",
+        output.stderr
+    );
+
+    let plan = project.json("plan", &["plan"]);
+    assert_eq!(function(&plan, "world")["action"]["kind"], "update");
+    assert_eq!(function(&plan, "hello")["action"]["kind"], "unchanged");
+    project.clean_up();
+}
