@@ -6,215 +6,17 @@
 //! filtered to the test's own service name (moto is shared by tests running in parallel). A
 //! test fails — never skips — when moto is not reachable.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde_json::Value;
+use strata_tests::moto::{Recorder, moto_api, moto_request, moto_url};
 use strata_tests::{LocalIndex, WheelBuilder};
 
 const REGION: &str = "us-east-1";
-
-fn moto_url() -> String {
-    std::env::var("STRATA_TEST_MOTO_URL").unwrap_or_else(|_| "http://127.0.0.1:5000".to_owned())
-}
-
-fn moto_address() -> String {
-    moto_url()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-/// One raw HTTP/1.1 exchange with moto; returns the status and the body. `service` signs the
-/// request's scope so moto routes it (moto does not check signatures).
-fn moto_request(
-    method: &str,
-    path: &str,
-    service: Option<&str>,
-    content_type: &str,
-    body: &str,
-) -> (u16, String) {
-    let url = moto_url();
-    let address = moto_address();
-    let mut stream = TcpStream::connect(&address).unwrap_or_else(|error| {
-        panic!(
-            "moto is not reachable at {url} ({error}); start it with `scripts/emulators start` \
-             and export what `scripts/emulators env` prints"
-        )
-    });
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let authorization = service
-        .map(|service| {
-            format!(
-                "Authorization: AWS4-HMAC-SHA256 Credential=testing/20240101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n"
-            )
-        })
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
-    (status, body)
-}
-
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if size == 0 {
-            break;
-        }
-        out.push_str(&tail[..size]);
-        rest = &tail[size + 2..];
-    }
-    out
-}
-
-fn moto_api(method: &str, path: &str) -> String {
-    moto_request(method, path, None, "text/plain", "").1
-}
-
-/// One request as moto's recorder logged it.
-#[derive(Debug)]
-struct Recorded {
-    method: String,
-    url: String,
-    body: String,
-}
-
-impl Recorded {
-    fn path(&self) -> &str {
-        let without_scheme = self
-            .url
-            .split_once("://")
-            .map_or(&*self.url, |(_, rest)| rest);
-        without_scheme
-            .find('/')
-            .map_or("/", |index| &without_scheme[index..])
-    }
-
-    /// The API operation, named as AWS documents it.
-    fn operation(&self) -> String {
-        if let Some(action) = self
-            .body
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("Action="))
-        {
-            return action.to_owned();
-        }
-        let path = self.path().split('?').next().unwrap_or_default();
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let operation = match (self.method.as_str(), segments.as_slice()) {
-            ("POST", ["2015-03-31", "functions"]) => "CreateFunction",
-            ("PUT", ["2015-03-31", "functions", _, "code"]) => "UpdateFunctionCode",
-            ("PUT", ["2015-03-31", "functions", _, "configuration"]) => {
-                "UpdateFunctionConfiguration"
-            }
-            ("POST", ["2015-03-31", "functions", _, "versions"]) => "PublishVersion",
-            ("POST", ["2015-03-31", "functions", _, "aliases"]) => "CreateAlias",
-            ("PUT", ["2015-03-31", "functions", _, "aliases", _]) => "UpdateAlias",
-            ("DELETE", ["2015-03-31", "functions", _]) => "DeleteFunction",
-            ("POST", ["2018-10-31", "layers", _, "versions"]) => "PublishLayerVersion",
-            ("DELETE", ["2018-10-31", "layers", _, "versions", _]) => "DeleteLayerVersion",
-            ("POST", ["2017-03-31", "tags", _]) => "TagResource",
-            ("DELETE", ["2017-03-31", "tags", _]) => "UntagResource",
-            _ => return format!("{} {path}", self.method),
-        };
-        operation.to_owned()
-    }
-
-    fn is_mutating(&self) -> bool {
-        if self.method == "GET" || self.method == "HEAD" {
-            return false;
-        }
-        let action = self
-            .body
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("Action="));
-        !action.is_some_and(|action| action.starts_with("Get") || action.starts_with("List"))
-    }
-}
-
-/// Requests from the moment it was made, as moto recorded them.
-struct Recorder {
-    start: usize,
-}
-
-impl Recorder {
-    fn start() -> Self {
-        moto_api("POST", "/moto-api/recorder/start-recording");
-        Self {
-            start: Self::all().len(),
-        }
-    }
-
-    fn all() -> Vec<Recorded> {
-        moto_api("GET", "/moto-api/recorder/download-recording")
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .map(|entry| {
-                let raw = entry["body"].as_str().unwrap_or_default();
-                // The recorder base64-encodes bodies it did not read as text (form posts,
-                // JSON uploads).
-                let body = if entry["body_encoded"].as_bool() == Some(true) {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(raw)
-                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                        .unwrap_or_default()
-                } else {
-                    raw.to_owned()
-                };
-                Recorded {
-                    method: entry["method"].as_str().unwrap_or_default().to_owned(),
-                    url: entry["url"].as_str().unwrap_or_default().to_owned(),
-                    body,
-                }
-            })
-            .collect()
-    }
-
-    /// Mutating operations since `start` about `service` (URL or body names it), sorted.
-    fn mutations(&self, service: &str) -> Vec<String> {
-        let mut operations: Vec<String> = Self::all()
-            .into_iter()
-            .skip(self.start)
-            .filter(|request| request.url.contains(service) || request.body.contains(service))
-            .filter(Recorded::is_mutating)
-            .map(|request| request.operation())
-            .collect();
-        operations.sort();
-        operations
-    }
-}
 
 /// The strata binary, built once per test process: this package may not depend on the CLI
 /// crate, so `cargo build` makes sure the binary matches the sources under test.
@@ -736,7 +538,7 @@ fn aws_rollback_moves_the_alias_back_and_to_a_given_version() {
     let (status, alias) = moto_request(
         "GET",
         &format!("/2015-03-31/functions/{hello}/aliases/prod"),
-        Some("lambda"),
+        Some((REGION, "lambda")),
         "application/json",
         "",
     );
@@ -782,7 +584,7 @@ fn aws_remove_deletes_exactly_what_strata_created() {
     let (status, body) = moto_request(
         "POST",
         "/",
-        Some("iam"),
+        Some((REGION, "iam")),
         "application/x-www-form-urlencoded",
         &format!(
             "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
@@ -795,7 +597,7 @@ fn aws_remove_deletes_exactly_what_strata_created() {
     let (status, body) = moto_request(
         "POST",
         "/2015-03-31/functions",
-        Some("lambda"),
+        Some((REGION, "lambda")),
         "application/json",
         &serde_json::json!({
             "FunctionName": bystander,
@@ -865,7 +667,7 @@ fn aws_remove_deletes_exactly_what_strata_created() {
     let (status, body) = moto_request(
         "GET",
         &format!("/2015-03-31/functions/{bystander}"),
-        Some("lambda"),
+        Some((REGION, "lambda")),
         "application/json",
         "",
     );
@@ -882,7 +684,7 @@ fn aws_remove_deletes_exactly_what_strata_created() {
     moto_request(
         "DELETE",
         &format!("/2015-03-31/functions/{bystander}"),
-        Some("lambda"),
+        Some((REGION, "lambda")),
         "application/json",
         "",
     );
