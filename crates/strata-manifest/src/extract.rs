@@ -54,7 +54,7 @@ struct At<T> {
     path: String,
 }
 
-impl Extractor<'_> {
+impl<'a> Extractor<'a> {
     fn location(&self, pos: Pos) -> SourceLocation {
         SourceLocation {
             file: self.report.display(pos.file),
@@ -184,13 +184,17 @@ impl Extractor<'_> {
         &mut self,
         found: Vec<(UnmanagedKind, String, Pos, String)>,
     ) -> Vec<Unmanaged> {
+        // Without a role ARN, strata creates the service's execution role from the IAM
+        // statements, so they are acted on; with one, they are not.
+        let role_given = self.configured_role().is_some();
         found
             .into_iter()
+            .filter(|(kind, ..)| *kind != UnmanagedKind::IamStatement || role_given)
             .map(|(kind, key_path, pos, description)| {
                 let (verb, hint) = match kind {
                     UnmanagedKind::Event => ("strata does not create triggers yet", "create the trigger with your existing tooling; the function itself is deployed"),
                     UnmanagedKind::Resource => ("strata does not create CloudFormation resources", "deploy resources with CloudFormation or Terraform"),
-                    UnmanagedKind::IamStatement => ("strata does not manage IAM yet", "give the function an existing role with provider.iam.role or aws.role"),
+                    UnmanagedKind::IamStatement => ("the functions use the role given by ARN, which strata does not change", "add the permission to that role, or remove the role so strata manages one with these statements"),
                     UnmanagedKind::Plugin | UnmanagedKind::Setting => ("strata does not apply it yet", "it is kept in `strata print` output"),
                 };
                 let message = format!("{description} is kept, but {verb}");
@@ -964,10 +968,25 @@ impl Extractor<'_> {
             self.report.warning(
                 pos,
                 "custom.pythonRequirements.layer",
-                "the requirements layer is built, but no function lists it, so on AWS the functions will not see their dependencies",
-                Some(format!("add `layers: [{{Ref: {REQUIREMENTS_LAYER_REF}}}]` to the functions (as serverless-python-requirements requires)")),
+                "no function lists the requirements layer; strata attaches it to every function whose dependencies it holds (serverless-python-requirements would not)",
+                Some(format!("add `layers: [{{Ref: {REQUIREMENTS_LAYER_REF}}}]` to the functions to say so explicitly and keep the file working with Serverless")),
             );
         }
+    }
+
+    /// The service's execution role when the manifest names one (`aws.role`,
+    /// `provider.iam.role` as a string, `provider.role`).
+    fn configured_role(&self) -> Option<&'a str> {
+        let aws = self.root.get("aws");
+        let provider = self.root.get("provider");
+        first(&[
+            aws.and_then(|a| a.get("role")),
+            provider
+                .and_then(|p| p.get("iam"))
+                .and_then(|i| i.get("role")),
+            provider.and_then(|p| p.get("role")),
+        ])
+        .and_then(Node::as_str)
     }
 
     fn aws_config(&mut self, service: &str) -> AwsConfig {
@@ -989,15 +1008,7 @@ impl Extractor<'_> {
             Value::Map(_) => str_at(node, "name").map(str::to_owned),
             _ => None,
         });
-        let role = first(&[
-            aws.and_then(|a| a.get("role")),
-            provider
-                .and_then(|p| p.get("iam"))
-                .and_then(|i| i.get("role")),
-            provider.and_then(|p| p.get("role")),
-        ])
-        .and_then(Node::as_str)
-        .map(str::to_owned);
+        let role = self.configured_role().map(str::to_owned);
         let mut tags = text_map(provider.and_then(|p| p.get("tags")));
         tags.extend(text_map(aws.and_then(|a| a.get("tags"))));
         let mut iam_statements = Vec::new();

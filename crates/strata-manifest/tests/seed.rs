@@ -70,7 +70,8 @@ fn serverless_yml_resolves_for_dev_and_prod() {
             config.document["functions"]["hello"]["environment"]["CUSTOM_VAR"],
             stage
         );
-        // Events and IAM statements are kept and reported, never dropped.
+        // Events are kept and reported, never dropped. IAM statements go into the role strata
+        // manages (no role ARN is given), so they are not "unmanaged".
         let kinds: Vec<_> = config
             .unmanaged
             .iter()
@@ -78,9 +79,10 @@ fn serverless_yml_resolves_for_dev_and_prod() {
             .collect();
         assert!(kinds.contains(&"functions.hello.events[0]"), "{kinds:?}");
         assert!(
-            kinds.contains(&"provider.iamRoleStatements[0]"),
+            !kinds.contains(&"provider.iamRoleStatements[0]"),
             "{kinds:?}"
         );
+        assert_eq!(config.aws.as_ref().unwrap().iam_statements.len(), 1);
         assert!(
             loaded
                 .warnings

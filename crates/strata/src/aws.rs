@@ -133,15 +133,14 @@ pub enum ManifestUse {
 pub fn load_manifest(context: &Context, usage: ManifestUse) -> Result<Loaded, CliError> {
     let loaded = strata_manifest::load(&context.load_options)?;
     let config = &loaded.config;
-    let managed_role = matches!(role_spec(config), Ok(RoleSpec::Managed { .. }));
     let folded: Vec<&str> = config
         .unmanaged
         .iter()
         .filter(|item| match item.kind {
             UnmanagedKind::Event | UnmanagedKind::Resource => true,
-            // The role strata creates carries these statements, so they are applied.
-            UnmanagedKind::IamStatement => managed_role,
-            UnmanagedKind::Plugin | UnmanagedKind::Setting => false,
+            // Only reported when a role ARN is given (otherwise strata's role carries them):
+            // then each statement is a warning of its own, worth reading.
+            UnmanagedKind::IamStatement | UnmanagedKind::Plugin | UnmanagedKind::Setting => false,
         })
         .map(|item| item.key_path.as_str())
         .collect();
