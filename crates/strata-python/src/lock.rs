@@ -193,6 +193,17 @@ pub enum LockError {
     },
 }
 
+#[cfg(unix)]
+fn default_permissions(_file: &std::fs::File) -> std::io::Result<std::fs::Permissions> {
+    use std::os::unix::fs::PermissionsExt as _;
+    Ok(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn default_permissions(file: &std::fs::File) -> std::io::Result<std::fs::Permissions> {
+    Ok(file.metadata()?.permissions())
+}
+
 impl Lockfile {
     /// Reads `path`; `Ok(None)` when it does not exist.
     pub fn read(path: &Path) -> Result<Option<Self>, LockError> {
@@ -268,6 +279,15 @@ impl Lockfile {
             .unwrap_or(Path::new("."));
         let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
         std::io::Write::write_all(&mut temp, self.to_toml_string().as_bytes())
+            .map_err(write_error)?;
+        // Temporary files are created 0600; the lock is committed and read by CI and
+        // teammates, so it keeps the mode it had, or gets the usual 0644.
+        let permissions = match fs_err::metadata(path) {
+            Ok(existing) => existing.permissions(),
+            Err(_) => default_permissions(temp.as_file()).map_err(write_error)?,
+        };
+        temp.as_file()
+            .set_permissions(permissions)
             .map_err(write_error)?;
         temp.persist(path)
             .map_err(|error| write_error(error.error))?;
@@ -403,6 +423,21 @@ mod tests {
         let mut pin = PinnedDistribution::new(name, version, &filename, &url, &"A".repeat(64));
         pin.size = Some(1234);
         pin
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_written_0600_by_the_temp_file_regression() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE_NAME);
+        Lockfile::default().write(&path).unwrap();
+        let mode = |path: &Path| fs_err::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o644);
+        // A mode the user chose survives a rewrite.
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+        Lockfile::default().write(&path).unwrap();
+        assert_eq!(mode(&path), 0o664);
     }
 
     #[test]

@@ -354,17 +354,25 @@ fn no_wheel_in_output(stderr: &str) -> Option<(String, Vec<String>)> {
     }
     // pip: "Could not find a version that satisfies the requirement X (from versions: a, b)"
     // followed by "No matching distribution found for X".
-    let package = stderr
+    let subject = stderr
         .lines()
-        .find_map(|line| line.split("No matching distribution found for ").nth(1))
-        .map(name_of)?;
-    let versions = stderr
+        .find_map(|line| line.split("No matching distribution found for ").nth(1))?;
+    let package = name_of(subject);
+    let listed: Vec<String> = stderr
         .lines()
         .find_map(|line| line.split("(from versions: ").nth(1))
         .map(|rest| rest.trim_end().trim_end_matches(')'))
         .filter(|list| *list != "none")
         .map(|list| list.split(", ").map(str::to_string).collect())
         .unwrap_or_default();
+    // When no version had a fitting wheel pip lists none; the specifier it quotes
+    // (`native==1.0`) still says which version was asked for.
+    let specifier = subject.trim().trim_start_matches(package.as_str()).trim();
+    let versions = if listed.is_empty() && !specifier.is_empty() {
+        vec![specifier.to_string()]
+    } else {
+        listed
+    };
     // pip reports a misspelt name the same way, hence the error's hint also says to check it.
     Some((package, versions))
 }
@@ -921,6 +929,11 @@ mod tests {
                 "native".to_string(),
                 vec!["0.1".to_string(), "0.2".to_string()]
             ))
+        );
+        let pip_none = "ERROR: Could not find a version that satisfies the requirement modern==1.0 (from versions: none)\nERROR: No matching distribution found for modern==1.0";
+        assert_eq!(
+            no_wheel_in_output(pip_none),
+            Some(("modern".to_string(), vec!["==1.0".to_string()]))
         );
         assert_eq!(no_wheel_in_output("ERROR: something else"), None);
     }

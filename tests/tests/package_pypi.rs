@@ -1,0 +1,198 @@
+//! Against the real PyPI (allowed in CI): a layer built for this machine's Python imports
+//! numpy and pandas with nothing else on the path, and the example project builds from its
+//! committed lock, then offline. Without network these tests FAIL, saying so; they never skip.
+
+mod package_support;
+
+use std::path::Path;
+use std::process::Command;
+
+use package_support::*;
+
+/// Fails the test with a clear message when pypi.org cannot be reached.
+fn require_pypi() {
+    let probe = Command::new(python_with_pip())
+        .args([
+            "-c",
+            "import urllib.request; urllib.request.urlopen('https://pypi.org/simple/numpy/', timeout=20).read(64)",
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        probe.status.success(),
+        "PyPI (https://pypi.org) is unreachable, and these tests need it: allow network access \
+         to pypi.org and files.pythonhosted.org (proxies are honoured through HTTPS_PROXY).\n{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+}
+
+fn the_resolver() -> Resolver {
+    if uv_binary().is_some() {
+        Resolver::Uv
+    } else {
+        Resolver::Pip
+    }
+}
+
+/// (major, minor) of the python3 these tests run layers with.
+fn host_python() -> (u32, u32) {
+    let output = Command::new(python_with_pip())
+        .args(["-c", "import sys; print(*sys.version_info[:2])"])
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut parts = text.split_whitespace().map(|p| p.parse::<u32>().unwrap());
+    (parts.next().unwrap(), parts.next().unwrap())
+}
+
+fn unzip(zip: &Path, into: &Path) {
+    let output = Command::new(python_with_pip())
+        .args([
+            "-c",
+            "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
+        ])
+        .arg(zip)
+        .arg(into)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn layer_for_this_python_imports_numpy_and_pandas_from_the_layer_alone() {
+    require_pypi();
+    let (major, minor) = host_python();
+    let architecture = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        _ => "x86_64",
+    };
+    let project = Project::new(the_resolver());
+    project
+        .write(
+            "serverless.yml",
+            &serverless_yml(&format!("python{major}.{minor}"), architecture, true),
+        )
+        .write("handler.py", HANDLER)
+        .write("requirements.txt", "numpy==2.1.3\npandas==2.2.3\n");
+    project
+        .strata(&["package", "--layers-only"])
+        .assert_success();
+    let layer = project.out(&format!(
+        "aws/layers/python-requirements-py{major}{minor}-{architecture}.zip"
+    ));
+
+    let unpacked = tempfile::tempdir().unwrap();
+    unzip(&layer, unpacked.path());
+    let site = unpacked.path().join("python");
+    // -S: no site-packages at all, so whatever imports comes from PYTHONPATH (the layer).
+    let output = Command::new(python_with_pip())
+        .args([
+            "-S",
+            "-c",
+            "import sys, numpy, pandas\n\
+             assert numpy.__file__.startswith(sys.argv[1]), numpy.__file__\n\
+             assert pandas.__file__.startswith(sys.argv[1]), pandas.__file__\n\
+             frame = pandas.DataFrame({'x': numpy.arange(4)})\n\
+             print(pandas.__version__, numpy.__version__, int(frame.x.sum()))",
+        ])
+        .arg(&site)
+        .env_clear()
+        .env("PYTHONPATH", &site)
+        .env("PYTHONNOUSERSITE", "1")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "import from the layer failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "2.2.3 2.1.3 6"
+    );
+}
+
+#[test]
+fn example_project_builds_from_its_committed_lock_then_offline() {
+    require_pypi();
+    let example = workspace().join("examples/python-app");
+    let mut project = Project::new(the_resolver());
+    for file in [
+        "serverless.yml",
+        "handler.py",
+        "requirements.txt",
+        "strata.lock",
+    ] {
+        std::fs::copy(example.join(file), project.path().join(file)).unwrap();
+    }
+    let lock = project.read("strata.lock");
+    let out = project.path().join(".strata/build/prod");
+    let layer = |architecture: &str| {
+        out.join(format!(
+            "aws/layers/python-requirements-py312-{architecture}.zip"
+        ))
+    };
+
+    let mut hashes = Vec::new();
+    for architecture in ["x86_64", "arm64"] {
+        project.env("LAMBDA_ARCH", architecture);
+        let run = project.strata(&["package", "--stage", "prod", "--locked", "--layers-only"]);
+        run.assert_success();
+        assert_eq!(
+            project.read("strata.lock"),
+            lock,
+            "--locked never rewrites the lock"
+        );
+        let entries = read_zip(&layer(architecture));
+        let wanted = if architecture == "arm64" {
+            "aarch64"
+        } else {
+            "x86_64"
+        };
+        let native: Vec<&str> = entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|name| name.ends_with(".so") && name.starts_with("python/numpy/"))
+            .collect();
+        assert!(!native.is_empty());
+        assert!(
+            native
+                .iter()
+                .all(|name| !name.contains(if wanted == "x86_64" {
+                    "aarch64"
+                } else {
+                    "x86_64"
+                })),
+            "{native:?}"
+        );
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert!(
+            names
+                .iter()
+                .all(|name| !name.starts_with("python/boto3/")
+                    && !name.starts_with("python/botocore/")),
+            "noDeploy keeps boto3 out"
+        );
+        assert!(names.contains(&"python/pandas/__init__.py"));
+        hashes.push(sha256_file(&layer(architecture)));
+    }
+
+    // Offline afterwards: no resolver, no network, same bytes from the wheel cache.
+    std::fs::remove_dir_all(project.path().join(".strata")).unwrap();
+    std::fs::remove_dir_all(project.cache.path().join("strata/artifacts")).unwrap();
+    project.env("PATH", "/nonexistent");
+    project.env("HTTPS_PROXY", "http://127.0.0.1:9");
+    project.env("HTTP_PROXY", "http://127.0.0.1:9");
+    for (architecture, hash) in ["x86_64", "arm64"].iter().zip(&hashes) {
+        project.env("LAMBDA_ARCH", architecture);
+        project
+            .strata(&["package", "--stage", "prod", "--offline", "--layers-only"])
+            .assert_success();
+        assert_eq!(&sha256_file(&layer(architecture)), hash);
+    }
+}
