@@ -201,6 +201,10 @@ pub struct PrintArgs {
     /// Document format; defaults to YAML, or JSON with --output-format json
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<DocumentFormat>,
+
+    /// Show environment values that look like secrets (masked as **** by default)
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -25,6 +25,9 @@ pub struct CliError {
     /// Located problems (manifest diagnostics) shown before the summary line.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<strata_manifest::Diagnostic>,
+    /// Already shown (as the command's one JSON document); only the exit code is left to give.
+    #[serde(skip)]
+    pub reported: bool,
 }
 
 impl CliError {
@@ -35,6 +38,15 @@ impl CliError {
             causes: Vec::new(),
             hints: Vec::new(),
             diagnostics: Vec::new(),
+            reported: false,
+        }
+    }
+
+    /// A failure the command has already printed as its result: exit 1, print nothing more.
+    pub fn already_reported() -> Self {
+        Self {
+            reported: true,
+            ..Self::input("already reported")
         }
     }
 
@@ -76,6 +88,9 @@ impl CliError {
     }
 
     pub fn render(&self, printer: &Printer) {
+        if self.reported {
+            return;
+        }
         if printer.is_json() {
             printer.json("error", &serde_json::json!({ "error": self }));
             return;

@@ -1,27 +1,19 @@
 //! `strata deploy`: package the stage (reusing cached artifacts), compare with what AWS has,
 //! and change only what differs, one function at a time all-old or all-new.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
-
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use strata_aws::{AwsProvider, AwsSettings};
 use strata_provider::{
-    DeployPlan, DeployReport, DeploySpec, FunctionOutcome, FunctionReport, LayerReport, Provider,
-    Reporter, RoleAction, Step, StepFailure,
+    DeployPlan, DeployReport, DeploySpec, FunctionOutcome, FunctionReport, Provider, RoleAction,
 };
 
 use crate::aws::{self, ManifestUse};
-use crate::build::build;
 use crate::build::plan::PlanOptions;
 use crate::cli::{DeployArgs, DeploySelectionArgs, LockModeArgs};
 use crate::commands::Context;
-use crate::commands::package::build_settings;
+use crate::commands::package::{build_settings, build_with_progress};
 use crate::error::CliError;
-use crate::printer::Printer;
-use crate::progress::Progress;
+use crate::progress::DeployProgress;
 
 /// What a deploy or plan works from: the spec of the stage and how to reach AWS.
 pub struct Prepared {
@@ -72,18 +64,7 @@ pub fn prepare(
         },
         strata_python::Upgrade::None,
     )?;
-    let progress = Progress::new(&context.printer);
-    let outcome = build(config, &settings, &progress)?;
-    progress.finish();
-    if outcome.lock_written {
-        context.printer.status(
-            "Locked",
-            &format!("dependencies in {}", strata_python::LOCK_FILE_NAME),
-        );
-    }
-    for note in &outcome.report.notes {
-        context.printer.warning(note);
-    }
+    let outcome = build_with_progress(context, config, &settings)?;
     let spec = aws::deploy_spec(
         config,
         &outcome.report,
@@ -130,12 +111,12 @@ pub fn run(context: &Context, args: &DeployArgs) -> Result<(), CliError> {
                 report: &report,
             },
         );
-        if !success {
-            // The report above is the one JSON document; an error document after it would
-            // make stdout two documents, so exit with the failure code directly.
-            std::process::exit(1);
-        }
-        return Ok(());
+        // The report is the one JSON document; an error document after it would make two.
+        return if success {
+            Ok(())
+        } else {
+            Err(CliError::already_reported())
+        };
     }
     context.printer.data(&report.to_string());
     if success {
@@ -164,140 +145,4 @@ fn failure_error(report: &DeployReport) -> CliError {
     error.with_hint(
         "fix the cause, then run `strata deploy` again: only what still differs is redone",
     )
-}
-
-/// Progress of an apply: a spinner per function on a terminal, a few plain lines otherwise,
-/// nothing with `--quiet` or JSON output.
-struct DeployProgress {
-    printer: Printer,
-    bars: Option<MultiProgress>,
-    active: Mutex<HashMap<String, ProgressBar>>,
-}
-
-impl DeployProgress {
-    fn new(printer: &Printer) -> Self {
-        let bars = (printer.progress_enabled() && !printer.is_json())
-            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
-        Self {
-            printer: printer.clone(),
-            bars,
-            active: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn lines(&self) -> bool {
-        self.bars.is_none() && !self.printer.is_json()
-    }
-
-    fn finish(&self) {
-        if let Some(bars) = &self.bars {
-            let _ = bars.clear();
-        }
-    }
-
-    fn start_bar(&self, name: &str, message: &str) {
-        let Some(bars) = &self.bars else { return };
-        let bar = bars.add(ProgressBar::new_spinner());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner:.cyan} {prefix:40!} {msg}")
-                .expect("valid template"),
-        );
-        bar.set_prefix(name.to_owned());
-        bar.set_message(message.to_owned());
-        bar.enable_steady_tick(Duration::from_millis(120));
-        self.active_bars().insert(name.to_owned(), bar);
-    }
-
-    fn set_message(&self, name: &str, message: String) {
-        if let Some(bar) = self.active_bars().get(name) {
-            bar.set_message(message);
-        }
-    }
-
-    fn end_bar(&self, name: &str) {
-        if let Some(bar) = self.active_bars().remove(name) {
-            bar.finish_and_clear();
-        }
-    }
-
-    fn active_bars(&self) -> std::sync::MutexGuard<'_, HashMap<String, ProgressBar>> {
-        self.active
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// A warning that does not tear the bars.
-    fn warn(&self, message: &str) {
-        match &self.bars {
-            Some(bars) => bars.suspend(|| self.printer.warning(message)),
-            None if !self.printer.is_json() => self.printer.warning(message),
-            None => {}
-        }
-    }
-}
-
-impl Reporter for DeployProgress {
-    fn on_layer_started(&self, name: &str) {
-        self.start_bar(&format!("layer {name}"), "checking");
-    }
-
-    fn on_layer_finished(&self, report: &LayerReport) {
-        self.end_bar(&format!("layer {}", report.name));
-        if report.published && self.lines() {
-            self.printer.status(
-                "Published",
-                &format!("layer {} version {}", report.deployed_name, report.version),
-            );
-        }
-    }
-
-    fn on_function_started(&self, deployed_name: &str) {
-        self.start_bar(deployed_name, "starting");
-        if self.lines() {
-            self.printer.status("Deploying", deployed_name);
-        }
-    }
-
-    fn on_step(&self, deployed_name: &str, step: Step) {
-        tracing::debug!("{deployed_name}: {step}");
-        self.set_message(deployed_name, step.to_string());
-    }
-
-    fn on_retry(&self, deployed_name: &str, step: Step, attempt: u32, delay: Duration) {
-        self.warn(&format!(
-            "{deployed_name}: {step} was refused for now (attempt {attempt}); retrying in {:.1}s",
-            delay.as_secs_f64()
-        ));
-    }
-
-    fn on_waiting(&self, deployed_name: &str, step: Step, poll: u32) {
-        tracing::debug!("{deployed_name}: {step}, still in progress (poll {poll})");
-        self.set_message(
-            deployed_name,
-            format!("waiting for Lambda to finish the update (poll {poll})"),
-        );
-    }
-
-    fn on_function_finished(&self, report: &FunctionReport) {
-        self.end_bar(&report.deployed_name);
-        if !self.lines() || report.outcome == FunctionOutcome::Unchanged {
-            return;
-        }
-        let seconds = report.duration.as_secs_f64();
-        match &report.outcome {
-            // The details follow in the error at the end; one short line here.
-            FunctionOutcome::Failed(failure) => self.printer.warning(&format!(
-                "{}: failed at {} [{seconds:.1}s]",
-                report.deployed_name, failure.step
-            )),
-            outcome => self.printer.status(
-                "Deployed",
-                &format!("{}: {outcome} [{seconds:.1}s]", report.deployed_name),
-            ),
-        }
-    }
-
-    fn on_failure(&self, resource: &str, failure: &StepFailure) {
-        self.warn(&format!("{resource}: {failure}"));
-    }
 }

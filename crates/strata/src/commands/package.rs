@@ -1,7 +1,7 @@
 //! `strata package`: build every artifact the stage needs into `.strata/build/<stage>/`.
 
 use crate::build::plan::PlanOptions;
-use crate::build::{BuildSettings, build};
+use crate::build::{BuildOutcome, BuildSettings, build};
 use crate::cli::{LockModeArgs, PackageArgs};
 use crate::commands::Context;
 use crate::error::CliError;
@@ -28,9 +28,25 @@ pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
         },
         strata_python::Upgrade::None,
     )?;
+    let outcome = build_with_progress(context, config, &settings)?;
+    if context.printer.is_json() {
+        context.printer.json("package", &outcome.report);
+    } else {
+        context.printer.data(&outcome.report.to_string());
+    }
+    Ok(())
+}
+
+/// Builds with progress on stderr, then says what the build noticed (lock written, notes).
+pub fn build_with_progress(
+    context: &Context,
+    config: &strata_manifest::ResolvedConfig,
+    settings: &BuildSettings,
+) -> Result<BuildOutcome, CliError> {
     let progress = Progress::new(&context.printer);
-    let outcome = build(config, &settings, &progress)?;
+    let outcome = build(config, settings, &progress);
     progress.finish();
+    let outcome = outcome?;
     if outcome.lock_written {
         context.printer.status(
             "Locked",
@@ -40,12 +56,7 @@ pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
     for note in &outcome.report.notes {
         context.printer.warning(note);
     }
-    if context.printer.is_json() {
-        context.printer.json("package", &outcome.report);
-    } else {
-        context.printer.data(&outcome.report.to_string());
-    }
-    Ok(())
+    Ok(outcome)
 }
 
 /// The settings every building command shares, from flags and the environment.
