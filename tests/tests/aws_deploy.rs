@@ -786,6 +786,8 @@ fn aws_missing_credentials_fail_naming_the_sources_tried() {
     let mut project = two_function_project("crd");
     project.remove_env("AWS_ACCESS_KEY_ID");
     project.remove_env("AWS_SECRET_ACCESS_KEY");
+    // The chain would end at EC2 instance metadata (169.254.169.254); tests stay on 127.0.0.1.
+    project.set_env("AWS_EC2_METADATA_DISABLED", "true");
     let output = project.run(&["info"]);
     assert_eq!(output.code, 1, "{}", output.stdout);
     assert!(

@@ -243,6 +243,8 @@ fn function_zip_holds_the_chosen_code_and_no_clutter() {
     project.strata(&["package"]).assert_success();
 
     let function = read_zip(&project.out(FUNCTION));
+    // The manifest stays out: the code never needs it, and a configuration change must not
+    // become a code change.
     assert_eq!(
         names(&function),
         [
@@ -251,7 +253,6 @@ fn function_zip_holds_the_chosen_code_and_no_clutter() {
             "lib/run.sh",
             "lib/util.py",
             "requirements.txt",
-            "serverless.yml"
         ]
     );
     assert_eq!(entry(&function, "lib/run.sh").mode, 0o100_755);
@@ -410,4 +411,25 @@ fn unchanged_rebuild_reuses_everything_and_touches_nothing() {
 fn base64_of_hex(hex_digest: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(hex::decode(hex_digest).unwrap())
+}
+
+/// Regression: the manifest used to be packaged with the code, so changing an environment
+/// variable in it changed the function zip and deploy updated code that had not changed.
+#[test]
+fn editing_the_manifest_keeps_the_function_zip_byte_identical() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = LocalIndex::start(wheels.path()).unwrap();
+    publish_layout_wheels(&index);
+    let project = Project::new(Resolver::Pip);
+    write_project(&project, &index);
+    project.strata(&["package"]).assert_success();
+    let before = sha256_file(&project.out(FUNCTION));
+
+    let manifest = serverless_yml("python3.12", "x86_64", true).replace(
+        "    handler: handler.main\n",
+        "    handler: handler.main\n    environment:\n      GREETING: hi\n",
+    );
+    project.write("serverless.yml", &manifest);
+    project.strata(&["package"]).assert_success();
+    assert_eq!(sha256_file(&project.out(FUNCTION)), before);
 }

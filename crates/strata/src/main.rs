@@ -51,10 +51,12 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
+    // Without -v, other crates' warnings (the AWS SDK narrating its credential chain) are
+    // noise next to strata's own error; -vv shows everything.
     let default = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "strata=info,info",
+        (false, 0) => "error,strata=warn,strata_aws=warn,strata_python=warn,strata_archive=warn",
+        (false, 1) => "warn,strata=info,strata_aws=info,strata_python=info,strata_archive=info",
         (false, 2) => "debug",
         (false, _) => "trace",
     };

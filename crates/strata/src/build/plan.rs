@@ -186,8 +186,23 @@ impl Planner<'_> {
     }
 
     fn code_patterns(&self, function: &FunctionConfig) -> Vec<String> {
-        let mut patterns = self.config.package.patterns.clone();
+        let mut patterns = self.service_patterns(&self.code_root(function));
         patterns.extend(function.package.patterns.iter().cloned());
+        patterns
+    }
+
+    /// `package.patterns`, after one that leaves the manifest out of the code: as with
+    /// Serverless, the deployed code never needs it, and keeping it in would turn every
+    /// configuration change into a code change. A later pattern can put it back.
+    fn service_patterns(&self, code_root: &Path) -> Vec<String> {
+        let mut patterns = Vec::with_capacity(self.config.package.patterns.len() + 1);
+        if let Ok(relative) = self.config.manifest_path.strip_prefix(code_root) {
+            patterns.push(format!(
+                "!{}",
+                relative.to_string_lossy().replace('\\', "/")
+            ));
+        }
+        patterns.extend(self.config.package.patterns.iter().cloned());
         patterns
     }
 
@@ -333,7 +348,7 @@ impl Planner<'_> {
                 target: Some(target),
                 code: Some(CodeInput {
                     root: self.config.project_dir.clone(),
-                    patterns: self.config.package.patterns.clone(),
+                    patterns: self.service_patterns(&self.config.project_dir),
                     prefix: String::new(),
                 }),
                 dependencies,

@@ -66,7 +66,13 @@ mod tests {
         mask_environment(&mut document);
         assert_eq!(document["provider"]["environment"]["STAGE"], "prod");
         assert_eq!(document["provider"]["environment"]["DATABASE_URL"], "****");
-        assert_eq!(document["functions"]["hello"]["environment"]["API_TOKEN"], "****");
-        assert_eq!(document["functions"]["hello"]["environment"]["LOG_LEVEL"], "info");
+        assert_eq!(
+            document["functions"]["hello"]["environment"]["API_TOKEN"],
+            "****"
+        );
+        assert_eq!(
+            document["functions"]["hello"]["environment"]["LOG_LEVEL"],
+            "info"
+        );
     }
 }
