@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::zipfmt::{self, CentralEntry, METHOD_DEFLATED, METHOD_STORED, ZipFormatError};
@@ -193,8 +193,12 @@ pub enum WheelError {
     },
 }
 
+/// Version of [`VerifiedWheel::to_record`] text; raised whenever verification or the layout
+/// changes, so records made by an older strata are verified again.
+const RECORD_FORMAT: u32 = 1;
+
 /// How an entry's bytes are compressed; the only two methods wheels use in practice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     Stored,
@@ -211,7 +215,7 @@ impl Compression {
 }
 
 /// One installable file of a verified wheel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WheelEntry {
     /// The name inside the wheel.
     pub name: String,
@@ -233,16 +237,18 @@ pub struct WheelEntry {
 }
 
 /// Compatibility tags from the wheel file name, each a `.`-separated set expanded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WheelTags {
     pub python: Vec<String>,
     pub abi: Vec<String>,
     pub platform: Vec<String>,
 }
 
-/// A wheel that passed every check of [`verify_wheel`]. Only that function makes one.
-#[derive(Debug, Clone, Serialize)]
+/// A wheel that passed every check of [`verify_wheel`]. Only that function makes one, or
+/// [`VerifiedWheel::from_record`] from what it found before for the same bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifiedWheel {
+    #[serde(skip)]
     path: PathBuf,
     filename: String,
     name: String,
@@ -254,6 +260,29 @@ pub struct VerifiedWheel {
 }
 
 impl VerifiedWheel {
+    /// What [`verify_wheel`] found, as text to keep next to a content-addressed wheel, so a
+    /// wheel whose bytes did not change is not inflated and hashed again on every build.
+    pub fn to_record(&self) -> String {
+        serde_json::to_string(&(RECORD_FORMAT, self)).expect("a verified wheel serializes")
+    }
+
+    /// A verified wheel from [`VerifiedWheel::to_record`] text, for the file at `path`.
+    ///
+    /// Only sound when `path` has the same bytes (the same sha256) as the wheel the record was
+    /// made from: the caller keys records by the wheel's hash, which it checks before use.
+    /// Copying still re-reads every local header and fails with
+    /// [`crate::ArchiveError::WheelChanged`] if the file differs. `None` for a record of
+    /// another format, another file name, or damaged text.
+    pub fn from_record(path: &Path, record: &str) -> Option<Self> {
+        let (format, mut wheel): (u32, Self) = serde_json::from_str(record).ok()?;
+        let filename = path.file_name()?.to_string_lossy();
+        if format != RECORD_FORMAT || wheel.filename != filename {
+            return None;
+        }
+        wheel.path = path.to_path_buf();
+        Some(wheel)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

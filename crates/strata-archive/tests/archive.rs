@@ -550,3 +550,47 @@ fn tree_file_names_unsafe_on_windows_are_refused() {
         "invalid archive path \"a\\\\b.py\": backslash"
     );
 }
+
+#[test]
+fn a_verification_record_builds_the_same_bytes_and_refuses_other_files() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = demo_wheel().write(directory.path());
+    let verified = verify_wheel(&path, &WheelLimits::default()).unwrap();
+    let record = verified.to_record();
+
+    let restored = VerifiedWheel::from_record(&path, &record).expect("record of the same file");
+    assert_eq!(restored.entries(), verified.entries());
+    let build = |wheel: &VerifiedWheel, name: &str| {
+        let mut builder = ArchiveBuilder::new(ArchiveOptions::default());
+        builder
+            .add_wheel(wheel, "python/", &Excludes::none())
+            .unwrap();
+        builder
+            .write_to(&directory.path().join(name))
+            .unwrap()
+            .sha256
+    };
+    assert_eq!(build(&restored, "a.zip"), build(&verified, "b.zip"));
+
+    // Another file name, another format, or damaged text: verify again instead.
+    let other = other_wheel().write(directory.path());
+    assert!(VerifiedWheel::from_record(&other, &record).is_none());
+    assert!(VerifiedWheel::from_record(&path, &record.replacen("[1,", "[0,", 1)).is_none());
+    assert!(VerifiedWheel::from_record(&path, "{not json").is_none());
+
+    // A record used for a file whose bytes changed is caught while copying.
+    let changed = TestWheel::new("demo", "1.0").file("demo/__init__.py", b"x = 1\n");
+    fs::write(&path, changed.bytes()).unwrap();
+    let stale = VerifiedWheel::from_record(&path, &record).unwrap();
+    let mut builder = ArchiveBuilder::new(ArchiveOptions::default());
+    builder
+        .add_wheel(&stale, "python/", &Excludes::none())
+        .unwrap();
+    let error = builder
+        .write_to(&directory.path().join("c.zip"))
+        .unwrap_err();
+    assert!(
+        matches!(error, ArchiveError::WheelChanged { .. }),
+        "{error}"
+    );
+}

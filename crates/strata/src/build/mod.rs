@@ -161,6 +161,10 @@ pub fn build(
             source,
         })?;
     let artifact_cache = ArtifactCache::new(wheel_cache.root().join("artifacts"));
+    let verified_dir = wheel_cache
+        .root()
+        .join("verified")
+        .join(format!("{}-{BUILD_FORMAT}", env!("CARGO_PKG_VERSION")));
     let (pins, lock_written) = pin_dependencies(config, &plan, settings, reporter)?;
     let plan = merge_identical_layers(plan, &pins);
 
@@ -243,6 +247,7 @@ pub fn build(
                         &downloader,
                         reporter,
                         &key,
+                        &verified_dir,
                     )?;
                     artifact_cache.put(&key, &output, &report)?;
                     report
@@ -535,6 +540,7 @@ fn assemble(
     downloader: &Downloader,
     reporter: &dyn BuildReporter,
     key: &str,
+    verified_dir: &Path,
 ) -> Result<ArtifactReport, BuildError> {
     let label = artifact.file_name();
     let paths = downloader
@@ -543,10 +549,10 @@ fn assemble(
             artifact: label.clone(),
             source,
         })?;
-    let limits = WheelLimits::default();
     let verified: Vec<VerifiedWheel> = paths
         .par_iter()
-        .map(|path| strata_archive::verify_wheel(path, &limits))
+        .zip(wheels)
+        .map(|(path, pin)| verify_cached(path, &pin.sha256, verified_dir))
         .collect::<Result<_, _>>()
         .map_err(|source| BuildError::Wheel {
             artifact: label.clone(),
@@ -605,6 +611,34 @@ fn assemble(
         reused: false,
         input_key: key.to_owned(),
     })
+}
+
+/// Verifies a wheel, or reuses what verifying the same bytes found before. The wheel cache is
+/// content-addressed and re-hashes a wheel before handing it out, so a record kept under the
+/// wheel's sha256 speaks for exactly these bytes; records are per strata version, since the
+/// checks may change.
+fn verify_cached(
+    path: &Path,
+    sha256: &str,
+    verified_dir: &Path,
+) -> Result<VerifiedWheel, strata_archive::WheelError> {
+    let sha256 = sha256.to_ascii_lowercase();
+    let record_path = verified_dir.join(format!("{sha256}.json"));
+    if let Some(wheel) = fs_err::read_to_string(&record_path)
+        .ok()
+        .and_then(|record| VerifiedWheel::from_record(path, &record))
+    {
+        return Ok(wheel);
+    }
+    let wheel = strata_archive::verify_wheel(path, &WheelLimits::default())?;
+    // A record that cannot be written only costs the next build a verification.
+    if let Err(error) = cache::write_atomically(&record_path, wheel.to_record().as_bytes()) {
+        tracing::debug!(
+            "not keeping the verification of {}: {error}",
+            wheel.filename()
+        );
+    }
+    Ok(wheel)
 }
 
 /// Lambda counts a function's unzipped code and all its layers against one limit; check it
