@@ -363,3 +363,43 @@ fn identical_function_requirements_share_one_layer() {
         .count();
     assert_eq!(functions, 3);
 }
+
+/// Regression: credentials written in requirements.txt (`--index-url https://user:pass@…`)
+/// reached the resolver but not the downloader, so the locked wheels could not be fetched.
+#[test]
+fn credentials_in_requirements_txt_reach_the_downloads() {
+    const PASSWORD: &str = "in-file-Pa55word";
+    let wheels = tempfile::tempdir().unwrap();
+    let index = LocalIndex::builder(wheels.path())
+        .basic_auth("file-user", PASSWORD)
+        .start()
+        .unwrap();
+    publish(&index, &[WheelBuilder::new("private", "1.0")]);
+    let project = Project::new(Resolver::Pip);
+    project
+        .write(
+            "serverless.yml",
+            &serverless_yml("python3.12", "x86_64", true),
+        )
+        .write("handler.py", HANDLER)
+        .write(
+            "requirements.txt",
+            &format!(
+                "--index-url {}\nprivate==1.0\n",
+                index.url_with_credentials()
+            ),
+        );
+    let run = project.strata(&["package"]);
+    run.assert_success();
+    assert!(!run.all().contains(PASSWORD), "{}", run.all());
+    assert!(!project.read("strata.lock").contains(PASSWORD));
+    // The wheel was fetched with the file's credentials: an authorised download happened.
+    assert!(
+        index.requests().iter().any(|request| request
+            .path
+            .ends_with("private-1.0-py3-none-any.whl")
+            && request.status == 200),
+        "{:?}",
+        index.requests()
+    );
+}

@@ -168,7 +168,11 @@ pub fn build(
     let (pins, lock_written) = pin_dependencies(config, &plan, settings, reporter)?;
     let plan = merge_identical_layers(plan, &pins);
 
-    let index = index_config(&settings.env, &IndexOptions::default())?;
+    let mut requirement_indexes = IndexOptions::default();
+    for set in pins.values() {
+        requirement_indexes.merge(&set.index);
+    }
+    let index = index_config(&settings.env, &requirement_indexes)?;
     let downloader = Downloader::new(
         wheel_cache,
         index,
@@ -327,6 +331,9 @@ pub fn python_target(spec: &TargetSpec) -> Result<Target, BuildError> {
 pub struct PinnedSet {
     pub key: String,
     pub pins: Vec<PinnedDistribution>,
+    /// The index options the requirement files give (`--index-url` with credentials, ...):
+    /// downloads from those hosts need the same credentials the resolver had.
+    pub index: IndexOptions,
 }
 
 /// Layers built from different requirement files with identical contents, for the same
@@ -459,6 +466,7 @@ pub fn pin_dependencies(
             PinnedSet {
                 key: set.key.clone(),
                 pins: resolved,
+                index: set.requirements.options.clone(),
             },
         );
     }
