@@ -77,6 +77,11 @@ pub enum BuildError {
     Index(#[source] strata_python::IndexError),
     #[error(transparent)]
     Lock(#[from] Box<strata_python::LockError>),
+    #[error("custom.pythonRequirements.pipCmdExtraArgs: `{argument}` {reason}")]
+    PipArgument {
+        argument: String,
+        reason: &'static str,
+    },
     #[error("cannot build `{path}` offline: {staleness}", path = path.display())]
     OfflineStale {
         path: PathBuf,
@@ -133,6 +138,10 @@ impl BuildError {
                 "drop packages the runtime provides with custom.pythonRequirements.noDeploy, strip tests and metadata with `slim: true`, or split the function"
                     .to_owned(),
             ),
+            Self::PipArgument { .. } => Some(
+                "keep only --index-url, --extra-index-url, --find-links, --no-index and --pre there; other pip options do not apply to strata"
+                    .to_owned(),
+            ),
             Self::OfflineStale { .. } => Some("run `strata lock` while online, then build with --offline".to_owned()),
             Self::Plan(plan::PlanError::UnknownFunction { known, .. }) => {
                 Some(format!("functions in the manifest: {}", known.join(", ")))
@@ -172,7 +181,7 @@ pub fn build(
     for set in pins.values() {
         requirement_indexes.merge(&set.index);
     }
-    let index = index_config(&settings.env, &requirement_indexes)?;
+    let index = index_config(config, &settings.env, &requirement_indexes)?;
     let downloader = Downloader::new(
         wheel_cache,
         index,
@@ -306,10 +315,59 @@ pub fn build(
     })
 }
 
-fn index_config(env: &EnvMap, requirements: &IndexOptions) -> Result<IndexConfig, BuildError> {
+fn index_config(
+    config: &ResolvedConfig,
+    env: &EnvMap,
+    requirements: &IndexOptions,
+) -> Result<IndexConfig, BuildError> {
     let credentials = strata_python::CredentialSources::from_env(env);
-    IndexConfig::from_sources(env, &IndexOptions::default(), requirements, &credentials)
-        .map_err(BuildError::Index)
+    let manifest = manifest_index_options(&config.python_requirements.pip_cmd_extra_args)?;
+    IndexConfig::from_sources(env, &manifest, requirements, &credentials).map_err(BuildError::Index)
+}
+
+/// The index options a Serverless user passes in `custom.pythonRequirements.pipCmdExtraArgs`
+/// (`--index-url`, `--extra-index-url`, `--find-links`, `--no-index`, `--pre`). strata runs
+/// no pip install, so any other argument has nothing to apply to and is refused.
+fn manifest_index_options(arguments: &[String]) -> Result<IndexOptions, BuildError> {
+    let mut options = IndexOptions::default();
+    let mut tokens = arguments
+        .iter()
+        .flat_map(|argument| argument.split_whitespace());
+    while let Some(token) = tokens.next() {
+        let (flag, inline) = match token.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_owned())),
+            None => (token, None),
+        };
+        let mut value = |flag: &str| {
+            inline
+                .clone()
+                .or_else(|| tokens.next().map(str::to_owned))
+                .ok_or_else(|| BuildError::PipArgument {
+                    argument: flag.to_owned(),
+                    reason: "needs a value",
+                })
+        };
+        let url = |text: String, flag: &str| {
+            strata_python::SecretUrl::parse(&text).map_err(|_| BuildError::PipArgument {
+                argument: flag.to_owned(),
+                reason: "is not a URL",
+            })
+        };
+        match flag {
+            "-i" | "--index-url" => options.index_url = Some(url(value(flag)?, flag)?),
+            "--extra-index-url" => options.extra_index_urls.push(url(value(flag)?, flag)?),
+            "-f" | "--find-links" => options.find_links.push(value(flag)?),
+            "--no-index" => options.no_index = true,
+            "--pre" => options.pre = true,
+            _ => {
+                return Err(BuildError::PipArgument {
+                    argument: flag.to_owned(),
+                    reason: "is not an index option, and strata runs no pip install to pass it to",
+                });
+            }
+        }
+    }
+    Ok(options)
 }
 
 /// The target strata-python resolves for: the cloud's Python, CPU and glibc.
@@ -435,7 +493,7 @@ pub fn pin_dependencies(
                         )?)
                     }
                 };
-                let index = index_config(&settings.env, &set.requirements.options)?;
+                let index = index_config(config, &settings.env, &set.requirements.options)?;
                 let previous = lock
                     .as_ref()
                     .and_then(|lock| lock.previous_pins(&set, &target));
@@ -700,4 +758,58 @@ fn check_lambda_budget(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BuildError, manifest_index_options};
+
+    fn parse(arguments: &[&str]) -> Result<strata_python::IndexOptions, BuildError> {
+        manifest_index_options(
+            &arguments
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn pip_cmd_extra_args_give_index_options_in_every_spelling() {
+        let options = parse(&[
+            "--index-url https://user:pw@pypi.internal/simple",
+            "--extra-index-url=https://mirror.example/simple",
+            "-f",
+            "/wheels",
+            "--pre",
+        ])
+        .unwrap();
+        assert_eq!(
+            options.index_url.unwrap().without_credentials().as_str(),
+            "https://pypi.internal/simple"
+        );
+        assert_eq!(options.extra_index_urls.len(), 1);
+        assert_eq!(options.find_links, ["/wheels"]);
+        assert!(options.pre && !options.no_index);
+    }
+
+    #[test]
+    fn other_pip_arguments_and_missing_values_are_named() {
+        let error = parse(&["--no-deps"]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "custom.pythonRequirements.pipCmdExtraArgs: `--no-deps` is not an index option, and strata runs no pip install to pass it to"
+        );
+        assert!(
+            parse(&["--index-url"])
+                .unwrap_err()
+                .to_string()
+                .contains("needs a value")
+        );
+        assert!(
+            parse(&["-i", "not a url"])
+                .unwrap_err()
+                .to_string()
+                .contains("is not a URL")
+        );
+    }
 }
