@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine as _;
+use strata_tests::zip::{Method, ZipEntry, write_zip};
 use sha2::{Digest, Sha256};
 use strata_provider::{
     Architecture, ArtifactRef, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec,
@@ -15,60 +16,14 @@ use strata_provider::{
 
 /// A stored (uncompressed) zip of `files`, with fixed timestamps: deterministic bytes.
 pub fn stored_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (name, data) in files {
-        let offset = u32::try_from(out.len()).unwrap();
-        let crc = crc32fast::hash(data);
-        let size = u32::try_from(data.len()).unwrap();
-        let name_len = u16::try_from(name.len()).unwrap();
-        // Local file header.
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        out.extend_from_slice(&20u16.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&0x0021u16.to_le_bytes());
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&name_len.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(data);
-        // Central directory entry.
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0x0021u16.to_le_bytes());
-        central.extend_from_slice(&crc.to_le_bytes());
-        central.extend_from_slice(&size.to_le_bytes());
-        central.extend_from_slice(&size.to_le_bytes());
-        central.extend_from_slice(&name_len.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name.as_bytes());
-    }
-    let central_offset = u32::try_from(out.len()).unwrap();
-    let central_size = u32::try_from(central.len()).unwrap();
-    let count = u16::try_from(files.len()).unwrap();
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&count.to_le_bytes());
-    out.extend_from_slice(&central_size.to_le_bytes());
-    out.extend_from_slice(&central_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    let entries: Vec<ZipEntry> = files
+        .iter()
+        .map(|(name, data)| ZipEntry {
+            method: Method::Stored,
+            ..ZipEntry::file(*name, *data)
+        })
+        .collect();
+    write_zip(&entries)
 }
 
 /// Writes `bytes` to `dir/name` and describes it as the archive crate would.
