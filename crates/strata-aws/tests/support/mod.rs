@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine as _;
-use strata_tests::zip::{Method, ZipEntry, write_zip};
 use sha2::{Digest, Sha256};
 use strata_provider::{
     Architecture, ArtifactRef, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec,
 };
+use strata_tests::zip::{Method, ZipEntry, write_zip};
 
 /// A stored (uncompressed) zip of `files`, with fixed timestamps: deterministic bytes.
 pub fn stored_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
