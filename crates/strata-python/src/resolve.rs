@@ -161,6 +161,40 @@ pub fn find_resolver(
     Err(ResolveError::NoResolver)
 }
 
+/// Gives the child the caller's environment (minus index settings) and the chosen indexes
+/// through `<PREFIX>_INDEX_URL`, `_EXTRA_INDEX_URL` and `_FIND_LINKS`: credentials travel in
+/// the environment, never in argv. `find_links_separator` is how the tool splits that list.
+fn pass_indexes(
+    command: &mut Command,
+    request: &ResolveRequest<'_>,
+    prefix: &str,
+    find_links_separator: &str,
+) {
+    let index = request.index;
+    if index.no_index {
+        command.arg("--no-index");
+    }
+    command.env_clear().envs(child_env(request.env));
+    command.env(
+        format!("{prefix}_INDEX_URL"),
+        index.index_url.expose().as_str(),
+    );
+    if !index.extra_index_urls.is_empty() {
+        let extra: Vec<&str> = index
+            .extra_index_urls
+            .iter()
+            .map(|url| url.expose().as_str())
+            .collect();
+        command.env(format!("{prefix}_EXTRA_INDEX_URL"), extra.join(" "));
+    }
+    if !index.find_links.is_empty() {
+        command.env(
+            format!("{prefix}_FIND_LINKS"),
+            index.find_links.join(find_links_separator),
+        );
+    }
+}
+
 fn find_on_path(search_path: &str, name: &str) -> Option<PathBuf> {
     std::env::split_paths(search_path)
         .map(|dir| dir.join(name))
@@ -426,30 +460,14 @@ fn resolve_with_uv(
         write_scratch(&path, &constraints)?;
         command.arg("--constraint").arg(path);
     }
-    let index = request.index;
-    if index.no_index {
-        command.arg("--no-index");
-    }
-    if index.pre {
+    if request.index.pre {
         command.args(["--prerelease", "allow"]);
     }
-    command.env_clear().envs(child_env(request.env));
-    command.env("UV_INDEX_URL", index.index_url.expose().as_str());
-    if !index.extra_index_urls.is_empty() {
-        let extra: Vec<&str> = index
-            .extra_index_urls
-            .iter()
-            .map(|url| url.expose().as_str())
-            .collect();
-        command.env("UV_EXTRA_INDEX_URL", extra.join(" "));
-    }
-    if !index.find_links.is_empty() {
-        command.env("UV_FIND_LINKS", index.find_links.join(","));
-    }
+    pass_indexes(&mut command, request, "UV", ",");
     command.env("UV_NO_PROGRESS", "1");
     // With `--python-version` uv only needs some interpreter; never let it download one.
     command.env("UV_PYTHON_DOWNLOADS", "never");
-    run_child(command, &tool, target, &index.secrets())?;
+    run_child(command, &tool, target, &request.index.secrets())?;
     let text = fs_err::read_to_string(&output).map_err(|source| ResolveError::Output {
         tool: tool.name().to_string(),
         path: output.clone(),
@@ -797,26 +815,10 @@ fn run_pip(
         write_scratch(&path, &constraints)?;
         command.arg("--constraint").arg(path);
     }
-    let index = request.index;
-    if index.no_index {
-        command.arg("--no-index");
-    }
-    if index.pre {
+    if request.index.pre {
         command.arg("--pre");
     }
-    command.env_clear().envs(child_env(request.env));
-    command.env("PIP_INDEX_URL", index.index_url.expose().as_str());
-    if !index.extra_index_urls.is_empty() {
-        let extra: Vec<&str> = index
-            .extra_index_urls
-            .iter()
-            .map(|url| url.expose().as_str())
-            .collect();
-        command.env("PIP_EXTRA_INDEX_URL", extra.join(" "));
-    }
-    if !index.find_links.is_empty() {
-        command.env("PIP_FIND_LINKS", index.find_links.join(" "));
-    }
+    pass_indexes(&mut command, request, "PIP", " ");
     // The user's pip.conf must not override the indexes strata chose.
     command.env(
         "PIP_CONFIG_FILE",
@@ -825,7 +827,7 @@ fn run_pip(
     command.env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
     command.env("PIP_NO_INPUT", "1");
     command.env("PYTHONIOENCODING", "utf-8");
-    run_child(command, tool, target, &index.secrets())?;
+    run_child(command, tool, target, &request.index.secrets())?;
     let text = fs_err::read_to_string(&report_path).map_err(|source| ResolveError::Output {
         tool: tool.name().to_string(),
         path: report_path.clone(),
