@@ -316,7 +316,7 @@ impl<'a> Builder<'a> {
             }
             Event::SequenceStart(anchor, tag) => {
                 self.charge(1, pos, path)?;
-                self.check_collection_tag(tag.as_deref(), pos, path);
+                let function = self.collection_tag(tag.as_deref(), pos, path);
                 let mut items = Vec::new();
                 loop {
                     let (event, span) = self.next()?;
@@ -326,14 +326,14 @@ impl<'a> Builder<'a> {
                     let child_path = format!("{path}[{}]", items.len());
                     items.push(self.node(event, span, &child_path)?);
                 }
-                let node = Node::new(Value::Seq(items), pos);
+                let node = wrap_function(function, Node::new(Value::Seq(items), pos));
                 self.remember(anchor, &node);
                 Ok(node)
             }
             Event::MappingStart(anchor, tag) => {
                 self.charge(1, pos, path)?;
-                self.check_collection_tag(tag.as_deref(), pos, path);
-                let node = self.mapping(pos, path)?;
+                let function = self.collection_tag(tag.as_deref(), pos, path);
+                let node = wrap_function(function, self.mapping(pos, path)?);
                 self.remember(anchor, &node);
                 Ok(node)
             }
@@ -440,21 +440,23 @@ impl<'a> Builder<'a> {
         Ok(Node::new(Value::Map(entries), pos))
     }
 
-    fn check_collection_tag(&mut self, tag: Option<&Tag>, pos: Pos, path: &str) {
-        if let Some(tag) = tag
-            && !tag.is_yaml_core_schema()
-        {
+    /// The long-form key of a CloudFormation short form on a list or map (`!Join [..]` is
+    /// `Fn::Join`); any other non-core tag is reported.
+    fn collection_tag(&mut self, tag: Option<&Tag>, pos: Pos, path: &str) -> Option<String> {
+        let tag = tag.filter(|tag| !tag.is_yaml_core_schema())?;
+        let key = (tag.handle == "!")
+            .then(|| cloudformation_key(&tag.suffix))
+            .flatten();
+        if key.is_none() {
             self.problems.push(ParseProblem {
                 line: pos.line,
                 column: pos.column,
                 key_path: path.to_owned(),
-                message: format!("unsupported YAML tag `{tag}` on a collection"),
-                hint: Some(
-                    "CloudFormation short forms such as !Ref or !Sub take a scalar or a list"
-                        .to_owned(),
-                ),
+                message: format!("unsupported YAML tag `{tag}`"),
+                hint: Some(UNKNOWN_TAG_HINT.to_owned()),
             });
         }
+        key
     }
 
     fn scalar(
@@ -509,7 +511,7 @@ impl<'a> Builder<'a> {
             column: pos.column,
             key_path: path.to_owned(),
             message: format!("unsupported YAML tag `{tag}`"),
-            hint: Some("strata understands the YAML core tags (!!str, !!int, ...) and CloudFormation short forms (!Ref, !GetAtt, !Sub, ...)".to_owned()),
+            hint: Some(UNKNOWN_TAG_HINT.to_owned()),
         });
         Node::new(Value::Poison, pos)
     }
@@ -529,13 +531,16 @@ pub(crate) fn join_path(parent: &str, key: &str) -> String {
     }
 }
 
-/// CloudFormation short-form tags (as Serverless' YAML loader accepts them) become the
-/// long form, so `resources:` keeps its meaning in the resolved document.
-fn cloudformation_tag(name: &str, text: &str, pos: Pos) -> Option<Node> {
+const UNKNOWN_TAG_HINT: &str = "strata understands the YAML core tags (!!str, !!int, ...) and CloudFormation short forms (!Ref, !GetAtt, !Sub, !Join, ...)";
+
+/// The long form of a CloudFormation short-form tag, as Serverless' YAML loader reads it:
+/// `!Ref` and `!Condition` keep their name, every intrinsic function gets `Fn::`.
+fn cloudformation_key(name: &str) -> Option<String> {
     const FUNCTIONS: &[&str] = &[
         "Base64",
         "Cidr",
         "FindInMap",
+        "GetAtt",
         "GetAZs",
         "ImportValue",
         "Join",
@@ -548,31 +553,43 @@ fn cloudformation_tag(name: &str, text: &str, pos: Pos) -> Option<Node> {
         "If",
         "Not",
         "Or",
-        "Condition",
         "Length",
         "ToJsonString",
     ];
-    let string = Node::new(Value::String(text.to_owned()), pos);
-    let (key, value) = match name {
-        "Ref" => ("Ref".to_owned(), string),
-        "GetAtt" => {
-            let parts = match text.split_once('.') {
-                Some((resource, attribute)) => vec![
-                    Node::new(Value::String(resource.to_owned()), pos),
-                    Node::new(Value::String(attribute.to_owned()), pos),
-                ],
-                None => vec![string],
-            };
-            ("Fn::GetAtt".to_owned(), Node::new(Value::Seq(parts), pos))
+    match name {
+        "Ref" | "Condition" => Some(name.to_owned()),
+        other if FUNCTIONS.contains(&other) => Some(format!("Fn::{other}")),
+        _ => None,
+    }
+}
+
+/// `{key: node}` when a short form tagged the collection, the node itself otherwise.
+fn wrap_function(key: Option<String>, node: Node) -> Node {
+    match key {
+        Some(name) => {
+            let pos = node.pos;
+            Node::new(Value::Map(vec![(Key { name, pos }, node)]), pos)
         }
-        "Condition" => ("Condition".to_owned(), string),
-        other if FUNCTIONS.contains(&other) => (format!("Fn::{other}"), string),
-        _ => return None,
+        None => node,
+    }
+}
+
+/// CloudFormation short-form tags on scalars become the long form, so `resources:` keeps its
+/// meaning in the resolved document; `!GetAtt A.Arn` is split as CloudFormation does.
+fn cloudformation_tag(name: &str, text: &str, pos: Pos) -> Option<Node> {
+    let key = cloudformation_key(name)?;
+    let string = Node::new(Value::String(text.to_owned()), pos);
+    let value = match (name, text.split_once('.')) {
+        ("GetAtt", Some((resource, attribute))) => Node::new(
+            Value::Seq(vec![
+                Node::new(Value::String(resource.to_owned()), pos),
+                Node::new(Value::String(attribute.to_owned()), pos),
+            ]),
+            pos,
+        ),
+        _ => string,
     };
-    Some(Node::new(
-        Value::Map(vec![(Key { name: key, pos }, value)]),
-        pos,
-    ))
+    Some(wrap_function(Some(key), value))
 }
 
 /// YAML 1.2 core schema resolution of a plain scalar (what js-yaml, and so Serverless, does).
@@ -808,6 +825,32 @@ mod tests {
             node.to_json(),
             serde_json::json!({"a": {"Ref": "Queue"}, "b": {"Fn::GetAtt": ["Queue", "Arn"]}, "c": {"Fn::Sub": "${AWS::Region}"}})
         );
+    }
+
+    #[test]
+    fn cloudformation_short_forms_on_lists_and_maps_become_long_forms() {
+        let source = "a: !Join ['-', [x, !Ref Stage]]\nb: !GetAtt [Queue, Arn]\nc: !If [IsProd, !Select [0, !GetAZs ''], !Ref AWS::NoValue]\nd: !Sub ['${A}-b', {A: !ImportValue other}]\ne: !Equals [!Split [',', 'a,b'], !FindInMap [M, k, v]]\nf: !Not [!Condition C]\ng: !Cidr [!GetAtt Vpc.CidrBlock, 6, 8]\nh: !And [!Or [!Condition A, !Condition B], !Base64 x]\n";
+        let node = parse_ok(source);
+        assert_eq!(
+            node.to_json(),
+            serde_json::json!({
+                "a": {"Fn::Join": ["-", ["x", {"Ref": "Stage"}]]},
+                "b": {"Fn::GetAtt": ["Queue", "Arn"]},
+                "c": {"Fn::If": ["IsProd", {"Fn::Select": [0, {"Fn::GetAZs": ""}]}, {"Ref": "AWS::NoValue"}]},
+                "d": {"Fn::Sub": ["${A}-b", {"A": {"Fn::ImportValue": "other"}}]},
+                "e": {"Fn::Equals": [{"Fn::Split": [",", "a,b"]}, {"Fn::FindInMap": ["M", "k", "v"]}]},
+                "f": {"Fn::Not": [{"Condition": "C"}]},
+                "g": {"Fn::Cidr": [{"Fn::GetAtt": ["Vpc", "CidrBlock"]}, 6, 8]},
+                "h": {"Fn::And": [{"Fn::Or": [{"Condition": "A"}, {"Condition": "B"}]}, {"Fn::Base64": "x"}]}
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_tags_on_lists_are_reported() {
+        let (_, problems) = parse("a: !Secret [x]\n", FileId(0));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.contains("`!Secret`"), "{problems:?}");
     }
 
     #[test]
