@@ -345,8 +345,11 @@ pub(crate) async fn apply(
         resource: &spec.service,
     };
     let region = provider.clients.region.as_str();
+    let interrupt = reporter.interrupt();
 
     let role_arn = match &plan.role {
+        // After an interrupt nothing new starts; each function reports it did not.
+        Some(_) if interrupt.is_triggered() => Pending::Unknown("interrupted".to_owned()),
         Some(role_plan) => Pending::Known(
             role::apply_role(&ctx, &provider.clients.iam, spec, region, role_plan).await?,
         ),
@@ -356,6 +359,9 @@ pub(crate) async fn apply(
     let mut layer_reports = Vec::new();
     let mut layer_arns = HashMap::new();
     for layer_plan in &plan.layers {
+        if interrupt.is_triggered() {
+            break;
+        }
         reporter.on_layer_started(&layer_plan.name);
         let report = match &layer_plan.action {
             LayerAction::Reuse { version, arn } => LayerReport {
@@ -514,6 +520,11 @@ async fn deploy_function(
         report.duration = clock.now().saturating_sub(started);
         return report;
     }
+    if reporter.interrupt().is_triggered() {
+        report.outcome = FunctionOutcome::Interrupted { before: None };
+        report.duration = clock.now().saturating_sub(started);
+        return report;
+    }
     reporter.on_function_started(name);
     let mut step = Step::Read;
     let result = match spec.function(&plan.logical_name) {
@@ -536,6 +547,9 @@ async fn deploy_function(
             } else {
                 report.version = current_alias_version(&ctx, provider, name, &spec.stage).await;
             }
+        }
+        Err(AwsError::Interrupted { step, .. }) => {
+            report.outcome = FunctionOutcome::Interrupted { before: Some(step) };
         }
         Err(error) => {
             let failure = error.to_step_failure(step);
@@ -582,15 +596,25 @@ async fn run_function_steps(
     let lambda = &provider.clients.lambda;
     let name = function.deployed_name.as_str();
     let reporter = ctx.reporter;
+    let interrupt = reporter.interrupt();
+    // No step starts after an interrupt: until the alias moves, the stage serves the old
+    // version whatever `$LATEST` holds, so stopping between steps leaves the function all-old.
     let enter = |next: Step, step: &mut Step| {
         *step = next;
+        if interrupt.is_triggered() {
+            return Err(AwsError::Interrupted {
+                resource: name.to_owned(),
+                step: next,
+            });
+        }
         reporter.on_step(name, next);
+        Ok(())
     };
 
     let outcome = match &plan.action {
         FunctionAction::Unchanged => return Ok((FunctionOutcome::Unchanged, None)),
         FunctionAction::Create => {
-            enter(Step::Upload, step);
+            enter(Step::Upload, step)?;
             let source = code_source(
                 ctx,
                 &provider.uploader(),
@@ -599,16 +623,16 @@ async fn run_function_steps(
                 &function.code,
             )
             .await?;
-            enter(Step::CreateFunction, step);
+            enter(Step::CreateFunction, step)?;
             let created = create_function(ctx, provider, function, desired, source).await;
             let created = match created {
                 Err(error) if is_too_large(&error) => {
-                    enter(Step::Upload, step);
+                    enter(Step::Upload, step)?;
                     let source = provider
                         .uploader()
                         .upload(ctx, &spec.service, &spec.stage, &function.code)
                         .await?;
-                    enter(Step::CreateFunction, step);
+                    enter(Step::CreateFunction, step)?;
                     create_function(ctx, provider, function, desired, source).await
                 }
                 other => other,
@@ -622,7 +646,7 @@ async fn run_function_steps(
             let code_update = code.is_some() || architecture_changed;
             let config_update = config.iter().any(is_configuration_field);
             if code_update {
-                enter(Step::Upload, step);
+                enter(Step::Upload, step)?;
                 let source = code_source(
                     ctx,
                     &provider.uploader(),
@@ -631,27 +655,27 @@ async fn run_function_steps(
                     &function.code,
                 )
                 .await?;
-                enter(Step::UpdateCode, step);
+                enter(Step::UpdateCode, step)?;
                 let updated = update_code(ctx, lambda, name, desired, source).await;
                 match updated {
                     Err(error) if is_too_large(&error) => {
-                        enter(Step::Upload, step);
+                        enter(Step::Upload, step)?;
                         let source = provider
                             .uploader()
                             .upload(ctx, &spec.service, &spec.stage, &function.code)
                             .await?;
-                        enter(Step::UpdateCode, step);
+                        enter(Step::UpdateCode, step)?;
                         update_code(ctx, lambda, name, desired, source).await?;
                     }
                     other => other?,
                 }
-                enter(Step::Wait, step);
+                enter(Step::Wait, step)?;
                 wait_until_ready(ctx, lambda, name).await?;
             }
             if config_update {
-                enter(Step::UpdateConfiguration, step);
+                enter(Step::UpdateConfiguration, step)?;
                 update_configuration(ctx, lambda, name, desired).await?;
-                enter(Step::Wait, step);
+                enter(Step::Wait, step)?;
                 wait_until_ready(ctx, lambda, name).await?;
             }
             let tag_changes: Vec<_> = config
@@ -659,7 +683,7 @@ async fn run_function_steps(
                 .filter(|change| change.field.starts_with("tags."))
                 .collect();
             if !tag_changes.is_empty() {
-                enter(Step::UpdateConfiguration, step);
+                enter(Step::UpdateConfiguration, step)?;
                 update_tags(ctx, lambda, name, desired, &tag_changes).await?;
             }
             match (code_update, config_update) {
@@ -673,9 +697,9 @@ async fn run_function_steps(
     let Some(alias) = &plan.alias else {
         return Ok((outcome, None));
     };
-    enter(Step::Wait, step);
+    enter(Step::Wait, step)?;
     let ready = wait_until_ready(ctx, lambda, name).await?;
-    enter(Step::PublishVersion, step);
+    enter(Step::PublishVersion, step)?;
     let expected_hash = function.code.code_sha256_base64.as_str();
     let revision = ready.revision_id().map(str::to_owned);
     let published = ctx
@@ -692,7 +716,10 @@ async fn run_function_steps(
         .await?;
     let version = published.version().unwrap_or_default().to_owned();
 
-    enter(Step::MoveAlias, step);
+    // The new version exists: moving the alias to it is one atomic call, made even after an
+    // interrupt, so the function ends all-new rather than with a version nothing serves.
+    *step = Step::MoveAlias;
+    reporter.on_step(name, Step::MoveAlias);
     if alias.from.is_some() {
         ctx.call(Step::MoveAlias, || async {
             lambda
@@ -914,7 +941,17 @@ pub(crate) async fn wait_until_ready(
                 deadline: ctx.policy.function_deadline,
             });
         }
-        ctx.clock.sleep(delay).await;
+        let interrupt = ctx.reporter.interrupt();
+        let slept = match interrupt.is_triggered() {
+            true => None,
+            false => interrupt.unless_triggered(ctx.clock.sleep(delay)).await,
+        };
+        if slept.is_none() {
+            return Err(AwsError::Interrupted {
+                resource: name.to_owned(),
+                step: Step::Wait,
+            });
+        }
     }
 }
 

@@ -215,6 +215,10 @@ pub enum AwsError {
     #[error("`{function}` has no alias `{alias}`; deploy the stage before rolling it back")]
     NoAlias { function: String, alias: String },
 
+    /// Ctrl-C or SIGTERM ([`strata_provider::Interrupt`]) stopped the work before `step`.
+    #[error("`{resource}` was interrupted before {step}")]
+    Interrupted { resource: String, step: Step },
+
     #[error("a deploy task stopped unexpectedly")]
     Task(#[source] tokio::task::JoinError),
 }

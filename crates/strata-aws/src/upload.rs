@@ -160,6 +160,13 @@ impl Uploader<'_> {
         let mut offset = 0;
         let mut number = 1;
         while offset < artifact.zipped_size {
+            // Stopping here makes the caller abort the upload, so no parts stay billed.
+            if ctx.reporter.interrupt().is_triggered() {
+                return Err(AwsError::Interrupted {
+                    resource: key.to_owned(),
+                    step: Step::Upload,
+                });
+            }
             let length = part_size.min(artifact.zipped_size - offset);
             let uploaded = ctx
                 .call(Step::Upload, || async {

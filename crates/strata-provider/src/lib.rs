@@ -5,7 +5,8 @@
 //! ([`DeployPlan`], side-effect free, secrets masked), what it did ([`DeployReport`],
 //! [`InfoReport`], [`RollbackReport`], [`RemovePlan`], [`RemoveReport`]), how progress is
 //! reported ([`Reporter`]), how calls are retried ([`RetryPolicy`], [`retry`], [`Deadline`],
-//! [`Clock`]), the redacting [`Secret`] type, and the [`Provider`] trait itself.
+//! [`Clock`]), how a deploy is asked to stop early ([`Interrupt`]), the redacting [`Secret`]
+//! type, and the [`Provider`] trait itself.
 //!
 //! It must never depend on a cloud SDK, on the manifest crate or on a terminal: the CLI maps
 //! its resolved configuration into these types, backends map them onto their cloud, and only
@@ -38,6 +39,7 @@
 //! Retryable and fatal errors are classified by each backend ([`Classify`]); deadlines and
 //! backoff are shared. Step names in [`StepFailure`] are common to all three clouds.
 
+mod interrupt;
 mod plan;
 mod provider;
 mod report;
@@ -46,6 +48,7 @@ mod retry;
 mod secret;
 mod spec;
 
+pub use interrupt::Interrupt;
 pub use plan::{
     AliasMove, CodeChange, DeployPlan, FieldChange, FunctionAction, FunctionPlan, LayerAction,
     LayerPlan, RoleAction, RolePlan,

@@ -95,6 +95,11 @@ pub enum FunctionOutcome {
     Unchanged,
     /// The deploy of this function stopped; its alias (and so its traffic) stayed where it was.
     Failed(StepFailure),
+    /// Ctrl-C or SIGTERM stopped the deploy of this function before `before` (`None`: before
+    /// it started); its alias stayed where it was, so it serves the old code and configuration.
+    Interrupted {
+        before: Option<Step>,
+    },
 }
 
 impl fmt::Display for FunctionOutcome {
@@ -107,6 +112,8 @@ impl fmt::Display for FunctionOutcome {
             Self::Published => f.write_str("published"),
             Self::Unchanged => f.write_str("unchanged"),
             Self::Failed(failure) => write!(f, "FAILED: {failure}"),
+            Self::Interrupted { before: None } => f.write_str("INTERRUPTED before it started"),
+            Self::Interrupted { before: Some(step) } => write!(f, "INTERRUPTED before {step}"),
         }
     }
 }
@@ -151,8 +158,15 @@ impl DeployReport {
             .filter(|function| matches!(function.outcome, FunctionOutcome::Failed(_)))
     }
 
+    /// Functions an interrupt stopped before their alias moved.
+    pub fn interrupted(&self) -> impl Iterator<Item = &FunctionReport> {
+        self.functions
+            .iter()
+            .filter(|function| matches!(function.outcome, FunctionOutcome::Interrupted { .. }))
+    }
+
     pub fn is_success(&self) -> bool {
-        self.failed().next().is_none()
+        self.failed().next().is_none() && self.interrupted().next().is_none()
     }
 }
 

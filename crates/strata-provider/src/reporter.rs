@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::interrupt::Interrupt;
 use crate::report::{FunctionReport, LayerReport, Step, StepFailure};
 
 /// Receives progress while a backend applies a plan. Calls arrive from several tasks at once
@@ -20,6 +21,11 @@ pub trait Reporter: Send + Sync {
     fn on_function_finished(&self, _report: &FunctionReport) {}
     /// A step failed for a resource that is not one function (role, layer, bucket).
     fn on_failure(&self, _resource: &str, _failure: &StepFailure) {}
+    /// Asks the backend to stop at its next safe point (Ctrl-C, SIGTERM). It travels with the
+    /// reporter because both come from the CLI for one `apply`; the default never triggers.
+    fn interrupt(&self) -> Interrupt {
+        Interrupt::default()
+    }
 }
 
 /// A reporter that ignores everything (`--quiet`, tests).
