@@ -21,15 +21,27 @@ use crate::zipfmt::{self, CentralEntry, METHOD_DEFLATED, METHOD_STORED, ZipForma
 pub struct WheelLimits {
     pub max_entry_bytes: u64,
     pub max_total_bytes: u64,
+    /// `.dist-info/METADATA`, which is read into memory whole (as are the two below).
+    pub max_metadata_bytes: u64,
+    /// `.dist-info/WHEEL`.
+    pub max_wheel_file_bytes: u64,
+    /// `.dist-info/RECORD`.
+    pub max_record_bytes: u64,
 }
 
 impl Default for WheelLimits {
     /// 512 MiB per entry and 1 GiB per wheel: far above any real wheel a function can use
     /// (Lambda allows 250 MB unzipped in total) and far below what a zip bomb expands to.
+    /// The three files held in memory get much less: METADATA 16 MiB (the largest on PyPI
+    /// carry long descriptions of a few hundred KiB), WHEEL 64 KiB (a few short lines) and
+    /// RECORD 64 MiB (about half a million files at a typical 130 bytes a line).
     fn default() -> Self {
         Self {
             max_entry_bytes: 512 * 1024 * 1024,
             max_total_bytes: 1024 * 1024 * 1024,
+            max_metadata_bytes: 16 * 1024 * 1024,
+            max_wheel_file_bytes: 64 * 1024,
+            max_record_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -134,6 +146,12 @@ pub enum WheelError {
         entry: String,
         algorithm: String,
     },
+    #[error("wheel {wheel}: entry {entry}: listed twice in RECORD (line {line})")]
+    RecordDuplicate {
+        wheel: String,
+        entry: String,
+        line: usize,
+    },
     #[error("wheel {wheel}: entry {entry}: not listed in RECORD")]
     NotInRecord { wheel: String, entry: String },
     #[error("wheel {wheel}: entry {entry}: RECORD has no hash for it")]
@@ -184,6 +202,13 @@ pub enum WheelError {
         entry: String,
         scheme: String,
     },
+    #[error("wheel {wheel}: entry {entry}: installs to {target}, an unsafe path ({reason})")]
+    UnsafeTarget {
+        wheel: String,
+        entry: String,
+        target: String,
+        reason: &'static str,
+    },
     #[error("wheel {wheel}: entry {entry}: installs to {target}, as {other} does")]
     DuplicateTarget {
         wheel: String,
@@ -195,7 +220,7 @@ pub enum WheelError {
 
 /// Version of [`VerifiedWheel::to_record`] text; raised whenever verification or the layout
 /// changes, so records made by an older strata are verified again.
-const RECORD_FORMAT: u32 = 1;
+const RECORD_FORMAT: u32 = 2;
 
 /// How an entry's bytes are compressed; the only two methods wheels use in practice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,15 +297,45 @@ impl VerifiedWheel {
     /// made from: the caller keys records by the wheel's hash, which it checks before use.
     /// Copying still re-reads every local header and fails with
     /// [`crate::ArchiveError::WheelChanged`] if the file differs. `None` for a record of
-    /// another format, another file name, or damaged text.
+    /// another format, another file name, damaged text, or paths that verification would not
+    /// have produced.
     pub fn from_record(path: &Path, record: &str) -> Option<Self> {
         let (format, mut wheel): (u32, Self) = serde_json::from_str(record).ok()?;
         let filename = path.file_name()?.to_string_lossy();
-        if format != RECORD_FORMAT || wheel.filename != filename {
+        if format != RECORD_FORMAT || wheel.filename != filename || !wheel.has_sound_paths() {
             return None;
         }
         wheel.path = path.to_path_buf();
         Some(wheel)
+    }
+
+    /// A record is a file in a cache that anything with write access to it can edit, and its
+    /// targets become names in a zip: each entry's name must be a safe path, and its target
+    /// the one [`verify_wheel`] computes from that name, before the record is believed.
+    fn has_sound_paths(&self) -> bool {
+        let Ok(parsed) = parse_filename(&self.filename) else {
+            return false;
+        };
+        if self.dist_info.contains('/')
+            || !self.dist_info.ends_with(".dist-info")
+            || unsafe_path_reason(&self.dist_info).is_some()
+        {
+            return false;
+        }
+        let data_prefix = data_prefix(&self.dist_info);
+        let headers_name = headers_name(&parsed);
+        let mut names = HashSet::new();
+        let mut targets = HashSet::new();
+        self.entries.iter().all(|entry| {
+            unsafe_path_reason(&entry.name).is_none()
+                && !entry.name.ends_with('/')
+                && unsafe_path_reason(&entry.target).is_none()
+                && install_target(&entry.name, &data_prefix, &headers_name).is_ok_and(
+                    |(target, script)| target == entry.target && (entry.executable || !script),
+                )
+                && names.insert(entry.name.as_str())
+                && targets.insert(entry.target.as_str())
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -533,18 +588,22 @@ pub fn verify_wheel(path: &Path, limits: &WheelLimits) -> Result<VerifiedWheel, 
         .map(|candidate| (candidate.name.as_str(), candidate))
         .collect();
     let total = AtomicU64::new(0);
-    let read_small = |entry: &str| -> Result<Vec<u8>, WheelError> {
+    let read_small = |entry: &str, max_bytes: u64| -> Result<Vec<u8>, WheelError> {
         let candidate = by_name.get(entry).ok_or_else(|| WheelError::MissingFile {
             wheel: wheel.clone(),
             entry: entry.to_owned(),
         })?;
         let mut contents = Vec::new();
         let mut handle = fs_err::File::open(path).map_err(io_error)?;
+        let small_limits = WheelLimits {
+            max_entry_bytes: max_bytes.min(limits.max_entry_bytes),
+            ..*limits
+        };
         inflate_entry(
             &wheel,
             handle.file_mut(),
             candidate,
-            limits,
+            &small_limits,
             &total,
             &mut |chunk| contents.extend_from_slice(chunk),
         )?;
@@ -552,12 +611,17 @@ pub fn verify_wheel(path: &Path, limits: &WheelLimits) -> Result<VerifiedWheel, 
     };
 
     let metadata_name = format!("{dist_info}/METADATA");
-    let metadata = read_small(&metadata_name)?;
+    let metadata = read_small(&metadata_name, limits.max_metadata_bytes)?;
     check_metadata(&wheel, &metadata_name, &metadata, &parsed)?;
     let wheel_name = format!("{dist_info}/WHEEL");
-    check_wheel_version(&wheel, &wheel_name, &read_small(&wheel_name)?)?;
+    let wheel_file = read_small(&wheel_name, limits.max_wheel_file_bytes)?;
+    check_wheel_version(&wheel, &wheel_name, &wheel_file)?;
     let record_name = format!("{dist_info}/RECORD");
-    let record = parse_record(&wheel, &record_name, &read_small(&record_name)?)?;
+    let record = parse_record(
+        &wheel,
+        &record_name,
+        &read_small(&record_name, limits.max_record_bytes)?,
+    )?;
     // The three files above were inflated once already; the content pass counts them again,
     // which keeps the total bound conservative rather than exact.
     total.store(0, Ordering::Relaxed);
@@ -619,9 +683,13 @@ pub fn verify_wheel(path: &Path, limits: &WheelLimits) -> Result<VerifiedWheel, 
 
     let metadata_display_name = header_field(&metadata, "Name").unwrap_or_default();
     let metadata_version = header_field(&metadata, "Version").unwrap_or_default();
-    // pip names the headers directory after the wheel file's name with `_` read as `-`.
-    let headers_name = parsed.name.replace('_', "-");
-    let entries = layout(&wheel, &dist_info, &headers_name, &candidates, &heads)?;
+    let entries = layout(
+        &wheel,
+        &dist_info,
+        &headers_name(&parsed),
+        &candidates,
+        &heads,
+    )?;
     Ok(VerifiedWheel {
         path: path.to_path_buf(),
         filename,
@@ -890,7 +958,11 @@ fn parse_record(
             .insert(path.clone(), RecordRow { digest, size })
             .is_some()
         {
-            return Err(syntax(line_number, "path listed twice"));
+            return Err(WheelError::RecordDuplicate {
+                wheel: wheel.to_owned(),
+                entry: path.clone(),
+                line: line_number,
+            });
         }
     }
     Ok(rows)
@@ -1039,6 +1111,38 @@ fn check_content(
     Ok(Checked { head, head_len })
 }
 
+/// The prefix of a wheel's `.data` directory entries, from its `.dist-info` directory name.
+fn data_prefix(dist_info: &str) -> String {
+    format!("{}.data/", dist_info.trim_end_matches(".dist-info"))
+}
+
+/// pip names the headers directory after the wheel file's name with `_` read as `-`.
+fn headers_name(parsed: &ParsedFilename) -> String {
+    parsed.name.replace('_', "-")
+}
+
+/// Where `pip install --target` puts the wheel entry `name`, and whether it is a script;
+/// `Err` holds the scheme of an unknown `.data` directory.
+fn install_target<'a>(
+    name: &'a str,
+    data_prefix: &str,
+    headers_name: &str,
+) -> Result<(String, bool), &'a str> {
+    let Some(rest) = name.strip_prefix(data_prefix) else {
+        return Ok((name.to_owned(), false));
+    };
+    let (scheme, path) = rest.split_once('/').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err(scheme);
+    }
+    match scheme {
+        "purelib" | "platlib" | "data" => Ok((path.to_owned(), false)),
+        "scripts" => Ok((format!("bin/{path}"), true)),
+        "headers" => Ok((format!("include/python/{headers_name}/{path}"), false)),
+        _ => Err(scheme),
+    }
+}
+
 /// Maps wheel names to `pip install --target` paths: `.data/purelib|platlib|data` to the
 /// root, `.data/scripts` to `bin/`, `.data/headers` to `include/python/<name>/` (pip's home
 /// scheme outside a virtualenv).
@@ -1049,37 +1153,30 @@ fn layout(
     candidates: &[Candidate],
     heads: &[Checked],
 ) -> Result<Vec<WheelEntry>, WheelError> {
-    let data_prefix = format!("{}.data/", dist_info.trim_end_matches(".dist-info"));
+    let data_prefix = data_prefix(dist_info);
     let mut entries = Vec::with_capacity(candidates.len());
     let mut targets: HashMap<String, String> = HashMap::new();
     for (candidate, checked) in candidates.iter().zip(heads) {
         let mode = candidate.central.unix_mode();
-        let mut executable = mode != 0 && mode & 0o170_000 == 0o100_000 && mode & 0o111 != 0;
-        let mut rewrite_shebang = false;
-        let target = match candidate.name.strip_prefix(&data_prefix) {
-            None => candidate.name.clone(),
-            Some(rest) => {
-                let (scheme, path) = rest.split_once('/').unwrap_or((rest, ""));
-                let unknown = || WheelError::UnknownDataScheme {
-                    wheel: wheel.to_owned(),
-                    entry: candidate.name.clone(),
-                    scheme: scheme.to_owned(),
-                };
-                if path.is_empty() {
-                    return Err(unknown());
-                }
-                match scheme {
-                    "purelib" | "platlib" | "data" => path.to_owned(),
-                    "scripts" => {
-                        executable = true;
-                        rewrite_shebang = checked.head[..checked.head_len].starts_with(b"#!python");
-                        format!("bin/{path}")
-                    }
-                    "headers" => format!("include/python/{headers_name}/{path}"),
-                    _ => return Err(unknown()),
-                }
-            }
-        };
+        let (target, script) = install_target(&candidate.name, &data_prefix, headers_name)
+            .map_err(|scheme| WheelError::UnknownDataScheme {
+                wheel: wheel.to_owned(),
+                entry: candidate.name.clone(),
+                scheme: scheme.to_owned(),
+            })?;
+        // The name was checked already, but a headers target also holds the project name
+        // from the file name, which can be `..`.
+        if let Some(reason) = unsafe_path_reason(&target) {
+            return Err(WheelError::UnsafeTarget {
+                wheel: wheel.to_owned(),
+                entry: candidate.name.clone(),
+                target,
+                reason,
+            });
+        }
+        let rewrite_shebang = script && checked.head[..checked.head_len].starts_with(b"#!python");
+        let executable =
+            script || (mode != 0 && mode & 0o170_000 == 0o100_000 && mode & 0o111 != 0);
         if let Some(other) = targets.insert(target.clone(), candidate.name.clone()) {
             return Err(WheelError::DuplicateTarget {
                 wheel: wheel.to_owned(),

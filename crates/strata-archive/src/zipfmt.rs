@@ -16,6 +16,8 @@ const ZIP64_END_OF_CENTRAL_DIRECTORY_SIGNATURE: u32 = 0x0606_4b50;
 const ZIP64_LOCATOR_SIGNATURE: u32 = 0x0706_4b50;
 const ZIP64_EXTRA_ID: u16 = 0x0001;
 const LOCAL_HEADER_LEN: u64 = 30;
+/// The fixed part of a central directory record: no entry takes fewer bytes.
+const CENTRAL_HEADER_LEN: u64 = 46;
 const END_OF_CENTRAL_DIRECTORY_LEN: usize = 22;
 /// Sizes that do not fit the 32-bit fields are stored as this marker plus a zip64 extra field.
 const U32_MARKER: u64 = 0xFFFF_FFFF;
@@ -118,6 +120,14 @@ pub(crate) fn read_central_directory<R: Read + Seek>(
     let location = locate_central_directory(reader, archive_len)?;
     if location.size > MAX_CENTRAL_DIRECTORY_BYTES || location.entries > MAX_ENTRIES {
         return Err(malformed("central directory is implausibly large"));
+    }
+    // The count is only a claim; reserving for it before checking it against the bytes that
+    // must hold the entries lets a few hundred bytes ask for tens of megabytes.
+    if location.entries > location.size / CENTRAL_HEADER_LEN {
+        return Err(malformed(format!(
+            "central directory claims {} entries in {} bytes",
+            location.entries, location.size
+        )));
     }
     let mut directory = vec![0; usize::try_from(location.size).unwrap_or(usize::MAX)];
     reader.seek(SeekFrom::Start(location.offset))?;
@@ -609,6 +619,21 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "not a valid zip archive: end of central directory record not found"
+        );
+    }
+
+    #[test]
+    fn entry_count_beyond_what_the_directory_can_hold_is_refused() {
+        let mut writer = ZipWriter::new(Vec::new(), ZipTimestamp::default());
+        stored(&mut writer, "a.txt", b"hello", false);
+        let (mut bytes, len) = writer.finish().unwrap();
+        // Both entry counts of the end record: one real 51-byte entry claimed as 65534.
+        let end = bytes.len() - END_OF_CENTRAL_DIRECTORY_LEN;
+        bytes[end + 8..end + 12].copy_from_slice(&[0xFE, 0xFF, 0xFE, 0xFF]);
+        let error = read_central_directory(&mut io::Cursor::new(&bytes), len).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "not a valid zip archive: central directory claims 65534 entries in 51 bytes"
         );
     }
 

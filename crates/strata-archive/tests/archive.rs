@@ -575,7 +575,7 @@ fn a_verification_record_builds_the_same_bytes_and_refuses_other_files() {
     // Another file name, another format, or damaged text: verify again instead.
     let other = other_wheel().write(directory.path());
     assert!(VerifiedWheel::from_record(&other, &record).is_none());
-    assert!(VerifiedWheel::from_record(&path, &record.replacen("[1,", "[0,", 1)).is_none());
+    assert!(VerifiedWheel::from_record(&path, &record.replacen("[2,", "[1,", 1)).is_none());
     assert!(VerifiedWheel::from_record(&path, "{not json").is_none());
 
     // A record used for a file whose bytes changed is caught while copying.
@@ -593,4 +593,41 @@ fn a_verification_record_builds_the_same_bytes_and_refuses_other_files() {
         matches!(error, ArchiveError::WheelChanged { .. }),
         "{error}"
     );
+}
+
+#[test]
+fn tampered_verification_record_is_not_believed() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = demo_wheel().write(directory.path());
+    let record = verify_wheel(&path, &WheelLimits::default())
+        .unwrap()
+        .to_record();
+    assert!(VerifiedWheel::from_record(&path, &record).is_some());
+    let tampered = [
+        // A target that leaves the prefix the wheel is installed under.
+        record.replace(r#""target":"demo/__init__.py""#, r#""target":"../evil""#),
+        record.replace(r#""target":"demo/__init__.py""#, r#""target":"/etc/evil""#),
+        // A safe target, but not where verification put this entry.
+        record.replace(
+            r#""target":"demo/__init__.py""#,
+            r#""target":"sitecustomize.py""#,
+        ),
+        // A script that loses its executable bit, a name the wheel could not have.
+        record.replace(
+            r#""executable":true,"rewrite_shebang":true"#,
+            r#""executable":false,"rewrite_shebang":true"#,
+        ),
+        record.replace(r#""name":"demo/core.py""#, r#""name":"../core.py""#),
+        record.replace(
+            r#""dist_info":"demo-1.0.dist-info""#,
+            r#""dist_info":"../x.dist-info""#,
+        ),
+    ];
+    for text in tampered {
+        assert_ne!(text, record, "the tampering must change the record");
+        assert!(
+            VerifiedWheel::from_record(&path, &text).is_none(),
+            "a tampered record was believed: {text}"
+        );
+    }
 }

@@ -333,6 +333,7 @@ fn zip_bomb_with_lying_header_is_stopped_at_the_entry_limit() {
     let limits = WheelLimits {
         max_entry_bytes: 1024 * 1024,
         max_total_bytes: 1024 * 1024 * 1024,
+        ..WheelLimits::default()
     };
     assert_eq!(
         verify_with(&wheel, &limits).unwrap_err().to_string(),
@@ -361,6 +362,7 @@ fn total_decompressed_size_is_bounded() {
     let limits = WheelLimits {
         max_entry_bytes: 1024 * 1024,
         max_total_bytes: 1024 * 1024,
+        ..WheelLimits::default()
     };
     assert_eq!(
         verify_with(&wheel, &limits).unwrap_err().to_string(),
@@ -438,5 +440,180 @@ fn corrupt_archive_is_rejected() {
     assert_eq!(
         source,
         "not a valid zip archive: end of central directory record not found"
+    );
+}
+
+#[test]
+fn encrypted_entry_is_rejected() {
+    let wheel = TestWheel::new("odd", "1.0").entry(TestEntry {
+        flags: 1,
+        ..TestEntry::new("odd/a.py", b"secret")
+    });
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd/a.py: encrypted entries are not supported"
+    );
+}
+
+#[test]
+fn entry_whose_data_runs_into_the_next_entry_is_rejected() {
+    // The central directory claims 20 more compressed bytes than the entry has: its data
+    // would then include the next entry's local header.
+    let wheel = TestWheel::new("odd", "1.0").entry(TestEntry {
+        method: 0,
+        central_compressed_size: Some(26),
+        ..TestEntry::new("odd/a.py", b"x = 1\n")
+    });
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd/a.py: data overlaps another entry"
+    );
+}
+
+#[test]
+fn crc_mismatch_is_rejected() {
+    let wheel = TestWheel::new("odd", "1.0").entry(TestEntry {
+        crc: Some(0xDEAD_BEEF),
+        ..TestEntry::new("odd/a.py", b"x = 1\n")
+    });
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd/a.py: CRC-32 does not match the zip header"
+    );
+}
+
+#[test]
+fn non_utf8_name_is_rejected() {
+    let wheel = TestWheel::new("odd", "1.0").file("odd/X.py", b"x = 1\n");
+    let mut bytes = wheel.bytes();
+    // The name appears once in the local header and once in the central directory; RECORD
+    // is deflated, so its copy of the name is not in the bytes as such.
+    let positions: Vec<usize> = bytes
+        .windows(8)
+        .enumerate()
+        .filter(|(_, window)| *window == b"odd/X.py")
+        .map(|(position, _)| position)
+        .collect();
+    assert_eq!(positions.len(), 2);
+    for position in positions {
+        bytes[position + 4] = 0xFF;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join(&wheel.filename);
+    std::fs::write(&path, bytes).unwrap();
+    assert_eq!(
+        verify_wheel(&path, &WheelLimits::default())
+            .unwrap_err()
+            .to_string(),
+        "wheel odd-1.0-py3-none-any.whl: entry odd/\u{FFFD}.py: name is not valid UTF-8"
+    );
+}
+
+#[test]
+fn two_dist_info_directories_are_rejected() {
+    let wheel = TestWheel::new("odd", "1.0").file("odd/a.py", b"").file(
+        "extra-1.0.dist-info/METADATA",
+        b"Name: extra\nVersion: 1.0\n",
+    );
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: more than one .dist-info directory: extra-1.0.dist-info, odd-1.0.dist-info"
+    );
+}
+
+#[test]
+fn wheel_version_2_is_rejected() {
+    let mut wheel = TestWheel::new("odd", "1.0").file("odd/a.py", b"");
+    wheel.entries[1].data = b"Wheel-Version: 2.0\nRoot-Is-Purelib: true\n".to_vec();
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd-1.0.dist-info/WHEEL: unsupported Wheel-Version 2.0"
+    );
+}
+
+#[test]
+fn record_syntax_errors_are_rejected_with_their_line() {
+    let wheel = TestWheel::new("odd", "1.0").entry(TestEntry {
+        record_hash: Some("sha256".to_owned()),
+        ..TestEntry::new("odd/a.py", b"")
+    });
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd-1.0.dist-info/RECORD: line 3: hash is not algorithm=digest"
+    );
+    let mut wheel = TestWheel::new("odd", "1.0").file("odd/a.py", b"");
+    wheel.record_extra = "\"odd/b.py,sha256=x,1\n".to_owned();
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd-1.0.dist-info/RECORD: line 4: unterminated quote"
+    );
+}
+
+#[test]
+fn unsupported_record_hash_algorithm_is_rejected() {
+    let wheel = TestWheel::new("odd", "1.0").entry(TestEntry {
+        record_hash: Some("md5=1B2M2Y8AsgTpgAmY7PhCfg".to_owned()),
+        ..TestEntry::new("odd/a.py", b"")
+    });
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd/a.py: RECORD uses unsupported hash algorithm \"md5\""
+    );
+}
+
+#[test]
+fn path_listed_twice_in_record_is_rejected() {
+    let mut wheel = TestWheel::new("odd", "1.0").file("odd/a.py", b"");
+    wheel.record_extra =
+        "odd/a.py,sha256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU,0\n".to_owned();
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd/a.py: listed twice in RECORD (line 4)"
+    );
+}
+
+#[test]
+fn headers_target_escaping_through_the_project_name_is_rejected() {
+    // `..` is a valid project name as far as the file name goes, and pip's headers directory
+    // is named after it.
+    let wheel = TestWheel::new("..", "1.0").file("..-1.0.data/headers/x.h", b"int x;\n");
+    assert_eq!(
+        rejection(&wheel),
+        "wheel ..-1.0-py3-none-any.whl: entry ..-1.0.data/headers/x.h: installs to include/python/../x.h, an unsafe path (parent directory component)"
+    );
+}
+
+#[test]
+fn oversized_wheel_file_is_refused_before_it_is_read_whole() {
+    let mut wheel = TestWheel::new("odd", "1.0").file("odd/a.py", b"");
+    let mut contents = b"Wheel-Version: 1.0\n".to_vec();
+    contents.resize(64 * 1024 + 1, b'\n');
+    wheel.entries[1].data = contents;
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd-1.0.dist-info/WHEEL: decompresses to more than 65536 bytes"
+    );
+}
+
+#[test]
+fn oversized_metadata_is_refused_before_it_is_read_whole() {
+    let mut wheel = TestWheel::new("odd", "1.0").file("odd/a.py", b"");
+    let mut contents = b"Name: odd\nVersion: 1.0\n\n".to_vec();
+    contents.resize(16 * 1024 * 1024 + 1, b'x');
+    wheel.entries[0].data = contents;
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd-1.0.dist-info/METADATA: decompresses to more than 16777216 bytes"
+    );
+}
+
+#[test]
+fn oversized_record_is_refused_before_it_is_read_whole() {
+    let mut wheel = TestWheel::new("odd", "1.0").file("odd/a.py", b"");
+    // Blank lines are valid RECORD syntax, so only the size can stop this one.
+    wheel.record_extra = "\n".repeat(64 * 1024 * 1024);
+    assert_eq!(
+        rejection(&wheel),
+        "wheel odd-1.0-py3-none-any.whl: entry odd-1.0.dist-info/RECORD: decompresses to more than 67108864 bytes"
     );
 }

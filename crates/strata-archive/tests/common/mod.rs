@@ -25,6 +25,12 @@ pub struct TestEntry {
     pub record_hash: Option<String>,
     /// Overrides the RECORD size field.
     pub record_size: Option<String>,
+    /// General purpose flags, in both headers (bit 0 marks an encrypted entry).
+    pub flags: u16,
+    /// Overrides the CRC-32 in both headers.
+    pub crc: Option<u32>,
+    /// Overrides the compressed size in the central directory only.
+    pub central_compressed_size: Option<u32>,
 }
 
 impl TestEntry {
@@ -38,6 +44,9 @@ impl TestEntry {
             in_record: true,
             record_hash: None,
             record_size: None,
+            flags: 0,
+            crc: None,
+            central_compressed_size: None,
         }
     }
 }
@@ -47,6 +56,8 @@ pub struct TestWheel {
     pub dist_info: String,
     pub entries: Vec<TestEntry>,
     pub write_record: bool,
+    /// Lines appended to the generated RECORD as they are.
+    pub record_extra: String,
 }
 
 pub fn record_hash(data: &[u8]) -> String {
@@ -65,6 +76,7 @@ impl TestWheel {
             dist_info: dist_info.clone(),
             entries: Vec::new(),
             write_record: true,
+            record_extra: String::new(),
         };
         wheel.entries.push(TestEntry::new(
             &format!("{dist_info}/METADATA"),
@@ -117,6 +129,7 @@ impl TestWheel {
                     .unwrap_or_else(|| entry.data.len().to_string());
                 record.push_str(&format!("{},{hash},{size}\n", entry.name));
             }
+            record.push_str(&self.record_extra);
             record.push_str(&format!("{}/RECORD,,\n", self.dist_info));
             entries.push(TestEntry::new(
                 &format!("{}/RECORD", self.dist_info),
@@ -147,13 +160,13 @@ pub fn write_zip(entries: &[TestEntry]) -> Vec<u8> {
             8 => compress(&entry.data),
             _ => entry.data.clone(),
         };
-        let crc = crc32fast::hash(&entry.data);
+        let crc = entry.crc.unwrap_or_else(|| crc32fast::hash(&entry.data));
         let size = entry.declared_size.unwrap_or(entry.data.len() as u32);
         let offset = out.len() as u32;
         let name = entry.name.as_bytes();
         out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
         out.extend_from_slice(&20u16.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&entry.flags.to_le_bytes());
         out.extend_from_slice(&entry.method.to_le_bytes());
         out.extend_from_slice(&[0x00, 0x60, 0x21, 0x58]); // a 2024 date, any will do
         out.extend_from_slice(&crc.to_le_bytes());
@@ -167,11 +180,12 @@ pub fn write_zip(entries: &[TestEntry]) -> Vec<u8> {
         central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         central.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
         central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
+        central.extend_from_slice(&entry.flags.to_le_bytes());
         central.extend_from_slice(&entry.method.to_le_bytes());
         central.extend_from_slice(&[0x00, 0x60, 0x21, 0x58]);
         central.extend_from_slice(&crc.to_le_bytes());
-        central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        let central_size = entry.central_compressed_size.unwrap_or(data.len() as u32);
+        central.extend_from_slice(&central_size.to_le_bytes());
         central.extend_from_slice(&size.to_le_bytes());
         central.extend_from_slice(&(name.len() as u16).to_le_bytes());
         central.extend_from_slice(&[0; 8]);
