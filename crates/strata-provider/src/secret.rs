@@ -73,14 +73,57 @@ const SECRET_KEY_MARKERS: &[&str] = &[
     "AUTH",
 ];
 
+/// Whole words of a name that mark it as secret: too short or too common to match inside
+/// other words (`PASS` is in `BYPASS`, `SK` in `TASK`), so they count only as a word of their
+/// own (`DB_PASS`, `STRIPE_SK`, `smtpPwd`).
+const SECRET_KEY_WORDS: &[&str] = &[
+    "PASS", "PWD", "SK", "DSN", "CREDS", "SALT", "COOKIE", "SIG", "SAS",
+];
+
+/// Value fragments that only secrets carry: Azure storage and Service Bus connection strings,
+/// SAS tokens.
+const SECRET_VALUE_MARKERS: &[&str] = &[
+    "AccountKey=",
+    "SharedAccessKey=",
+    "SharedAccessSignature=",
+    "&sig=",
+];
+
 /// Whether an environment variable looks like it carries a secret: its name contains one of
-/// the usual markers, or its value is a URL with userinfo (`scheme://user:pass@host`).
+/// the usual markers or has one of the short marker words as a word of its own, or its value
+/// is a URL with userinfo (`scheme://user:pass@host`, `https://token@host`) or a connection
+/// string with a key. A manifest can mark any other variable secret explicitly.
 pub fn looks_secret(key: &str, value: &str) -> bool {
     let upper = key.to_ascii_uppercase();
     SECRET_KEY_MARKERS
         .iter()
         .any(|marker| upper.contains(marker))
+        || name_words(key).any(|word| SECRET_KEY_WORDS.contains(&word.as_str()))
+        || SECRET_VALUE_MARKERS
+            .iter()
+            .any(|marker| value.contains(marker))
         || has_url_userinfo(value)
+}
+
+/// The words of a variable name, upper-cased: split at `_`, `-`, `.` and lower-to-upper case
+/// changes (`stripeSk` is `STRIPE`, `SK`).
+fn name_words(key: &str) -> impl Iterator<Item = String> + '_ {
+    key.split(['_', '-', '.']).flat_map(|part| {
+        let mut words = Vec::new();
+        let mut current = String::new();
+        let mut previous_lower = false;
+        for c in part.chars() {
+            if c.is_ascii_uppercase() && previous_lower && !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            current.push(c.to_ascii_uppercase());
+        }
+        if !current.is_empty() {
+            words.push(current);
+        }
+        words
+    })
 }
 
 /// The value as it may be shown: [`MASK`] when [`looks_secret`], else unchanged.
@@ -136,6 +179,55 @@ mod tests {
         }
         assert!(!looks_secret("LOG_LEVEL", "debug"));
         assert!(!looks_secret("TABLE_NAME", "users"));
+    }
+
+    /// Regression: `DB_PASS` and `STRIPE_SK` were shown in plans as they are.
+    #[test]
+    fn short_secret_words_are_masked_as_words() {
+        for key in [
+            "DB_PASS",
+            "STRIPE_SK",
+            "stripeSk",
+            "SMTP_PWD",
+            "mail.pwd",
+            "SENTRY_DSN",
+            "ADMIN_CREDS",
+            "SESSION_COOKIE",
+            "PASSWORD_SALT",
+            "BLOB_SAS",
+        ] {
+            assert!(looks_secret(key, "x"), "{key} should be secret");
+        }
+        for key in [
+            "BYPASS_CACHE",
+            "PASSTHROUGH",
+            "COMPASS_URL",
+            "TASK_QUEUE",
+            "DISK_SIZE",
+            "RISK_LEVEL",
+            "ASK_TIMEOUT",
+            "PKG_NAME",
+            "SIGNUP_ENABLED",
+            "DESIGN_MODE",
+            "SASS_PATH",
+            "BASE_PATH",
+        ] {
+            assert!(!looks_secret(key, "x"), "{key} should not be secret");
+        }
+    }
+
+    #[test]
+    fn connection_strings_with_keys_are_masked_whatever_the_key() {
+        assert!(looks_secret(
+            "STORAGE",
+            "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc==;"
+        ));
+        assert!(looks_secret(
+            "BUS",
+            "Endpoint=sb://x/;SharedAccessKeyName=n;SharedAccessKey=abc="
+        ));
+        assert!(looks_secret("FEED", "https://a.blob/c?sv=2024&sig=abc"));
+        assert!(!looks_secret("FEED", "https://a.blob/c?sv=2024"));
     }
 
     #[test]

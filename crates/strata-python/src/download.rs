@@ -553,7 +553,7 @@ impl Downloader {
             .expect("online downloaders always have a client");
         let shown_url = SecretUrl::from_url(url.clone()).redacted();
         let credentials = self.index.credentials_for(url);
-        let request_url = crate::secret::strip_credentials(url);
+        let request_url = crate::secret::strip_userinfo(url);
         let mut last_failure = String::new();
         for attempt in 0..self.config.attempts.max(1) {
             if attempt > 0 {

@@ -1,5 +1,5 @@
 //! `strata.lock`: per dependency set and target, every pinned distribution with its URL
-//! (credentials stripped) and sha256. Serialised deterministically (everything sorted), so an
+//! (userinfo and query stripped) and sha256. Serialised deterministically (everything sorted), so an
 //! unchanged resolution rewrites identical bytes.
 
 use std::fmt;
@@ -23,7 +23,8 @@ pub struct PinnedDistribution {
     pub name: String,
     pub version: String,
     pub filename: String,
-    /// Where the wheel is downloaded from, never with credentials.
+    /// Where the wheel is downloaded from, never with userinfo or query (both may hold tokens;
+    /// a download sends the index's credentials by host instead).
     pub url: String,
     /// Lowercase hex.
     pub sha256: String,
@@ -573,6 +574,31 @@ mod tests {
         );
         let lock = Lockfile::parse(&text, Path::new("strata.lock")).unwrap();
         assert!(!lock.to_toml_string().contains("secret"));
+    }
+
+    /// Regression: a token in the query string (`?token=...`) or alone in the userinfo
+    /// (`https://TOKEN@host`) was written to `strata.lock` as it was.
+    #[test]
+    fn pins_drop_query_tokens_and_username_only_tokens() {
+        let url = Url::parse(
+            "https://t0k3n@h.example/f/a-1-py3-none-any.whl?sig=q5ig&expires=9#sha256=x",
+        )
+        .unwrap();
+        let pin = PinnedDistribution::new("a", "1", "a-1-py3-none-any.whl", &url, &"a".repeat(64));
+        assert_eq!(pin.url, "https://h.example/f/a-1-py3-none-any.whl#sha256=x");
+        let text = format!(
+            "version = 1\n[[set]]\nkey = \"k\"\nsources = []\ninputs = []\n[[set.target]]\ntarget = \"t\"\n\
+             [[set.target.package]]\nname = \"a\"\nversion = \"1\"\nfilename = \"a-1-py3-none-any.whl\"\n\
+             url = \"https://t0k3n@h.example/a-1-py3-none-any.whl?sig=q5ig\"\nsha256 = \"{}\"\n",
+            "a".repeat(64)
+        );
+        let lock = Lockfile::parse(&text, Path::new("strata.lock")).unwrap();
+        let written = lock.to_toml_string();
+        assert!(
+            !written.contains("t0k3n") && !written.contains("q5ig"),
+            "{written}"
+        );
+        assert!(written.contains("url = \"https://h.example/a-1-py3-none-any.whl\""));
     }
 
     #[test]

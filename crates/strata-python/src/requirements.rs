@@ -317,10 +317,11 @@ fn take_option(tokens: &[String], index: &mut usize) -> (String, Option<String>)
         }
         return (token.clone(), None);
     }
-    if token.len() > 2 {
+    // `-` and one character, which need not be ASCII in a hostile file.
+    if let Some((value_start, _)) = token.char_indices().nth(2) {
         return (
-            token[..2].to_string(),
-            Some(token[2..].trim_start_matches('=').to_string()),
+            token[..value_start].to_string(),
+            Some(token[value_start..].trim_start_matches('=').to_string()),
         );
     }
     (token.clone(), None)
@@ -671,13 +672,98 @@ fn parse_pep508(
     location: &Location,
     base_dir: &Path,
 ) -> Result<Requirement<VerbatimUrl>, RequirementsError> {
-    Requirement::<VerbatimUrl>::parse(text, base_dir).map_err(|source| {
-        RequirementsError::InvalidRequirement {
-            location: location.clone(),
-            line: shown.to_string(),
-            source: Box::new(source),
-        }
+    parse_requirement_text(text, base_dir).map_err(|source| RequirementsError::InvalidRequirement {
+        location: location.clone(),
+        line: shown.to_string(),
+        source,
     })
+}
+
+/// [`Requirement::parse`] without its panics, which the requirements fuzz target found:
+/// pep508_rs 0.9 scans a name or an extra up to the first character that cannot be in one,
+/// then `expect`s what it scanned to be valid, so a name or extra ending in `-`, `_` or `.`
+/// (`foo- ==1`, `foo[bar-]`) panics; and between marker expressions it slices the text by a
+/// count of characters taken as bytes, so a character beyond ASCII there panics. Both are
+/// refused here first.
+pub(crate) fn parse_requirement_text(
+    text: &str,
+    base_dir: &Path,
+) -> Result<Requirement<VerbatimUrl>, Box<pep508_rs::Pep508Error<VerbatimUrl>>> {
+    let refusal = name_ending_in_separator(text)
+        .map(|(position, kind, separator)| {
+            let message =
+                format!("{kind} must end with an alphanumeric character, not '{separator}'");
+            (position, 1, message)
+        })
+        .or_else(|| {
+            // Everything after the first `;` is taken as markers: a URL with a `;` followed
+            // by such a character is refused too, which no real index serves.
+            let markers = text.find(';')?;
+            let (offset, character) = text[markers..]
+                .char_indices()
+                .find(|(_, character)| !character.is_ascii())?;
+            let message = format!("environment markers must be ASCII, found `{character}`");
+            Some((markers + offset, character.len_utf8(), message))
+        });
+    if let Some((start, len, message)) = refusal {
+        return Err(Box::new(pep508_rs::Pep508Error {
+            message: pep508_rs::Pep508ErrorSource::String(message),
+            start,
+            len,
+            input: text.to_owned(),
+        }));
+    }
+    Requirement::<VerbatimUrl>::parse(text, base_dir).map_err(Box::new)
+}
+
+/// Where the name or one of the extras of a requirement ends in a separator, as pep508_rs
+/// would scan them; `None` also where pep508_rs fails before it gets there.
+fn name_ending_in_separator(text: &str) -> Option<(usize, &'static str, char)> {
+    let in_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    // An identifier at `start` (which must begin with a letter or digit), and where it ends.
+    let identifier = |start: usize| -> Option<usize> {
+        let rest = &text[start..];
+        if !rest.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return None;
+        }
+        Some(start + rest.find(|c| !in_name(c)).unwrap_or(rest.len()))
+    };
+    let separator_before = |end: usize| {
+        text[..end]
+            .chars()
+            .next_back()
+            .filter(|c| matches!(c, '-' | '_' | '.'))
+    };
+    let skip_whitespace = |at: usize| text.len() - text[at..].trim_start().len();
+
+    let name_start = skip_whitespace(0);
+    let name_end = identifier(name_start)?;
+    if let Some(separator) = separator_before(name_end) {
+        return Some((name_end - 1, "Package name", separator));
+    }
+    let mut at = skip_whitespace(name_end);
+    if !text[at..].starts_with('[') {
+        return None;
+    }
+    at += 1;
+    loop {
+        at = skip_whitespace(at);
+        if text[at..].starts_with(']') {
+            return None;
+        }
+        let end = identifier(at)?;
+        let next = text[end..].chars().next();
+        if let Some(separator) = separator_before(end)
+            && next.is_none_or(|c| c == ',' || c == ']' || c.is_whitespace())
+        {
+            return Some((end - 1, "Extra name", separator));
+        }
+        at = skip_whitespace(end);
+        if !text[at..].starts_with(',') {
+            return None;
+        }
+        at += 1;
+    }
 }
 
 #[cfg(test)]
@@ -754,10 +840,7 @@ mod tests {
         assert_eq!(file.constraints[0].canonical(), "urllib3<3");
         let index = file.options.index_url.as_ref().unwrap();
         assert_eq!(index.credentials().unwrap().password, "s3cret");
-        assert_eq!(
-            index.to_string(),
-            "https://user:****@private.example/simple"
-        );
+        assert_eq!(index.to_string(), "https://****@private.example/simple");
         assert_eq!(file.options.extra_index_urls.len(), 1);
         assert_eq!(
             file.options.find_links,
@@ -773,6 +856,60 @@ mod tests {
         error
             .to_string()
             .replace(&dir.path().display().to_string(), "<dir>")
+    }
+
+    /// Found by the requirements fuzz target: pep508_rs panicked on these.
+    #[test]
+    fn name_ending_in_a_separator_is_an_error_not_a_panic() {
+        for (line, expected) in [
+            (
+                "foo- ==1.0",
+                "Package name must end with an alphanumeric character, not '-'",
+            ),
+            (
+                "foo_[extra]",
+                "Package name must end with an alphanumeric character, not '_'",
+            ),
+            (
+                "foo. ; python_version > '3'",
+                "Package name must end with an alphanumeric character, not '.'",
+            ),
+            (
+                "foo[bar-]",
+                "Extra name must end with an alphanumeric character, not '-'",
+            ),
+            (
+                "foo [a, b_ ]==1",
+                "Extra name must end with an alphanumeric character, not '_'",
+            ),
+            (
+                "zzz[name-",
+                "Extra name must end with an alphanumeric character, not '-'",
+            ),
+            (
+                "numpy==2.1.3; sys_platform == \"linux\" \u{33d}and",
+                "environment markers must be ASCII, found `\u{33d}`",
+            ),
+        ] {
+            let message = error_for(&format!("{line}\n"));
+            assert!(message.contains(&format!("`{line}`")), "{line}: {message}");
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("requirements.txt");
+            let error = parse_requirements_str(line, &path, &EnvMap::new()).unwrap_err();
+            let source = std::error::Error::source(&error).unwrap().to_string();
+            assert!(source.contains(expected), "{line}: {source}");
+        }
+        // A short option of a character that is not ASCII, glued to its value.
+        let message = error_for("-\u{e9}value\n");
+        assert!(message.contains("-\u{e9}"), "{message}");
+        // Valid names and extras still parse.
+        let file = parse_requirements_str(
+            "a-b.c_d[x-y, z_1] ==1\n",
+            Path::new("r.txt"),
+            &EnvMap::new(),
+        )
+        .unwrap();
+        assert_eq!(file.requirements.len(), 1);
     }
 
     #[test]
@@ -826,7 +963,7 @@ mod tests {
         let message = error_for("--index-url https://u:hunter2@h.example/simple --bogus\n");
         assert!(!message.contains("hunter2"), "{message}");
         assert!(
-            message.contains("https://u:****@h.example/simple"),
+            message.contains("https://****@h.example/simple"),
             "{message}"
         );
     }

@@ -8,9 +8,10 @@ use url::Url;
 /// What a redacted password reads as.
 pub const REDACTED: &str = "****";
 
-/// A URL whose password is never shown: `Display`, `Debug` and `Serialize` all print
-/// `https://user:****@host/...`. Only [`SecretUrl::expose`] gives the real URL, for the HTTP
-/// client and a child's environment.
+/// A URL whose credentials are never shown: `Display`, `Debug` and `Serialize` all print
+/// `https://****@host/...?****`. Any userinfo counts as a credential (a token is often sent as
+/// the username alone), and so does a query string (`?token=...`). Only [`SecretUrl::expose`]
+/// gives the real URL, for the HTTP client and a child's environment.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct SecretUrl {
     url: Url,
@@ -30,7 +31,7 @@ impl SecretUrl {
         &self.url
     }
 
-    /// The URL with username and password removed: what may be written to a lock file.
+    /// The URL with userinfo and query removed: what may be written to a lock file.
     pub fn without_credentials(&self) -> Url {
         strip_credentials(&self.url)
     }
@@ -59,20 +60,31 @@ impl SecretUrl {
         Self { url }
     }
 
-    /// `scheme://user:****@host/path` (or the plain URL when it has no password).
+    /// `scheme://****@host/path?****` (or the plain URL when it has neither userinfo nor query).
     pub fn redacted(&self) -> String {
         redact_url(&self.url)
     }
 
-    /// The secrets a child's output could echo back: the password, raw and percent-decoded.
+    /// The secrets a child's output could echo back, raw and percent-decoded: the password, a
+    /// username that stands alone (a token), and every query value.
     pub fn secrets(&self) -> Vec<String> {
+        let mut raw: Vec<&str> = Vec::new();
+        match self.url.password() {
+            Some(password) => raw.push(password),
+            None => raw.push(self.url.username()),
+        }
+        if let Some(query) = self.url.query() {
+            raw.extend(
+                query
+                    .split('&')
+                    .map(|pair| pair.split_once('=').map_or(pair, |(_, value)| value)),
+            );
+        }
         let mut secrets = Vec::new();
-        if let Some(password) = self.url.password()
-            && !password.is_empty()
-        {
-            secrets.push(password.to_string());
-            let decoded = decode(password);
-            if decoded != password {
+        for value in raw.into_iter().filter(|value| !value.is_empty()) {
+            secrets.push(value.to_string());
+            let decoded = decode(value);
+            if decoded != value {
                 secrets.push(decoded);
             }
         }
@@ -135,28 +147,38 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `url` without username and password.
-pub fn strip_credentials(url: &Url) -> Url {
+/// `url` without username and password: what a request goes to (the credentials travel in a
+/// header instead).
+pub fn strip_userinfo(url: &Url) -> Url {
     let mut url = url.clone();
     let _ = url.set_username("");
     let _ = url.set_password(None);
     url
 }
 
-/// `url` with its password (if any) replaced by [`REDACTED`].
-pub fn redact_url(url: &Url) -> String {
-    if url.password().is_some() {
-        let mut shown = url.clone();
-        let _ = shown.set_password(Some(REDACTED));
-        shown.to_string()
-    } else {
-        url.to_string()
-    }
+/// `url` without userinfo and query: what may be recorded (the lock, a dependency-set key).
+/// Private indexes put tokens in either place; neither is needed to identify a file.
+pub fn strip_credentials(url: &Url) -> Url {
+    let mut url = strip_userinfo(url);
+    url.set_query(None);
+    url
 }
 
-/// Scrubs text that may contain credentials (a child's stderr, an error from a library):
-/// every `scheme://user:password@` userinfo loses its password, and every string in
-/// `secrets` is replaced wherever it appears.
+/// `url` with its userinfo and its query (if any) replaced by [`REDACTED`].
+pub fn redact_url(url: &Url) -> String {
+    let mut shown = strip_userinfo(url);
+    if !url.username().is_empty() || url.password().is_some() {
+        let _ = shown.set_username(REDACTED);
+    }
+    if url.query().is_some() {
+        shown.set_query(Some(REDACTED));
+    }
+    shown.to_string()
+}
+
+/// Scrubs text that may contain credentials (a child's stderr, an error from a library, a log
+/// line): every `scheme://userinfo@` loses its whole userinfo, and every string in `secrets` is
+/// replaced wherever it appears.
 pub fn redact_text(text: &str, secrets: &[String]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -170,15 +192,7 @@ pub fn redact_text(text: &str, secrets: &[String]) -> String {
         let authority = &after[..authority_end];
         match authority.rfind('@') {
             Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.find(':') {
-                    Some(colon) => {
-                        out.push_str(&userinfo[..colon]);
-                        out.push(':');
-                        out.push_str(REDACTED);
-                    }
-                    None => out.push_str(userinfo),
-                }
+                out.push_str(REDACTED);
                 out.push_str(&authority[at..]);
             }
             None => out.push_str(authority),
@@ -199,16 +213,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn display_debug_and_serialize_hide_the_password() {
+    fn display_debug_and_serialize_hide_the_userinfo() {
         let url = SecretUrl::parse("https://alice:p%40ss@example.com/simple/").unwrap();
-        assert_eq!(url.to_string(), "https://alice:****@example.com/simple/");
+        assert_eq!(url.to_string(), "https://****@example.com/simple/");
         assert_eq!(
             format!("{url:?}"),
-            "SecretUrl(https://alice:****@example.com/simple/)"
+            "SecretUrl(https://****@example.com/simple/)"
         );
         assert_eq!(
             serde_json::to_string(&url).unwrap(),
-            "\"https://alice:****@example.com/simple/\""
+            "\"https://****@example.com/simple/\""
         );
         assert_eq!(
             url.without_credentials().as_str(),
@@ -220,6 +234,38 @@ mod tests {
         assert_eq!(
             url.secrets(),
             vec!["p%40ss".to_string(), "p@ss".to_string()]
+        );
+    }
+
+    /// Regression: a token sent as the username alone (`https://TOKEN@host`) and a token in the
+    /// query string were printed as they are.
+    #[test]
+    fn username_only_tokens_and_query_tokens_are_secret() {
+        let url = SecretUrl::parse("https://gh0token@example.com/simple/?auth=q%2Btok&x").unwrap();
+        let shown = url.to_string();
+        assert_eq!(shown, "https://****@example.com/simple/?****");
+        assert!(!format!("{url:?}").contains("gh0token"));
+        assert!(!serde_json::to_string(&url).unwrap().contains("q%2Btok"));
+        assert_eq!(
+            url.without_credentials().as_str(),
+            "https://example.com/simple/"
+        );
+        assert_eq!(
+            url.secrets(),
+            vec![
+                "gh0token".to_string(),
+                "q%2Btok".to_string(),
+                "q+tok".to_string(),
+                "x".to_string()
+            ]
+        );
+        let plain = SecretUrl::parse("https://example.com/simple/").unwrap();
+        assert_eq!(plain.to_string(), "https://example.com/simple/");
+        assert!(plain.secrets().is_empty());
+        // A request keeps its query (the index may need it) but never carries userinfo.
+        assert_eq!(
+            strip_userinfo(url.expose()).as_str(),
+            "https://example.com/simple/?auth=q%2Btok&x"
         );
     }
 
@@ -245,8 +291,8 @@ mod tests {
         let redacted = redact_text(text, &["hunter2".to_string()]);
         assert_eq!(
             redacted,
-            "Looking in indexes: https://alice:****@example.com/simple, \
-             http://token@h/x\nERROR: 401 for user alice with ****"
+            "Looking in indexes: https://****@example.com/simple, \
+             http://****@h/x\nERROR: 401 for user alice with ****"
         );
     }
 }
