@@ -210,6 +210,28 @@ impl Recorder {
             .collect()
     }
 
+    /// Asserts that moto recorded requests about `needle` since [`Recorder::start`] and that
+    /// none of them changed anything. The first half is the positive control: with the recorder
+    /// off, or a needle that matches nothing, "no mutating call" would pass without a deploy
+    /// having been looked at.
+    pub fn assert_only_reads(&self, needle: &str) {
+        let requests = self.requests(needle);
+        assert!(
+            !requests.is_empty(),
+            "moto recorded no request about {needle:?}: the recorder is off or the command never \
+             reached moto, so a no-mutation check would prove nothing"
+        );
+        let mutations: Vec<String> = requests
+            .iter()
+            .filter(|request| request.is_mutating())
+            .map(Recorded::operation)
+            .collect();
+        assert!(
+            mutations.is_empty(),
+            "expected only reads about {needle:?}, moto recorded {mutations:?}"
+        );
+    }
+
     /// Mutating operations since [`Recorder::start`] about `needle`, sorted.
     pub fn mutations(&self, needle: &str) -> Vec<String> {
         let mut operations: Vec<String> = self

@@ -309,7 +309,7 @@ fn aws_first_deploy_creates_everything_and_a_second_deploy_changes_nothing() {
 
     let recorder = Recorder::start();
     let second = project.deploy();
-    assert_eq!(recorder.mutations(&project.service), Vec::<String>::new());
+    recorder.assert_only_reads(&project.service);
     assert_eq!(outcome(&second, "hello"), "unchanged");
     assert_eq!(outcome(&second, "world"), "unchanged");
     assert_eq!(function(&second, "hello")["version"], "1");
@@ -341,7 +341,7 @@ fn aws_handler_change_updates_only_that_function_and_plan_changes_nothing() {
     let recorder = Recorder::start();
     let plan = project.json("plan", &["plan"]);
     let dry_run = project.json("plan", &["deploy", "--dry-run"]);
-    assert_eq!(recorder.mutations(&project.service), Vec::<String>::new());
+    recorder.assert_only_reads(&project.service);
     assert_eq!(plan["functions"], dry_run["functions"]);
     let hello = function(&plan, "hello");
     assert_eq!(hello["action"]["kind"], "update", "{plan:#}");
@@ -692,12 +692,9 @@ fn aws_remove_deletes_exactly_what_strata_created() {
 
 #[test]
 fn aws_seed_serverless_yml_deploys_with_stage_prod() {
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/seed/aws");
-    let seed = if seed.is_dir() {
-        seed
-    } else {
-        PathBuf::from("/work/shared/seed/aws")
-    };
+    // The repository's copy of the seed project (tests read nothing outside the repository).
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/strata-manifest/tests/fixtures/seed");
     let mut project = Project::new("seed");
     let manifest = std::fs::read_to_string(seed.join("serverless.yml")).unwrap();
     assert!(manifest.contains("service: python-app\n"));
@@ -719,7 +716,7 @@ fn aws_seed_serverless_yml_deploys_with_stage_prod() {
     let recorder = Recorder::start();
     let plan = project.json("plan", &["plan", "--stage", "prod"]);
     // Nothing is deployed yet, and planning creates nothing: no role, no bucket.
-    assert_eq!(recorder.mutations(&project.service), Vec::<String>::new());
+    recorder.assert_only_reads(&project.service);
     assert_eq!(
         recorder.mutations("strata-deployments-"),
         Vec::<String>::new()
@@ -731,6 +728,14 @@ fn aws_seed_serverless_yml_deploys_with_stage_prod() {
     assert_eq!(plan["role"]["action"], "create");
     let output = project.run(&["deploy", "--stage", "prod"]);
     assert_eq!(output.code, 0, "{}", output.stderr);
+    // Positive control for the read-only plan above: the same recorder sees the deploy's writes.
+    assert!(
+        recorder
+            .mutations(&project.service)
+            .contains(&"CreateFunction".to_owned()),
+        "{:?}",
+        recorder.mutations(&project.service)
+    );
     for name in ["hello", "processS3"] {
         assert!(
             output.stdout.contains(&format!(

@@ -26,12 +26,11 @@ fn require_pypi() {
     );
 }
 
+/// uv: it resolves for the target's Python whatever the host's is (`uv_binary` fails the test
+/// when it is missing).
 fn the_resolver() -> Resolver {
-    if uv_binary().is_some() {
-        Resolver::Uv
-    } else {
-        Resolver::Pip
-    }
+    uv_binary();
+    Resolver::Uv
 }
 
 /// (major, minor) of the python3 these tests run layers with.

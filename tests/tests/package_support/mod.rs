@@ -99,7 +99,7 @@ impl ToolDir {
             &format!("#!/bin/sh\nexec '{}' \"$@\"\n", python.display()),
         );
         if resolver == Resolver::Uv {
-            let uv = uv_binary().expect("uv_binary() checked by the caller");
+            let uv = uv_binary();
             write_executable(
                 &dir.path().join("uv"),
                 &format!("#!/bin/sh\nexec '{}' \"$@\"\n", uv.display()),
@@ -157,8 +157,9 @@ pub fn python_with_pip() -> PathBuf {
         .clone()
 }
 
-/// `uv` from the pinned tools or PATH, if there is one.
-pub fn uv_binary() -> Option<PathBuf> {
+/// `uv` from the pinned tools or PATH. CI installs the pinned one, so a missing uv is a
+/// broken test machine, not a reason to test less.
+pub fn uv_binary() -> PathBuf {
     path_dirs()
         .into_iter()
         .rev()
@@ -169,16 +170,16 @@ pub fn uv_binary() -> Option<PathBuf> {
                 .output()
                 .is_ok_and(|output| output.status.success())
         })
+        .unwrap_or_else(|| {
+            panic!(
+                "these tests need uv: run scripts/test, or `.tools/venv/bin/pip install -r scripts/test-tools.txt`"
+            )
+        })
 }
 
-/// The resolvers worth checking here: pip always (strata must work with pip alone), uv too
-/// when it is installed (`scripts/test` always installs the pinned one).
+/// Every resolver strata can use: pip (strata must work with pip alone) and uv.
 pub fn resolvers() -> Vec<Resolver> {
-    let mut resolvers = vec![Resolver::Pip];
-    if uv_binary().is_some() {
-        resolvers.push(Resolver::Uv);
-    }
-    resolvers
+    vec![Resolver::Pip, Resolver::Uv]
 }
 
 /// A project directory with its own cache directory.
