@@ -693,8 +693,8 @@ fn aws_remove_deletes_exactly_what_strata_created() {
 #[test]
 fn aws_seed_serverless_yml_deploys_with_stage_prod() {
     // The repository's copy of the seed project (tests read nothing outside the repository).
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../crates/strata-manifest/tests/fixtures/seed");
+    let seed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/strata-manifest/tests/fixtures/seed");
     let mut project = Project::new("seed");
     let manifest = std::fs::read_to_string(seed.join("serverless.yml")).unwrap();
     assert!(manifest.contains("service: python-app\n"));
@@ -919,4 +919,45 @@ fn aws_function_selection_deploys_only_that_function_and_leaves_the_role() {
     assert_eq!(function(&plan, "world")["action"]["kind"], "update");
     assert_eq!(function(&plan, "hello")["action"]["kind"], "unchanged");
     project.clean_up();
+}
+
+#[test]
+fn emulator_script_refuses_a_server_it_did_not_start() {
+    // Any HTTP server on the port used to pass the start-up check, so the tests could run
+    // against another moto version (or something else) without anyone noticing.
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let port = squatter.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in squatter.incoming().flatten() {
+            use std::io::Write as _;
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        }
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/emulators");
+    let output = Command::new(&script)
+        .arg("start")
+        .env("STRATA_MOTO_PORT", port.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("scripts/emulators runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "127.0.0.1:{port} is taken by a process this script did not start"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("STRATA_MOTO_PORT"), "{stderr}");
+    // Positive control: the script does accept the moto it started (the one the suite uses).
+    let output = Command::new(&script)
+        .arg("start")
+        .stdin(Stdio::null())
+        .output()
+        .expect("scripts/emulators runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
