@@ -645,6 +645,10 @@ async fn run_function_steps(
             let architecture_changed = config.iter().any(|change| change.field == "architecture");
             let code_update = code.is_some() || architecture_changed;
             let config_update = config.iter().any(is_configuration_field);
+            // Lambda refuses an update while another is in progress, such as one that an
+            // interrupted deploy started: let that one finish first.
+            enter(Step::Wait, step)?;
+            wait_until_ready(ctx, lambda, name).await?;
             if code_update {
                 enter(Step::Upload, step)?;
                 let source = code_source(

@@ -58,9 +58,14 @@ struct Function {
     aliases: BTreeMap<String, String>,
 }
 
+/// Called with each request's number (from 1) after the request took effect and before
+/// its answer is sent: a test triggers something while the call is still in flight.
+type RequestHook = Box<dyn FnMut(u64) + Send>;
+
 #[derive(Default)]
 struct State {
     knobs: Knobs,
+    on_request: Option<RequestHook>,
     functions: BTreeMap<String, Function>,
     layers: BTreeMap<String, Vec<Value>>,
     objects: HashMap<String, Vec<u8>>,
@@ -110,8 +115,39 @@ impl FakeLambda {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Settings that reach this fake with fixed credentials and `bucket` for uploads.
+    pub fn settings(&self, bucket: &str) -> strata_aws::AwsSettings {
+        strata_aws::AwsSettings {
+            region: Some(REGION.to_owned()),
+            endpoint_url: Some(self.url()),
+            static_credentials: Some(strata_aws::StaticCredentials {
+                access_key_id: "AKIAFAKE".to_owned(),
+                secret_access_key: "fake-secret".into(),
+            }),
+            deployment_bucket: Some(bucket.to_owned()),
+            ..strata_aws::AwsSettings::default()
+        }
+    }
+
     pub fn set_knobs(&self, knobs: Knobs) {
         self.state.lock().unwrap().knobs = knobs;
+    }
+
+    pub fn on_request(&self, hook: impl FnMut(u64) + Send + 'static) {
+        self.state.lock().unwrap().on_request = Some(Box::new(hook));
+    }
+
+    /// The published version the alias points at, as `GetFunctionConfiguration` of that
+    /// version answers (code hash and configuration).
+    pub fn alias_target(&self, function: &str, alias: &str) -> Option<Value> {
+        let state = self.state.lock().unwrap();
+        let function = state.functions.get(function)?;
+        let version = function.aliases.get(alias)?;
+        function
+            .versions
+            .iter()
+            .find(|published| published["Version"] == json!(version))
+            .cloned()
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -247,6 +283,10 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
         request_id: request_id.clone(),
         input: serde_json::from_slice(&body).unwrap_or(Value::Null),
     });
+    let number = state.next_request;
+    if let Some(hook) = state.on_request.as_mut() {
+        hook(number);
+    }
     drop(state);
 
     // HEAD answers and S3's bodiless replies carry no JSON.
