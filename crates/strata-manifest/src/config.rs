@@ -305,6 +305,10 @@ pub struct PythonRequirementsConfig {
     pub use_pipenv: bool,
     pub use_poetry: bool,
     pub require_poetry_lock_file: bool,
+    /// `poetryWithGroups`, `poetryWithoutGroups`, `poetryOnlyGroups`.
+    pub poetry_with_groups: Vec<String>,
+    pub poetry_without_groups: Vec<String>,
+    pub poetry_only_groups: Vec<String>,
     pub vendor: Option<PathBuf>,
 }
 
@@ -331,6 +335,9 @@ impl Default for PythonRequirementsConfig {
             use_pipenv: true,
             use_poetry: true,
             require_poetry_lock_file: false,
+            poetry_with_groups: Vec::new(),
+            poetry_without_groups: Vec::new(),
+            poetry_only_groups: Vec::new(),
             vendor: None,
         }
     }

@@ -824,6 +824,9 @@ impl<'a> Extractor<'a> {
         config.use_pipenv = bool_at(some, "usePipenv").unwrap_or(true);
         config.use_poetry = bool_at(some, "usePoetry").unwrap_or(true);
         config.require_poetry_lock_file = bool_at(some, "requirePoetryLockFile").unwrap_or(false);
+        config.poetry_with_groups = string_list(node.get("poetryWithGroups"));
+        config.poetry_without_groups = string_list(node.get("poetryWithoutGroups"));
+        config.poetry_only_groups = string_list(node.get("poetryOnlyGroups"));
         config.vendor = str_at(node, "vendor").map(PathBuf::from);
         if let Some(docker) = node.get("dockerizePip") {
             config.dockerize_pip = !matches!(docker.value, Value::Bool(false));
