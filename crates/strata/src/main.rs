@@ -6,13 +6,13 @@ mod build;
 mod cli;
 mod commands;
 mod error;
+mod logging;
 mod printer;
 mod progress;
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use crate::cli::Cli;
 use crate::commands::Context;
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
         }
     };
-    init_logging(cli.global.verbose, cli.global.quiet);
+    logging::init_logging(cli.global.verbose, cli.global.quiet);
     let printer = Printer::new(
         &cli.global,
         std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
@@ -48,25 +48,6 @@ fn main() -> ExitCode {
             ExitCode::from(error.exit_code())
         }
     }
-}
-
-fn init_logging(verbose: u8, quiet: bool) {
-    // Without -v, other crates' warnings (the AWS SDK narrating its credential chain) are
-    // noise next to strata's own error; -vv shows everything.
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "error,strata=warn,strata_aws=warn,strata_python=warn,strata_archive=warn",
-        (false, 1) => "warn,strata=info,strata_aws=info,strata_python=info,strata_archive=info",
-        (false, 2) => "debug",
-        (false, _) => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .without_time()
-        .try_init();
 }
 
 /// A panic is a bug in strata: say so, ask for a report, and exit 2 as docs/cli.md promises.
