@@ -1,11 +1,59 @@
 //! Every AWS call goes through here: retried by the shared policy, within the function's
-//! deadline, with retries reported, and failures turned into [`AwsError::Call`].
+//! deadline (which also cuts off a call in flight), with retries reported, and failures
+//! turned into [`AwsError::Call`].
 
+use std::cell::RefCell;
 use std::future::Future;
 
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use strata_provider::{Clock, Deadline, Reporter, RetryPolicy, Step, retry};
 
 use crate::error::{ApiError, AwsError};
+
+tokio::task_local! {
+    /// The operation the SDK last started within one [`CallContext::call`]: a call the
+    /// deadline cuts off never returns its own error, so this is how that error names it.
+    static OPERATION: RefCell<Option<String>>;
+}
+
+/// The operation running in the current [`CallContext::call`], when the SDK started one.
+pub(crate) fn current_operation() -> Option<String> {
+    OPERATION
+        .try_with(|operation| operation.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// Records each operation's name as the SDK starts it (see [`current_operation`]).
+#[derive(Debug)]
+pub(crate) struct RecordOperation;
+
+impl Intercept for RecordOperation {
+    fn name(&self) -> &'static str {
+        "strata::RecordOperation"
+    }
+
+    // Not `read_before_execution`: the operation's metadata is only in the bag once the
+    // operation's own configuration is applied, just before serialization.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let name = metadata.name().to_owned();
+            // Outside a `call` (no task-local) there is nothing to record into.
+            let _ = OPERATION.try_with(|operation| *operation.borrow_mut() = Some(name));
+        }
+        Ok(())
+    }
+}
 
 /// Where a call belongs: which resource, under which policy and deadline, reported where.
 #[derive(Clone, Copy)]
@@ -27,7 +75,7 @@ impl<'a> CallContext<'a> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, ApiError>>,
     {
-        retry(
+        let attempts = retry(
             self.policy,
             self.clock,
             self.deadline,
@@ -35,9 +83,11 @@ impl<'a> CallContext<'a> {
                 self.reporter.on_retry(self.resource, step, attempt, delay);
             },
             operation,
-        )
-        .await
-        .map_err(|failure| AwsError::call(self.resource, step, failure))
+        );
+        OPERATION
+            .scope(RefCell::new(None), attempts)
+            .await
+            .map_err(|failure| AwsError::call(self.resource, step, failure))
     }
 
     /// Like [`Self::call`], but a not-found answer is `Ok(None)` (and is not retried).

@@ -11,6 +11,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use strata_provider::{RetryPolicy, Secret};
 
+use crate::call::RecordOperation;
 use crate::error::AwsError;
 
 /// Lambda rejects a direct (`ZipFile`) upload whose request is larger than 50 MB; the zip
@@ -22,6 +23,34 @@ pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
 
 /// Part size of multipart uploads (S3 requires at least 5 MiB for all but the last part).
 pub const DEFAULT_PART_SIZE: u64 = 16 * 1024 * 1024;
+
+/// How long opening a connection may take.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one attempt of one call may take, sending included: long enough for a 50 MB
+/// direct upload or a 64 MiB object on a slow uplink, short enough that a stalled connection
+/// is given up well within a function's deadline.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Timeouts of the AWS SDK. strata retries with its own policy (the SDK's retries are off),
+/// so an operation is one attempt, and the operation timeout only matters when it is
+/// shorter; both are given to the SDK so neither is unbounded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: DEFAULT_CONNECT_TIMEOUT,
+            attempt: DEFAULT_ATTEMPT_TIMEOUT,
+            operation: DEFAULT_ATTEMPT_TIMEOUT,
+        }
+    }
+}
 
 /// Resolved settings of the AWS backend, built by the CLI.
 #[derive(Clone, Debug)]
@@ -45,6 +74,7 @@ pub struct AwsSettings {
     pub multipart_threshold: u64,
     pub part_size: u64,
     pub retry: RetryPolicy,
+    pub timeouts: Timeouts,
 }
 
 impl Default for AwsSettings {
@@ -60,6 +90,7 @@ impl Default for AwsSettings {
             multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
             retry: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
         }
     }
 }
@@ -110,9 +141,13 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
         // strata retries with its own policy, which knows about per-function deadlines and
         // Lambda's update conflicts; SDK retries underneath would multiply the attempts.
         .retry_config(RetryConfig::disabled())
+        // Every call is bounded: a stalled connection fails its attempt (and the function's
+        // deadline cuts off whatever is still in flight, see `call.rs`).
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
+                .connect_timeout(settings.timeouts.connect)
+                .operation_attempt_timeout(settings.timeouts.attempt)
+                .operation_timeout(settings.timeouts.operation)
                 .build(),
         );
     if let Some(profile) = &settings.profile {
@@ -151,6 +186,7 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
     let custom_s3_endpoint =
         config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
     let s3_config = aws_sdk_s3::config::Builder::from(&config)
+        .interceptor(RecordOperation)
         .force_path_style(custom_s3_endpoint)
         // Checksums only where S3 requires them: a streamed upload then goes out as a plain
         // body, which S3-compatible stores and emulators all accept.
@@ -158,10 +194,22 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
         .build();
 
     Ok(AwsClients {
-        lambda: aws_sdk_lambda::Client::new(&config),
+        lambda: aws_sdk_lambda::Client::from_conf(
+            aws_sdk_lambda::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
         s3: aws_sdk_s3::Client::from_conf(s3_config),
-        iam: aws_sdk_iam::Client::new(&config),
-        sts: aws_sdk_sts::Client::new(&config),
+        iam: aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        sts: aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
         region: region.to_string(),
     })
 }

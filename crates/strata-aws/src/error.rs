@@ -1,5 +1,6 @@
 //! Errors of the AWS backend. AWS SDK error types stay behind [`ApiError`]'s source chain.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,14 +8,14 @@ use std::time::Duration;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use strata_provider::{Classify, ErrorClass, GiveUp, Step, StepFailure};
+use strata_provider::{CallTimedOut, Classify, ErrorClass, GiveUp, Step, StepFailure};
 
 /// One failed AWS API call: the operation, the service's error code and message, the HTTP
 /// status, the request id, and a retry-after hint when the service gave one.
 #[derive(Debug, thiserror::Error)]
-#[error("{operation} failed{}{}", code_suffix(.code.as_deref(), .status), request_id_suffix(.request_id.as_deref()))]
+#[error("{operation} {}{}{}", if *.timed_out { "timed out" } else { "failed" }, code_suffix(.code.as_deref(), .status), request_id_suffix(.request_id.as_deref()))]
 pub struct ApiError {
-    pub operation: &'static str,
+    pub operation: Cow<'static, str>,
     pub code: Option<String>,
     /// The service's own message (never contains credentials; request signing data is not
     /// echoed back by AWS).
@@ -24,6 +25,9 @@ pub struct ApiError {
     pub retry_after: Option<Duration>,
     /// Whether the call never reached the service (connection refused, timeout).
     pub transport: bool,
+    /// Whether no answer came in time: the attempt timeout, or the function's deadline while
+    /// the call was in flight.
+    pub timed_out: bool,
     #[source]
     pub source: Box<dyn StdError + Send + Sync>,
 }
@@ -60,21 +64,40 @@ impl ApiError {
             .and_then(|response| response.headers().get("retry-after"))
             .and_then(|value| value.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let transport = matches!(
-            error,
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-        );
+        let timed_out = matches!(error, SdkError::TimeoutError(_))
+            || matches!(&error, SdkError::DispatchFailure(failure) if failure.is_timeout());
+        let transport = timed_out || matches!(error, SdkError::DispatchFailure(_));
         let code = error.code().map(str::to_owned);
         let message = error.message().map(str::to_owned);
         Self {
-            operation,
+            operation: Cow::Borrowed(operation),
             code,
             message,
             status,
             request_id,
             retry_after,
             transport,
+            timed_out,
             source: Box::new(error),
+        }
+    }
+
+    /// A failure on strata's side of a call (reading the artifact, building the request).
+    pub(crate) fn local(
+        operation: &'static str,
+        message: String,
+        source: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            operation: Cow::Borrowed(operation),
+            code: None,
+            message: Some(message),
+            status: None,
+            request_id: None,
+            retry_after: None,
+            transport: false,
+            timed_out: false,
+            source: Box::new(source),
         }
     }
 
@@ -94,6 +117,25 @@ impl ApiError {
                         | "NotFound"
                 )
             )
+    }
+}
+
+/// The call the function's deadline cut off, named by the operation the SDK was running.
+impl From<CallTimedOut> for ApiError {
+    fn from(timeout: CallTimedOut) -> Self {
+        let operation =
+            crate::call::current_operation().map_or(Cow::Borrowed("an AWS call"), Cow::Owned);
+        Self {
+            operation,
+            code: None,
+            message: Some(timeout.to_string()),
+            status: None,
+            request_id: None,
+            retry_after: None,
+            transport: true,
+            timed_out: true,
+            source: Box::new(timeout),
+        }
     }
 }
 
@@ -134,9 +176,17 @@ impl Classify for ApiError {
                 .message
                 .as_deref()
                 .is_some_and(|message| message.contains("cannot be assumed"));
+        // Lambda answers a create of something that exists with the same code as an update
+        // in progress ("Function already exist", "Alias already exists"); only the second
+        // goes away by waiting.
+        let already_exists = code == "ResourceConflictException"
+            && self
+                .message
+                .as_deref()
+                .is_some_and(|message| message.contains("already exist"));
         let retryable = throttled
             || role_propagating
-            || TRANSIENT_CODES.contains(&code)
+            || (TRANSIENT_CODES.contains(&code) && !already_exists)
             || self.status.is_some_and(|status| status >= 500)
             || self.transport;
         match (retryable, self.retry_after) {
@@ -292,5 +342,81 @@ impl AwsError {
                 attempts: 1,
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(code: &str, message: &str, status: u16) -> ApiError {
+        ApiError {
+            operation: Cow::Borrowed("CreateFunction"),
+            code: Some(code.to_owned()),
+            message: Some(message.to_owned()),
+            status: Some(status),
+            request_id: None,
+            retry_after: None,
+            transport: false,
+            timed_out: false,
+            source: message.into(),
+        }
+    }
+
+    #[test]
+    fn function_or_alias_already_existing_is_not_transient() {
+        for message in [
+            "Function already exist: svc-prod-hello",
+            "Alias already exists: arn:aws:lambda:us-east-1:123456789012:function:f:prod",
+        ] {
+            let error = api_error("ResourceConflictException", message, 409);
+            assert_eq!(error.class(), ErrorClass::Fatal, "{message}");
+        }
+    }
+
+    #[test]
+    fn an_update_in_progress_is_transient() {
+        let error = api_error(
+            "ResourceConflictException",
+            "The operation cannot be performed at this time. An update is in progress for \
+             resource: arn:aws:lambda:us-east-1:123456789012:function:f",
+            409,
+        );
+        assert_eq!(error.class(), ErrorClass::Retryable);
+    }
+
+    #[test]
+    fn throttling_with_a_hint_waits_for_the_hint() {
+        let mut error = api_error("TooManyRequestsException", "Rate exceeded", 429);
+        error.retry_after = Some(Duration::from_secs(3));
+        assert_eq!(
+            error.class(),
+            ErrorClass::RetryAfter(Duration::from_secs(3))
+        );
+    }
+
+    #[test]
+    fn validation_and_authorization_are_fatal() {
+        for (code, status) in [
+            ("InvalidParameterValueException", 400),
+            ("AccessDeniedException", 403),
+            ("ResourceNotFoundException", 404),
+        ] {
+            assert_eq!(
+                api_error(code, "no", status).class(),
+                ErrorClass::Fatal,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_role_not_yet_assumable_is_transient() {
+        let error = api_error(
+            "InvalidParameterValueException",
+            "The role defined for the function cannot be assumed by Lambda.",
+            400,
+        );
+        assert_eq!(error.class(), ErrorClass::Retryable);
     }
 }

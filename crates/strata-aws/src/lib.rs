@@ -39,8 +39,9 @@ use strata_provider::{
 use tokio::sync::OnceCell;
 
 pub use client::{
-    AwsClients, AwsSettings, DEFAULT_DIRECT_UPLOAD_LIMIT, DEFAULT_MULTIPART_THRESHOLD,
-    DEFAULT_PART_SIZE, StaticCredentials, build_clients,
+    AwsClients, AwsSettings, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_DIRECT_UPLOAD_LIMIT, DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, StaticCredentials,
+    Timeouts, build_clients,
 };
 pub use deploy::layer_description;
 pub use desired::{TAG_SERVICE, TAG_STAGE};

@@ -221,16 +221,7 @@ fn build_error(operation: &'static str, error: aws_sdk_iam::error::BuildError) -
         step: Step::Role,
         attempts: 1,
         reason: strata_provider::GiveUp::NotRetryable,
-        source: Box::new(ApiError {
-            operation,
-            code: None,
-            message: Some(error.to_string()),
-            status: None,
-            request_id: None,
-            retry_after: None,
-            transport: false,
-            source: Box::new(error),
-        }),
+        source: Box::new(ApiError::local(operation, error.to_string(), error)),
     }
 }
 

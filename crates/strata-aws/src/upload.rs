@@ -290,14 +290,9 @@ fn local_read_error(
     operation: &'static str,
     error: impl std::error::Error + Send + Sync + 'static,
 ) -> ApiError {
-    ApiError {
+    ApiError::local(
         operation,
-        code: None,
-        message: Some(format!("reading the artifact failed: {error}")),
-        status: None,
-        request_id: None,
-        retry_after: None,
-        transport: false,
-        source: Box::new(error),
-    }
+        format!("reading the artifact failed: {error}"),
+        error,
+    )
 }

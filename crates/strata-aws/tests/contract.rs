@@ -395,3 +395,101 @@ async fn environment_change_updates_configuration_only() {
     assert_eq!(h.fake.count("UpdateFunctionConfiguration"), 1);
     assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("2"));
 }
+
+/// A server on 127.0.0.1 that accepts connections and never answers: a stalled connection.
+fn stalling_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    url
+}
+
+async fn stalled_plan(tweak: impl FnOnce(&mut AwsSettings)) -> strata_aws::AwsError {
+    let mut settings = AwsSettings {
+        region: Some(REGION.to_owned()),
+        endpoint_url: Some(stalling_server()),
+        static_credentials: Some(StaticCredentials {
+            access_key_id: "AKIAFAKE".to_owned(),
+            secret_access_key: "fake-secret".into(),
+        }),
+        deployment_bucket: Some(BUCKET.to_owned()),
+        retry: RetryPolicy {
+            max_attempts: 2,
+            ..policy()
+        },
+        ..AwsSettings::default()
+    };
+    tweak(&mut settings);
+    let provider = AwsProvider::new(settings).await.expect("provider");
+    let dir = tempfile::tempdir().unwrap();
+    let code = handler_artifact(dir.path(), "code.zip", "def hello(): return 1\n");
+    let spec = spec(
+        SERVICE,
+        STAGE,
+        vec![function(SERVICE, STAGE, "hello", code)],
+        vec![],
+        RoleSpec::Existing("arn:aws:iam::123456789012:role/fake".to_owned()),
+    );
+    // A guard against the hang this test is about, not a measurement: the bounds under test
+    // are far below it.
+    tokio::time::timeout(Duration::from_secs(120), provider.plan(&spec))
+        .await
+        .expect("a stalled connection must not hang the plan")
+        .expect_err("nothing answers")
+}
+
+#[tokio::test]
+async fn a_stalled_connection_fails_its_attempt_with_a_timeout_naming_the_call() {
+    let error = stalled_plan(|settings| {
+        settings.timeouts.attempt = Duration::from_millis(200);
+    })
+    .await;
+    let strata_aws::AwsError::Call {
+        resource,
+        source,
+        attempts,
+        reason,
+        ..
+    } = &error
+    else {
+        panic!("expected a failed call, got {error:?}");
+    };
+    assert_eq!(resource, NAME);
+    assert!(source.timed_out, "{source:?}");
+    assert_eq!(source.operation, "GetFunction");
+    assert_eq!(*attempts, 2);
+    assert_eq!(*reason, strata_provider::GiveUp::AttemptsExhausted);
+    assert_eq!(source.to_string(), "GetFunction timed out");
+}
+
+#[tokio::test]
+async fn the_function_deadline_cuts_off_a_call_in_flight() {
+    let error = stalled_plan(|settings| {
+        settings.timeouts.attempt = Duration::from_secs(3600);
+        settings.timeouts.operation = Duration::from_secs(3600);
+        settings.retry.function_deadline = Duration::from_millis(300);
+    })
+    .await;
+    let strata_aws::AwsError::Call {
+        resource,
+        source,
+        reason,
+        ..
+    } = &error
+    else {
+        panic!("expected a failed call, got {error:?}");
+    };
+    assert_eq!(resource, NAME);
+    assert_eq!(*reason, strata_provider::GiveUp::DeadlineExceeded);
+    assert!(source.timed_out, "{source:?}");
+    assert_eq!(source.operation, "GetFunction");
+    assert!(
+        error.to_string().contains(NAME) && error.to_string().contains("deadline"),
+        "{error}"
+    );
+}

@@ -61,8 +61,8 @@ pub use report::{
 };
 pub use reporter::{NoopReporter, Reporter};
 pub use retry::{
-    Classify, Clock, Deadline, ErrorClass, GiveUp, ManualClock, RetryFailure, RetryPolicy,
-    TokioClock, retry,
+    CallTimedOut, Classify, Clock, Deadline, ErrorClass, GiveUp, ManualClock, RetryFailure,
+    RetryPolicy, TokioClock, retry,
 };
 pub use secret::{MASK, Secret, display_environment_value, looks_secret};
 pub use spec::{

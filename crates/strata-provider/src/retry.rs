@@ -1,5 +1,6 @@
 //! Bounded retries with exponential backoff and full jitter, a retry-after hint that wins
-//! over the computed delay, and an overall deadline per function.
+//! over the computed delay, and an overall deadline per function that also cuts short a call
+//! still in flight when it runs out.
 //!
 //! Time and randomness come through [`Clock`], so the policy is tested with [`ManualClock`]
 //! without sleeping.
@@ -34,6 +35,8 @@ pub trait Clock: Send + Sync {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
     /// A uniformly random duration in `[0, max]`.
     fn jitter(&self, max: Duration) -> Duration;
+    /// Resolves once `duration` has passed while a call is in flight; bounds that call.
+    fn timer(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
 /// The real clock: tokio's timer and a thread-local random source.
@@ -68,6 +71,10 @@ impl Clock for TokioClock {
     fn jitter(&self, max: Duration) -> Duration {
         let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(fastrand::u64(0..=nanos))
+    }
+
+    fn timer(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(tokio::time::sleep(duration))
     }
 }
 
@@ -124,6 +131,16 @@ impl Clock for ManualClock {
 
     fn jitter(&self, max: Duration) -> Duration {
         max.mul_f64(self.jitter_fraction)
+    }
+
+    /// Manual time moves only when slept on, never during a call: the timer fires only when
+    /// nothing was left.
+    fn timer(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        if duration.is_zero() {
+            Box::pin(std::future::ready(()))
+        } else {
+            Box::pin(std::future::pending())
+        }
     }
 }
 
@@ -218,6 +235,15 @@ pub enum GiveUp {
     DeadlineExceeded,
 }
 
+/// A call abandoned because the deadline ran out while it was in flight. Backends turn it
+/// into their own error type (`E: From<CallTimedOut>`), naming the operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("no answer within the {waited:?} left before the deadline")]
+pub struct CallTimedOut {
+    /// How long the call was given: what was left of the deadline when it started.
+    pub waited: Duration,
+}
+
 /// The last error of a call that did not succeed, with how it ended.
 #[derive(Debug)]
 pub struct RetryFailure<E> {
@@ -227,8 +253,10 @@ pub struct RetryFailure<E> {
 }
 
 /// Runs `operation` until it succeeds, fails with a non-retryable error, runs out of
-/// attempts, or the next backoff would cross `deadline`. `on_retry(attempt, delay, &error)`
-/// is called before each sleep, for progress reporting.
+/// attempts, or the next backoff would cross `deadline`. An attempt still in flight when the
+/// deadline comes is dropped (which cancels it) and ends the retries with a
+/// [`CallTimedOut`] error. `on_retry(attempt, delay, &error)` is called before each sleep,
+/// for progress reporting.
 pub async fn retry<T, E, F, Fut>(
     policy: &RetryPolicy,
     clock: &dyn Clock,
@@ -237,14 +265,26 @@ pub async fn retry<T, E, F, Fut>(
     mut operation: F,
 ) -> Result<T, RetryFailure<E>>
 where
-    E: Classify,
+    E: Classify + From<CallTimedOut>,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let error = match operation().await {
+        let left = deadline.remaining(clock);
+        let outcome = tokio::select! {
+            biased;
+            outcome = operation() => outcome,
+            () = clock.timer(left) => {
+                return Err(RetryFailure {
+                    error: E::from(CallTimedOut { waited: left }),
+                    attempts: attempt,
+                    reason: GiveUp::DeadlineExceeded,
+                });
+            }
+        };
+        let error = match outcome {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
@@ -291,6 +331,29 @@ mod tests {
     impl Classify for TestError {
         fn class(&self) -> ErrorClass {
             self.0
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum CallError {
+        Timeout(CallTimedOut),
+    }
+
+    impl Classify for CallError {
+        fn class(&self) -> ErrorClass {
+            ErrorClass::Retryable
+        }
+    }
+
+    impl From<CallTimedOut> for CallError {
+        fn from(timeout: CallTimedOut) -> Self {
+            Self::Timeout(timeout)
+        }
+    }
+
+    impl From<CallTimedOut> for TestError {
+        fn from(_: CallTimedOut) -> Self {
+            Self(ErrorClass::Fatal)
         }
     }
 
@@ -440,6 +503,53 @@ mod tests {
         assert_eq!(failure.reason, GiveUp::DeadlineExceeded);
         assert_eq!(calls, 1);
         assert!(clock.sleeps().is_empty());
+    }
+
+    /// Time is paused: tokio moves it forward whenever every task waits, so a call that never
+    /// answers meets the deadline's timer without the test sleeping for real.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_never_answers_ends_at_the_deadline() {
+        let clock = TokioClock::new();
+        let deadline = Deadline::after(&clock, Duration::from_secs(30));
+        clock.sleep(Duration::from_secs(10)).await;
+        let calls = Cell::new(0);
+        let result: Result<(), _> = retry(
+            &policy(),
+            &clock,
+            deadline,
+            |_, _, _| {},
+            || {
+                calls.set(calls.get() + 1);
+                std::future::pending::<Result<(), CallError>>()
+            },
+        )
+        .await;
+        let failure = result.unwrap_err();
+        assert_eq!(failure.reason, GiveUp::DeadlineExceeded);
+        assert_eq!(failure.attempts, 1);
+        assert_eq!(calls.get(), 1);
+        assert_eq!(
+            failure.error,
+            CallError::Timeout(CallTimedOut {
+                waited: Duration::from_secs(20)
+            })
+        );
+    }
+
+    #[test]
+    fn a_call_started_past_the_deadline_is_cut_at_once_on_a_manual_clock() {
+        let clock = ManualClock::new(1.0);
+        let deadline = Deadline::after(&clock, Duration::from_secs(1));
+        clock.advance(Duration::from_secs(2));
+        let failure = block_on(retry(
+            &policy(),
+            &clock,
+            deadline,
+            |_, _, _| {},
+            std::future::pending::<Result<(), CallError>>,
+        ))
+        .unwrap_err();
+        assert_eq!(failure.reason, GiveUp::DeadlineExceeded);
     }
 
     #[test]
