@@ -208,6 +208,67 @@ pub fn redact_text(text: &str, secrets: &[String]) -> String {
     out
 }
 
+/// A requirements file as it may ship inside a zip: every URL loses its userinfo and its query
+/// string, unless they are only pip's `${VARIABLE}` references (which the installing pip fills
+/// from its own environment, so they hold no secret). Comments are scrubbed too. Returns the
+/// text and whether anything was removed.
+pub fn strip_requirements_credentials(text: &str) -> (String, bool) {
+    let mut out = String::with_capacity(text.len());
+    let mut removed = false;
+    let mut rest = text;
+    while let Some(position) = rest.find("://") {
+        let (before, after) = rest.split_at(position + 3);
+        out.push_str(before);
+        let url_end = after
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(after.len());
+        let (url, tail) = after.split_at(url_end);
+        let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+        let (authority, path) = url.split_at(authority_end);
+        match authority.rfind('@') {
+            Some(at) if !only_variables(&authority[..at]) => {
+                removed = true;
+                out.push_str(&authority[at + 1..]);
+            }
+            _ => out.push_str(authority),
+        }
+        let (path, fragment) = path.split_at(path.find('#').unwrap_or(path.len()));
+        match path.split_once('?') {
+            Some((before_query, query)) if !only_variables(query) => {
+                removed = true;
+                out.push_str(before_query);
+            }
+            _ => out.push_str(path),
+        }
+        out.push_str(fragment);
+        rest = tail;
+    }
+    out.push_str(rest);
+    (out, removed)
+}
+
+/// Whether every value in `text` (userinfo `user:pass`, or a query `a=x&b=y`) is a `${NAME}`
+/// reference, and there is at least one.
+fn only_variables(text: &str) -> bool {
+    let values: Vec<&str> = text
+        .split(['&', ':'])
+        .map(|part| part.split_once('=').map_or(part, |(_, value)| value))
+        .collect();
+    values.iter().any(|value| !value.is_empty())
+        && values.iter().all(|value| {
+            value.is_empty()
+                || value
+                    .strip_prefix("${")
+                    .and_then(|inner| inner.strip_suffix('}'))
+                    .is_some_and(|name| {
+                        !name.is_empty()
+                            && name
+                                .chars()
+                                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                    })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +355,34 @@ mod tests {
             "Looking in indexes: https://****@example.com/simple, \
              http://****@h/x\nERROR: 401 for user alice with ****"
         );
+    }
+
+    /// Regression: `--index-url https://user:token@host` in requirements.txt shipped inside
+    /// every function zip.
+    #[test]
+    fn requirements_lose_their_credentials_but_keep_pip_variables() {
+        let text = "--index-url https://ci:s3cr3t@private.example/simple/\n\
+                    --extra-index-url=https://t0ken@extra.example/simple?auth=q7ok#frag\n\
+                    -i https://${USER}:${TOKEN}@env.example/simple?key=${KEY}\n\
+                    pkg @ https://u:p4ss@files.example/pkg-1-py3-none-any.whl#sha256=ab\n\
+                    plain==1.0 # see https://docs.example/page\n";
+        let (clean, removed) = strip_requirements_credentials(text);
+        assert!(removed);
+        assert_eq!(
+            clean,
+            "--index-url https://private.example/simple/\n\
+             --extra-index-url=https://extra.example/simple#frag\n\
+             -i https://${USER}:${TOKEN}@env.example/simple?key=${KEY}\n\
+             pkg @ https://files.example/pkg-1-py3-none-any.whl#sha256=ab\n\
+             plain==1.0 # see https://docs.example/page\n"
+        );
+        let (same, removed) = strip_requirements_credentials("requests==2.32.0\n");
+        assert!(!removed);
+        assert_eq!(same, "requests==2.32.0\n");
+        // A variable next to a literal secret is still a literal secret.
+        let (clean, removed) =
+            strip_requirements_credentials("-i https://${USER}:hunter2@h.example/simple\n");
+        assert!(removed);
+        assert_eq!(clean, "-i https://h.example/simple\n");
     }
 }
