@@ -466,6 +466,9 @@ pub struct ResolvedConfig {
     pub custom: serde_json::Value,
     pub plugins: Vec<String>,
     pub unmanaged: Vec<Unmanaged>,
+    /// Values that came from SSM SecureStrings (`${ssm:…}`): mask them wherever the
+    /// manifest or a value from it is shown.
+    pub secure_values: Vec<String>,
 }
 
 impl ResolvedConfig {

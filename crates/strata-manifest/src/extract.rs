@@ -69,14 +69,28 @@ impl<'a> Extractor<'a> {
     ) -> Extracted {
         let root = self.root;
         let service = str_at(root, "service").unwrap_or_default().to_owned();
-        if let Some(node) = root.get("service") {
+        // A service that failed to resolve was reported already; its name is not checked.
+        if let Some(node) = root.get("service")
+            && !node.meta.deferred
+            && matches!(node.value, Value::String(_))
+        {
             check_service_name(self.report, &service, node.pos);
         }
         let provider = root.get("provider");
-        let runtime = match (root.get("runtime"), provider.and_then(|p| p.get("runtime"))) {
-            (Some(node), _) => self.runtime_of(node, "runtime"),
-            (None, Some(node)) => self.runtime_of(node, "provider.runtime"),
-            (None, None) => None,
+        // A service-wide runtime that is not Python is checked per function: those functions
+        // are left alone, the Python ones still build.
+        let service_runtime =
+            first(&[root.get("runtime"), provider.and_then(|p| p.get("runtime"))]);
+        let runtime = match service_runtime {
+            Some(node) if !is_foreign_runtime(node) => {
+                let path = if root.get("runtime").is_some() {
+                    "runtime"
+                } else {
+                    "provider.runtime"
+                };
+                self.runtime_of(node, path)
+            }
+            _ => None,
         }
         .unwrap_or(PythonRuntime::DEFAULT);
 
@@ -99,20 +113,20 @@ impl<'a> Extractor<'a> {
 
         let plugins = plugin_names(root.get("plugins"));
         let mut unmanaged = self.unmanaged_entries(unmanaged);
-        if let Some(node) = root.get("plugins") {
-            for plugin in plugins.iter().filter(|p| p.as_str() != REQUIREMENTS_PLUGIN) {
+        for (plugin, pos, path) in plugin_entries(root.get("plugins")) {
+            if plugin != REQUIREMENTS_PLUGIN {
                 let description = format!("plugin `{plugin}`");
                 self.report.warning(
-                    node.pos,
-                    "plugins",
+                    pos,
+                    &path,
                     format!("{description} is kept but strata does not run Serverless plugins"),
                     Some("strata implements serverless-python-requirements itself; other plugins have no effect".to_owned()),
                 );
                 unmanaged.push(Unmanaged {
-                    key_path: "plugins".to_owned(),
+                    key_path: path,
                     kind: UnmanagedKind::Plugin,
                     description,
-                    source: self.location(node.pos),
+                    source: self.location(pos),
                 });
             }
         }
@@ -126,8 +140,31 @@ impl<'a> Extractor<'a> {
         let gcp_settings = root.get("gcp");
 
         let mut functions = IndexMap::new();
+        let mut foreign = 0;
         if let Some(node) = root.get("functions") {
             for (key, function) in node.entries() {
+                let own_runtime = function.get("runtime");
+                if let Some(runtime_node) = own_runtime
+                    .or(service_runtime)
+                    .filter(|n| function.get("image").is_none() && is_foreign_runtime(n))
+                {
+                    foreign += 1;
+                    let text = runtime_node.as_str().unwrap_or_default();
+                    let description = format!("function `{}` ({text})", key.name);
+                    self.report.warning(
+                        key.pos,
+                        &format!("functions.{}", key.name),
+                        format!("function `{}` runs {text}, not Python: it is not strata's to build, so strata leaves it alone", key.name),
+                        Some("deploy it with the tool of its runtime; strata builds and deploys the Python functions".to_owned()),
+                    );
+                    unmanaged.push(Unmanaged {
+                        key_path: format!("functions.{}", key.name),
+                        kind: UnmanagedKind::Setting,
+                        description,
+                        source: self.location(key.pos),
+                    });
+                    continue;
+                }
                 if matches!(function.value, Value::Map(_)) {
                     let config = self.function(
                         &service,
@@ -141,6 +178,15 @@ impl<'a> Extractor<'a> {
                     functions.insert(key.name.clone(), config);
                 }
             }
+        }
+        if foreign > 0 && functions.is_empty() {
+            let pos = root.get("functions").map_or(root.pos, |n| n.pos);
+            self.report.error(
+                pos,
+                "functions",
+                "no function of this service runs Python; strata builds Python functions only",
+                Some("give the Python functions a python3.x runtime (in `provider.runtime` or the function's own `runtime`)".to_owned()),
+            );
         }
         self.check_layer_refs(&functions, &layers, &python_requirements);
 
@@ -1337,7 +1383,36 @@ fn layer_refs(node: &Node) -> Vec<LayerRef> {
     }
 }
 
-fn plugin_names(node: Option<&Node>) -> Vec<String> {
+/// Each listed plugin with where it is written, so a warning points at its own line.
+fn plugin_entries(node: Option<&Node>) -> Vec<(String, Pos, String)> {
+    let (items, base) = match node.map(|n| (&n.value, n)) {
+        Some((Value::Seq(items), _)) => (items.as_slice(), "plugins"),
+        Some((Value::Map(_), n)) => match n.get("modules").map(|m| &m.value) {
+            Some(Value::Seq(items)) => (items.as_slice(), "plugins.modules"),
+            _ => return Vec::new(),
+        },
+        _ => return Vec::new(),
+    };
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, item)| {
+            Some((
+                item.as_str()?.to_owned(),
+                item.pos,
+                format!("{base}[{index}]"),
+            ))
+        })
+        .collect()
+}
+
+/// A runtime that is written and is not Python (`nodejs20.x`, `provided.al2023`, `java21`).
+fn is_foreign_runtime(node: &Node) -> bool {
+    node.as_str()
+        .is_some_and(|text| !node.meta.deferred && text.parse::<PythonRuntime>().is_err())
+}
+
+pub(crate) fn plugin_names(node: Option<&Node>) -> Vec<String> {
     match node.map(|n| &n.value) {
         Some(Value::Seq(_)) => string_list(node),
         Some(Value::Map(_)) => string_list(node.and_then(|n| n.get("modules"))),

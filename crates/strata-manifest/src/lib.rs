@@ -14,6 +14,7 @@
 //! Main types: [`LoadOptions`] → [`load`] → [`Loaded`] ([`ResolvedConfig`] + warnings) or
 //! [`ManifestError`]. [`init_files`] gives the starter project files of `strata init`.
 
+mod cloud;
 mod clouds;
 mod config;
 mod diagnostic;
@@ -27,6 +28,7 @@ mod yaml;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+pub use cloud::{CloudAccess, CloudError, CloudRequest, CloudSource, CloudValue, CloudVariables};
 pub use config::{
     Architecture, AwsConfig, AzureConfig, AzurePlan, Cloud, FunctionConfig, FunctionTarget,
     GcpConfig, LayerConfig, LayerRef, ManifestKind, PackageConfig, PythonRequirementsConfig,
@@ -80,6 +82,8 @@ pub struct LoadOptions {
     pub region: Option<String>,
     /// Environment snapshot for `${env:…}`; the crate never reads the process environment.
     pub env: BTreeMap<String, String>,
+    /// How `${ssm:…}`, `${cf:…}`, `${s3:…}` and `${aws:accountId}` are resolved.
+    pub cloud: CloudAccess,
 }
 
 /// A manifest that loaded without errors, and the warnings found on the way.
@@ -95,16 +99,61 @@ pub struct Loaded {
 /// [`ManifestError::NotFound`] when there is no manifest, [`ManifestError::Read`] when it
 /// cannot be read, [`ManifestError::Invalid`] with every error (and warning) otherwise.
 pub fn load(options: &LoadOptions) -> Result<Loaded, ManifestError> {
+    let (display, absolute, source) = read_manifest(options)?;
+    load_source(options, &display, &absolute, kind_of(&absolute), &source)
+}
+
+/// The manifest's display path, absolute path and text.
+fn read_manifest(options: &LoadOptions) -> Result<(PathBuf, PathBuf, String), ManifestError> {
     let (display, absolute) = locate(options)?;
     let source = fs_err::read_to_string(&absolute).map_err(|source| ManifestError::Read {
         path: absolute.clone(),
         source,
     })?;
-    let kind = match absolute.file_stem().and_then(|s| s.to_str()) {
+    Ok((display, absolute, source))
+}
+
+/// The resolved manifest as `strata print` shows it, with every diagnostic, even when
+/// validation found errors (as `serverless print` does).
+#[derive(Clone, Debug)]
+pub struct Printed {
+    /// Variables substituted, the stage's overrides merged; what failed to resolve is null.
+    pub document: serde_json::Value,
+    /// Values that came from SSM SecureStrings, to be masked wherever they appear.
+    pub secure_values: Vec<String>,
+    /// Errors first, then warnings, each in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Printed {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|diagnostic| diagnostic.severity == Severity::Error)
+    }
+}
+
+/// Resolves the manifest for `strata print`.
+///
+/// # Errors
+/// [`ManifestError::NotFound`] and [`ManifestError::Read`] as [`load`];
+/// [`ManifestError::Invalid`] only when the YAML itself cannot be read.
+pub fn resolve_document(options: &LoadOptions) -> Result<Printed, ManifestError> {
+    let (display, absolute, source) = read_manifest(options)?;
+    let mut pass = run_passes(options, &display, &absolute, kind_of(&absolute), &source)?;
+    diagnostic::sort_diagnostics(&mut pass.report.diagnostics);
+    Ok(Printed {
+        document: pass.config.document,
+        secure_values: pass.config.secure_values,
+        diagnostics: pass.report.diagnostics,
+    })
+}
+
+fn kind_of(path: &Path) -> ManifestKind {
+    match path.file_stem().and_then(|s| s.to_str()) {
         Some(stem) if stem.starts_with("strata") => ManifestKind::Strata,
         _ => ManifestKind::Serverless,
-    };
-    load_source(options, &display, &absolute, kind, &source)
+    }
 }
 
 fn locate(options: &LoadOptions) -> Result<(PathBuf, PathBuf), ManifestError> {
@@ -127,6 +176,35 @@ fn load_source(
     kind: ManifestKind,
     source: &str,
 ) -> Result<Loaded, ManifestError> {
+    let Pass { mut report, config } = run_passes(options, display, absolute, kind, source)?;
+    diagnostic::sort_diagnostics(&mut report.diagnostics);
+    if report.has_errors() {
+        return Err(ManifestError::Invalid {
+            path: display.to_path_buf(),
+            diagnostics: report.diagnostics,
+        });
+    }
+    Ok(Loaded {
+        config,
+        warnings: report.diagnostics,
+    })
+}
+
+/// Every pass over a manifest that parsed: the config is complete only when the report has
+/// no errors.
+struct Pass {
+    report: Report,
+    config: ResolvedConfig,
+}
+
+#[allow(clippy::too_many_lines)]
+fn run_passes(
+    options: &LoadOptions,
+    display: &Path,
+    absolute: &Path,
+    kind: ManifestKind,
+    source: &str,
+) -> Result<Pass, ManifestError> {
     let mut report = Report::default();
     let file = report.add_file(display.to_path_buf(), absolute.to_path_buf());
     let (tree, problems) = yaml::parse(source, file);
@@ -177,7 +255,8 @@ fn load_source(
         &manifest_dir_absolute,
         &manifest_dir_display,
     );
-    apply_stage(&mut root, &stage, options, &mut report);
+    let unknown_keys = schema::UnknownKeys::of(kind, &root);
+    apply_stage(&mut root, &stage, options, unknown_keys, &mut report);
 
     let context = variables::VariableContext {
         stage: Some(&stage),
@@ -186,13 +265,19 @@ fn load_source(
         env: &options.env,
         base_dir: &manifest_dir_absolute,
         base_display: &manifest_dir_display,
+        cloud: &options.cloud,
     };
-    let mut resolved = variables::Resolver::new(&root, &context, &mut report).resolve_root();
+    let mut resolver = variables::Resolver::new(&root, &context, &mut report);
+    let mut resolved = resolver.resolve_root();
+    let secure_values = std::mem::take(&mut resolver.secure_values);
+    merge_lists(&mut resolved, &mut report);
 
     let mut validator = schema::Validator {
         report: &mut report,
         raw: false,
         unmanaged: Vec::new(),
+        unknown_keys: schema::UnknownKeys::of(kind, &resolved),
+        plugins: extract::plugin_names(resolved.get("plugins")),
     };
     validator.check_root(&mut resolved);
     let unmanaged = validator.unmanaged;
@@ -206,10 +291,6 @@ fn load_source(
     }
     .extract(unmanaged);
 
-    if report.has_errors() {
-        return Err(invalid(report));
-    }
-    diagnostic::sort_diagnostics(&mut report.diagnostics);
     let config = ResolvedConfig {
         manifest_path: absolute.to_path_buf(),
         project_dir: options.project_dir.clone(),
@@ -228,11 +309,39 @@ fn load_source(
         custom: extracted.custom,
         plugins: extracted.plugins,
         unmanaged: extracted.unmanaged,
+        secure_values,
     };
-    Ok(Loaded {
-        config,
-        warnings: report.diagnostics,
-    })
+    Ok(Pass { report, config })
+}
+
+/// `functions:` and `resources:` given as a list of maps (often `- ${file(fns.yml)}`) are
+/// deep-merged into one map, in order, as Serverless v3 does.
+fn merge_lists(root: &mut Node, report: &mut Report) {
+    for key in ["functions", "resources"] {
+        let Some(node) = root.get_mut(key) else {
+            continue;
+        };
+        let Value::Seq(items) = &mut node.value else {
+            continue;
+        };
+        let mut merged = Node::new(Value::Map(Vec::new()), node.pos);
+        for (index, item) in std::mem::take(items).into_iter().enumerate() {
+            match item.value {
+                Value::Map(_) => deep_merge(&mut merged, item),
+                Value::Null | Value::Poison => {}
+                _ => report.error(
+                    item.pos,
+                    &format!("{key}[{index}]"),
+                    format!(
+                        "each item of a `{key}:` list must be a map, found {}",
+                        item.type_name()
+                    ),
+                    None,
+                ),
+            }
+        }
+        node.value = merged.value;
+    }
 }
 
 /// `--stage`, else `provider.stage` (which may itself use variables, but not the stage),
@@ -255,6 +364,7 @@ fn choose_stage(
                 env: &options.env,
                 base_dir,
                 base_display,
+                cloud: &options.cloud,
             };
             let resolved = variables::Resolver::new(root, &context, report)
                 .resolve_path("provider.stage", node.pos);
@@ -302,7 +412,13 @@ fn choose_stage(
 
 /// Removes `stages:`, checks it, merges the chosen stage's overrides and makes
 /// `provider.stage`/`provider.region` follow the command line.
-fn apply_stage(root: &mut Node, stage: &str, options: &LoadOptions, report: &mut Report) {
+fn apply_stage(
+    root: &mut Node,
+    stage: &str,
+    options: &LoadOptions,
+    unknown_keys: schema::UnknownKeys,
+    report: &mut Report,
+) {
     let stages = match &mut root.value {
         Value::Map(entries) => entries
             .iter()
@@ -315,6 +431,8 @@ fn apply_stage(root: &mut Node, stage: &str, options: &LoadOptions, report: &mut
             report,
             raw: true,
             unmanaged: Vec::new(),
+            unknown_keys,
+            plugins: Vec::new(),
         };
         validator.check_stages(&mut stages);
         let overrides = stages.get(stage).cloned();

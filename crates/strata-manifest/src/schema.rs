@@ -32,6 +32,9 @@ pub(crate) enum Shape {
 pub(crate) struct Object {
     fields: Vec<Field>,
     required: &'static [&'static str],
+    /// Keys that stand in for the required ones (a function with `image` has no `handler`;
+    /// the image itself is the one error to report).
+    replaces_required: &'static [&'static str],
     /// Free-form keys beside the listed ones (e.g. `custom:`); `None` means strict.
     additional: Option<Box<Shape>>,
 }
@@ -73,19 +76,28 @@ fn kept(name: &'static str, shape: Shape, description: &'static str) -> Field {
 }
 
 fn obj(fields: Vec<Field>) -> Shape {
-    Shape::Object(Object {
-        fields,
-        required: &[],
-        additional: None,
-    })
+    obj_required(fields, &[])
 }
 
 fn obj_required(fields: Vec<Field>, required: &'static [&'static str]) -> Shape {
     Shape::Object(Object {
         fields,
         required,
+        replaces_required: &[],
         additional: None,
     })
+}
+
+impl Shape {
+    fn replacing_required(self, keys: &'static [&'static str]) -> Self {
+        match self {
+            Shape::Object(object) => Shape::Object(Object {
+                replaces_required: keys,
+                ..object
+            }),
+            other => other,
+        }
+    }
 }
 
 fn arr(shape: Shape) -> Shape {
@@ -201,6 +213,11 @@ fn root_shape() -> Shape {
                 "Per-stage parameters for `${param:name}`; `default` applies to every stage.",
             ),
             f(
+                "projectDir",
+                Shape::String,
+                "Serverless: the project root above the service (`../..`), for `${file(…)}` outside it; strata reads files relative to the manifest.",
+            ),
+            f(
                 "useDotenv",
                 Shape::Bool,
                 "Serverless: load .env files. strata reads the environment it is given.",
@@ -208,7 +225,7 @@ fn root_shape() -> Shape {
             f(
                 "configValidationMode",
                 Shape::Enum(&["error", "warn", "off"]),
-                "Serverless validation mode; strata always validates strictly.",
+                "serverless.yml only: unknown keys are errors (`error`), warnings (`warn`, Serverless v3's default) or ignored (`off`). strata.yml is always strict.",
             ),
             f(
                 "variablesResolutionMode",
@@ -288,6 +305,11 @@ fn package_shape() -> Shape {
             "excludeDevDependencies",
             Shape::Bool,
             "Serverless (Node.js) option; no effect on Python.",
+        ),
+        kept(
+            "path",
+            Shape::String,
+            "Serverless: folder of a prebuilt package (`serverless deploy --package`).",
         ),
     ])
 }
@@ -509,6 +531,12 @@ fn provider_shape() -> Shape {
             Shape::Any,
             "Lambda runtime management.",
         ),
+        kept(
+            "vpcEndpointIds",
+            Shape::Any,
+            "VPC endpoints of a private REST API.",
+        ),
+        kept("kinesis", Shape::Any, "Kinesis consumer naming."),
     ])
 }
 
@@ -660,9 +688,25 @@ fn function_shape(required: &'static [&'static str]) -> Shape {
                 Shape::Any,
                 "Lambda runtime management.",
             ),
+            kept(
+                "awsKmsKeyArn",
+                Shape::String,
+                "Deprecated: use kmsKeyArn.",
+            ),
+            kept(
+                "logDataProtectionPolicy",
+                Shape::Any,
+                "CloudWatch data protection policy.",
+            ),
+            kept(
+                "httpApi",
+                Shape::Any,
+                "HTTP API settings of this function.",
+            ),
         ],
         required,
     )
+    .replacing_required(&["image"])
 }
 
 fn layer_shape() -> Shape {
@@ -756,8 +800,8 @@ fn python_requirements_shape() -> Shape {
         ),
         f(
             "slimPatterns",
-            strings(),
-            "Extra globs removed when slim is on.",
+            Shape::AnyOf(vec![Shape::Bool, strings()]),
+            "Extra globs removed when slim is on (`false`, the plugin's default, means none).",
         ),
         f(
             "slimPatternsAppendDefaults",
@@ -1057,6 +1101,7 @@ fn function_gcp_shape() -> Shape {
 
 fn custom_shape() -> Shape {
     Shape::Object(Object {
+        replaces_required: &[],
         fields: vec![f(
             "pythonRequirements",
             Shape::Ref("pythonRequirements"),
@@ -1197,13 +1242,89 @@ fn shape_json(shape: &Shape) -> Json {
     }
 }
 
+/// How unknown keys are reported: serverless.yml's `configValidationMode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UnknownKeys {
+    Error,
+    Warn,
+    Off,
+}
+
+impl UnknownKeys {
+    /// strata.yml is always strict; serverless.yml follows its `configValidationMode`,
+    /// whose default in Serverless v3 is `warn`.
+    pub(crate) fn of(kind: crate::ManifestKind, root: &Node) -> Self {
+        if kind == crate::ManifestKind::Strata {
+            return Self::Error;
+        }
+        match root.get("configValidationMode").and_then(Node::as_str) {
+            Some("error") => Self::Error,
+            Some("off") => Self::Off,
+            _ => Self::Warn,
+        }
+    }
+}
+
+/// Keys that Serverless plugins add to the schema: (where, key, plugin). `""` is the top
+/// level, `function` a function's own keys.
+const PLUGIN_KEYS: &[(&str, &str, &str)] = &[
+    ("", "stepFunctions", "serverless-step-functions"),
+    ("", "constructs", "serverless-lift"),
+    ("", "lift", "serverless-lift"),
+    ("", "appSync", "serverless-appsync-plugin"),
+    ("", "layersConfig", "serverless-layers"),
+    (
+        "function",
+        "iamRoleStatements",
+        "serverless-iam-roles-per-function",
+    ),
+    (
+        "function",
+        "iamRoleStatementsName",
+        "serverless-iam-roles-per-function",
+    ),
+    (
+        "function",
+        "iamRoleStatementsInherit",
+        "serverless-iam-roles-per-function",
+    ),
+    (
+        "function",
+        "iamPermissionsBoundary",
+        "serverless-iam-roles-per-function",
+    ),
+    ("function", "warmup", "serverless-plugin-warmup"),
+    ("function", "alarms", "serverless-plugin-aws-alerts"),
+    (
+        "function",
+        "pythonRequirements",
+        "serverless-python-requirements",
+    ),
+];
+
+fn plugin_of(parent: &str, key: &str) -> Option<&'static str> {
+    let level = match parent.strip_prefix("functions.") {
+        _ if parent.is_empty() => "",
+        Some(name) if !name.contains(['.', '[']) => "function",
+        _ => return None,
+    };
+    PLUGIN_KEYS
+        .iter()
+        .find(|(at, name, _)| *at == level && *name == key)
+        .map(|(_, _, plugin)| *plugin)
+}
+
 /// Validates a tree against the schema, fixing up what can be read unambiguously
-/// (integers written as strings, null meaning "not set") and collecting every problem.
+/// (integers and booleans written as strings, a single value for a list, null meaning "not
+/// set", as Serverless v3's validator coerces them) and collecting every problem.
 pub(crate) struct Validator<'r> {
     pub(crate) report: &'r mut Report,
     /// Unresolved trees (the `stages:` block) may hold `${…}` anywhere; those strings pass.
     pub(crate) raw: bool,
     pub(crate) unmanaged: Vec<(UnmanagedKind, String, Pos, String)>,
+    pub(crate) unknown_keys: UnknownKeys,
+    /// Plugins the manifest lists, to word the warning on a key that belongs to one.
+    pub(crate) plugins: Vec<String>,
 }
 
 impl Validator<'_> {
@@ -1221,7 +1342,9 @@ impl Validator<'_> {
         if matches!(node.value, Value::Poison) {
             return;
         }
-        if self.raw && matches!(&node.value, Value::String(s) if s.contains("${")) {
+        if node.meta.deferred
+            || (self.raw && matches!(&node.value, Value::String(s) if s.contains("${")))
+        {
             return;
         }
         match shape {
@@ -1236,18 +1359,24 @@ impl Validator<'_> {
                 }
             }
             Shape::Text => {
-                if !matches!(
+                if let Some(function) = cloudformation_function(node) {
+                    self.report.error(
+                        node.pos,
+                        path,
+                        format!("`{function}` is a CloudFormation reference, which strata does not resolve here"),
+                        Some("give the value itself, or read it with `${cf:<stack>.<output>}` or `${ssm:<name>}`, which strata resolves when it deploys".to_owned()),
+                    );
+                } else if !matches!(
                     node.value,
                     Value::String(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)
                 ) {
                     self.type_error(node, path, "a string, number or boolean");
                 }
             }
-            Shape::Bool => {
-                if !matches!(node.value, Value::Bool(_)) {
-                    self.type_error(node, path, "true or false");
-                }
-            }
+            Shape::Bool => match coerced_bool(node) {
+                Some(value) => node.value = Value::Bool(value),
+                None => self.type_error(node, path, "true or false"),
+            },
             Shape::Integer => match &node.value {
                 Value::Int(_) => {}
                 Value::Float(value) if value.fract() == 0.0 && value.abs() < 1e15 => {
@@ -1276,6 +1405,14 @@ impl Validator<'_> {
                 _ => self.type_error(node, path, &format!("one of {}", values.join(", "))),
             },
             Shape::Array(items) => {
+                if matches!(
+                    node.value,
+                    Value::String(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)
+                ) {
+                    // One value where a list is expected is a list of one, as in Serverless.
+                    let item = node.clone();
+                    node.value = Value::Seq(vec![item]);
+                }
                 if let Value::Seq(children) = &mut node.value {
                     for (index, child) in children.iter_mut().enumerate() {
                         self.check(child, items, &format!("{path}[{index}]"));
@@ -1339,21 +1476,15 @@ impl Validator<'_> {
                 }
                 None => match &object.additional {
                     Some(shape) => self.check(child, shape, &child_path),
-                    None => {
-                        let hint =
-                            did_you_mean(&key.name, object.fields.iter().map(|field| field.name))
-                                .map(|best| format!("did you mean `{best}`?"));
-                        self.report.error(
-                            key.pos,
-                            &child_path,
-                            format!("unknown key `{}`", key.name),
-                            hint,
-                        );
-                    }
+                    None => self.unknown_key(object, path, &key.name, key.pos, &child_path),
                 },
             }
         }
-        if !self.raw {
+        let replaced = object
+            .replaces_required
+            .iter()
+            .any(|name| entries.iter().any(|(key, _)| key.name == *name));
+        if !self.raw && !replaced {
             for required in object.required {
                 if !entries.iter().any(|(key, _)| key.name == *required) {
                     self.report.error(
@@ -1419,13 +1550,80 @@ impl Validator<'_> {
         }
     }
 
+    fn unknown_key(&mut self, object: &Object, parent: &str, name: &str, pos: Pos, path: &str) {
+        if let Some(plugin) = plugin_of(parent, name) {
+            let listed = self.plugins.iter().any(|listed| listed == plugin);
+            let hint = if listed {
+                "strata does not run Serverless plugins; the key is kept in `strata print` output"
+                    .to_owned()
+            } else {
+                format!(
+                    "list {plugin} under `plugins` for Serverless to read it; strata keeps the key but does not run plugins"
+                )
+            };
+            self.report.warning(
+                pos,
+                path,
+                format!("`{name}` belongs to the plugin {plugin}; kept, not applied"),
+                Some(hint),
+            );
+            return;
+        }
+        let suggestion = did_you_mean(name, object.fields.iter().map(|field| field.name))
+            .map(|best| format!("did you mean `{best}`?"));
+        let message = format!("unknown key `{name}`");
+        match self.unknown_keys {
+            UnknownKeys::Error => self.report.error(pos, path, message, suggestion),
+            UnknownKeys::Warn => {
+                let hint = match suggestion {
+                    Some(suggestion) => format!(
+                        "{suggestion} (a warning because of `configValidationMode: warn`, Serverless v3's default)"
+                    ),
+                    None => {
+                        "strata ignores it; `configValidationMode: error` makes unknown keys errors"
+                            .to_owned()
+                    }
+                };
+                self.report.warning(pos, path, message, Some(hint));
+            }
+            UnknownKeys::Off => {}
+        }
+    }
+
     fn type_error(&mut self, node: &Node, path: &str, expected: &str) {
-        self.report.error(
-            node.pos,
-            path,
-            format!("expected {expected}, found {}", node.type_name()),
-            None,
-        );
+        let message = match &node.meta.origin {
+            Some(origin) => format!(
+                "expected {expected}, found {} (the value of `{origin}`)",
+                node.type_name()
+            ),
+            None => format!("expected {expected}, found {}", node.type_name()),
+        };
+        self.report.error(node.pos, path, message, None);
+    }
+}
+
+/// `Ref`, `Fn::GetAtt`, `Fn::ImportValue`, ... when the node is a CloudFormation intrinsic.
+fn cloudformation_function(node: &Node) -> Option<&str> {
+    match node.entries() {
+        [(key, _)]
+            if key.name == "Ref" || key.name == "Condition" || key.name.starts_with("Fn::") =>
+        {
+            Some(&key.name)
+        }
+        _ => None,
+    }
+}
+
+/// A boolean as Serverless v3 coerces one: `"true"`/`"false"` (typically from `${env:X}`)
+/// and 1/0 are booleans too.
+fn coerced_bool(node: &Node) -> Option<bool> {
+    match &node.value {
+        Value::Bool(value) => Some(*value),
+        Value::String(text) if text == "true" => Some(true),
+        Value::String(text) if text == "false" => Some(false),
+        Value::Int(1) => Some(true),
+        Value::Int(0) => Some(false),
+        _ => None,
     }
 }
 
@@ -1438,7 +1636,7 @@ fn accepts_kind(shape: &Shape, node: &Node) -> bool {
             Value::String(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)
         ),
         Shape::Integer => matches!(node.value, Value::Int(_)),
-        Shape::Bool => matches!(node.value, Value::Bool(_)),
+        Shape::Bool => coerced_bool(node).is_some(),
         Shape::Array(_) => matches!(node.value, Value::Seq(_)),
         Shape::Map(_) | Shape::Object(_) => matches!(node.value, Value::Map(_)),
         Shape::AnyOf(shapes) => shapes.iter().any(|shape| accepts_kind(shape, node)),

@@ -6,11 +6,15 @@
 //! variables that led back to it. Failures become [`Value::Poison`] so one missing
 //! variable gives one error, not one per use.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
+use crate::cloud::{CloudAccess, CloudRequest, CloudSource, CloudValue};
 use crate::diagnostic::Report;
 use crate::yaml::{self, Key, Node, Pos, Value};
+
+/// Serverless v3's region when neither `--region` nor the manifest gives one.
+pub(crate) const DEFAULT_REGION: &str = "us-east-1";
 
 /// Bound on nodes produced by `${self:…}`/`${file(…)}` substitution, for the same reason
 /// aliases are bounded: a few self-references can otherwise grow exponentially.
@@ -25,6 +29,7 @@ pub(crate) struct VariableContext<'a> {
     pub(crate) base_dir: &'a Path,
     /// How that directory is shown in messages (relative to the project, as given).
     pub(crate) base_display: &'a Path,
+    pub(crate) cloud: &'a CloudAccess,
 }
 
 pub(crate) struct Resolver<'a> {
@@ -35,6 +40,11 @@ pub(crate) struct Resolver<'a> {
     in_progress: Vec<(String, String)>,
     files: HashMap<PathBuf, Option<Node>>,
     expanded: usize,
+    /// Answers of the cloud resolver, so each value is fetched (or fails) once per load.
+    fetched: HashMap<CloudRequest, Result<Option<CloudValue>, String>>,
+    deferred: HashSet<String>,
+    /// Values that came from SSM SecureStrings; whoever shows the manifest masks them.
+    pub(crate) secure_values: Vec<String>,
 }
 
 /// Outcome of one source lookup: `Missing` lets a fallback take over, `Failed` was reported.
@@ -49,7 +59,8 @@ enum Lookup {
 
 enum Segment {
     Text(String),
-    Variable(String),
+    /// The variable's content and the number of characters before its `${` in the text.
+    Variable(String, u32),
 }
 
 impl<'a> Resolver<'a> {
@@ -66,6 +77,9 @@ impl<'a> Resolver<'a> {
             in_progress: Vec::new(),
             files: HashMap::new(),
             expanded: 0,
+            fetched: HashMap::new(),
+            deferred: HashSet::new(),
+            secure_values: Vec::new(),
         }
     }
 
@@ -88,7 +102,9 @@ impl<'a> Resolver<'a> {
             return cached.clone();
         }
         match &node.value {
-            Value::String(text) if text.contains("${") => self.resolve_string(text, node.pos, path),
+            Value::String(text) if text.contains("${") => {
+                self.resolve_string(text, node.pos, Some(node.meta.text_offset), path)
+            }
             Value::Seq(items) => {
                 let items = items
                     .iter()
@@ -111,7 +127,15 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn resolve_string(&mut self, text: &str, pos: Pos, path: &str) -> Node {
+    /// Resolves the variables in `text`. `text_offset` is given when `text` is a scalar as
+    /// written at `pos`, so each variable's error can point at its own `${`.
+    fn resolve_string(
+        &mut self,
+        text: &str,
+        pos: Pos,
+        text_offset: Option<u32>,
+        path: &str,
+    ) -> Node {
         let segments = match split_segments(text) {
             Ok(segments) => segments,
             Err(message) => {
@@ -124,21 +148,31 @@ impl<'a> Resolver<'a> {
                 return Node::new(Value::Poison, pos);
             }
         };
-        if let [Segment::Variable(content)] = segments.as_slice() {
-            return self.resolve_variable(content, pos, path);
+        let variable_pos = |before: u32| match text_offset {
+            Some(offset) if !text.contains('\n') => Pos {
+                column: pos.column.saturating_add(offset).saturating_add(before),
+                ..pos
+            },
+            _ => pos,
+        };
+        if let [Segment::Variable(content, before)] = segments.as_slice() {
+            return self.resolve_variable(content, variable_pos(*before), path);
         }
         let mut out = String::new();
+        let mut deferred = false;
         for segment in &segments {
             match segment {
                 Segment::Text(literal) => out.push_str(literal),
-                Segment::Variable(content) => {
-                    let node = self.resolve_variable(content, pos, path);
+                Segment::Variable(content, before) => {
+                    let at = variable_pos(*before);
+                    let node = self.resolve_variable(content, at, path);
                     if matches!(node.value, Value::Poison) {
                         return node;
                     }
+                    deferred |= node.meta.deferred;
                     let Some(text) = node.scalar_text() else {
                         self.report.error(
-                            pos,
+                            at,
                             path,
                             format!(
                                 "`${{{content}}}` resolves to {} and cannot be embedded in a string",
@@ -151,6 +185,9 @@ impl<'a> Resolver<'a> {
                     out.push_str(&text);
                 }
             }
+        }
+        if deferred {
+            return deferred_node(text, pos);
         }
         Node::new(Value::String(out), pos)
     }
@@ -165,7 +202,12 @@ impl<'a> Resolver<'a> {
                 self.lookup_fallback(param, pos, path)
             };
             match lookup {
-                Lookup::Found(node) => return node,
+                Lookup::Found(mut node) => {
+                    node.meta
+                        .origin
+                        .get_or_insert_with(|| format!("${{{content}}}"));
+                    return node;
+                }
                 Lookup::Failed => return Node::new(Value::Poison, pos),
                 Lookup::Missing { message, hint } => {
                     first_missing.get_or_insert((message, hint));
@@ -184,7 +226,7 @@ impl<'a> Resolver<'a> {
             return Lookup::Found(Node::new(Value::String(inner.to_owned()), pos));
         }
         if param.starts_with("${") {
-            let node = self.resolve_string(param, pos, path);
+            let node = self.resolve_string(param, pos, None, path);
             return match node.value {
                 Value::Poison => Lookup::Failed,
                 Value::Null => Lookup::Missing {
@@ -215,7 +257,7 @@ impl<'a> Resolver<'a> {
         let expression = expression.trim();
         // The address may itself hold variables (`${env:${opt:stage}_URL}`).
         let expression = if expression.contains("${") {
-            let node = self.resolve_string(expression, pos, path);
+            let node = self.resolve_string(expression, pos, None, path);
             match node.value {
                 Value::String(text) => text,
                 Value::Poison => return Lookup::Failed,
@@ -249,6 +291,9 @@ impl<'a> Resolver<'a> {
             let address = address.strip_prefix(':').unwrap_or(address).trim();
             return self.lookup_file(file.trim(), address, pos, path, &variable);
         }
+        if let Some(rest) = expression.strip_prefix("strToBool(") {
+            return self.lookup_str_to_bool(rest, pos, path, &variable);
+        }
         let Some((source, address)) = expression.split_once(':') else {
             self.report.error(
                 pos,
@@ -259,7 +304,8 @@ impl<'a> Resolver<'a> {
             return Lookup::Failed;
         };
         let address = address.trim();
-        match source.trim() {
+        let (source, params) = source_params(source);
+        match source {
             "env" => match self.context.env.get(address) {
                 Some(value) => Lookup::Found(Node::new(Value::String(value.clone()), pos)),
                 None => Lookup::Missing {
@@ -270,6 +316,54 @@ impl<'a> Resolver<'a> {
                 },
             },
             "opt" => self.lookup_option(address, pos, &variable),
+            "aws" => match address {
+                "region" => Lookup::Found(Node::new(Value::String(self.aws_region()), pos)),
+                "accountId" => {
+                    self.lookup_cloud(CloudSource::AccountId, None, false, pos, path, &variable)
+                }
+                other => {
+                    self.report.error(
+                        pos,
+                        path,
+                        format!("`${{aws:{other}}}` is not a variable; `aws` knows `region` and `accountId`"),
+                        None,
+                    );
+                    Lookup::Failed
+                }
+            },
+            "ssm" => {
+                let raw = params.iter().any(|p| p == "raw");
+                let decrypt = !params.iter().any(|p| p == "noDecrypt");
+                let region = params
+                    .iter()
+                    .find(|p| *p != "raw" && *p != "noDecrypt")
+                    .cloned();
+                let source = CloudSource::Parameter {
+                    name: address.to_owned(),
+                    decrypt,
+                };
+                self.lookup_cloud(source, region, raw, pos, path, &variable)
+            }
+            "cf" => match address.split_once('.') {
+                Some((stack, output)) => {
+                    let source = CloudSource::StackOutput {
+                        stack: stack.to_owned(),
+                        output: output.to_owned(),
+                    };
+                    self.lookup_cloud(source, params.first().cloned(), false, pos, path, &variable)
+                }
+                None => self.bad_address(pos, path, &variable, "${cf:<stack-name>.<output-key>}"),
+            },
+            "s3" => match address.split_once('/') {
+                Some((bucket, key)) => {
+                    let source = CloudSource::Object {
+                        bucket: bucket.to_owned(),
+                        key: key.to_owned(),
+                    };
+                    self.lookup_cloud(source, None, false, pos, path, &variable)
+                }
+                None => self.bad_address(pos, path, &variable, "${s3:<bucket>/<key>}"),
+            },
             "sls" => match address {
                 "stage" => match self.context.stage {
                     Some(stage) => Lookup::Found(Node::new(Value::String(stage.to_owned()), pos)),
@@ -358,6 +452,20 @@ impl<'a> Resolver<'a> {
     }
 
     fn lookup_self(&mut self, address: &str, pos: Pos, path: &str, variable: &str) -> Lookup {
+        // Serverless fills these in before it resolves `${self:…}`, so they always exist.
+        let written = |key: &str| self.root.get("provider").and_then(|p| p.get(key)).is_some();
+        match address {
+            "provider.region" if !written("region") => {
+                let region = self.context.cli_region.unwrap_or(DEFAULT_REGION);
+                return Lookup::Found(Node::new(Value::String(region.to_owned()), pos));
+            }
+            "provider.stage" if !written("stage") => {
+                if let Some(stage) = self.context.stage {
+                    return Lookup::Found(Node::new(Value::String(stage.to_owned()), pos));
+                }
+            }
+            _ => {}
+        }
         if address.is_empty() {
             self.report.error(
                 pos,
@@ -481,6 +589,152 @@ impl<'a> Resolver<'a> {
         Lookup::Found(node)
     }
 
+    fn lookup_str_to_bool(&mut self, rest: &str, pos: Pos, path: &str, variable: &str) -> Lookup {
+        let input = rest.strip_suffix(')').unwrap_or(rest).trim();
+        let input = quoted(input).unwrap_or(input);
+        match input.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" => Lookup::Found(Node::new(Value::Bool(true), pos)),
+            "false" | "0" => Lookup::Found(Node::new(Value::Bool(false), pos)),
+            _ => {
+                self.report.error(
+                    pos,
+                    path,
+                    format!("`{variable}`: `{input}` is not one of true, false, 1, 0"),
+                    None,
+                );
+                Lookup::Failed
+            }
+        }
+    }
+
+    fn bad_address(&mut self, pos: Pos, path: &str, variable: &str, expected: &str) -> Lookup {
+        self.report.error(
+            pos,
+            path,
+            format!("`{variable}` is not a valid address; expected `{expected}`"),
+            None,
+        );
+        Lookup::Failed
+    }
+
+    /// `${aws:region}`: `--region`, else the region the manifest gives, else `us-east-1`;
+    /// no call to AWS.
+    fn aws_region(&mut self) -> String {
+        if let Some(region) = self.context.cli_region {
+            return region.to_owned();
+        }
+        self.written_aws_setting("region")
+            .unwrap_or_else(|| DEFAULT_REGION.to_owned())
+    }
+
+    /// `aws.<key>` (strata's block wins), else `provider.<key>`, resolved.
+    fn written_aws_setting(&mut self, key: &str) -> Option<String> {
+        for block in ["aws", "provider"] {
+            let Some(node) = self.root.get(block).and_then(|b| b.get(key)) else {
+                continue;
+            };
+            let address = format!("{block}.{key}");
+            let resolved = self.resolve_path(&address, node.pos)?;
+            return resolved.as_str().map(str::to_owned);
+        }
+        None
+    }
+
+    fn lookup_cloud(
+        &mut self,
+        source: CloudSource,
+        region: Option<String>,
+        raw: bool,
+        pos: Pos,
+        path: &str,
+        variable: &str,
+    ) -> Lookup {
+        let resolver = match self.context.cloud {
+            CloudAccess::Deferred => {
+                if self.deferred.insert(variable.to_owned()) {
+                    self.report.warning(
+                        pos,
+                        path,
+                        format!("`{variable}` is resolved at deploy time"),
+                        Some("`strata package`, `plan` and `deploy` read it from AWS with the manifest's region and profile".to_owned()),
+                    );
+                }
+                return Lookup::Found(deferred_node(variable, pos));
+            }
+            CloudAccess::Resolve(resolver) => resolver.clone(),
+        };
+        let request = CloudRequest {
+            source,
+            region: region.unwrap_or_else(|| self.aws_region()),
+            profile: self.written_aws_setting("profile"),
+        };
+        let answer = self
+            .fetched
+            .entry(request.clone())
+            .or_insert_with(|| {
+                resolver
+                    .fetch(&request)
+                    .map_err(|error| error_chain(error.as_ref()))
+            })
+            .clone();
+        match answer {
+            Ok(Some(value)) => Lookup::Found(self.cloud_node(value, raw, pos)),
+            Ok(None) => Lookup::Missing {
+                message: format!(
+                    "`{variable}`: {} does not exist in {}",
+                    describe_source(&request.source),
+                    request.region
+                ),
+                hint: Some(format!(
+                    "check the name and region, or give a fallback: `${{{}, 'value'}}`",
+                    &variable[2..variable.len() - 1]
+                )),
+            },
+            Err(cause) => {
+                self.report.error(
+                    pos,
+                    path,
+                    format!("`{variable}` could not be read from AWS: {cause}"),
+                    Some(format!(
+                        "check the credentials (profile {}) and that they may read it in {}",
+                        request.profile.as_deref().unwrap_or("default"),
+                        request.region
+                    )),
+                );
+                Lookup::Failed
+            }
+        }
+    }
+
+    fn cloud_node(&mut self, value: CloudValue, raw: bool, pos: Pos) -> Node {
+        match value {
+            CloudValue::Plain(text) => Node::new(Value::String(text), pos),
+            CloudValue::List(text) if raw => Node::new(Value::String(text), pos),
+            CloudValue::List(text) => Node::new(
+                Value::Seq(
+                    text.split(',')
+                        .map(|item| Node::new(Value::String(item.to_owned()), pos))
+                        .collect(),
+                ),
+                pos,
+            ),
+            CloudValue::Secure(text) => {
+                // Serverless reads a SecureString holding JSON as a structure.
+                let parsed = (!raw && text.starts_with('{'))
+                    .then(|| serde_json::from_str::<serde_json::Value>(&text).ok())
+                    .flatten();
+                self.secure_values.push(text.clone());
+                match parsed {
+                    Some(json) => {
+                        collect_strings(&json, &mut self.secure_values);
+                        json_node(&json, pos)
+                    }
+                    None => Node::new(Value::String(text), pos),
+                }
+            }
+        }
+    }
+
     fn lookup_file(
         &mut self,
         file: &str,
@@ -597,6 +851,91 @@ fn child_of<'n>(node: &'n Node, segment: &str) -> Option<&'n Node> {
     }
 }
 
+/// A cloud variable left as written, for the commands that have credentials.
+fn deferred_node(text: &str, pos: Pos) -> Node {
+    let mut node = Node::new(Value::String(text.to_owned()), pos);
+    node.meta.deferred = true;
+    node
+}
+
+/// `ssm(eu-west-1, raw)` → (`ssm`, [`eu-west-1`, `raw`]).
+fn source_params(source: &str) -> (&str, Vec<String>) {
+    let source = source.trim();
+    match source.split_once('(') {
+        Some((name, rest)) => (
+            name.trim(),
+            rest.trim_end_matches(')')
+                .split(',')
+                .map(|param| param.trim().to_owned())
+                .filter(|param| !param.is_empty())
+                .collect(),
+        ),
+        None => (source, Vec::new()),
+    }
+}
+
+fn describe_source(source: &CloudSource) -> String {
+    match source {
+        CloudSource::Parameter { name, .. } => format!("SSM parameter `{name}`"),
+        CloudSource::StackOutput { stack, output } => {
+            format!("output `{output}` of CloudFormation stack `{stack}`")
+        }
+        CloudSource::Object { bucket, key } => format!("S3 object `{key}` in bucket `{bucket}`"),
+        CloudSource::AccountId => "the account id".to_owned(),
+    }
+}
+
+/// The error and its causes on one line: a diagnostic has no room for a `Caused by:` list.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn json_node(json: &serde_json::Value, pos: Pos) -> Node {
+    let value = match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| Value::Float(n.as_f64().unwrap_or_default()), Value::Int),
+        serde_json::Value::String(s) => Value::String(s.clone()),
+        serde_json::Value::Array(items) => {
+            Value::Seq(items.iter().map(|item| json_node(item, pos)).collect())
+        }
+        serde_json::Value::Object(map) => Value::Map(
+            map.iter()
+                .map(|(name, value)| {
+                    (
+                        Key {
+                            name: name.clone(),
+                            pos,
+                        },
+                        json_node(value, pos),
+                    )
+                })
+                .collect(),
+        ),
+    };
+    Node::new(value, pos)
+}
+
+fn collect_strings(json: &serde_json::Value, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::String(text) => out.push(text.clone()),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| collect_strings(item, out)),
+        serde_json::Value::Object(map) => {
+            map.values().for_each(|value| collect_strings(value, out))
+        }
+        _ => {}
+    }
+}
+
 fn missing_self(address: &str, missing: &str, variable: &str) -> Lookup {
     let detail = if missing == address {
         format!("`{address}` does not exist in the manifest")
@@ -621,19 +960,29 @@ fn is_same_or_ancestor(target: &str, other: &str) -> bool {
 
 fn unsupported_hint(source: &str) -> String {
     match source {
-        "ssm" | "cf" | "s3" | "aws" | "sm" => format!(
-            "strata resolves variables without calling a cloud; export the value and use `${{env:NAME}}` instead of `${{{source}:…}}`"
-        ),
-        _ => "supported sources: opt, env, self, file, sls:stage and param; use `${env:NAME}` for values from elsewhere".to_owned(),
+        "sm" => "Serverless v3 has no `sm` source either; read the secret through `${ssm:/aws/reference/secretsmanager/<name>}`".to_owned(),
+        _ => "supported sources: opt, env, self, file, param, sls, aws, ssm, cf, s3 and strToBool".to_owned(),
     }
 }
 
 /// `source:address` without `${}` (the old fallback style `${opt:stage, self:provider.stage}`).
 fn is_variable_expression(text: &str) -> bool {
     text.starts_with("file(")
-        || text.split_once(':').is_some_and(|(source, _)| {
-            !source.is_empty() && source.chars().all(|c| c.is_ascii_alphabetic())
-        })
+        || text.starts_with("strToBool(")
+        || text
+            .split_once(':')
+            .is_some_and(|(source, _)| is_source_name(source))
+}
+
+/// `env`, `ssm`, or a source with parameters such as `ssm(eu-west-1, raw)`.
+fn is_source_name(source: &str) -> bool {
+    let name = source.split_once('(').map_or(
+        source,
+        |(name, rest)| {
+            if rest.ends_with(')') { name } else { "" }
+        },
+    );
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn quoted(text: &str) -> Option<&str> {
@@ -666,7 +1015,11 @@ fn split_segments(text: &str) -> Result<Vec<Segment>, String> {
             if !literal.is_empty() {
                 segments.push(Segment::Text(std::mem::take(&mut literal)));
             }
-            segments.push(Segment::Variable(content.to_owned()));
+            let before = text[..text.len() - rest.len() + start].chars().count();
+            segments.push(Segment::Variable(
+                content.to_owned(),
+                u32::try_from(before).unwrap_or(u32::MAX),
+            ));
         } else {
             literal.push_str("${");
             literal.push_str(content);
@@ -683,17 +1036,14 @@ fn split_segments(text: &str) -> Result<Vec<Segment>, String> {
 
 fn looks_like_variable(content: &str) -> bool {
     let content = content.trim_start();
-    if content.starts_with("file(") || content.starts_with("${") {
+    if content.starts_with("file(")
+        || content.starts_with("strToBool(")
+        || content.starts_with("${")
+    {
         return true;
     }
     match content.split_once(':') {
-        Some((source, rest)) => {
-            !source.is_empty()
-                && source
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && !rest.starts_with(':')
-        }
+        Some((source, rest)) => is_source_name(source) && !rest.starts_with(':'),
         None => false,
     }
 }
@@ -814,6 +1164,16 @@ mod tests {
         env: &[(&str, &str)],
         stage: Option<&str>,
     ) -> (serde_json::Value, Vec<String>) {
+        let (resolved, report) = resolve_with_report(source, env, stage);
+        let messages = report.diagnostics.iter().map(ToString::to_string).collect();
+        (resolved.to_json(), messages)
+    }
+
+    fn resolve_with_report(
+        source: &str,
+        env: &[(&str, &str)],
+        stage: Option<&str>,
+    ) -> (Node, Report) {
         let mut report = Report::default();
         report.add_file(PathBuf::from("m.yml"), PathBuf::from("/nonexistent/m.yml"));
         let (node, problems) = yaml::parse(source, FileId(0));
@@ -829,11 +1189,11 @@ mod tests {
             env: &env,
             base_dir: Path::new("/nonexistent"),
             base_display: Path::new(""),
+            cloud: &CloudAccess::Deferred,
         };
         let node = node.unwrap();
         let resolved = Resolver::new(&node, &context, &mut report).resolve_root();
-        let messages = report.diagnostics.iter().map(ToString::to_string).collect();
-        (resolved.to_json(), messages)
+        (resolved, report)
     }
 
     #[test]
@@ -891,8 +1251,78 @@ mod tests {
 
     #[test]
     fn unsupported_sources_are_named() {
-        let (_, errors) = resolve("a: ${ssm:/path/to/param}\n", &[], None);
-        assert!(errors[0].contains("variable source `ssm`"), "{errors:?}");
+        let (_, errors) = resolve("a: ${vault:/path/to/param}\n", &[], None);
+        assert!(errors[0].contains("variable source `vault`"), "{errors:?}");
+    }
+
+    #[test]
+    fn cloud_variables_offline_are_resolved_at_deploy_time() {
+        let (json, messages) = resolve(
+            "a: ${ssm:/app/key}\nb: ${cf(eu-west-1):stack.Url}\nc: x-${s3:bucket/key}\nd: ${aws:accountId}\n",
+            &[],
+            None,
+        );
+        assert_eq!(json["a"], "${ssm:/app/key}");
+        assert_eq!(json["c"], "x-${s3:bucket/key}");
+        assert_eq!(messages.len(), 4, "{messages:?}");
+        assert!(
+            messages
+                .iter()
+                .all(|m| m.contains("is resolved at deploy time")),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn provider_region_and_aws_region_default_to_us_east_1() {
+        let (json, errors) = resolve(
+            "provider: {name: aws}\na: ${self:provider.region}\nb: ${aws:region}\nc: ${opt:region, self:provider.region}\nd: ${self:provider.stage}\n",
+            &[],
+            None,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(json["a"], "us-east-1");
+        assert_eq!(json["b"], "us-east-1");
+        assert_eq!(json["c"], "us-east-1");
+        assert_eq!(json["d"], "dev");
+    }
+
+    #[test]
+    fn aws_region_follows_the_manifest() {
+        let (json, errors) = resolve(
+            "provider: {name: aws, region: '${env:R}'}\nb: ${aws:region}\n",
+            &[("R", "eu-west-1")],
+            None,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(json["b"], "eu-west-1");
+    }
+
+    #[test]
+    fn str_to_bool_converts_text() {
+        let (json, errors) = resolve(
+            "a: ${strToBool(${env:FLAG})}\nb: ${strToBool(0)}\n",
+            &[("FLAG", "true")],
+            None,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(json["a"], true);
+        assert_eq!(json["b"], false);
+    }
+
+    #[test]
+    fn a_variable_inside_a_longer_string_is_pointed_at() {
+        let (_, report) = resolve_with_report(
+            "a: 'prefix-${env:MISSING}'\nb: x-${env:MISSING2}\n",
+            &[],
+            None,
+        );
+        let columns: Vec<(usize, usize)> = report
+            .diagnostics
+            .iter()
+            .map(|d| (d.line, d.column))
+            .collect();
+        assert_eq!(columns, vec![(1, 12), (2, 6)]);
     }
 
     #[test]

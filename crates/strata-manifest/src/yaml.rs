@@ -16,6 +16,11 @@ use crate::diagnostic::{Diagnostic, Severity};
 /// reaches this bound after a handful of aliases instead of exhausting memory.
 pub(crate) const MAX_NODES: usize = 200_000;
 
+/// Upper bound on how deeply collections nest, aliases included. Building the tree and every
+/// later pass over it recurse once per level, and saphyr-parser bounds only flow nesting (at
+/// 255, more than a test thread's stack takes); real manifests nest about a dozen levels.
+pub(crate) const MAX_DEPTH: usize = 100;
+
 /// Index into the loader's file table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub(crate) struct FileId(pub(crate) u32);
@@ -31,6 +36,21 @@ pub(crate) struct Pos {
 pub(crate) struct Node {
     pub(crate) value: Value,
     pub(crate) pos: Pos,
+    pub(crate) meta: Meta,
+}
+
+/// What a node knows about how it was written, beyond its position.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Meta {
+    /// The variable this value was substituted from (`${env:MEMORY}`), so a type error on it
+    /// can say where the value came from.
+    pub(crate) origin: Option<String>,
+    /// Columns between the scalar's position and its text (1 for a quoted one-line scalar),
+    /// so a variable inside a longer string can be pointed at.
+    pub(crate) text_offset: u32,
+    /// A value that needs the cloud and is left for the commands that have credentials; it
+    /// holds the variable's text and passes every type check.
+    pub(crate) deferred: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -55,7 +75,11 @@ pub(crate) enum Value {
 
 impl Node {
     pub(crate) fn new(value: Value, pos: Pos) -> Self {
-        Self { value, pos }
+        Self {
+            value,
+            pos,
+            meta: Meta::default(),
+        }
     }
 
     pub(crate) fn type_name(&self) -> &'static str {
@@ -99,6 +123,16 @@ impl Node {
         match &self.value {
             Value::Map(entries) => entries,
             _ => &[],
+        }
+    }
+
+    /// Levels of collections in this subtree (a scalar is 0), used to bound nesting through
+    /// aliases.
+    pub(crate) fn depth(&self) -> usize {
+        match &self.value {
+            Value::Seq(items) => 1 + items.iter().map(Node::depth).max().unwrap_or(0),
+            Value::Map(entries) => 1 + entries.iter().map(|(_, v)| v.depth()).max().unwrap_or(0),
+            _ => 0,
         }
     }
 
@@ -178,6 +212,7 @@ pub(crate) fn parse(source: &str, file: FileId) -> (Option<Node>, Vec<ParseProbl
         problems: Vec::new(),
         budget: MAX_NODES,
         documents: 0,
+        depth: 0,
     };
     let root = builder.stream();
     (root, builder.problems)
@@ -190,6 +225,8 @@ struct Builder<'a> {
     problems: Vec<ParseProblem>,
     budget: usize,
     documents: usize,
+    /// Collections open around the node being built.
+    depth: usize,
 }
 
 /// Raised when parsing cannot continue (a syntax error or the alias budget).
@@ -288,6 +325,21 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Refuses a node `levels` deep at the current depth beyond [`MAX_DEPTH`].
+    fn check_depth(&mut self, levels: usize, pos: Pos, path: &str) -> Result<(), Fatal> {
+        if self.depth + levels <= MAX_DEPTH {
+            return Ok(());
+        }
+        self.problems.push(ParseProblem {
+            line: pos.line,
+            column: pos.column,
+            key_path: path.to_owned(),
+            message: format!("YAML nests deeper than {MAX_DEPTH} levels; refusing to go further"),
+            hint: Some("flatten the structure: no manifest setting needs this depth".to_owned()),
+        });
+        Err(Fatal)
+    }
+
     fn node(&mut self, event: Event<'a>, span: Span, path: &str) -> Result<Node, Fatal> {
         let pos = self.pos(span);
         match event {
@@ -309,15 +361,19 @@ impl<'a> Builder<'a> {
                     return Ok(Node::new(Value::Poison, pos));
                 };
                 let size = target.size();
+                let depth = target.depth();
                 let mut copy = target.clone();
                 self.charge(size, pos, path)?;
+                self.check_depth(depth, pos, path)?;
                 copy.pos = pos;
                 Ok(copy)
             }
             Event::SequenceStart(anchor, tag) => {
                 self.charge(1, pos, path)?;
+                self.check_depth(1, pos, path)?;
                 let function = self.collection_tag(tag.as_deref(), pos, path);
                 let mut items = Vec::new();
+                self.depth += 1;
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::SequenceEnd) {
@@ -326,14 +382,19 @@ impl<'a> Builder<'a> {
                     let child_path = format!("{path}[{}]", items.len());
                     items.push(self.node(event, span, &child_path)?);
                 }
+                self.depth -= 1;
                 let node = wrap_function(function, Node::new(Value::Seq(items), pos));
                 self.remember(anchor, &node);
                 Ok(node)
             }
             Event::MappingStart(anchor, tag) => {
                 self.charge(1, pos, path)?;
+                self.check_depth(1, pos, path)?;
                 let function = self.collection_tag(tag.as_deref(), pos, path);
-                let node = wrap_function(function, self.mapping(pos, path)?);
+                self.depth += 1;
+                let mapping = self.mapping(pos, path)?;
+                self.depth -= 1;
+                let node = wrap_function(function, mapping);
                 self.remember(anchor, &node);
                 Ok(node)
             }
@@ -473,7 +534,11 @@ impl<'a> Builder<'a> {
             } else {
                 Value::String(text.to_owned())
             };
-            return Node::new(value, pos);
+            let mut node = Node::new(value, pos);
+            if matches!(style, ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) {
+                node.meta.text_offset = 1;
+            }
+            return node;
         };
         if tag.is_yaml_core_schema() {
             let value = match tag.suffix.as_str() {

@@ -25,6 +25,7 @@ fn options(dir: &Path, file: &str, stage: Option<&str>) -> LoadOptions {
         stage: stage.map(str::to_owned),
         region: None,
         env: BTreeMap::from([("HOST".to_owned(), "example.com".to_owned())]),
+        ..LoadOptions::default()
     }
 }
 

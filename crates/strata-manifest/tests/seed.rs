@@ -20,6 +20,7 @@ fn options(config: Option<&str>, stage: Option<&str>) -> LoadOptions {
             "DATABASE_URL".to_owned(),
             "postgres://db.example/app".to_owned(),
         )]),
+        ..LoadOptions::default()
     }
 }
 
@@ -221,7 +222,7 @@ fn serverless_framework_yml_values_match_serverless() {
             config
                 .unmanaged
                 .iter()
-                .any(|u| u.key_path == "plugins" && u.description.contains("serverless-offline"))
+                .any(|u| u.key_path == "plugins[1]" && u.description.contains("serverless-offline"))
         );
     }
 }

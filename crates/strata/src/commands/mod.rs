@@ -44,6 +44,7 @@ impl Context {
             stage: global.stage.clone(),
             region: global.region.clone(),
             env: env.clone(),
+            cloud: strata_manifest::CloudAccess::Deferred,
         };
         Ok(Self {
             printer,
