@@ -230,3 +230,48 @@ with zipfile.ZipFile(sys.argv[1]) as archive:
     );
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// Reads every entry of a zip (name and decompressed content) by the central directory,
+/// as independently of the crate's reader as a test can: no zip64, no checks beyond what
+/// is needed to find the bytes. `None` where it cannot make sense of the archive.
+pub fn read_zip(bytes: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    use std::io::Read;
+    let u16_at = |at: usize| -> Option<usize> {
+        Some(usize::from(u16::from_le_bytes(
+            bytes.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let u32_at = |at: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?) as usize)
+    };
+    let end = (0..=bytes.len().checked_sub(22)?)
+        .rev()
+        .find(|&at| bytes[at..].starts_with(&0x0605_4b50u32.to_le_bytes()))?;
+    let count = u16_at(end + 10)?;
+    let mut at = u32_at(end + 16)?;
+    let mut entries = Vec::new();
+    for _ in 0..count {
+        let method = u16_at(at + 10)?;
+        let compressed = u32_at(at + 20)?;
+        let name_len = u16_at(at + 28)?;
+        let skip = name_len + u16_at(at + 30)? + u16_at(at + 32)?;
+        let local = u32_at(at + 42)?;
+        let name = bytes.get(at + 46..at + 46 + name_len)?.to_vec();
+        at += 46 + skip;
+        let start = local + 30 + u16_at(local + 26)? + u16_at(local + 28)?;
+        let raw = bytes.get(start..start + compressed)?;
+        let data = match method {
+            0 => raw.to_vec(),
+            8 => {
+                let mut data = Vec::new();
+                flate2::read::DeflateDecoder::new(raw)
+                    .read_to_end(&mut data)
+                    .ok()?;
+                data
+            }
+            _ => return None,
+        };
+        entries.push((name, data));
+    }
+    Some(entries)
+}
