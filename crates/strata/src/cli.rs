@@ -161,6 +161,21 @@ pub struct LockModeArgs {
     /// Build from strata.lock and the caches only: no resolver, no network
     #[arg(long)]
     pub offline: bool,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// What to do when another strata process is using the project (`.strata/`, strata.lock).
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Fail at once when another strata process is using this project, instead of waiting
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// How long to wait for another strata process using this project
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub lock_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -194,6 +209,9 @@ pub struct LockArgs {
     /// Only check that strata.lock is up to date; exit 1 when it is not
     #[arg(long)]
     pub check: bool,
+
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]

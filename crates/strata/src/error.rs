@@ -14,6 +14,8 @@ pub enum ErrorKind {
     Input,
     /// Wrong usage or a bug in strata: exit 2.
     Internal,
+    /// Stopped by Ctrl-C or SIGTERM: exit 130.
+    Interrupted,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +49,14 @@ impl CliError {
         Self {
             reported: true,
             ..Self::input("already reported")
+        }
+    }
+
+    /// The command stopped early because of Ctrl-C or SIGTERM: exit 130.
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Interrupted,
+            ..Self::input(message)
         }
     }
 
@@ -84,6 +94,7 @@ impl CliError {
         match self.kind {
             ErrorKind::Input => 1,
             ErrorKind::Internal => 2,
+            ErrorKind::Interrupted => crate::interrupt::EXIT_CODE,
         }
     }
 

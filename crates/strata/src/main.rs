@@ -4,11 +4,14 @@
 mod aws;
 mod build;
 mod cli;
+mod cloud_variables;
 mod commands;
 mod error;
+mod interrupt;
 mod logging;
 mod printer;
 mod progress;
+mod project_lock;
 
 use std::process::ExitCode;
 
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::from(error.exit_code());
         }
     };
+    interrupt::install(&printer, &context.env);
     match commands::run(cli.command, &context) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -136,6 +136,7 @@ impl BuildReporter for Progress {
 /// nothing with `--quiet` or JSON output.
 pub struct DeployProgress {
     printer: Printer,
+    interrupt: strata_provider::Interrupt,
     bars: Option<MultiProgress>,
     active: Mutex<HashMap<String, ProgressBar>>,
 }
@@ -146,9 +147,16 @@ impl DeployProgress {
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)));
         Self {
             printer: printer.clone(),
+            interrupt: strata_provider::Interrupt::new(),
             bars,
             active: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Hands `interrupt` (Ctrl-C, SIGTERM) to the backend this reporter is given to.
+    pub fn with_interrupt(mut self, interrupt: strata_provider::Interrupt) -> Self {
+        self.interrupt = interrupt;
+        self
     }
 
     fn lines(&self) -> bool {
@@ -256,6 +264,10 @@ impl Reporter for DeployProgress {
                 "{}: failed at {} [{seconds:.1}s]",
                 report.deployed_name, failure.step
             )),
+            FunctionOutcome::Interrupted { .. } => self.printer.warning(&format!(
+                "{}: {} [{seconds:.1}s]",
+                report.deployed_name, report.outcome
+            )),
             outcome => self.printer.status(
                 "Deployed",
                 &format!("{}: {outcome} [{seconds:.1}s]", report.deployed_name),
@@ -265,5 +277,9 @@ impl Reporter for DeployProgress {
 
     fn on_failure(&self, resource: &str, failure: &StepFailure) {
         self.warn(&format!("{resource}: {failure}"));
+    }
+
+    fn interrupt(&self) -> strata_provider::Interrupt {
+        self.interrupt.clone()
     }
 }

@@ -11,9 +11,11 @@ use crate::aws::{self, ManifestUse};
 use crate::build::plan::PlanOptions;
 use crate::cli::{DeployArgs, DeploySelectionArgs, LockModeArgs};
 use crate::commands::Context;
-use crate::commands::package::{build_settings, build_with_progress};
+use crate::commands::package::{build_settings, build_with_progress, own_output_dir};
 use crate::error::CliError;
+use crate::interrupt::Signals;
 use crate::progress::DeployProgress;
+use crate::project_lock::{self, ProjectLock};
 
 /// What a deploy or plan works from: the spec of the stage and how to reach AWS.
 pub struct Prepared {
@@ -21,6 +23,8 @@ pub struct Prepared {
     pub settings: AwsSettings,
     /// Only some functions were selected (`--function`).
     pub partial: bool,
+    /// Held until the deploy ends: the zips it uploads are the ones it built.
+    _project: ProjectLock,
 }
 
 impl Prepared {
@@ -49,6 +53,7 @@ pub fn prepare(
     let loaded = aws::load_manifest(context, ManifestUse::Deploy)?;
     let config = &loaded.config;
     aws::check_selection(config, &selection.functions)?;
+    let project = project_lock::acquire(&context.printer, &config.project_dir, &lock_mode.wait)?;
     let out_dir = config
         .project_dir
         .join(".strata")
@@ -64,6 +69,7 @@ pub fn prepare(
         },
         strata_python::Upgrade::None,
     )?;
+    own_output_dir(&settings);
     let outcome = build_with_progress(context, config, &settings)?;
     let spec = aws::deploy_spec(
         config,
@@ -76,6 +82,7 @@ pub fn prepare(
         spec,
         settings: aws::aws_settings(config, context.load_options.region.as_deref()),
         partial: !selection.functions.is_empty(),
+        _project: project,
     })
 }
 
@@ -83,6 +90,8 @@ pub fn prepare(
 #[derive(Serialize)]
 struct DeployDocument<'a> {
     success: bool,
+    /// Ctrl-C or SIGTERM stopped the deploy early (exit 130).
+    interrupted: bool,
     #[serde(flatten)]
     report: &'a DeployReport,
 }
@@ -93,37 +102,69 @@ pub fn run(context: &Context, args: &DeployArgs) -> Result<(), CliError> {
         return super::plan::show(context, prepared);
     }
     let runtime = aws::runtime()?;
+    // From here a first Ctrl-C lets the steps in flight finish and reports; see interrupt.rs.
+    let signals = crate::interrupt::installed();
+    let interrupt = signals.map(Signals::interrupt).unwrap_or_default();
+    if let Some(signals) = signals {
+        signals.cooperate();
+    }
     let report = runtime.block_on(async {
         let provider = aws::connect(prepared.settings.clone()).await?;
         let plan = prepared.plan(&provider).await?;
-        let progress = DeployProgress::new(&context.printer);
+        let progress = DeployProgress::new(&context.printer).with_interrupt(interrupt.clone());
         let report = provider.apply(&plan, &progress).await;
         progress.finish();
         Ok::<_, CliError>(report?)
     })?;
 
-    let success = report.is_success();
+    let interrupted = interrupt.is_triggered();
+    let success = report.is_success() && !interrupted;
     if context.printer.is_json() {
         context.printer.json(
             "deploy",
             &DeployDocument {
                 success,
+                interrupted,
                 report: &report,
             },
         );
         // The report is the one JSON document; an error document after it would make two.
-        return if success {
-            Ok(())
-        } else {
-            Err(CliError::already_reported())
+        return match (success, interrupted) {
+            (true, _) => Ok(()),
+            (false, true) => Err(CliError {
+                reported: true,
+                ..interrupted_error(&report)
+            }),
+            (false, false) => Err(CliError::already_reported()),
         };
     }
     context.printer.data(&report.to_string());
-    if success {
+    if interrupted {
+        Err(interrupted_error(&report))
+    } else if success {
         Ok(())
     } else {
         Err(failure_error(&report))
     }
+}
+
+/// Says how many functions the interrupt left as they were; their aliases did not move.
+fn interrupted_error(report: &DeployReport) -> CliError {
+    let left = report.interrupted().count();
+    let mut error = CliError::interrupted(format!(
+        "deploy interrupted: {left} of {} functions were left as they were (their `{}` alias \
+         still points at the old version); the others are done",
+        report.functions.len(),
+        report.stage
+    ));
+    for function in report.failed() {
+        if let FunctionOutcome::Failed(failure) = &function.outcome {
+            error
+                .causes
+                .push(format!("{}: {failure}", function.deployed_name));
+        }
+    }
+    error.with_hint("run `strata deploy` again to finish: only what still differs is redone")
 }
 
 /// Names each failed function, the step that failed, and the request id.

@@ -9,6 +9,7 @@ use crate::commands::Context;
 use crate::commands::package::build_settings;
 use crate::error::CliError;
 use crate::progress::Progress;
+use crate::project_lock;
 
 #[derive(Debug, Serialize)]
 struct LockReport {
@@ -37,7 +38,9 @@ pub fn run(context: &Context, args: &LockArgs) -> Result<(), CliError> {
     let lock_mode = LockModeArgs {
         locked: args.check,
         offline: false,
+        wait: args.wait.clone(),
     };
+    let _project = project_lock::acquire(&context.printer, &config.project_dir, &args.wait)?;
     let settings: BuildSettings = build_settings(
         context,
         &lock_mode,

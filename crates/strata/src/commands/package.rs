@@ -6,6 +6,7 @@ use crate::cli::{LockModeArgs, PackageArgs};
 use crate::commands::Context;
 use crate::error::CliError;
 use crate::progress::Progress;
+use crate::project_lock;
 
 pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
     let loaded = context.load_manifest()?;
@@ -28,6 +29,9 @@ pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
         },
         strata_python::Upgrade::None,
     )?;
+    let _project =
+        project_lock::acquire(&context.printer, &config.project_dir, &args.lock_mode.wait)?;
+    own_output_dir(&settings);
     let outcome = build_with_progress(context, config, &settings)?;
     if context.printer.is_json() {
         context.printer.json("package", &outcome.report);
@@ -35,6 +39,14 @@ pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
         context.printer.data(&outcome.report.to_string());
     }
     Ok(())
+}
+
+/// The output directory is this process's while it holds the project lock: an interrupt
+/// that stops at once removes the unfinished `.partial` zips there.
+pub fn own_output_dir(settings: &BuildSettings) {
+    if let Some(signals) = crate::interrupt::installed() {
+        signals.own_dir(&settings.out_dir);
+    }
 }
 
 /// Builds with progress on stderr, then says what the build noticed (lock written, notes).
