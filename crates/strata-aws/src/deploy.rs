@@ -478,6 +478,29 @@ async fn publish_layer(
                 .map_err(|error| ApiError::from_sdk("PublishLayerVersion", error))
         })
         .await?;
+    let mismatch = check_code_sha256(
+        &layer.deployed_name,
+        &layer.artifact.code_sha256_base64,
+        published
+            .content()
+            .and_then(|content| content.code_sha256()),
+    );
+    if let Err(error) = mismatch {
+        // Its description records the dependency hash, so left in place a later deploy
+        // would reuse these wrong bytes.
+        let version = published.version();
+        ctx.call_optional(Step::PublishLayer, || async {
+            lambda
+                .delete_layer_version()
+                .layer_name(&layer.deployed_name)
+                .version_number(version)
+                .send()
+                .await
+                .map_err(|error| ApiError::from_sdk("DeleteLayerVersion", error))
+        })
+        .await?;
+        return Err(error);
+    }
     Ok(LayerReport {
         name: layer.name.clone(),
         deployed_name: layer.deployed_name.clone(),
@@ -660,7 +683,7 @@ async fn run_function_steps(
                 )
                 .await?;
                 enter(Step::UpdateCode, step)?;
-                let updated = update_code(ctx, lambda, name, desired, source).await;
+                let updated = update_code(ctx, lambda, function, desired, source).await;
                 match updated {
                     Err(error) if is_too_large(&error) => {
                         enter(Step::Upload, step)?;
@@ -669,7 +692,7 @@ async fn run_function_steps(
                             .upload(ctx, &spec.service, &spec.stage, &function.code)
                             .await?;
                         enter(Step::UpdateCode, step)?;
-                        update_code(ctx, lambda, name, desired, source).await?;
+                        update_code(ctx, lambda, function, desired, source).await?;
                     }
                     other => other?,
                 }
@@ -785,54 +808,77 @@ async fn create_function(
             .build(),
     };
     let tags: HashMap<String, String> = desired.tags.clone().into_iter().collect();
-    ctx.call(Step::CreateFunction, || async {
-        lambda
-            .create_function()
-            .function_name(&function.deployed_name)
-            .runtime(Runtime::from(desired.runtime.as_str()))
-            .set_role(desired.role.known().map(str::to_owned))
-            .handler(&desired.handler)
-            .code(code.clone())
-            .description(&desired.description)
-            .timeout(desired.timeout_s)
-            .memory_size(desired.memory_mb)
-            .publish(false)
-            .environment(environment(desired))
-            .set_layers(Some(desired.layer_arns()))
-            .architectures(Architecture::from(desired.architecture.as_str()))
-            .set_tags(Some(tags.clone()))
-            .send()
-            .await
-            .map_err(|error| ApiError::from_sdk("CreateFunction", error))
-    })
-    .await?;
-    Ok(())
+    let created = ctx
+        .call(Step::CreateFunction, || async {
+            lambda
+                .create_function()
+                .function_name(&function.deployed_name)
+                .runtime(Runtime::from(desired.runtime.as_str()))
+                .set_role(desired.role.known().map(str::to_owned))
+                .handler(&desired.handler)
+                .code(code.clone())
+                .description(&desired.description)
+                .timeout(desired.timeout_s)
+                .memory_size(desired.memory_mb)
+                .publish(false)
+                .environment(environment(desired))
+                .set_layers(Some(desired.layer_arns()))
+                .architectures(Architecture::from(desired.architecture.as_str()))
+                .set_tags(Some(tags.clone()))
+                .send()
+                .await
+                .map_err(|error| ApiError::from_sdk("CreateFunction", error))
+        })
+        .await?;
+    check_code_sha256(
+        &function.deployed_name,
+        &function.code.code_sha256_base64,
+        created.code_sha256(),
+    )
+}
+
+/// Lambda reports the digest of the code it received; any other than the local zip's means
+/// it holds other bytes, which must not be published.
+fn check_code_sha256(resource: &str, expected: &str, actual: Option<&str>) -> Result<(), AwsError> {
+    match actual {
+        Some(actual) if actual != expected => Err(AwsError::CodeMismatch {
+            resource: resource.to_owned(),
+            expected: expected.to_owned(),
+            actual: actual.to_owned(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 async fn update_code(
     ctx: &CallContext<'_>,
     lambda: &aws_sdk_lambda::Client,
-    name: &str,
+    function: &FunctionSpec,
     desired: &DesiredConfig,
     source: CodeSource,
 ) -> Result<(), AwsError> {
-    ctx.call(Step::UpdateCode, || async {
-        let request = lambda
-            .update_function_code()
-            .function_name(name)
-            .architectures(Architecture::from(desired.architecture.as_str()))
-            .publish(false);
-        let request = match &source {
-            CodeSource::Direct(blob) => request.zip_file(blob.clone()),
-            CodeSource::S3 { bucket, key } => request.s3_bucket(bucket).s3_key(key),
-        };
-        request
-            .send()
-            .await
-            .map_err(|error| ApiError::from_sdk("UpdateFunctionCode", error))
-    })
-    .await?;
-    Ok(())
+    let updated = ctx
+        .call(Step::UpdateCode, || async {
+            let request = lambda
+                .update_function_code()
+                .function_name(&function.deployed_name)
+                .architectures(Architecture::from(desired.architecture.as_str()))
+                .publish(false);
+            let request = match &source {
+                CodeSource::Direct(blob) => request.zip_file(blob.clone()),
+                CodeSource::S3 { bucket, key } => request.s3_bucket(bucket).s3_key(key),
+            };
+            request
+                .send()
+                .await
+                .map_err(|error| ApiError::from_sdk("UpdateFunctionCode", error))
+        })
+        .await?;
+    check_code_sha256(
+        &function.deployed_name,
+        &function.code.code_sha256_base64,
+        updated.code_sha256(),
+    )
 }
 
 async fn update_configuration(

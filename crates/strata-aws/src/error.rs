@@ -256,6 +256,25 @@ pub enum AwsError {
         source: std::io::Error,
     },
 
+    #[error(
+        "{} changed since it was built: its sha256 is {actual}, the build recorded {expected}",
+        path.display()
+    )]
+    ArtifactChanged {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "Lambda holds other code for `{resource}` than strata sent: CodeSha256 {actual}, expected {expected}"
+    )]
+    CodeMismatch {
+        resource: String,
+        expected: String,
+        actual: String,
+    },
+
     #[error("layer `{layer}` used by function `{function}` is not in this deploy")]
     UnknownLayer { function: String, layer: String },
 

@@ -55,6 +55,7 @@ pub struct AwsProvider {
     settings: AwsSettings,
     clock: Arc<dyn Clock>,
     bucket: OnceCell<String>,
+    account: OnceCell<String>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -79,6 +80,7 @@ impl AwsProvider {
             settings,
             clock: Arc::new(TokioClock::new()),
             bucket: OnceCell::new(),
+            account: OnceCell::new(),
         }
     }
 
@@ -97,6 +99,7 @@ impl AwsProvider {
             clients: &self.clients,
             settings: &self.settings,
             bucket: &self.bucket,
+            account: &self.account,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::deploy::description_belongs_to;
 use crate::desired::{TAG_SERVICE, TAG_STAGE};
 use crate::error::{ApiError, AwsError};
 use crate::role::managed_role_name;
-use crate::upload::{default_bucket_name, object_prefix};
+use crate::upload::object_prefix;
 
 fn context<'a>(provider: &'a AwsProvider, resource: &'a str) -> CallContext<'a> {
     let clock = provider.clock.as_ref();
@@ -323,10 +323,9 @@ pub(crate) async fn plan_remove(
         }
     }
 
-    let bucket = match &provider.settings.deployment_bucket {
-        Some(bucket) => bucket.clone(),
-        None => default_bucket_name(&ctx, &provider.clients).await?,
-    };
+    let uploader = provider.uploader();
+    let bucket = uploader.bucket_name(&ctx).await?;
+    let owner = uploader.account(&ctx).await?;
     let s3 = &provider.clients.s3;
     let prefix = object_prefix(service, stage);
     let mut token: Option<String> = None;
@@ -335,6 +334,7 @@ pub(crate) async fn plan_remove(
             .call_optional(Step::Read, || async {
                 s3.list_objects_v2()
                     .bucket(&bucket)
+                    .expected_bucket_owner(&owner)
                     .prefix(&prefix)
                     .set_continuation_token(token.clone())
                     .send()
@@ -402,6 +402,14 @@ pub(crate) async fn remove(
     let s3 = &provider.clients.s3;
     let iam = &provider.clients.iam;
     let mut removed = Vec::new();
+    let owner = match plan
+        .resources
+        .iter()
+        .any(|resource| resource.kind == ResourceKind::Object)
+    {
+        true => Some(provider.uploader().account(&ctx).await?),
+        false => None,
+    };
     // Functions first: a layer version or role still in use by a function is removed after
     // the function that uses it.
     let mut ordered = plan.resources.clone();
@@ -446,6 +454,7 @@ pub(crate) async fn remove(
                 ctx.call_optional(Step::Remove, || async {
                     s3.delete_object()
                         .bucket(bucket)
+                        .set_expected_bucket_owner(owner.clone())
                         .key(key)
                         .send()
                         .await

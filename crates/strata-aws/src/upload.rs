@@ -1,11 +1,21 @@
 //! Getting a zip to Lambda: inline for small zips, else through the deployment bucket under
-//! a content-addressed key, skipped when the object is already there, in parts when large.
+//! a content-addressed key, skipped when the object is already there with the right SHA-256
+//! checksum, in parts when large.
+//!
+//! The bytes are trusted only once hashed: a zip is re-hashed against the build report's
+//! sha256 before it is sent, S3 checks each upload against the checksum strata sends, and
+//! every S3 call names the account that must own the bucket (its name is predictable).
+
+use std::io::Read;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CompletedMultipartUpload, CompletedPart, CreateBucketConfiguration,
+    BucketLocationConstraint, ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload,
+    CompletedPart, CreateBucketConfiguration,
 };
 use aws_smithy_types::Blob;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
 use strata_provider::{ArtifactRef, Step};
 use tokio::sync::OnceCell;
 
@@ -33,6 +43,12 @@ pub fn object_key(service: &str, stage: &str, artifact: &ArtifactRef) -> String 
     )
 }
 
+fn base64(digest: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+/// Reads the zip whole (it is under the direct-upload limit) and checks it is the one the
+/// build reported.
 pub(crate) async fn read_artifact(artifact: &ArtifactRef) -> Result<Blob, AwsError> {
     let path = artifact.path.clone();
     let bytes = tokio::task::spawn_blocking(move || fs_err::read(&path))
@@ -42,7 +58,83 @@ pub(crate) async fn read_artifact(artifact: &ArtifactRef) -> Result<Blob, AwsErr
             path: artifact.path.clone(),
             source,
         })?;
+    check_sha256(artifact, &hex::encode(Sha256::digest(&bytes)))?;
     Ok(Blob::new(bytes))
+}
+
+fn check_sha256(artifact: &ArtifactRef, actual: &str) -> Result<(), AwsError> {
+    if actual == artifact.sha256_hex {
+        Ok(())
+    } else {
+        Err(AwsError::ArtifactChanged {
+            path: artifact.path.clone(),
+            expected: artifact.sha256_hex.clone(),
+            actual: actual.to_owned(),
+        })
+    }
+}
+
+/// The SHA-256 checksums S3 keeps for an artifact uploaded by strata: of the whole object,
+/// or (uploaded in parts) of each part, which S3 combines into `<digest of digests>-<parts>`.
+struct Checksums {
+    parts: Vec<String>,
+    object: String,
+}
+
+/// Hashes the zip in one pass: its sha256 (checked against the build report) and the
+/// checksums S3 will hold for it when parts are `part_size` long (`None`: one part).
+async fn checksums(artifact: &ArtifactRef, part_size: Option<u64>) -> Result<Checksums, AwsError> {
+    let path = artifact.path.clone();
+    let hashed = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let mut file = fs_err::File::open(&path)?;
+        let mut whole = Sha256::new();
+        let mut parts = Vec::new();
+        let mut part = Sha256::new();
+        let mut in_part = 0u64;
+        let mut buffer = vec![0; 256 * 1024];
+        loop {
+            let limit = part_size.map_or(buffer.len() as u64, |size| {
+                (size - in_part).min(buffer.len() as u64)
+            });
+            let read = file.read(&mut buffer[..usize::try_from(limit).unwrap_or(usize::MAX)])?;
+            if read == 0 {
+                break;
+            }
+            whole.update(&buffer[..read]);
+            part.update(&buffer[..read]);
+            in_part += read as u64;
+            if part_size == Some(in_part) {
+                parts.push(std::mem::take(&mut part).finalize());
+                in_part = 0;
+            }
+        }
+        if in_part > 0 || parts.is_empty() {
+            parts.push(part.finalize());
+        }
+        Ok((whole.finalize(), parts))
+    })
+    .await
+    .map_err(AwsError::Task)?
+    .map_err(|source| AwsError::ReadArtifact {
+        path: artifact.path.clone(),
+        source,
+    })?;
+    let (whole, parts) = hashed;
+    check_sha256(artifact, &hex::encode(whole))?;
+    let object = match part_size {
+        None => base64(&whole),
+        Some(_) => {
+            let mut combined = Sha256::new();
+            for part in &parts {
+                combined.update(part);
+            }
+            format!("{}-{}", base64(&combined.finalize()), parts.len())
+        }
+    };
+    Ok(Checksums {
+        parts: parts.iter().map(|part| base64(part)).collect(),
+        object,
+    })
 }
 
 /// The source for `artifact`: inline when under the direct-upload limit, else uploaded.
@@ -60,11 +152,13 @@ pub(crate) async fn code_source(
     }
 }
 
-/// Uploads to the deployment bucket, resolving (and creating) the bucket once per provider.
+/// Uploads to the deployment bucket, resolving (and creating) the bucket and the account
+/// that must own it once per provider.
 pub(crate) struct Uploader<'a> {
     pub clients: &'a AwsClients,
     pub settings: &'a AwsSettings,
     pub bucket: &'a OnceCell<String>,
+    pub account: &'a OnceCell<String>,
 }
 
 impl Uploader<'_> {
@@ -76,29 +170,42 @@ impl Uploader<'_> {
         artifact: &ArtifactRef,
     ) -> Result<CodeSource, AwsError> {
         let bucket = self.bucket(ctx).await?;
+        let owner = self.account(ctx).await?;
         let key = object_key(service, stage, artifact);
         let s3 = &self.clients.s3;
+        let in_parts = artifact.zipped_size > self.settings.multipart_threshold;
+        let checksums = checksums(artifact, in_parts.then(|| self.part_size())).await?;
         let existing = ctx
             .call_optional(Step::Upload, || async {
                 s3.head_object()
                     .bucket(&bucket)
                     .key(&key)
+                    .expected_bucket_owner(&owner)
+                    .checksum_mode(ChecksumMode::Enabled)
                     .send()
                     .await
                     .map_err(|error| ApiError::from_sdk("HeadObject", error))
             })
             .await?;
-        if existing.is_none() {
-            if artifact.zipped_size > self.settings.multipart_threshold {
-                self.upload_in_parts(ctx, &bucket, &key, artifact).await?;
+        // The key names the content, but anyone who could write the bucket could have put
+        // other bytes under it: only the checksum says the object is this zip.
+        let present = existing
+            .is_some_and(|object| object.checksum_sha256() == Some(checksums.object.as_str()));
+        if !present {
+            if in_parts {
+                self.upload_in_parts(ctx, &bucket, &key, &owner, artifact, &checksums.parts)
+                    .await?;
             } else {
                 ctx.call(Step::Upload, || async {
                     let body = ByteStream::from_path(&artifact.path)
                         .await
                         .map_err(|error| local_read_error("PutObject", error))?;
+                    // S3 refuses the upload when the bytes it receives have another digest.
                     s3.put_object()
                         .bucket(&bucket)
                         .key(&key)
+                        .expected_bucket_owner(&owner)
+                        .checksum_sha256(&checksums.object)
                         .body(body)
                         .send()
                         .await
@@ -110,12 +217,18 @@ impl Uploader<'_> {
         Ok(CodeSource::S3 { bucket, key })
     }
 
+    fn part_size(&self) -> u64 {
+        self.settings.part_size.max(5 * 1024 * 1024)
+    }
+
     async fn upload_in_parts(
         &self,
         ctx: &CallContext<'_>,
         bucket: &str,
         key: &str,
+        owner: &str,
         artifact: &ArtifactRef,
+        part_checksums: &[String],
     ) -> Result<(), AwsError> {
         let s3 = &self.clients.s3;
         let created = ctx
@@ -123,6 +236,8 @@ impl Uploader<'_> {
                 s3.create_multipart_upload()
                     .bucket(bucket)
                     .key(key)
+                    .expected_bucket_owner(owner)
+                    .checksum_algorithm(ChecksumAlgorithm::Sha256)
                     .send()
                     .await
                     .map_err(|error| ApiError::from_sdk("CreateMultipartUpload", error))
@@ -130,7 +245,15 @@ impl Uploader<'_> {
             .await?;
         let upload_id = created.upload_id().unwrap_or_default().to_owned();
         let result = self
-            .upload_parts(ctx, bucket, key, &upload_id, artifact)
+            .upload_parts(
+                ctx,
+                bucket,
+                key,
+                owner,
+                &upload_id,
+                artifact,
+                part_checksums,
+            )
             .await;
         if result.is_err() {
             // Parts of an abandoned upload are billed until aborted; the original error is
@@ -139,6 +262,7 @@ impl Uploader<'_> {
                 .abort_multipart_upload()
                 .bucket(bucket)
                 .key(key)
+                .expected_bucket_owner(owner)
                 .upload_id(&upload_id)
                 .send()
                 .await;
@@ -146,20 +270,22 @@ impl Uploader<'_> {
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn upload_parts(
         &self,
         ctx: &CallContext<'_>,
         bucket: &str,
         key: &str,
+        owner: &str,
         upload_id: &str,
         artifact: &ArtifactRef,
+        part_checksums: &[String],
     ) -> Result<(), AwsError> {
         let s3 = &self.clients.s3;
-        let part_size = self.settings.part_size.max(5 * 1024 * 1024);
+        let part_size = self.part_size();
         let mut parts = Vec::new();
         let mut offset = 0;
-        let mut number = 1;
-        while offset < artifact.zipped_size {
+        for (number, checksum) in (1..).zip(part_checksums) {
             // Stopping here makes the caller abort the upload, so no parts stay billed.
             if ctx.reporter.interrupt().is_triggered() {
                 return Err(AwsError::Interrupted {
@@ -180,8 +306,10 @@ impl Uploader<'_> {
                     s3.upload_part()
                         .bucket(bucket)
                         .key(key)
+                        .expected_bucket_owner(owner)
                         .upload_id(upload_id)
                         .part_number(number)
+                        .checksum_sha256(checksum)
                         .body(body)
                         .send()
                         .await
@@ -192,10 +320,10 @@ impl Uploader<'_> {
                 CompletedPart::builder()
                     .part_number(number)
                     .set_e_tag(uploaded.e_tag().map(str::to_owned))
+                    .checksum_sha256(checksum)
                     .build(),
             );
             offset += length;
-            number += 1;
         }
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(parts))
@@ -204,6 +332,7 @@ impl Uploader<'_> {
             s3.complete_multipart_upload()
                 .bucket(bucket)
                 .key(key)
+                .expected_bucket_owner(owner)
                 .upload_id(upload_id)
                 .multipart_upload(completed.clone())
                 .send()
@@ -214,14 +343,44 @@ impl Uploader<'_> {
         Ok(())
     }
 
-    /// The configured bucket, or `strata-deployments-<account>-<region>`, created if missing.
+    /// The account of the credentials (STS `GetCallerIdentity`, asked once per provider):
+    /// the owner every S3 call expects of the deployment bucket.
+    pub async fn account(&self, ctx: &CallContext<'_>) -> Result<String, AwsError> {
+        self.account
+            .get_or_try_init(|| async {
+                let identity = ctx
+                    .call(Step::Read, || async {
+                        self.clients
+                            .sts
+                            .get_caller_identity()
+                            .send()
+                            .await
+                            .map_err(|error| ApiError::from_sdk("GetCallerIdentity", error))
+                    })
+                    .await?;
+                Ok(identity.account().unwrap_or("unknown").to_owned())
+            })
+            .await
+            .cloned()
+    }
+
+    /// The configured bucket, or `strata-deployments-<account>-<region>`.
+    pub async fn bucket_name(&self, ctx: &CallContext<'_>) -> Result<String, AwsError> {
+        match &self.settings.deployment_bucket {
+            Some(bucket) => Ok(bucket.clone()),
+            None => Ok(format!(
+                "strata-deployments-{}-{}",
+                self.account(ctx).await?,
+                self.clients.region
+            )),
+        }
+    }
+
+    /// [`Self::bucket_name`], created if missing.
     pub async fn bucket(&self, ctx: &CallContext<'_>) -> Result<String, AwsError> {
         self.bucket
             .get_or_try_init(|| async {
-                let name = match &self.settings.deployment_bucket {
-                    Some(bucket) => bucket.clone(),
-                    None => default_bucket_name(ctx, self.clients).await?,
-                };
+                let name = self.bucket_name(ctx).await?;
                 self.ensure_bucket(ctx, &name).await?;
                 Ok(name)
             })
@@ -231,11 +390,14 @@ impl Uploader<'_> {
 
     async fn ensure_bucket(&self, ctx: &CallContext<'_>, name: &str) -> Result<(), AwsError> {
         let s3 = &self.clients.s3;
+        let owner = self.account(ctx).await?;
         let ctx = ctx.for_resource(name);
+        // A bucket of another account under this name answers 403 here: refused, never used.
         let exists = ctx
             .call_optional(Step::Upload, || async {
                 s3.head_bucket()
                     .bucket(name)
+                    .expected_bucket_owner(&owner)
                     .send()
                     .await
                     .map_err(|error| ApiError::from_sdk("HeadBucket", error))
@@ -262,28 +424,6 @@ impl Uploader<'_> {
         .await?;
         Ok(())
     }
-}
-
-/// The bucket name for this account and region (the account comes from STS).
-pub(crate) async fn default_bucket_name(
-    ctx: &CallContext<'_>,
-    clients: &AwsClients,
-) -> Result<String, AwsError> {
-    let identity = ctx
-        .call(Step::Read, || async {
-            clients
-                .sts
-                .get_caller_identity()
-                .send()
-                .await
-                .map_err(|error| ApiError::from_sdk("GetCallerIdentity", error))
-        })
-        .await?;
-    Ok(format!(
-        "strata-deployments-{}-{}",
-        identity.account().unwrap_or("unknown"),
-        clients.region
-    ))
 }
 
 fn local_read_error(

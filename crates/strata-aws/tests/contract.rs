@@ -493,3 +493,146 @@ async fn the_function_deadline_cuts_off_a_call_in_flight() {
         "{error}"
     );
 }
+
+/// A provider on the fake whose zips all go through S3 (no direct upload), on a manual clock.
+async fn uploading_provider(fake: &FakeLambda) -> AwsProvider {
+    let settings = AwsSettings {
+        direct_upload_limit: 0,
+        retry: policy(),
+        ..fake.settings(BUCKET)
+    };
+    AwsProvider::new(settings)
+        .await
+        .expect("provider for the fake")
+        .with_clock(Arc::new(ManualClock::new(0.5)))
+}
+
+/// Flips one byte of the file: same size, other bytes.
+fn corrupt_keeping_the_size(path: &std::path::Path) {
+    let mut bytes = fs_err::read(path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs_err::write(path, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn a_zip_changed_after_the_build_is_refused_before_it_is_sent() {
+    let h = harness().await;
+    let spec = h.spec("def hello(): return 1\n");
+    corrupt_keeping_the_size(&spec.functions[0].code.path);
+    let report = h.deploy(&spec).await;
+    let failure = failure(&report);
+    assert_eq!(failure.step, Step::Upload);
+    assert!(
+        failure.message.contains("changed since it was built"),
+        "{failure:?}"
+    );
+    assert_eq!(h.fake.count("CreateFunction"), 0);
+    assert_eq!(h.fake.alias_version(NAME, STAGE), None);
+}
+
+#[tokio::test]
+async fn a_zip_changed_after_the_build_is_refused_before_the_s3_upload() {
+    let h = harness().await;
+    let provider = uploading_provider(&h.fake).await;
+    let spec = h.spec("def hello(): return 1\n");
+    corrupt_keeping_the_size(&spec.functions[0].code.path);
+    let plan = provider.plan(&spec).await.unwrap();
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(
+        failure(&report)
+            .message
+            .contains("changed since it was built"),
+        "{report}"
+    );
+    assert_eq!(h.fake.count("PutObject"), 0);
+    assert_eq!(h.fake.count("CreateFunction"), 0);
+}
+
+#[tokio::test]
+async fn s3_calls_name_the_bucket_owner_and_other_bytes_under_the_key_are_replaced() {
+    let h = harness().await;
+    let provider = uploading_provider(&h.fake).await;
+    let mut spec = h.spec("def hello(): return 1\n");
+    let key = format!(
+        "{BUCKET}/{}",
+        object_key(SERVICE, STAGE, &spec.functions[0].code)
+    );
+    // Someone with write access to the predictable bucket got there first.
+    h.fake.put_object(&key, b"other bytes under strata's key");
+
+    let plan = provider.plan(&spec).await.unwrap();
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert_eq!(report.functions[0].outcome, FunctionOutcome::Created);
+    let zip = fs_err::read(&spec.functions[0].code.path).unwrap();
+    assert_eq!(h.fake.object(&key), Some(zip));
+    assert_eq!(h.fake.count("PutObject"), 1);
+    let s3_calls: Vec<_> = h
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|request| matches!(request.operation, "HeadBucket" | "HeadObject" | "PutObject"))
+        .collect();
+    assert_eq!(s3_calls.len(), 3, "{s3_calls:?}");
+    for request in &s3_calls {
+        assert_eq!(
+            request
+                .headers
+                .get("x-amz-expected-bucket-owner")
+                .map(String::as_str),
+            Some(support::fake_lambda::ACCOUNT),
+            "{request:?}"
+        );
+    }
+
+    // The object now carries strata's checksum: a forced redeploy finds it and skips the
+    // upload.
+    spec.force = true;
+    let plan = provider.plan(&spec).await.unwrap();
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    assert_eq!(h.fake.count("UpdateFunctionCode"), 1);
+    assert_eq!(h.fake.count("PutObject"), 1);
+}
+
+#[tokio::test]
+async fn lambda_holding_other_code_than_was_sent_stops_before_the_alias() {
+    let h = harness().await;
+    h.fake.set_knobs(Knobs {
+        misreport_code_sha256: true,
+        ..Knobs::default()
+    });
+    let report = h.deploy(&h.spec("def hello(): return 1\n")).await;
+    let failure = failure(&report);
+    assert_eq!(failure.step, Step::CreateFunction);
+    assert!(failure.message.contains("CodeSha256"), "{failure:?}");
+    assert_eq!(h.fake.count("PublishVersion"), 0);
+    assert_eq!(h.fake.alias_version(NAME, STAGE), None);
+}
+
+#[tokio::test]
+async fn a_layer_published_with_other_code_is_refused_and_deleted() {
+    let h = harness().await;
+    h.fake.set_knobs(Knobs {
+        misreport_code_sha256: true,
+        ..Knobs::default()
+    });
+    let mut spec = h.spec("def hello(): return 1\n");
+    let layer_zip = support::stored_zip(&[("python/dep.py", b"x = 1\n")]);
+    let artifact = support::artifact(h.dir.path(), "deps.zip", &layer_zip);
+    spec.layers = vec![support::layer(SERVICE, STAGE, "deps", artifact, "hash-a")];
+    spec.functions[0].layers = vec![support::own_layer("deps")];
+    let plan = h.provider.plan(&spec).await.unwrap();
+    let error = h
+        .provider
+        .apply(&plan, &NoopReporter)
+        .await
+        .expect_err("the layer holds other bytes");
+    assert!(
+        matches!(error, strata_aws::AwsError::CodeMismatch { .. }),
+        "{error:?}"
+    );
+    assert_eq!(h.fake.count("DeleteLayerVersion"), 1);
+    assert_eq!(h.fake.layer_versions("svc-prod-deps"), 0);
+    assert_eq!(h.fake.count("CreateFunction"), 0);
+}

@@ -32,6 +32,9 @@ pub struct Knobs {
     /// The next PublishVersion answers 412 PreconditionFailedException (as when the
     /// RevisionId changed since it was read).
     pub fail_next_publish_precondition: bool,
+    /// Lambda answers code it received with another CodeSha256 (as if other bytes arrived):
+    /// CreateFunction, UpdateFunctionCode and PublishLayerVersion.
+    pub misreport_code_sha256: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -43,6 +46,8 @@ pub struct Request {
     pub request_id: String,
     /// The JSON input (Null for other bodies).
     pub input: Value,
+    /// Request headers, names in lower case.
+    pub headers: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +74,8 @@ struct State {
     functions: BTreeMap<String, Function>,
     layers: BTreeMap<String, Vec<Value>>,
     objects: HashMap<String, Vec<u8>>,
+    /// The `x-amz-checksum-sha256` each object was uploaded with.
+    checksums: HashMap<String, String>,
     requests: Vec<Request>,
     next_request: u64,
 }
@@ -162,7 +169,12 @@ impl FakeLambda {
     pub fn mutations(&self) -> Vec<(&'static str, u16)> {
         self.requests()
             .into_iter()
-            .filter(|request| request.method != "GET" && request.method != "HEAD")
+            // STS answers reads over POST.
+            .filter(|request| {
+                request.method != "GET"
+                    && request.method != "HEAD"
+                    && request.operation != "GetCallerIdentity"
+            })
             .map(|request| (request.operation, request.status))
             .collect()
     }
@@ -201,6 +213,33 @@ impl FakeLambda {
             .map(|function| function.config.clone())
     }
 
+    /// Puts an object as someone else with write access to the bucket would: no checksum.
+    pub fn put_object(&self, bucket_and_key: &str, bytes: &[u8]) {
+        let mut state = self.state.lock().unwrap();
+        state.checksums.remove(bucket_and_key);
+        state
+            .objects
+            .insert(bucket_and_key.to_owned(), bytes.to_vec());
+    }
+
+    pub fn object(&self, bucket_and_key: &str) -> Option<Vec<u8>> {
+        self.state
+            .lock()
+            .unwrap()
+            .objects
+            .get(bucket_and_key)
+            .cloned()
+    }
+
+    pub fn layer_versions(&self, layer: &str) -> usize {
+        self.state
+            .lock()
+            .unwrap()
+            .layers
+            .get(layer)
+            .map_or(0, Vec::len)
+    }
+
     pub fn has_object(&self, bucket_and_key: &str) -> bool {
         self.state
             .lock()
@@ -214,11 +253,24 @@ fn code_sha256(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
+/// The CodeSha256 Lambda answers for code it received: the bytes' digest, unless the knob
+/// makes it report another.
+fn reported_code_sha256(state: &State, bytes: &[u8]) -> String {
+    if state.knobs.misreport_code_sha256 {
+        code_sha256(b"other bytes")
+    } else {
+        code_sha256(bytes)
+    }
+}
+
+/// `body` is JSON, or for the XML services (STS) a `Value::String` sent as it is.
+#[derive(Default)]
 struct Reply {
     status: u16,
     body: Value,
     error_type: Option<&'static str>,
     retry_after: Option<u64>,
+    headers: Vec<(&'static str, String)>,
 }
 
 fn ok(body: Value) -> Reply {
@@ -227,6 +279,7 @@ fn ok(body: Value) -> Reply {
         body,
         error_type: None,
         retry_after: None,
+        headers: Vec::new(),
     }
 }
 
@@ -236,6 +289,7 @@ fn error(status: u16, error_type: &'static str, message: &str) -> Reply {
         body: json!({ "Type": "User", "message": message, "Message": message }),
         error_type: Some(error_type),
         retry_after: None,
+        headers: Vec::new(),
     }
 }
 
@@ -259,6 +313,16 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
         .filter_map(|pair| pair.split_once('='))
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
         .collect();
+    let headers: BTreeMap<String, String> = request
+        .headers()
+        .iter()
+        .map(|header| {
+            (
+                header.field.as_str().as_str().to_ascii_lowercase(),
+                header.value.as_str().to_owned(),
+            )
+        })
+        .collect();
 
     let mut state = state.lock().unwrap();
     state.next_request += 1;
@@ -273,7 +337,7 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
         reply.retry_after = Some(seconds);
         reply
     } else {
-        route(&mut state, &method, &path, &query, &body)
+        route(&mut state, &method, &path, &query, &headers, &body)
     };
     state.requests.push(Request {
         method: method.clone(),
@@ -282,6 +346,7 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
         status: reply.status,
         request_id: request_id.clone(),
         input: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        headers,
     });
     let number = state.next_request;
     if let Some(hook) = state.on_request.as_mut() {
@@ -290,14 +355,15 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
     drop(state);
 
     // HEAD answers and S3's bodiless replies carry no JSON.
-    let text = if method == "HEAD" || reply.body.is_null() {
-        String::new()
-    } else {
-        reply.body.to_string()
+    let (text, content_type) = match &reply.body {
+        _ if method == "HEAD" => (String::new(), "application/json"),
+        Value::Null => (String::new(), "application/json"),
+        Value::String(xml) => (xml.clone(), "text/xml"),
+        json => (json.to_string(), "application/json"),
     };
     let mut response = tiny_http::Response::from_string(text)
         .with_status_code(reply.status)
-        .with_header(header("Content-Type", "application/json"))
+        .with_header(header("Content-Type", content_type))
         .with_header(header("x-amzn-RequestId", &request_id))
         .with_header(header("x-amz-request-id", &request_id));
     if let Some(error_type) = reply.error_type {
@@ -305,6 +371,9 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) {
     }
     if let Some(seconds) = reply.retry_after {
         response = response.with_header(header("Retry-After", &seconds.to_string()));
+    }
+    for (name, value) in &reply.headers {
+        response = response.with_header(header(name, value));
     }
     let _ = request.respond(response);
 }
@@ -350,6 +419,8 @@ fn operation_name(method: &str, path: &str) -> &'static str {
         ("POST", ["2015-03-31", "functions", _, "aliases"]) => "CreateAlias",
         ("PUT", ["2015-03-31", "functions", _, "aliases", _]) => "UpdateAlias",
         ("GET", ["2018-10-31", "layers", _, "versions"]) => "ListLayerVersions",
+        ("DELETE", ["2018-10-31", "layers", _, "versions", _]) => "DeleteLayerVersion",
+        ("POST", [""]) => "GetCallerIdentity",
         ("POST", ["2018-10-31", "layers", _, "versions"]) => "PublishLayerVersion",
         ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
         ("POST", ["2017-03-31", "tags", ..]) => "TagResource",
@@ -365,6 +436,7 @@ fn route(
     method: &str,
     path: &str,
     query: &HashMap<String, String>,
+    headers: &BTreeMap<String, String>,
     body: &[u8],
 ) -> Reply {
     let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
@@ -445,7 +517,30 @@ fn route(
             let versions = state.layers.get(*name).cloned().unwrap_or_default();
             ok(json!({ "LayerVersions": versions }))
         }
+        ("POST", [""]) if body.starts_with(b"Action=GetCallerIdentity") => {
+            ok(Value::String(format!(
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <GetCallerIdentityResult><Arn>arn:aws:iam::{ACCOUNT}:user/fake</Arn>\
+             <UserId>AIDAFAKE</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult>\
+             <ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata>\
+             </GetCallerIdentityResponse>"
+            )))
+        }
+        ("DELETE", ["2018-10-31", "layers", name, "versions", number]) => {
+            if let Some(versions) = state.layers.get_mut(*name) {
+                versions.retain(|version| version["Version"].to_string() != *number);
+            }
+            Reply {
+                status: 204,
+                ..Reply::default()
+            }
+        }
         ("POST", ["2018-10-31", "layers", name, "versions"]) => {
+            let bytes = match code_bytes(state, &input["Content"]) {
+                Ok(bytes) => bytes,
+                Err(reply) => return reply,
+            };
+            let reported = reported_code_sha256(state, &bytes);
             let versions = state.layers.entry((*name).to_owned()).or_default();
             let number = versions.len() + 1;
             let arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:layer:{name}:{number}");
@@ -454,6 +549,7 @@ fn route(
                 "Version": number,
                 "Description": input["Description"],
                 "CompatibleRuntimes": input["CompatibleRuntimes"],
+                "Content": { "CodeSha256": reported, "CodeSize": bytes.len() },
             });
             versions.push(version.clone());
             ok(version)
@@ -467,25 +563,41 @@ fn route(
         }
         ("HEAD", [_bucket]) => ok(Value::Null),
         ("HEAD", [bucket, key @ ..]) => {
-            if state
-                .objects
-                .contains_key(&format!("{bucket}/{}", key.join("/")))
-            {
-                ok(Value::Null)
+            let object = format!("{bucket}/{}", key.join("/"));
+            if state.objects.contains_key(&object) {
+                let mut reply = ok(Value::Null);
+                let wanted = headers.get("x-amz-checksum-mode").map(String::as_str);
+                if let (Some("ENABLED"), Some(checksum)) = (wanted, state.checksums.get(&object)) {
+                    reply
+                        .headers
+                        .push(("x-amz-checksum-sha256", checksum.clone()));
+                }
+                reply
             } else {
                 Reply {
                     status: 404,
-                    body: Value::Null,
-                    error_type: None,
-                    retry_after: None,
+                    ..Reply::default()
                 }
             }
         }
         ("PUT", [bucket, key @ ..]) if !key.is_empty() => {
-            state
-                .objects
-                .insert(format!("{bucket}/{}", key.join("/")), body.to_vec());
-            ok(Value::Null)
+            let object = format!("{bucket}/{}", key.join("/"));
+            let received = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body));
+            match headers.get("x-amz-checksum-sha256") {
+                Some(sent) if *sent != received => error(
+                    400,
+                    "BadDigest",
+                    "The SHA256 you specified did not match the calculated checksum.",
+                ),
+                sent => {
+                    match sent {
+                        Some(sent) => state.checksums.insert(object.clone(), sent.clone()),
+                        None => state.checksums.remove(&object),
+                    };
+                    state.objects.insert(object, body.to_vec());
+                    ok(Value::Null)
+                }
+            }
         }
         _ => error(
             400,
@@ -595,7 +707,7 @@ fn create_function(state: &mut State, input: &Value) -> Reply {
         "Description": input["Description"],
         "Timeout": input["Timeout"],
         "MemorySize": input["MemorySize"],
-        "CodeSha256": code_sha256(&bytes),
+        "CodeSha256": reported_code_sha256(state, &bytes),
         "CodeSize": bytes.len(),
         "Version": "$LATEST",
         "Environment": { "Variables": input["Environment"]["Variables"] },
@@ -682,9 +794,10 @@ fn update_code(state: &mut State, name: &str, input: &Value) -> Reply {
         Err(reply) => return reply,
     };
     let knobs = state.knobs.clone();
+    let reported = reported_code_sha256(state, &bytes);
     let fail = std::mem::take(&mut state.knobs.fail_next_code_update);
     let function = state.functions.get_mut(name).expect("checked by the gate");
-    function.config["CodeSha256"] = json!(code_sha256(&bytes));
+    function.config["CodeSha256"] = json!(reported);
     function.config["CodeSize"] = json!(bytes.len());
     if input["Architectures"].is_array() {
         function.config["Architectures"] = input["Architectures"].clone();
