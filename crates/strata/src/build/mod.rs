@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod plan;
 pub mod report;
+mod requirements;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -37,7 +38,7 @@ pub const LAMBDA_DIRECT_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
 /// Packages the Lambda Python runtime already provides.
 const LAMBDA_PROVIDED: &[&str] = &["boto3", "botocore"];
 /// Bumped whenever the same inputs would give different bytes, so old cache entries die.
-const BUILD_FORMAT: u32 = 1;
+const BUILD_FORMAT: u32 = 2;
 
 /// Everything `strata package` (and later `deploy`) needs besides the manifest.
 #[derive(Debug, Clone)]
@@ -213,6 +214,7 @@ pub fn build(
 
     let mut artifacts = Vec::with_capacity(plan.artifacts.len());
     let mut notes = Vec::new();
+    let requirement_names = requirements::RequirementNames::from_config(config);
     for artifact in &plan.artifacts {
         reporter.on_artifact_start(&artifact.name);
         let wheels: Vec<PinnedDistribution> = match &artifact.dependencies {
@@ -235,6 +237,14 @@ pub fn build(
             }
             None => Vec::new(),
         };
+        notes.extend(
+            requirements::credentials_note(artifact, &code_files, &requirement_names).map_err(
+                |source| BuildError::Archive {
+                    artifact: artifact.file_name(),
+                    source,
+                },
+            )?,
+        );
         let key = input_key(artifact, &options, &wheels, &code_files)?;
         let output = settings.out_dir.join(artifact.file_name());
         let built = match previous
@@ -261,6 +271,7 @@ pub fn build(
                         reporter,
                         &key,
                         &verified_dir,
+                        &requirement_names,
                     )?;
                     artifact_cache.put(&key, &output, &report)?;
                     report
@@ -607,6 +618,7 @@ fn assemble(
     reporter: &dyn BuildReporter,
     key: &str,
     verified_dir: &Path,
+    requirement_names: &requirements::RequirementNames,
 ) -> Result<ArtifactReport, BuildError> {
     let label = artifact.file_name();
     let paths = downloader
@@ -631,9 +643,14 @@ fn assemble(
     };
     let mut builder = ArchiveBuilder::new(*options);
     if let Some(code) = &artifact.code {
-        builder
-            .add_tree_files(&code.root, code_files, &code.prefix)
-            .map_err(archive_error)?;
+        requirements::add_code_files(
+            &mut builder,
+            &code.root,
+            code_files,
+            &code.prefix,
+            requirement_names,
+        )
+        .map_err(archive_error)?;
     }
     if let Some(dependencies) = &artifact.dependencies {
         let excludes = Excludes::new(&dependencies.excludes).map_err(archive_error)?;
