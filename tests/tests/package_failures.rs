@@ -206,3 +206,41 @@ fn bundling_boto3_for_lambda_warns_and_no_deploy_drops_it() {
     );
     entry(&layer, "python/requests/__init__.py");
 }
+
+/// What verifying a wheel found is kept in the cache, which anything with write access to it
+/// can edit: a record whose target is `../evil` must be verified afresh, never zipped.
+#[test]
+fn tampered_verification_record_never_reaches_a_zip() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = LocalIndex::start(wheels.path()).unwrap();
+    publish(&index, &[WheelBuilder::new("good", "1.0")]);
+    let cache = tempfile::tempdir().unwrap();
+    let mut project = layer_project(&index, &["good==1.0"]);
+    project.env("STRATA_CACHE_DIR", cache.path().to_str().unwrap());
+    project.strata(&["package"]).assert_success();
+    let built = names(&read_zip(&project.out(LAYER)));
+    assert!(
+        built.contains(&"python/good/__init__.py".to_owned()),
+        "{built:?}"
+    );
+
+    let mut records = Vec::new();
+    for version in std::fs::read_dir(cache.path().join("verified")).unwrap() {
+        for record in std::fs::read_dir(version.unwrap().path()).unwrap() {
+            records.push(record.unwrap().path());
+        }
+    }
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record = std::fs::read_to_string(&records[0]).unwrap();
+    let tampered = record.replace(r#""target":"good/__init__.py""#, r#""target":"../evil""#);
+    assert_ne!(tampered, record);
+    std::fs::write(&records[0], &tampered).unwrap();
+    // Without the zip and the build cache, the layer is assembled again from the record.
+    std::fs::remove_dir_all(project.path().join(".strata")).unwrap();
+    std::fs::remove_dir_all(cache.path().join("artifacts")).unwrap();
+
+    project.strata(&["package"]).assert_success();
+    assert_eq!(names(&read_zip(&project.out(LAYER))), built);
+    let rewritten = std::fs::read_to_string(&records[0]).unwrap();
+    assert!(!rewritten.contains("../evil"), "{rewritten}");
+}
