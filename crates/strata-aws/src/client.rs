@@ -108,6 +108,9 @@ pub struct AwsClients {
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) iam: aws_sdk_iam::Client,
     pub(crate) sts: aws_sdk_sts::Client,
+    /// For the manifest's `${ssm:…}` and `${cf:…}` variables.
+    pub(crate) ssm: aws_sdk_ssm::Client,
+    pub(crate) cloudformation: aws_sdk_cloudformation::Client,
     pub(crate) region: String,
 }
 
@@ -207,6 +210,16 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
         ),
         sts: aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        ssm: aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        cloudformation: aws_sdk_cloudformation::Client::from_conf(
+            aws_sdk_cloudformation::config::Builder::from(&config)
                 .interceptor(RecordOperation)
                 .build(),
         ),

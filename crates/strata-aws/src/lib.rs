@@ -28,6 +28,7 @@ mod error;
 mod manage;
 mod role;
 mod upload;
+mod variables;
 
 use std::sync::Arc;
 
@@ -48,6 +49,9 @@ pub use desired::{TAG_SERVICE, TAG_STAGE};
 pub use error::{ApiError, AwsError};
 pub use role::{POLICY_NAME, managed_role_name};
 pub use upload::{object_key, object_prefix};
+pub use variables::{
+    AwsVariables, MAX_VARIABLE_OBJECT_BYTES, VariableError, VariableSource, VariableValue,
+};
 
 /// The AWS implementation of [`Provider`].
 pub struct AwsProvider {

@@ -117,6 +117,8 @@ fn read_manifest(options: &LoadOptions) -> Result<(PathBuf, PathBuf, String), Ma
 /// validation found errors (as `serverless print` does).
 #[derive(Clone, Debug)]
 pub struct Printed {
+    /// The manifest as shown in diagnostics.
+    pub path: PathBuf,
     /// Variables substituted, the stage's overrides merged; what failed to resolve is null.
     pub document: serde_json::Value,
     /// Values that came from SSM SecureStrings, to be masked wherever they appear.
@@ -143,6 +145,7 @@ pub fn resolve_document(options: &LoadOptions) -> Result<Printed, ManifestError>
     let mut pass = run_passes(options, &display, &absolute, kind_of(&absolute), &source)?;
     diagnostic::sort_diagnostics(&mut pass.report.diagnostics);
     Ok(Printed {
+        path: display,
         document: pass.config.document,
         secure_values: pass.config.secure_values,
         diagnostics: pass.report.diagnostics,

@@ -961,6 +961,7 @@ fn is_same_or_ancestor(target: &str, other: &str) -> bool {
 fn unsupported_hint(source: &str) -> String {
     match source {
         "sm" => "Serverless v3 has no `sm` source either; read the secret through `${ssm:/aws/reference/secretsmanager/<name>}`".to_owned(),
+        "construct" => "`${construct:…}` is resolved by the plugin serverless-lift, which strata does not run; give the value itself or read it with `${cf:…}`".to_owned(),
         _ => "supported sources: opt, env, self, file, param, sls, aws, ssm, cf, s3 and strToBool".to_owned(),
     }
 }

@@ -61,6 +61,21 @@ impl Context {
         Ok(loaded)
     }
 
+    fn with_cloud_variables(&self) -> Result<Self, CliError> {
+        let cloud = crate::cloud_variables::aws_cloud_access().map_err(|error| {
+            CliError::from_source(&error).with_hint("strata could not start its async runtime")
+        })?;
+        Ok(Self {
+            printer: self.printer.clone(),
+            project_dir: self.project_dir.clone(),
+            load_options: LoadOptions {
+                cloud,
+                ..self.load_options.clone()
+            },
+            env: self.env.clone(),
+        })
+    }
+
     pub fn show_warnings(&self, warnings: &[strata_manifest::Diagnostic]) {
         if self.printer.is_json() || self.printer.quiet() {
             return;
@@ -72,6 +87,16 @@ impl Context {
 }
 
 pub fn run(command: Command, context: &Context) -> Result<(), CliError> {
+    // The commands that talk to the cloud anyway read `${ssm:…}`, `${cf:…}`, `${s3:…}` and
+    // `${aws:accountId}` from AWS; the others report them as resolved at deploy time.
+    let online;
+    let context = match &command {
+        Command::Package(_) | Command::Plan(_) | Command::Deploy(_) => {
+            online = context.with_cloud_variables()?;
+            &online
+        }
+        _ => context,
+    };
     match command {
         Command::Validate => validate::run(context),
         Command::Print(args) => print::run(context, &args),
