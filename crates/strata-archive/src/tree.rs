@@ -9,10 +9,16 @@ use crate::ArchiveError;
 use crate::wheel::unsafe_path_reason;
 
 /// Paths never packaged from a project tree unless a later pattern includes them again:
-/// version control, caches, virtualenvs, Node modules, strata's and Serverless' own output,
-/// dotenv files (secrets) and the lock file.
+/// Serverless v3's own default excludes (`.git/**`, `.gitignore`, `.DS_Store`,
+/// `npm-debug.log`, `yarn-*.log`, `.serverless/**`, `.serverless_plugins/**`), and beyond
+/// them version control, caches, virtualenvs, Node modules, strata's own state, dotenv files
+/// (secrets) and the lock file.
 pub const DEFAULT_TREE_EXCLUDES: &[&str] = &[
     "**/.git",
+    ".gitignore",
+    "npm-debug.log",
+    "yarn-*.log",
+    ".serverless_plugins",
     "**/.hg",
     "**/.svn",
     "**/__pycache__",
@@ -36,7 +42,12 @@ pub const SLIM_DEFAULT_PATTERNS: &[&str] = &["**/*.py[c|o]", "**/__pycache__*", 
 fn compile(pattern: &str) -> Result<globset::Glob, ArchiveError> {
     // `*` stops at `/` as in minimatch/micromatch, which Serverless uses; a trailing `/`
     // only says "directory", and directories are matched through their files' ancestors.
-    let trimmed = pattern.strip_suffix('/').unwrap_or(pattern);
+    // micromatch drops a leading `./` (paths are relative to the service anyway), so
+    // `./src/**` means `src/**`.
+    let mut trimmed = pattern.strip_suffix('/').unwrap_or(pattern);
+    while let Some(rest) = trimmed.strip_prefix("./") {
+        trimmed = rest;
+    }
     GlobBuilder::new(trimmed)
         .literal_separator(true)
         .build()
@@ -152,89 +163,129 @@ pub fn list_tree<S: AsRef<str>>(
     root: &Path,
     patterns: &[S],
 ) -> Result<Vec<TreeFile>, ArchiveError> {
-    collect_tree(root, &TreePatterns::new(patterns)?)
+    list_tree_skipping(root, patterns, &[])
 }
 
-/// Walks `root` in sorted order and returns the files `patterns` select.
+/// [`list_tree`], leaving out the directories in `skip` (and everything below them) whatever
+/// the patterns say: a packager's own output, cache and state folders must never end up in
+/// what it packs, or each build would grow the next one. Directories are compared by their
+/// canonical paths, so a symlink or a `..` spelling cannot bring them back; ones that do not
+/// exist are ignored.
+pub fn list_tree_skipping<S: AsRef<str>>(
+    root: &Path,
+    patterns: &[S],
+    skip: &[PathBuf],
+) -> Result<Vec<TreeFile>, ArchiveError> {
+    let skip: Vec<PathBuf> = skip
+        .iter()
+        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .collect();
+    collect_tree(root, &TreePatterns::new(patterns)?, &skip)
+}
+
+/// Walks `root` in sorted order and returns the files `patterns` select, outside `skip`
+/// (canonical paths).
 pub(crate) fn collect_tree(
     root: &Path,
     patterns: &TreePatterns,
+    skip: &[PathBuf],
 ) -> Result<Vec<TreeFile>, ArchiveError> {
     let canonical_root = fs_err::canonicalize(root).map_err(ArchiveError::Io)?;
     let mut files = Vec::new();
     let mut stack = vec![canonical_root.clone()];
-    walk(&canonical_root, root, "", patterns, &mut stack, &mut files)?;
+    let walk = Walk {
+        canonical_root: &canonical_root,
+        patterns,
+        skip,
+    };
+    walk.directory(root, "", &mut stack, &mut files)?;
     Ok(files)
 }
 
-fn walk(
-    canonical_root: &Path,
-    directory: &Path,
-    relative: &str,
-    patterns: &TreePatterns,
-    stack: &mut Vec<PathBuf>,
-    files: &mut Vec<TreeFile>,
-) -> Result<(), ArchiveError> {
-    let mut children: Vec<_> = fs_err::read_dir(directory)
-        .map_err(ArchiveError::Io)?
-        .map(|entry| entry.map(|entry| entry.file_name()))
-        .collect::<Result<_, _>>()
-        .map_err(ArchiveError::Io)?;
-    children.sort();
-    for file_name in children {
-        let path = directory.join(&file_name);
-        let lossy = file_name.to_string_lossy();
-        let child = if relative.is_empty() {
-            lossy.clone().into_owned()
-        } else {
-            format!("{relative}/{lossy}")
-        };
-        let link = fs_err::symlink_metadata(&path).map_err(ArchiveError::Io)?;
-        let metadata = if link.file_type().is_symlink() {
-            let target = match std::fs::canonicalize(&path) {
-                Ok(target) if target.starts_with(canonical_root) => target,
-                Ok(target) if patterns.includes(&child) => {
-                    return Err(ArchiveError::SymlinkEscape { path, target });
-                }
-                Err(source) if patterns.includes(&child) => {
-                    return Err(ArchiveError::BrokenSymlink { path, source });
-                }
-                _ => continue,
+struct Walk<'a> {
+    canonical_root: &'a Path,
+    patterns: &'a TreePatterns,
+    skip: &'a [PathBuf],
+}
+
+impl Walk<'_> {
+    fn directory(
+        &self,
+        directory: &Path,
+        relative: &str,
+        stack: &mut Vec<PathBuf>,
+        files: &mut Vec<TreeFile>,
+    ) -> Result<(), ArchiveError> {
+        let Walk {
+            canonical_root,
+            patterns,
+            ..
+        } = *self;
+        let mut children: Vec<_> = fs_err::read_dir(directory)
+            .map_err(ArchiveError::Io)?
+            .map(|entry| entry.map(|entry| entry.file_name()))
+            .collect::<Result<_, _>>()
+            .map_err(ArchiveError::Io)?;
+        children.sort();
+        for file_name in children {
+            let path = directory.join(&file_name);
+            let lossy = file_name.to_string_lossy();
+            let child = if relative.is_empty() {
+                lossy.clone().into_owned()
+            } else {
+                format!("{relative}/{lossy}")
             };
-            let metadata = fs_err::metadata(&target).map_err(ArchiveError::Io)?;
-            if metadata.is_dir() && stack.contains(&target) {
-                continue;
-            }
-            metadata
-        } else {
-            link
-        };
-        if metadata.is_dir() {
-            if patterns.prunes(&child) {
-                continue;
-            }
-            stack.push(fs_err::canonicalize(&path).map_err(ArchiveError::Io)?);
-            walk(canonical_root, &path, &child, patterns, stack, files)?;
-            stack.pop();
-        } else if metadata.is_file() && patterns.includes(&child) {
-            if file_name.to_str().is_none() {
-                return Err(ArchiveError::NonUtf8Path { path });
-            }
-            // A `\` or a leading `C:` in a Unix file name would become a path on Windows.
-            if let Some(reason) = unsafe_path_reason(&child) {
-                return Err(ArchiveError::InvalidPath {
-                    path: child,
-                    reason,
+            let link = fs_err::symlink_metadata(&path).map_err(ArchiveError::Io)?;
+            let metadata = if link.file_type().is_symlink() {
+                let target = match std::fs::canonicalize(&path) {
+                    Ok(target) if target.starts_with(canonical_root) => target,
+                    Ok(target) if patterns.includes(&child) => {
+                        return Err(ArchiveError::SymlinkEscape { path, target });
+                    }
+                    Err(source) if patterns.includes(&child) => {
+                        return Err(ArchiveError::BrokenSymlink { path, source });
+                    }
+                    _ => continue,
+                };
+                let metadata = fs_err::metadata(&target).map_err(ArchiveError::Io)?;
+                if metadata.is_dir() && stack.contains(&target) {
+                    continue;
+                }
+                metadata
+            } else {
+                link
+            };
+            if metadata.is_dir() {
+                if patterns.prunes(&child) {
+                    continue;
+                }
+                let canonical = fs_err::canonicalize(&path).map_err(ArchiveError::Io)?;
+                if self.skip.contains(&canonical) {
+                    continue;
+                }
+                stack.push(canonical);
+                self.directory(&path, &child, stack, files)?;
+                stack.pop();
+            } else if metadata.is_file() && patterns.includes(&child) {
+                if file_name.to_str().is_none() {
+                    return Err(ArchiveError::NonUtf8Path { path });
+                }
+                // A `\` or a leading `C:` in a Unix file name would become a path on Windows.
+                if let Some(reason) = unsafe_path_reason(&child) {
+                    return Err(ArchiveError::InvalidPath {
+                        path: child,
+                        reason,
+                    });
+                }
+                files.push(TreeFile {
+                    relative: child,
+                    path,
+                    executable: is_executable(&metadata),
                 });
             }
-            files.push(TreeFile {
-                relative: child,
-                path,
-                executable: is_executable(&metadata),
-            });
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(unix)]
@@ -282,6 +333,50 @@ mod tests {
         assert!(!negative.prunes("src"));
         let positive = TreePatterns::new(&[".venv/keep"]).unwrap();
         assert!(!positive.prunes(".venv"));
+    }
+
+    #[test]
+    fn a_leading_dot_slash_is_stripped_as_serverless_does() {
+        let patterns = TreePatterns::new(&["!./**", "./src/**/*.py", "!./**/*_test.py"]).unwrap();
+        assert!(patterns.includes("src/handler.py"));
+        assert!(!patterns.includes("src/handler_test.py"));
+        assert!(!patterns.includes("README.md"));
+    }
+
+    #[test]
+    fn serverless_v3_default_excludes_apply() {
+        let patterns = TreePatterns::new(&[] as &[&str]).unwrap();
+        for excluded in [
+            ".git/HEAD",
+            ".gitignore",
+            ".DS_Store",
+            "npm-debug.log",
+            "yarn-error.log",
+            ".serverless/demo.zip",
+            ".serverless_plugins/local.js",
+        ] {
+            assert!(!patterns.includes(excluded), "{excluded}");
+        }
+        assert!(patterns.includes("handler.py"));
+        assert!(patterns.includes("docs/.gitignore.md"));
+    }
+
+    #[test]
+    fn skipped_directories_stay_out_whatever_the_patterns_say() {
+        let project = tempfile::tempdir().unwrap();
+        for file in ["handler.py", "build/old.zip", "cache/wheels/a.whl"] {
+            let path = project.path().join(file);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, "x").unwrap();
+        }
+        let skip = [
+            project.path().join("build"),
+            project.path().join("cache/../cache"),
+            project.path().join("missing"),
+        ];
+        let files = list_tree_skipping(project.path(), &["build/**", "cache/**"], &skip).unwrap();
+        let names: Vec<&str> = files.iter().map(|file| file.relative.as_str()).collect();
+        assert_eq!(names, ["handler.py"]);
     }
 
     #[test]

@@ -67,6 +67,15 @@ pub enum ResolveError {
     NoResolver,
     #[error("configured uv `{}` does not exist", path.display())]
     UvMissing { path: PathBuf },
+    #[error(
+        "no Python {wanted} to resolve with: uv is not on PATH and pip would evaluate dependency markers for the Python that runs it ({found})"
+    )]
+    InterpreterMismatch {
+        /// `3.9`
+        wanted: String,
+        /// What was found, e.g. `python3 is 3.11`.
+        found: String,
+    },
     #[error("cannot run `{tool}`")]
     Spawn {
         tool: String,
@@ -128,10 +137,30 @@ pub enum ResolveError {
 #[error("{0}")]
 pub struct ChildOutput(pub String);
 
-/// Finds the resolver: `uv` from `configured_uv` or PATH, else `python3`/`python` with pip.
+impl ResolveError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::InterpreterMismatch { wanted, .. } => Some(format!(
+                "install uv (`pip install uv`), which resolves for any target Python, or put python{wanted} with pip on PATH"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Finds the resolver for a target running Python `python` (major, minor): `uv` from
+/// `configured_uv` or PATH, else a pip whose interpreter is that very version
+/// (`python3.X`, then `python3` and `python` when they are 3.X).
+///
+/// pip evaluates the markers inside dependencies (`urllib3<1.27; python_version<"3.10"`)
+/// for the interpreter running it, whatever `--python-version` says, so a pip of another
+/// version would pin what the target cannot import, and different hosts would pin
+/// differently. Such a pip is refused.
 pub fn find_resolver(
     env: &EnvMap,
     configured_uv: Option<&Path>,
+    python: (u8, u8),
 ) -> Result<ResolverTool, ResolveError> {
     if let Some(path) = configured_uv {
         if path.is_file() {
@@ -145,20 +174,47 @@ pub fn find_resolver(
     if let Some(uv) = find_on_path(&search_path, "uv") {
         return Ok(ResolverTool::Uv(uv));
     }
-    for python in ["python3", "python"] {
-        if let Some(python) = find_on_path(&search_path, python) {
-            let has_pip = Command::new(&python)
-                .args(["-m", "pip", "--version"])
-                .env_clear()
-                .envs(env)
-                .output()
-                .is_ok_and(|output| output.status.success());
-            if has_pip {
-                return Ok(ResolverTool::Pip(python));
-            }
+    let wanted = format!("{}.{}", python.0, python.1);
+    let mut found = Vec::new();
+    for name in [
+        format!("python{wanted}"),
+        "python3".to_owned(),
+        "python".to_owned(),
+    ] {
+        let Some(interpreter) = find_on_path(&search_path, &name) else {
+            continue;
+        };
+        match pip_python_version(&interpreter, env) {
+            Some(version) if version == wanted => return Ok(ResolverTool::Pip(interpreter)),
+            Some(version) => found.push(format!("{name} is {version}")),
+            None => {}
         }
     }
-    Err(ResolveError::NoResolver)
+    if found.is_empty() {
+        return Err(ResolveError::NoResolver);
+    }
+    Err(ResolveError::InterpreterMismatch {
+        wanted,
+        found: found.join(", "),
+    })
+}
+
+/// `3.11` for an interpreter that runs and has pip; `None` otherwise (a version-manager shim
+/// for a version that is not installed exits with an error).
+fn pip_python_version(interpreter: &Path, env: &EnvMap) -> Option<String> {
+    let output = Command::new(interpreter)
+        .args([
+            "-c",
+            "import sys, pip; print('%d.%d' % sys.version_info[:2])",
+        ])
+        .env_clear()
+        .envs(env)
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 /// Gives the child the caller's environment (minus index settings) and the chosen indexes
@@ -940,27 +996,66 @@ mod tests {
         assert_eq!(no_wheel_in_output("ERROR: something else"), None);
     }
 
+    /// A fake interpreter on `dir` running `body` (`echo 3.11`: Python 3.11 with pip).
+    #[cfg(unix)]
+    fn fake_python(dir: &Path, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = dir.join(name);
+        fs_err::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs_err::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn pip_of_another_python_than_the_targets_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = EnvMap::from([("PATH".to_string(), dir.path().display().to_string())]);
+        fake_python(dir.path(), "python3", "echo 3.11");
+        let error = find_resolver(&env, None, (3, 9)).unwrap_err();
+        assert!(
+            matches!(&error, ResolveError::InterpreterMismatch { wanted, found }
+                if wanted == "3.9" && found == "python3 is 3.11"),
+            "{error:?}"
+        );
+        assert!(error.hint().unwrap().contains("python3.9"));
+        assert_eq!(
+            find_resolver(&env, None, (3, 11)).unwrap(),
+            ResolverTool::Pip(dir.path().join("python3"))
+        );
+        fake_python(dir.path(), "python3.9", "echo 3.9");
+        assert_eq!(
+            find_resolver(&env, None, (3, 9)).unwrap(),
+            ResolverTool::Pip(dir.path().join("python3.9"))
+        );
+        // A shim for a version that is not installed fails, and is not taken.
+        fake_python(dir.path(), "python3.12", "exit 127");
+        assert!(matches!(
+            find_resolver(&env, None, (3, 12)),
+            Err(ResolveError::InterpreterMismatch { .. })
+        ));
+    }
+
     #[test]
     fn find_resolver_prefers_uv_then_python_with_pip() {
         let dir = tempfile::tempdir().unwrap();
         let empty = EnvMap::from([("PATH".to_string(), dir.path().display().to_string())]);
-        let error = find_resolver(&empty, None).unwrap_err();
+        let error = find_resolver(&empty, None, (3, 12)).unwrap_err();
         assert!(matches!(error, ResolveError::NoResolver));
         assert!(error.to_string().contains("hint: install uv"));
 
         let configured = dir.path().join("my-uv");
         assert!(matches!(
-            find_resolver(&empty, Some(&configured)),
+            find_resolver(&empty, Some(&configured), (3, 12)),
             Err(ResolveError::UvMissing { .. })
         ));
         fs_err::write(&configured, "").unwrap();
         assert_eq!(
-            find_resolver(&empty, Some(&configured)).unwrap(),
+            find_resolver(&empty, Some(&configured), (3, 12)).unwrap(),
             ResolverTool::Uv(configured.clone())
         );
         fs_err::write(dir.path().join("uv"), "").unwrap();
         assert_eq!(
-            find_resolver(&empty, None).unwrap(),
+            find_resolver(&empty, None, (3, 12)).unwrap(),
             ResolverTool::Uv(dir.path().join("uv"))
         );
     }

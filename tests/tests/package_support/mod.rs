@@ -98,6 +98,16 @@ impl ToolDir {
             &dir.path().join("python3"),
             &format!("#!/bin/sh\nexec '{}' \"$@\"\n", python.display()),
         );
+        // strata's pip resolver runs only with the target's own Python: offer every
+        // `python3.N` with pip this machine has.
+        if resolver == Resolver::Pip {
+            for (version, interpreter) in pythons_with_pip() {
+                write_executable(
+                    &dir.path().join(format!("python{version}")),
+                    &format!("#!/bin/sh\nexec '{}' \"$@\"\n", interpreter.display()),
+                );
+            }
+        }
         if resolver == Resolver::Uv {
             let uv = uv_binary();
             write_executable(
@@ -153,6 +163,51 @@ pub fn python_with_pip() -> PathBuf {
             panic!(
                 "these tests need python3 with pip on PATH: run scripts/test, or `python3 -m venv .tools/venv && .tools/venv/bin/pip install -r scripts/test-tools.txt`"
             )
+        })
+        .clone()
+}
+
+/// Each `3.N` with pip this machine has, with its interpreter: `python3.N` on PATH, else a
+/// pyenv-installed one (pyenv's shims fail for versions not selected globally).
+pub fn pythons_with_pip() -> Vec<(String, PathBuf)> {
+    static PYTHONS: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    PYTHONS
+        .get_or_init(|| {
+            let pyenv_versions = std::env::var_os("PYENV_ROOT")
+                .map(|root| PathBuf::from(root).join("versions"))
+                .and_then(|versions| std::fs::read_dir(versions).ok())
+                .map(|entries| {
+                    let mut dirs: Vec<PathBuf> = entries
+                        .flatten()
+                        .map(|entry| entry.path().join("bin"))
+                        .collect();
+                    dirs.sort();
+                    dirs
+                })
+                .unwrap_or_default();
+            let mut found = Vec::new();
+            for minor in 8..=14 {
+                let name = format!("python3.{minor}");
+                let interpreter = path_dirs()
+                    .into_iter()
+                    .chain(pyenv_versions.iter().cloned())
+                    .map(|dir| dir.join(&name))
+                    .filter(|candidate| candidate.is_file())
+                    .find_map(|candidate| {
+                        let output = Command::new(&candidate)
+                            .args(["-c", "import sys, pip; print(sys.executable)"])
+                            .output()
+                            .ok()?;
+                        output
+                            .status
+                            .success()
+                            .then(|| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+                    });
+                if let Some(interpreter) = interpreter {
+                    found.push((format!("3.{minor}"), interpreter));
+                }
+            }
+            found
         })
         .clone()
 }

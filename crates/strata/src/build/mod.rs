@@ -25,7 +25,8 @@ use strata_python::{
 
 use crate::build::cache::ArtifactCache;
 use crate::build::plan::{
-    ArtifactKind, ArtifactPlan, BuildPlan, DependencyNeed, PlanOptions, TargetSpec,
+    ArtifactKind, ArtifactPlan, BuildPlan, DependencyNeed, PlanOptions, RequirementsFormat,
+    TargetSpec,
 };
 use crate::build::report::{
     ArtifactReport, BuildReport, DistributionReport, human_size, target_label,
@@ -72,6 +73,14 @@ pub enum BuildError {
         #[source]
         source: Box<strata_python::RequirementsError>,
     },
+    #[error("cannot read the Poetry dependencies for {target}")]
+    Poetry {
+        target: String,
+        #[source]
+        source: Box<strata_python::PoetryError>,
+    },
+    #[error("cannot read the Pipenv dependencies")]
+    Pipenv(#[source] Box<strata_python::PipenvError>),
     #[error(transparent)]
     Target(#[from] strata_python::TargetError),
     #[error("invalid package index settings")]
@@ -144,6 +153,9 @@ impl BuildError {
                     .to_owned(),
             ),
             Self::OfflineStale { .. } => Some("run `strata lock` while online, then build with --offline".to_owned()),
+            Self::Resolve { source, .. } => source.hint(),
+            Self::Poetry { source, .. } => source.hint(),
+            Self::Pipenv(source) => source.hint(),
             Self::Plan(plan::PlanError::UnknownFunction { known, .. }) => {
                 Some(format!("functions in the manifest: {}", known.join(", ")))
             }
@@ -203,6 +215,14 @@ pub fn build(
             error,
         )
     })?;
+    // strata's own folders are never packed, wherever they are (an output directory inside
+    // the project would otherwise be packed into the next build's zips, and a cache there
+    // would pack every wheel ever downloaded).
+    let own_dirs = vec![
+        settings.out_dir.clone(),
+        downloader.cache().root().to_path_buf(),
+        config.project_dir.join(".strata"),
+    ];
     let previous = report::read_previous(&settings.out_dir);
     let options = ArchiveOptions::with_source_date_epoch(settings.source_date_epoch);
     let no_deploy: BTreeSet<String> = config
@@ -213,7 +233,7 @@ pub fn build(
         .collect();
 
     let mut artifacts = Vec::with_capacity(plan.artifacts.len());
-    let mut notes = Vec::new();
+    let mut notes = plan.notes.clone();
     let requirement_names = requirements::RequirementNames::from_config(config);
     for artifact in &plan.artifacts {
         reporter.on_artifact_start(&artifact.name);
@@ -226,26 +246,33 @@ pub fn build(
                 .collect(),
             None => Vec::new(),
         };
+        let list_error = |source| BuildError::Archive {
+            artifact: artifact.file_name(),
+            source,
+        };
         let code_files = match &artifact.code {
-            Some(code) => {
-                strata_archive::list_tree(&code.root, &code.patterns).map_err(|source| {
-                    BuildError::Archive {
-                        artifact: artifact.file_name(),
-                        source,
-                    }
-                })?
-            }
+            Some(code) => strata_archive::list_tree_skipping(&code.root, &code.patterns, &own_dirs)
+                .map_err(list_error)?,
+            None => Vec::new(),
+        };
+        let vendor_files = match &artifact.dependencies {
+            Some(dependencies) => dependencies
+                .vendor
+                .iter()
+                .map(|folder| {
+                    let root = config.project_dir.join(folder);
+                    strata_archive::list_tree_skipping(&root, &[] as &[&str], &own_dirs)
+                        .map(|files| (root, files))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(list_error)?,
             None => Vec::new(),
         };
         notes.extend(
-            requirements::credentials_note(artifact, &code_files, &requirement_names).map_err(
-                |source| BuildError::Archive {
-                    artifact: artifact.file_name(),
-                    source,
-                },
-            )?,
+            requirements::credentials_note(artifact, &code_files, &requirement_names)
+                .map_err(list_error)?,
         );
-        let key = input_key(artifact, &options, &wheels, &code_files)?;
+        let key = input_key(artifact, &options, &wheels, &code_files, &vendor_files)?;
         let output = settings.out_dir.join(artifact.file_name());
         let built = match previous
             .as_ref()
@@ -261,17 +288,21 @@ pub fn build(
                     ..report
                 },
                 None => {
+                    let inputs = AssemblyInputs {
+                        wheels: &wheels,
+                        code_files,
+                        vendor_files,
+                        requirement_names: &requirement_names,
+                    };
                     let report = assemble(
                         artifact,
                         &options,
-                        &wheels,
-                        code_files,
+                        inputs,
                         &output,
                         &downloader,
                         reporter,
                         &key,
                         &verified_dir,
-                        &requirement_names,
                     )?;
                     artifact_cache.put(&key, &output, &report)?;
                     report
@@ -424,6 +455,7 @@ fn merge_identical_layers(
                     d.need.target,
                     d.prefix.clone(),
                     d.excludes.clone(),
+                    d.vendor.clone(),
                 )
             })
         };
@@ -442,7 +474,10 @@ fn merge_identical_layers(
             None => merged.push(artifact),
         }
     }
-    BuildPlan { artifacts: merged }
+    BuildPlan {
+        artifacts: merged,
+        notes: plan.notes,
+    }
 }
 
 /// Pins every dependency need: from a fresh lock, or by resolving (and rewriting the lock).
@@ -455,20 +490,12 @@ pub fn pin_dependencies(
     let lock_path = config.project_dir.join(strata_python::LOCK_FILE_NAME);
     let mut lock = Lockfile::read(&lock_path)?;
     let mut changed = false;
-    let mut resolver = None;
+    let mut resolvers = BTreeMap::new();
     let mut pins = BTreeMap::new();
     let mut live_sets: Vec<(String, Vec<String>)> = Vec::new();
     for need in plan.dependency_needs() {
         let target = python_target(&need.target)?;
-        let set = DependencySet::from_files(
-            &[config.project_dir.join(&need.requirements)],
-            &config.project_dir,
-            &settings.env,
-        )
-        .map_err(|source| BuildError::Requirements {
-            target: target.label(),
-            source: Box::new(source),
-        })?;
+        let set = dependency_set(config, &need, &target, &settings.env)?;
         live_sets.push((set.key.clone(), set.sources.clone()));
 
         let fresh = match &lock {
@@ -492,17 +519,18 @@ pub fn pin_dependencies(
                     });
                 }
                 reporter.on_resolve(&set.sources.join(", "), &target.label());
-                let tool = match &resolver {
-                    Some(tool) => tool,
-                    None => {
-                        resolver.insert(strata_python::find_resolver(&settings.env, None).map_err(
+                // One resolver per target Python: a pip must be that Python's own.
+                let tool = match resolvers.entry(target.python) {
+                    std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(entry) => entry.insert(
+                        strata_python::find_resolver(&settings.env, None, target.python).map_err(
                             |source| BuildError::Resolve {
                                 sources: set.sources.join(", "),
                                 target: target.label(),
                                 source: Box::new(source),
                             },
-                        )?)
-                    }
+                        )?,
+                    ),
                 };
                 let index = index_config(config, &settings.env, &set.requirements.options)?;
                 let previous = lock
@@ -559,12 +587,65 @@ pub fn pin_dependencies(
     Ok((pins, changed))
 }
 
+/// The requirement inputs of `need`: a requirements file as it is, or the locked
+/// dependencies of a Poetry or Pipenv project as the plugin exports them, under the lock
+/// file's name (so the lock records where they came from).
+fn dependency_set(
+    config: &ResolvedConfig,
+    need: &DependencyNeed,
+    target: &Target,
+    env: &EnvMap,
+) -> Result<DependencySet, BuildError> {
+    let requirements_error = |source| BuildError::Requirements {
+        target: target.label(),
+        source: Box::new(source),
+    };
+    let path = config.project_dir.join(&need.requirements);
+    let folder = path.parent().unwrap_or(&config.project_dir);
+    let (text, lock_file) = match need.format {
+        RequirementsFormat::Requirements => {
+            return DependencySet::from_files(&[path], &config.project_dir, env)
+                .map_err(requirements_error);
+        }
+        RequirementsFormat::Poetry => {
+            let options = &config.python_requirements;
+            let groups = strata_python::PoetryGroups {
+                with: options.poetry_with_groups.clone(),
+                without: options.poetry_without_groups.clone(),
+                only: options.poetry_only_groups.clone(),
+            };
+            let text =
+                strata_python::poetry_requirements(folder, &groups, target).map_err(|source| {
+                    BuildError::Poetry {
+                        target: target.label(),
+                        source: Box::new(source),
+                    }
+                })?;
+            (text, folder.join(strata_python::POETRY_LOCK))
+        }
+        RequirementsFormat::Pipenv => {
+            let text = strata_python::pipenv_requirements(folder)
+                .map_err(|source| BuildError::Pipenv(Box::new(source)))?;
+            (text, folder.join(strata_python::PIPFILE_LOCK))
+        }
+    };
+    let file = strata_python::parse_requirements_str(&text, &lock_file, env)
+        .map_err(requirements_error)?;
+    let source = lock_file
+        .strip_prefix(&config.project_dir)
+        .unwrap_or(&lock_file)
+        .to_string_lossy()
+        .replace('\\', "/");
+    Ok(DependencySet::from_requirements(file, vec![source]))
+}
+
 /// Hash of everything that decides an artifact's bytes: equal keys give equal zips.
 fn input_key(
     artifact: &ArtifactPlan,
     options: &ArchiveOptions,
     wheels: &[PinnedDistribution],
     code_files: &[strata_archive::TreeFile],
+    vendor_files: &[(PathBuf, Vec<strata_archive::TreeFile>)],
 ) -> Result<String, BuildError> {
     let mut hasher = Sha256::new();
     let mut field = |name: &str, value: &str| {
@@ -580,22 +661,34 @@ fn input_key(
         &serde_json::to_string(options).expect("options serialize"),
     );
     field("kind", &format!("{:?}", artifact.kind));
+    let describe = |files: &[strata_archive::TreeFile]| -> Result<Vec<String>, BuildError> {
+        files
+            .iter()
+            .map(|file| {
+                let digest = strata_archive::hash_file(&file.path).map_err(|source| {
+                    BuildError::Archive {
+                        artifact: artifact.file_name(),
+                        source,
+                    }
+                })?;
+                Ok(format!("{} {} {}", file.relative, digest, file.executable))
+            })
+            .collect()
+    };
     if let Some(code) = &artifact.code {
         field("code-prefix", &code.prefix);
-        for file in code_files {
-            let digest =
-                strata_archive::hash_file(&file.path).map_err(|source| BuildError::Archive {
-                    artifact: artifact.file_name(),
-                    source,
-                })?;
-            field(
-                "file",
-                &format!("{} {} {}", file.relative, digest, file.executable),
-            );
+        for line in describe(code_files)? {
+            field("file", &line);
+        }
+    }
+    for (_, vendored) in vendor_files {
+        for line in describe(vendored)? {
+            field("vendor", &line);
         }
     }
     if let Some(dependencies) = &artifact.dependencies {
         field("deps-prefix", &dependencies.prefix);
+        field("zipped", &dependencies.zipped.to_string());
         field("excludes", &dependencies.excludes.join("\n"));
         for wheel in wheels {
             field(
@@ -607,20 +700,40 @@ fn input_key(
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The file `zip: true` packs the dependencies into, beside the code.
+const REQUIREMENTS_ZIP: &str = ".requirements.zip";
+/// The module that unpacks it at import; behaves as serverless-python-requirements' helper.
+const UNZIP_HELPER: &str = "unzip_requirements.py";
+const UNZIP_HELPER_SOURCE: &str = include_str!("unzip_requirements.py");
+
+/// What goes into one artifact besides its plan: the chosen files and wheels.
+struct AssemblyInputs<'a> {
+    wheels: &'a [PinnedDistribution],
+    code_files: Vec<strata_archive::TreeFile>,
+    /// `vendor` folders with their files.
+    vendor_files: Vec<(PathBuf, Vec<strata_archive::TreeFile>)>,
+    /// Which code files are requirements files (they ship without credentials).
+    requirement_names: &'a requirements::RequirementNames,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn assemble(
     artifact: &ArtifactPlan,
     options: &ArchiveOptions,
-    wheels: &[PinnedDistribution],
-    code_files: Vec<strata_archive::TreeFile>,
+    inputs: AssemblyInputs<'_>,
     output: &Path,
     downloader: &Downloader,
     reporter: &dyn BuildReporter,
     key: &str,
     verified_dir: &Path,
-    requirement_names: &requirements::RequirementNames,
 ) -> Result<ArtifactReport, BuildError> {
     let label = artifact.file_name();
+    let AssemblyInputs {
+        wheels,
+        code_files,
+        vendor_files,
+        requirement_names,
+    } = inputs;
     let paths = downloader
         .fetch_all(wheels, reporter)
         .map_err(|source| BuildError::Download {
@@ -652,18 +765,59 @@ fn assemble(
         )
         .map_err(archive_error)?;
     }
-    if let Some(dependencies) = &artifact.dependencies {
-        let excludes = Excludes::new(&dependencies.excludes).map_err(archive_error)?;
-        for wheel in &verified {
-            builder
-                .add_wheel(wheel, &dependencies.prefix, &excludes)
-                .map_err(archive_error)?;
-        }
-    }
     if let Some(parent) = output.parent() {
         fs_err::create_dir_all(parent).map_err(|error| {
             BuildError::Cache(format!("cannot create {}", parent.display()), error)
         })?;
+    }
+    // With `zip: true` the packages go into an inner zip (built by the same deterministic
+    // writer, so its bytes are as reproducible as the outer one's) and the report's
+    // distributions come from it.
+    let mut inner_sources = Vec::new();
+    if let Some(dependencies) = &artifact.dependencies {
+        let excludes = Excludes::new(&dependencies.excludes).map_err(archive_error)?;
+        let mut packages = ArchiveBuilder::new(*options);
+        let target = if dependencies.zipped {
+            &mut packages
+        } else {
+            &mut builder
+        };
+        let prefix = if dependencies.zipped {
+            ""
+        } else {
+            dependencies.prefix.as_str()
+        };
+        for wheel in &verified {
+            target
+                .add_wheel(wheel, prefix, &excludes)
+                .map_err(archive_error)?;
+        }
+        for (root, files) in vendor_files {
+            target
+                .add_tree_files(&root, files, prefix)
+                .map_err(archive_error)?;
+        }
+        if dependencies.zipped {
+            let directory = output.parent().unwrap_or(Path::new("."));
+            let scratch = tempfile::Builder::new()
+                .prefix(".strata-requirements-")
+                .tempdir_in(directory)
+                .map_err(|error| {
+                    BuildError::Cache(format!("cannot write in {}", directory.display()), error)
+                })?;
+            let inner_path = scratch.path().join(REQUIREMENTS_ZIP);
+            let inner = packages.write_to(&inner_path).map_err(archive_error)?;
+            let bytes = fs_err::read(&inner_path).map_err(|error| {
+                BuildError::Cache(format!("cannot read {}", inner_path.display()), error)
+            })?;
+            builder
+                .add_bytes(REQUIREMENTS_ZIP, bytes, false)
+                .map_err(archive_error)?;
+            builder
+                .add_bytes(UNZIP_HELPER, UNZIP_HELPER_SOURCE.as_bytes().to_vec(), false)
+                .map_err(archive_error)?;
+            inner_sources = inner.sources;
+        }
     }
     let archive = builder
         .write_to_with_reporter(output, reporter)
@@ -671,6 +825,7 @@ fn assemble(
     let distributions = archive
         .sources
         .iter()
+        .chain(&inner_sources)
         .filter(|source| source.kind == strata_archive::SourceKind::Distribution)
         .map(|source| DistributionReport {
             name: source.name.clone(),

@@ -1,11 +1,13 @@
 //! Which artifacts a stage needs: computed from the resolved manifest alone, no I/O beyond
 //! checking that requirement files exist (the manifest already did).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use strata_manifest::{Architecture, Cloud, FunctionConfig, PythonRuntime, ResolvedConfig};
+use strata_manifest::{
+    Architecture, Cloud, FunctionConfig, ManifestKind, PythonRuntime, ResolvedConfig,
+};
 
 /// The prefix Lambda puts on a layer's Python packages (`/opt/python`).
 pub const LAMBDA_LAYER_PREFIX: &str = "python/";
@@ -46,11 +48,26 @@ impl std::fmt::Display for TargetSpec {
     }
 }
 
-/// One requirements file resolved for one target: the unit that is locked and downloaded.
+/// Where a function's dependencies are declared, as serverless-python-requirements looks for
+/// them: a Poetry project first, then a Pipfile, then the requirements file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequirementsFormat {
+    /// A pip requirements file.
+    Requirements,
+    /// `pyproject.toml` with `poetry.lock` beside it.
+    Poetry,
+    /// `Pipfile` with `Pipfile.lock` beside it.
+    Pipenv,
+}
+
+/// One requirements source resolved for one target: the unit that is locked and downloaded.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct DependencyNeed {
-    /// Relative to the project directory.
+    /// Relative to the project directory: the requirements file, `pyproject.toml` or
+    /// `Pipfile`.
     pub requirements: PathBuf,
+    pub format: RequirementsFormat,
     pub target: TargetSpec,
 }
 
@@ -67,6 +84,12 @@ pub struct DependencyInput {
     pub prefix: String,
     /// Globs dropped from wheels (`slim`), relative to the prefix.
     pub excludes: Vec<String>,
+    /// `vendor`: folders (relative to the project) whose contents are copied in beside the
+    /// packages.
+    pub vendor: Vec<PathBuf>,
+    /// `zip: true`: the packages go into `.requirements.zip`, with `unzip_requirements.py`
+    /// beside the code to unpack them at import.
+    pub zipped: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -91,6 +114,8 @@ impl ArtifactPlan {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct BuildPlan {
     pub artifacts: Vec<ArtifactPlan>,
+    /// Warnings about what the manifest asks that does not apply (shown, never fatal).
+    pub notes: Vec<String>,
 }
 
 impl BuildPlan {
@@ -141,6 +166,7 @@ pub fn plan_build(config: &ResolvedConfig, options: &PlanOptions) -> Result<Buil
     let mut planner = Planner {
         config,
         artifacts: BTreeMap::new(),
+        notes: BTreeSet::new(),
     };
     for function in &selected {
         for cloud in &function.targets {
@@ -155,6 +181,7 @@ pub fn plan_build(config: &ResolvedConfig, options: &PlanOptions) -> Result<Buil
     planner.manifest_layers(&selected);
     Ok(BuildPlan {
         artifacts: planner.artifacts.into_values().collect(),
+        notes: planner.notes.into_iter().collect(),
     })
 }
 
@@ -162,6 +189,8 @@ struct Planner<'a> {
     config: &'a ResolvedConfig,
     /// Keyed by artifact name, so functions with identical inputs share one artifact.
     artifacts: BTreeMap<String, ArtifactPlan>,
+    /// Each warning once, however many functions it concerns.
+    notes: BTreeSet<String>,
 }
 
 impl Planner<'_> {
@@ -185,25 +214,109 @@ impl Planner<'_> {
         }
     }
 
-    fn code_patterns(&self, function: &FunctionConfig) -> Vec<String> {
+    /// Whether the function gets its own zip: Serverless packages a function on its own when
+    /// `package.individually` is set for the service or for the function (a `module` implies
+    /// it, as the plugin packs each module apart).
+    fn individually(&self, function: &FunctionConfig) -> bool {
+        self.config.package.individually
+            || function.package.individually
+            || function.module.is_some()
+    }
+
+    /// The patterns for a function's code. Function-level patterns count only when the
+    /// function is packaged individually; otherwise Serverless ignores them with a warning,
+    /// and so does strata (they would make the shared zip depend on which function came
+    /// first).
+    fn code_patterns(&mut self, function: &FunctionConfig) -> Vec<String> {
         let mut patterns = self.service_patterns(&self.code_root(function));
-        patterns.extend(function.package.patterns.iter().cloned());
+        if self.individually(function) {
+            patterns.extend(function.package.patterns.iter().cloned());
+        } else if !function.package.patterns.is_empty() {
+            self.notes.insert(
+                "package patterns at function level apply only with package.individually (for the service or the function); they are ignored and only the service-wide ones are used, as Serverless does"
+                    .to_owned(),
+            );
+        }
         patterns
     }
 
-    /// `package.patterns`, after one that leaves the manifest out of the code: as with
-    /// Serverless, the deployed code never needs it, and keeping it in would turn every
-    /// configuration change into a code change. A later pattern can put it back.
+    /// `package.patterns`, after the exclusions Serverless adds before them: the manifest
+    /// (the deployed code never needs it, and keeping it in would turn every configuration
+    /// change into a code change) and the folders of `layers:` entries (they ship as layers).
+    /// A later pattern can put them back.
     fn service_patterns(&self, code_root: &Path) -> Vec<String> {
         let mut patterns = Vec::with_capacity(self.config.package.patterns.len() + 1);
         if let Ok(relative) = self.config.manifest_path.strip_prefix(code_root) {
-            patterns.push(format!(
-                "!{}",
-                relative.to_string_lossy().replace('\\', "/")
-            ));
+            patterns.push(format!("!{}", slash_path(relative)));
+        }
+        for layer in self.config.layers.values() {
+            let Some(path) = &layer.path else { continue };
+            let absolute = self.config.project_dir.join(path);
+            if let Ok(relative) = absolute.strip_prefix(code_root) {
+                let relative = slash_path(relative);
+                let relative = relative.trim_start_matches("./").trim_end_matches('/');
+                if !relative.is_empty() && relative != "." {
+                    patterns.push(format!("!{relative}/**"));
+                }
+            }
         }
         patterns.extend(self.config.package.patterns.iter().cloned());
         patterns
+    }
+
+    /// Where the dependencies of code in `module` (or the project root) are declared, as the
+    /// plugin looks for them: with `usePoetry`, a `pyproject.toml` built by Poetry in the
+    /// module; with `usePipenv`, a `Pipfile` at the service root; else the requirements
+    /// file. A serverless.yml installs nothing unless serverless-python-requirements is in
+    /// its plugins, as Serverless would.
+    fn dependency_source(
+        &mut self,
+        module: Option<&Path>,
+        explicit: Option<&Path>,
+    ) -> Option<(PathBuf, RequirementsFormat)> {
+        let options = &self.config.python_requirements;
+        let module = module.filter(|module| *module != Path::new("."));
+        let default_file = match module {
+            Some(module) => module.join(&options.file_name),
+            None => options.file_name.clone(),
+        };
+        // `functions.<f>.requirements` is strata's own key: asked for by name, installed.
+        if let Some(explicit) = explicit.filter(|explicit| *explicit != default_file) {
+            return Some((explicit.to_path_buf(), RequirementsFormat::Requirements));
+        }
+        let project = &self.config.project_dir;
+        let module_dir = module.map_or_else(|| project.clone(), |module| project.join(module));
+        let found = if options.use_poetry && strata_python::is_poetry_project(&module_dir) {
+            let pyproject = module.map_or_else(
+                || PathBuf::from("pyproject.toml"),
+                |module| module.join("pyproject.toml"),
+            );
+            Some((pyproject, RequirementsFormat::Poetry))
+        } else if options.use_pipenv && project.join("Pipfile").is_file() {
+            Some((PathBuf::from("Pipfile"), RequirementsFormat::Pipenv))
+        } else if project.join(&default_file).is_file() {
+            Some((default_file, RequirementsFormat::Requirements))
+        } else {
+            None
+        };
+        let found = found?;
+        if self.config.kind == ManifestKind::Serverless && !options.plugin_listed {
+            self.notes.insert(format!(
+                "{} is not installed: serverless-python-requirements is not in `plugins`, and Serverless installs dependencies only through it; add `- serverless-python-requirements` to `plugins` to install them",
+                found.0.display()
+            ));
+            return None;
+        }
+        Some(found)
+    }
+
+    fn vendor(&self) -> Vec<PathBuf> {
+        self.config
+            .python_requirements
+            .vendor
+            .iter()
+            .cloned()
+            .collect()
     }
 
     fn slim_excludes(&self) -> Vec<String> {
@@ -235,11 +348,11 @@ impl Planner<'_> {
 
     fn aws_function(&mut self, function: &FunctionConfig, layers_only: bool) {
         let target = self.target(function, Cloud::Aws);
-        let need = function
-            .requirements
-            .clone()
-            .map(|requirements| DependencyNeed {
+        let need = self
+            .dependency_source(function.module.as_deref(), function.requirements.as_deref())
+            .map(|(requirements, format)| DependencyNeed {
                 requirements,
+                format,
                 target,
             });
         let layered = layers_only || self.config.python_requirements.layer.is_some();
@@ -259,11 +372,22 @@ impl Planner<'_> {
                 .unwrap_or_else(|| REQUIREMENTS_LAYER.to_owned());
             // One layer per requirements file; files with identical contents are merged into
             // one layer once they are read (see `build::merge_identical_layers`).
-            let module = if need.requirements == self.config.python_requirements.file_name {
-                String::new()
-            } else {
-                let file = need.requirements.with_extension("");
-                format!("-{}", slug(&file))
+            let module = match need.format {
+                RequirementsFormat::Requirements
+                    if need.requirements == self.config.python_requirements.file_name =>
+                {
+                    String::new()
+                }
+                RequirementsFormat::Requirements => {
+                    format!("-{}", slug(&need.requirements.with_extension("")))
+                }
+                // A Poetry or Pipenv project is named by its folder; the root's has no suffix.
+                RequirementsFormat::Poetry | RequirementsFormat::Pipenv => {
+                    match need.requirements.parent().map(slug) {
+                        Some(folder) if !folder.is_empty() => format!("-{folder}"),
+                        _ => String::new(),
+                    }
+                }
             };
             self.upsert(
                 ArtifactPlan {
@@ -276,6 +400,9 @@ impl Planner<'_> {
                         need: need.clone(),
                         prefix: LAMBDA_LAYER_PREFIX.to_owned(),
                         excludes: self.slim_excludes(),
+                        vendor: self.vendor(),
+                        // The plugin zips requirements only when they ship with the code.
+                        zipped: false,
                     }),
                     functions: Vec::new(),
                 },
@@ -289,7 +416,7 @@ impl Planner<'_> {
         let embedded = need.filter(|_| !layered);
         // Serverless builds one service zip unless `package.individually` (or a module) asks
         // for one per function; the artifact name carries whatever makes its inputs differ.
-        let individually = self.config.package.individually || function.module.is_some();
+        let individually = self.individually(function);
         let mut name = if individually {
             format!("aws/functions/{}", function.name)
         } else {
@@ -298,6 +425,7 @@ impl Planner<'_> {
         if embedded.is_some() && !individually {
             name.push_str(&format!("-{suffix}"));
         }
+        let patterns = self.code_patterns(function);
         self.upsert(
             ArtifactPlan {
                 name,
@@ -306,13 +434,15 @@ impl Planner<'_> {
                 target: embedded.as_ref().map(|need| need.target),
                 code: Some(CodeInput {
                     root: self.code_root(function),
-                    patterns: self.code_patterns(function),
+                    patterns,
                     prefix: String::new(),
                 }),
                 dependencies: embedded.map(|need| DependencyInput {
                     need,
                     prefix: String::new(),
                     excludes: self.slim_excludes(),
+                    vendor: self.vendor(),
+                    zipped: self.config.python_requirements.zip,
                 }),
                 functions: Vec::new(),
             },
@@ -328,18 +458,20 @@ impl Planner<'_> {
             || self.config.service.clone(),
             |azure| azure.function_app.clone(),
         );
-        let requirements = self
-            .config
-            .project_dir
-            .join(&self.config.python_requirements.file_name);
-        let dependencies = requirements.is_file().then(|| DependencyInput {
-            need: DependencyNeed {
-                requirements: self.config.python_requirements.file_name.clone(),
-                target,
-            },
-            prefix: AZURE_PACKAGES_PREFIX.to_owned(),
-            excludes: self.slim_excludes(),
-        });
+        let dependencies = self
+            .dependency_source(None, None)
+            .map(|(requirements, format)| DependencyInput {
+                need: DependencyNeed {
+                    requirements,
+                    format,
+                    target,
+                },
+                prefix: AZURE_PACKAGES_PREFIX.to_owned(),
+                excludes: self.slim_excludes(),
+                vendor: self.vendor(),
+                // The Azure worker reads packages from `.python_packages` only.
+                zipped: false,
+            });
         self.upsert(
             ArtifactPlan {
                 name: format!("azure/{app}"),
@@ -361,6 +493,7 @@ impl Planner<'_> {
     /// Google builds dependencies from the `requirements.txt` inside the source zip, so the
     /// zip holds the code only.
     fn gcp_function(&mut self, function: &FunctionConfig) {
+        let patterns = self.code_patterns(function);
         self.upsert(
             ArtifactPlan {
                 name: format!("gcp/functions/{}", function.name),
@@ -369,7 +502,7 @@ impl Planner<'_> {
                 target: None,
                 code: Some(CodeInput {
                     root: self.code_root(function),
-                    patterns: self.code_patterns(function),
+                    patterns,
                     prefix: String::new(),
                 }),
                 dependencies: None,
@@ -410,6 +543,10 @@ impl Planner<'_> {
             );
         }
     }
+}
+
+fn slash_path(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
 }
 
 /// A path as a file-name-safe word: `services/api` becomes `services-api`.

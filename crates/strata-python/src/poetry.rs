@@ -1,0 +1,747 @@
+//! Poetry projects: the locked dependencies of `pyproject.toml` + `poetry.lock`, as
+//! serverless-python-requirements takes them (`poetry export -f requirements.txt`): the main
+//! group unless `poetryWithGroups` / `poetryWithoutGroups` / `poetryOnlyGroups` say otherwise,
+//! no optional extras of the project itself, each package at its locked version with the
+//! sha256 digests the lock records.
+//!
+//! Markers are not carried over as text: the lock's dependency graph is walked for one target,
+//! with every edge's `markers` and `python` constraint evaluated for that target, which is
+//! what exporting and then installing on the target would keep.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use pep508_rs::{ExtraName, MarkerTree};
+use serde::Deserialize;
+
+use crate::lock::normalize_name;
+use crate::target::Target;
+
+/// The file Poetry locks into, beside `pyproject.toml`.
+pub const POETRY_LOCK: &str = "poetry.lock";
+const MAIN_GROUP: &str = "main";
+
+/// The group switches of `custom.pythonRequirements`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoetryGroups {
+    /// `poetryWithGroups`: groups added to the main one.
+    pub with: Vec<String>,
+    /// `poetryWithoutGroups`: groups left out.
+    pub without: Vec<String>,
+    /// `poetryOnlyGroups`: exactly these groups.
+    pub only: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoetryError {
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not valid TOML", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error(
+        "`{}` has no poetry.lock beside it; strata installs Poetry dependencies from the lock only",
+        pyproject.display()
+    )]
+    MissingLock { pyproject: PathBuf },
+    #[error("`{}` depends on `{name}`, which poetry.lock does not list", pyproject.display())]
+    NotLocked { pyproject: PathBuf, name: String },
+    #[error("`{}`: invalid marker `{marker}` for `{name}`", path.display())]
+    Marker {
+        path: PathBuf,
+        name: String,
+        marker: String,
+    },
+}
+
+impl PoetryError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::MissingLock { .. } | Self::NotLocked { .. } => Some(
+                "run `poetry lock` and commit poetry.lock (serverless-python-requirements would run `poetry export`, which resolves anew on every build)"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `dir` holds a Poetry project: a `pyproject.toml` whose `build-system.requires`
+/// names Poetry (the plugin's test, so a PEP 621 project built with another backend keeps
+/// using `requirements.txt`).
+pub fn is_poetry_project(dir: &Path) -> bool {
+    #[derive(Deserialize)]
+    struct Pyproject {
+        #[serde(rename = "build-system")]
+        build_system: Option<BuildSystem>,
+    }
+    #[derive(Deserialize)]
+    struct BuildSystem {
+        #[serde(default)]
+        requires: Vec<String>,
+    }
+    let Ok(text) = fs_err::read_to_string(dir.join("pyproject.toml")) else {
+        return false;
+    };
+    toml::from_str::<Pyproject>(&text)
+        .ok()
+        .and_then(|pyproject| pyproject.build_system)
+        .is_some_and(|system| {
+            system
+                .requires
+                .iter()
+                .any(|requirement| requirement.trim_start().starts_with("poetry"))
+        })
+}
+
+/// One dependency as Poetry writes it: a constraint string, a table, or several tables
+/// (one per marker or Python range).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum DependencySpec {
+    Table(DependencyTable),
+    Alternatives(Vec<DependencyTable>),
+    /// A bare constraint (`"^2.31"`): the lock has the version, the constraint adds nothing.
+    Constraint(serde::de::IgnoredAny),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct DependencyTable {
+    #[serde(default)]
+    optional: bool,
+    #[serde(default)]
+    extras: Vec<String>,
+    markers: Option<String>,
+    python: Option<String>,
+}
+
+impl DependencySpec {
+    fn tables(&self) -> Vec<DependencyTable> {
+        match self {
+            Self::Constraint(_) => vec![DependencyTable::default()],
+            Self::Table(table) => vec![table.clone()],
+            Self::Alternatives(tables) => tables.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Pyproject {
+    #[serde(default)]
+    project: Option<Project>,
+    #[serde(default)]
+    tool: Option<Tool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Project {
+    #[serde(default)]
+    dependencies: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Tool {
+    poetry: Option<PoetrySection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PoetrySection {
+    #[serde(default)]
+    dependencies: BTreeMap<String, DependencySpec>,
+    #[serde(default, rename = "dev-dependencies")]
+    dev_dependencies: BTreeMap<String, DependencySpec>,
+    #[serde(default)]
+    group: BTreeMap<String, GroupSection>,
+}
+
+/// A `[tool.poetry.group.<name>]` table. Whether it is `optional` does not matter here:
+/// export takes the groups it is told to, and by default only `main`.
+#[derive(Debug, Default, Deserialize)]
+struct GroupSection {
+    #[serde(default)]
+    dependencies: BTreeMap<String, DependencySpec>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PoetryLock {
+    #[serde(default)]
+    package: Vec<LockedPackage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LockedPackage {
+    name: String,
+    version: String,
+    #[serde(default)]
+    files: Vec<LockedFile>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, DependencySpec>,
+    #[serde(default)]
+    extras: BTreeMap<String, Vec<String>>,
+    source: Option<LockedSource>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LockedFile {
+    hash: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LockedSource {
+    #[serde(rename = "type")]
+    kind: String,
+    url: Option<String>,
+}
+
+/// A dependency to follow: its normalised name and the extras asked of it.
+struct Edge {
+    name: String,
+    extras: Vec<String>,
+}
+
+/// The requirements-file text of the locked dependencies of the Poetry project in `dir` for
+/// `target`: `name==version --hash=sha256:…` lines, sorted.
+pub fn poetry_requirements(
+    dir: &Path,
+    groups: &PoetryGroups,
+    target: &Target,
+) -> Result<String, PoetryError> {
+    let pyproject_path = dir.join("pyproject.toml");
+    let lock_path = dir.join(POETRY_LOCK);
+    let pyproject: Pyproject = read_toml(&pyproject_path)?;
+    if !lock_path.is_file() {
+        return Err(PoetryError::MissingLock {
+            pyproject: pyproject_path,
+        });
+    }
+    let lock: PoetryLock = read_toml(&lock_path)?;
+    let packages: BTreeMap<String, &LockedPackage> = lock
+        .package
+        .iter()
+        .map(|package| (normalize_name(&package.name), package))
+        .collect();
+    let environment = target.marker_environment();
+    let applies = |path: &Path, name: &str, table: &DependencyTable, extras: &[ExtraName]| {
+        edge_applies(table, &environment, extras).map_err(|marker| PoetryError::Marker {
+            path: path.to_path_buf(),
+            name: name.to_owned(),
+            marker,
+        })
+    };
+
+    let mut queue: Vec<Edge> = Vec::new();
+    for (name, spec) in root_dependencies(&pyproject, groups) {
+        if normalize_name(&name) == "python" {
+            continue;
+        }
+        for table in spec.tables() {
+            // A project's own optional dependencies come only with its extras, which the
+            // plugin never asks `poetry export` for.
+            if !table.optional && applies(&pyproject_path, &name, &table, &[])? {
+                queue.push(Edge {
+                    name: normalize_name(&name),
+                    extras: table.extras.clone(),
+                });
+            }
+        }
+    }
+
+    let mut chosen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    while let Some(edge) = queue.pop() {
+        let Some(package) = packages.get(&edge.name) else {
+            return Err(PoetryError::NotLocked {
+                pyproject: pyproject_path,
+                name: edge.name,
+            });
+        };
+        let first_visit = !chosen.contains_key(&edge.name);
+        let seen = chosen.entry(edge.name.clone()).or_default();
+        let new_extras: Vec<String> = edge
+            .extras
+            .iter()
+            .map(|extra| normalize_name(extra))
+            .filter(|extra| !seen.contains(extra))
+            .collect();
+        if !first_visit && new_extras.is_empty() {
+            continue;
+        }
+        seen.extend(new_extras.iter().cloned());
+        let active: Vec<ExtraName> = seen
+            .iter()
+            .filter_map(|extra| ExtraName::from_str(extra).ok())
+            .collect();
+        // Dependencies an extra turns on: the extras table names them.
+        let from_extras: BTreeSet<String> = new_extras
+            .iter()
+            .flat_map(|extra| {
+                package
+                    .extras
+                    .iter()
+                    .filter(move |(name, _)| normalize_name(name) == *extra)
+                    .flat_map(|(_, requirements)| requirements.iter())
+            })
+            .map(|requirement| normalize_name(leading_name(requirement)))
+            .collect();
+        for (name, spec) in &package.dependencies {
+            let normalized = normalize_name(name);
+            for table in spec.tables() {
+                let wanted = if table.optional {
+                    from_extras.contains(&normalized)
+                } else {
+                    first_visit
+                };
+                if wanted && applies(&lock_path, name, &table, &active)? {
+                    queue.push(Edge {
+                        name: normalized.clone(),
+                        extras: table.extras.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    let mut lines = Vec::with_capacity(chosen.len());
+    for name in chosen.keys() {
+        let package = packages[name];
+        lines.push(requirement_line(package));
+    }
+    lines.sort();
+    let mut text = lines.join("\n");
+    text.push('\n');
+    Ok(text)
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PoetryError> {
+    let text = fs_err::read_to_string(path).map_err(|source| PoetryError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| PoetryError::Parse {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
+}
+
+/// The project's direct dependencies of the selected groups, as `poetry export` picks them:
+/// `only` if given, else `main` plus `with`, minus `without`. The legacy
+/// `dev-dependencies` table is the `dev` group; PEP 621 `project.dependencies` are `main`.
+fn root_dependencies(
+    pyproject: &Pyproject,
+    groups: &PoetryGroups,
+) -> Vec<(String, DependencySpec)> {
+    let selected: BTreeSet<&str> = if groups.only.is_empty() {
+        let mut selected: BTreeSet<&str> = std::iter::once(MAIN_GROUP)
+            .chain(groups.with.iter().map(String::as_str))
+            .collect();
+        for group in &groups.without {
+            selected.remove(group.as_str());
+        }
+        selected
+    } else {
+        groups.only.iter().map(String::as_str).collect()
+    };
+    let mut roots = Vec::new();
+    if selected.contains(MAIN_GROUP)
+        && let Some(project) = &pyproject.project
+    {
+        for requirement in &project.dependencies {
+            roots.push(pep621_dependency(requirement));
+        }
+    }
+    let Some(poetry) = pyproject
+        .tool
+        .as_ref()
+        .and_then(|tool| tool.poetry.as_ref())
+    else {
+        return roots;
+    };
+    if selected.contains(MAIN_GROUP) {
+        roots.extend(poetry.dependencies.clone());
+    }
+    if selected.contains("dev") {
+        roots.extend(poetry.dev_dependencies.clone());
+    }
+    for (name, group) in &poetry.group {
+        if selected.contains(name.as_str()) {
+            roots.extend(group.dependencies.clone());
+        }
+    }
+    roots
+}
+
+/// A PEP 508 string from `project.dependencies` as a Poetry-style dependency.
+fn pep621_dependency(requirement: &str) -> (String, DependencySpec) {
+    let (head, marker) = match requirement.split_once(';') {
+        Some((head, marker)) => (head, Some(marker.trim().to_owned())),
+        None => (requirement, None),
+    };
+    let name = leading_name(head).to_owned();
+    let extras = head
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(extras, _)| {
+            extras
+                .split(',')
+                .map(|extra| extra.trim().to_owned())
+                .filter(|extra| !extra.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    (
+        name,
+        DependencySpec::Table(DependencyTable {
+            optional: false,
+            extras,
+            markers: marker,
+            python: None,
+        }),
+    )
+}
+
+/// The distribution name a requirement string starts with (`PySocks (>=1.5.6)`,
+/// `idna>=2 ; extra == "x"`).
+fn leading_name(requirement: &str) -> &str {
+    let requirement = requirement.trim_start();
+    let end = requirement
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .unwrap_or(requirement.len());
+    &requirement[..end]
+}
+
+/// Whether an edge's `markers` and `python` constraint hold for the target; the marker text
+/// that does not parse as the error.
+fn edge_applies(
+    table: &DependencyTable,
+    environment: &pep508_rs::MarkerEnvironment,
+    extras: &[ExtraName],
+) -> Result<bool, String> {
+    let mut clauses = Vec::new();
+    if let Some(markers) = &table.markers {
+        clauses.push(format!("({markers})"));
+    }
+    if let Some(python) = &table.python {
+        clauses.push(format!("({})", python_marker(python)));
+    }
+    if clauses.is_empty() {
+        return Ok(true);
+    }
+    let text = clauses.join(" and ");
+    let marker = MarkerTree::from_str(&text).map_err(|_| text.clone())?;
+    Ok(marker.evaluate(environment, extras))
+}
+
+/// A Poetry Python constraint (`^3.8`, `~3.7`, `>=3.6,<4.0`, `<3.8 || >=3.9`, `3.7`, `*`) as a
+/// PEP 508 marker on `python_full_version`.
+fn python_marker(constraint: &str) -> String {
+    let alternatives: Vec<String> = constraint
+        .split("||")
+        .map(|alternative| {
+            let clauses: Vec<String> = alternative
+                .split(',')
+                .flat_map(str::split_whitespace)
+                .filter(|part| !part.is_empty() && *part != "*")
+                .flat_map(python_clauses)
+                .collect();
+            if clauses.is_empty() {
+                "python_full_version >= '0'".to_owned()
+            } else {
+                clauses.join(" and ")
+            }
+        })
+        .map(|clauses| format!("({clauses})"))
+        .collect();
+    alternatives.join(" or ")
+}
+
+fn python_clauses(part: &str) -> Vec<String> {
+    let clause =
+        |operator: &str, version: &str| format!("python_full_version {operator} '{version}'");
+    let numbers = |version: &str| -> Vec<u64> {
+        version
+            .split('.')
+            .map_while(|number| number.parse().ok())
+            .collect()
+    };
+    if let Some(version) = part.strip_prefix('^') {
+        let parts = numbers(version);
+        // `^3.8` allows everything below the next change of the first non-zero part.
+        let upper = match parts.iter().position(|&part| part != 0) {
+            Some(index) => bump(&parts, index),
+            None => bump(&parts, parts.len().saturating_sub(1)),
+        };
+        return vec![clause(">=", version), clause("<", &upper)];
+    }
+    if let Some(version) = part.strip_prefix("~=") {
+        return vec![clause("~=", version)];
+    }
+    if let Some(version) = part.strip_prefix('~') {
+        let parts = numbers(version);
+        let index = if parts.len() > 1 { 1 } else { 0 };
+        return vec![clause(">=", version), clause("<", &bump(&parts, index))];
+    }
+    for operator in ["===", "==", "!=", ">=", "<=", ">", "<"] {
+        if let Some(version) = part.strip_prefix(operator) {
+            return vec![clause(operator, version.trim())];
+        }
+    }
+    // A bare version means that version (and its patch releases when it has no patch).
+    if part.ends_with(".*") || numbers(part).len() >= 3 {
+        vec![clause("==", part)]
+    } else {
+        vec![clause("==", &format!("{part}.*"))]
+    }
+}
+
+/// `parts` with the part at `index` raised by one and the rest dropped: `3.8` at 0 is `4`.
+fn bump(parts: &[u64], index: usize) -> String {
+    let mut bumped: Vec<u64> = parts.iter().take(index + 1).copied().collect();
+    if let Some(last) = bumped.last_mut() {
+        *last += 1;
+    }
+    bumped
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn requirement_line(package: &LockedPackage) -> String {
+    // A package Poetry locked from a file or URL is installed from there, as export writes it.
+    let mut line = match &package.source {
+        Some(LockedSource {
+            kind,
+            url: Some(url),
+        }) if kind == "url" || kind == "file" => {
+            format!("{} @ {url}", package.name)
+        }
+        _ => format!("{}=={}", package.name, package.version),
+    };
+    let mut hashes: Vec<&str> = package
+        .files
+        .iter()
+        .filter_map(|file| file.hash.strip_prefix("sha256:"))
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    for hash in hashes {
+        line.push_str(&format!(" --hash=sha256:{hash}"));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Arch;
+
+    const PYPROJECT: &str = r#"
+[tool.poetry]
+name = "svc"
+version = "0.1.0"
+
+[tool.poetry.dependencies]
+python = "^3.9"
+botocore = "^1.42"
+requests = {version = "^2.31", extras = ["socks"]}
+optional-thing = {version = "*", optional = true}
+
+[tool.poetry.group.dev.dependencies]
+pytest = "^8"
+
+[tool.poetry.group.docs]
+optional = true
+
+[tool.poetry.group.docs.dependencies]
+mkdocs = "*"
+
+[build-system]
+requires = ["poetry-core>=1.0.0"]
+build-backend = "poetry.core.masonry.api"
+"#;
+
+    const LOCK: &str = r#"
+[[package]]
+name = "botocore"
+version = "1.42.97"
+files = [
+    {file = "botocore-1.42.97-py3-none-any.whl", hash = "sha256:bb"},
+]
+
+[package.dependencies]
+urllib3 = [
+    {version = ">=1.25.4,<1.27", markers = "python_version < \"3.10\""},
+    {version = ">=1.25.4,!=2.2.0,<3", markers = "python_version >= \"3.10\""},
+]
+colorama = {version = "*", markers = "sys_platform == \"win32\""}
+typing-extensions = {version = "*", python = "<3.10"}
+
+[[package]]
+name = "urllib3"
+version = "1.26.20"
+files = [{file = "urllib3-1.26.20-py2.py3-none-any.whl", hash = "sha256:aa"}]
+
+[[package]]
+name = "colorama"
+version = "0.4.6"
+files = []
+
+[[package]]
+name = "typing-extensions"
+version = "4.12.2"
+files = [{file = "typing_extensions-4.12.2-py3-none-any.whl", hash = "sha256:cc"}]
+
+[[package]]
+name = "requests"
+version = "2.32.3"
+files = [{file = "requests-2.32.3-py3-none-any.whl", hash = "sha256:dd"}]
+
+[package.dependencies]
+PySocks = {version = ">=1.5.6, !=1.5.7", optional = true}
+idna = ">=2.5,<4"
+
+[package.extras]
+socks = ["PySocks (>=1.5.6,!=1.5.7)"]
+use-chardet-on-py3 = ["chardet (>=3.0.2,<6)"]
+
+[[package]]
+name = "pysocks"
+version = "1.7.1"
+files = [{file = "PySocks-1.7.1-py3-none-any.whl", hash = "sha256:ee"}]
+
+[[package]]
+name = "idna"
+version = "3.10"
+files = [{file = "idna-3.10-py3-none-any.whl", hash = "sha256:ff"}]
+
+[[package]]
+name = "pytest"
+version = "8.3.3"
+files = []
+
+[[package]]
+name = "mkdocs"
+version = "1.6.1"
+files = []
+"#;
+
+    fn project() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join("pyproject.toml"), PYPROJECT).unwrap();
+        fs_err::write(dir.path().join(POETRY_LOCK), LOCK).unwrap();
+        dir
+    }
+
+    fn names(text: &str) -> Vec<String> {
+        text.lines()
+            .map(|line| line.split(' ').next().unwrap().to_owned())
+            .collect()
+    }
+
+    fn lambda(minor: u8) -> Target {
+        Target::aws_lambda((3, minor), Arch::X86_64).unwrap()
+    }
+
+    #[test]
+    fn main_group_is_walked_with_the_targets_markers() {
+        let dir = project();
+        assert!(is_poetry_project(dir.path()));
+        let text = poetry_requirements(dir.path(), &PoetryGroups::default(), &lambda(9)).unwrap();
+        assert_eq!(
+            names(&text),
+            [
+                "botocore==1.42.97",
+                "idna==3.10",
+                "pysocks==1.7.1",
+                "requests==2.32.3",
+                "typing-extensions==4.12.2",
+                "urllib3==1.26.20",
+            ]
+        );
+        assert!(
+            text.contains("botocore==1.42.97 --hash=sha256:bb\n"),
+            "{text}"
+        );
+        let newer = poetry_requirements(dir.path(), &PoetryGroups::default(), &lambda(12)).unwrap();
+        assert!(!newer.contains("typing-extensions"), "{newer}");
+        assert!(newer.contains("urllib3"), "{newer}");
+    }
+
+    #[test]
+    fn group_switches_follow_poetry_export() {
+        let dir = project();
+        let with = PoetryGroups {
+            with: vec!["docs".to_owned(), "dev".to_owned()],
+            ..PoetryGroups::default()
+        };
+        let text = poetry_requirements(dir.path(), &with, &lambda(12)).unwrap();
+        assert!(
+            text.contains("mkdocs==") && text.contains("pytest=="),
+            "{text}"
+        );
+        let without = PoetryGroups {
+            with: vec!["dev".to_owned()],
+            without: vec!["main".to_owned()],
+            ..PoetryGroups::default()
+        };
+        let text = poetry_requirements(dir.path(), &without, &lambda(12)).unwrap();
+        assert_eq!(names(&text), ["pytest==8.3.3"]);
+        let only = PoetryGroups {
+            only: vec!["docs".to_owned()],
+            ..PoetryGroups::default()
+        };
+        let text = poetry_requirements(dir.path(), &only, &lambda(12)).unwrap();
+        assert_eq!(names(&text), ["mkdocs==1.6.1"]);
+    }
+
+    #[test]
+    fn a_missing_lock_or_entry_is_an_error_with_a_hint() {
+        let dir = project();
+        fs_err::remove_file(dir.path().join(POETRY_LOCK)).unwrap();
+        let error =
+            poetry_requirements(dir.path(), &PoetryGroups::default(), &lambda(12)).unwrap_err();
+        assert!(matches!(error, PoetryError::MissingLock { .. }));
+        assert!(error.hint().unwrap().contains("poetry lock"));
+        fs_err::write(dir.path().join(POETRY_LOCK), "").unwrap();
+        let error =
+            poetry_requirements(dir.path(), &PoetryGroups::default(), &lambda(12)).unwrap_err();
+        assert!(matches!(error, PoetryError::NotLocked { .. }), "{error}");
+    }
+
+    #[test]
+    fn only_poetry_build_systems_count() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_poetry_project(dir.path()));
+        fs_err::write(
+            dir.path().join("pyproject.toml"),
+            "[build-system]\nrequires = [\"setuptools\"]\n",
+        )
+        .unwrap();
+        assert!(!is_poetry_project(dir.path()));
+    }
+
+    #[test]
+    fn python_constraints_become_markers() {
+        assert_eq!(
+            python_marker("^3.8"),
+            "(python_full_version >= '3.8' and python_full_version < '4')"
+        );
+        assert_eq!(
+            python_marker("~3.7"),
+            "(python_full_version >= '3.7' and python_full_version < '3.8')"
+        );
+        assert_eq!(
+            python_marker("<3.8 || >=3.9"),
+            "(python_full_version < '3.8') or (python_full_version >= '3.9')"
+        );
+        assert_eq!(python_marker("3.7"), "(python_full_version == '3.7.*')");
+    }
+}

@@ -1,0 +1,448 @@
+//! A serverless.yml packaged as Serverless v3 with serverless-python-requirements 6.1.2 would
+//! package it: each test pins the zip's entries for one behaviour the plugin or Serverless
+//! documents (sources: the plugin's lib/poetry.js, lib/pipenv.js, lib/zip.js, lib/pip.js,
+//! index.js defaults; Serverless' lib/plugins/package/lib/package-service.js).
+
+mod package_support;
+
+use std::path::Path;
+
+use package_support::*;
+use strata_tests::LocalIndex;
+use strata_tests::wheel::WheelBuilder;
+
+/// The sorted entry names of the zip at `path`.
+fn names(path: &Path) -> Vec<String> {
+    let mut names: Vec<String> = read_zip(path).into_iter().map(|e| e.name).collect();
+    names.sort();
+    names
+}
+
+fn index_with(wheels: &[WheelBuilder]) -> (tempfile::TempDir, LocalIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LocalIndex::start(dir.path()).unwrap();
+    publish(&index, wheels);
+    (dir, index)
+}
+
+fn alpha() -> WheelBuilder {
+    WheelBuilder::new("alpha", "1.0")
+}
+
+fn beta() -> WheelBuilder {
+    WheelBuilder::new("beta", "2.0")
+}
+
+/// `plugins:` with serverless-python-requirements, `custom.pythonRequirements` from `custom`
+/// (YAML lines indented under it), the index through `pipCmdExtraArgs`.
+fn service(index: &LocalIndex, functions: &str, custom: &str) -> String {
+    format!(
+        "service: demo\n\
+         provider:\n  name: aws\n  runtime: python3.12\n\
+         functions:\n{functions}\
+         plugins:\n  - serverless-python-requirements\n\
+         custom:\n  pythonRequirements:\n    pipCmdExtraArgs:\n      - --index-url {url}\n{custom}",
+        url = index.url()
+    )
+}
+
+/// A handler as the plugin's docs say to write one with `zip: true`.
+const ZIPPED_HANDLER: &str = "import unzip_requirements\nimport alpha\n\ndef main(event, context):\n    return alpha.__version__\n";
+
+const HELLO: &str = "  hello:\n    handler: handler.main\n";
+
+#[test]
+fn patterns_with_a_leading_dot_slash_match_as_in_serverless() {
+    let project = Project::new(Resolver::Uv);
+    project
+        .write(
+            "serverless.yml",
+            "service: demo\nprovider:\n  name: aws\n  runtime: python3.12\n\
+             package:\n  patterns:\n    - '!./**'\n    - './src/**/*.py'\n    - '!./**/*_test.py'\n\
+             functions:\n  hello:\n    handler: src/handler.main\n",
+        )
+        .write("src/handler.py", HANDLER)
+        .write("src/handler_test.py", "def test(): pass\n")
+        .write("README.md", "# demo\n");
+    project.strata(&["package"]).assert_success();
+    assert_eq!(names(&project.out("aws/demo.zip")), ["src/handler.py"]);
+}
+
+#[test]
+fn function_zip_leaves_out_serverless_default_excludes_and_layer_folders() {
+    let project = Project::new(Resolver::Uv);
+    project
+        .write(
+            "serverless.yml",
+            "service: demo\nprovider:\n  name: aws\n  runtime: python3.12\n\
+             layers:\n  shared:\n    path: layer\n\
+             functions:\n  hello:\n    handler: handler.main\n    layers:\n      - Ref: SharedLambdaLayer\n",
+        )
+        .write("handler.py", HANDLER)
+        .write(".gitignore", "*.pyc\n")
+        .write("npm-debug.log", "log\n")
+        .write("yarn-error.log", "log\n")
+        .write(".serverless_plugins/local.js", "module.exports = {};\n")
+        .write("layer/python/shared.py", "SHARED = 1\n");
+    project.strata(&["package"]).assert_success();
+    assert_eq!(names(&project.out("aws/demo.zip")), ["handler.py"]);
+    // The layer folder is packed as the layer, as Serverless does.
+    assert_eq!(
+        names(&project.out("aws/layers/shared.zip")),
+        ["python/shared.py"]
+    );
+}
+
+#[test]
+fn package_out_inside_the_project_and_a_cache_there_are_never_packed() {
+    let (_wheels, index) = index_with(&[alpha()]);
+    let mut project = Project::new(Resolver::Uv);
+    project
+        .write("serverless.yml", &service(&index, HELLO, ""))
+        .write("handler.py", HANDLER)
+        .write("requirements.txt", "alpha==1.0\n");
+    let cache = project.path().join("cache");
+    project.env("STRATA_CACHE_DIR", cache.to_str().unwrap());
+    let mut hashes = Vec::new();
+    for _ in 0..3 {
+        project
+            .strata(&["package", "--out", "build"])
+            .assert_success();
+        let zip = project.path().join("build/aws/demo-py312-x86_64.zip");
+        assert_eq!(
+            names(&zip),
+            [
+                "alpha-1.0.dist-info/METADATA",
+                "alpha-1.0.dist-info/RECORD",
+                "alpha-1.0.dist-info/WHEEL",
+                "alpha/__init__.py",
+                "handler.py",
+                "requirements.txt",
+            ]
+        );
+        hashes.push(sha256_file(&zip));
+    }
+    assert!(cache.is_dir(), "the cache is inside the project");
+    assert!(hashes.iter().all(|hash| *hash == hashes[0]), "{hashes:?}");
+}
+
+/// A Poetry project: `poetry.lock` with `alpha` in main, `beta` in the dev group.
+fn poetry_project(index: &LocalIndex, custom: &str) -> Project {
+    let hash = |wheel: WheelBuilder| sha256_file(&index.dir().join(wheel.filename()));
+    let project = Project::new(Resolver::Uv);
+    project
+        .write("serverless.yml", &service(index, HELLO, custom))
+        .write("handler.py", HANDLER)
+        .write(
+            "pyproject.toml",
+            "[tool.poetry]\nname = \"demo\"\nversion = \"0.1.0\"\n\n\
+             [tool.poetry.dependencies]\npython = \"^3.9\"\nalpha = \"^1.0\"\n\n\
+             [tool.poetry.group.dev.dependencies]\nbeta = \"^2.0\"\n\n\
+             [build-system]\nrequires = [\"poetry-core\"]\nbuild-backend = \"poetry.core.masonry.api\"\n",
+        )
+        .write(
+            "poetry.lock",
+            &format!(
+                "[[package]]\nname = \"alpha\"\nversion = \"1.0\"\ngroups = [\"main\"]\n\
+                 files = [{{file = \"alpha-1.0-py3-none-any.whl\", hash = \"sha256:{a}\"}}]\n\n\
+                 [[package]]\nname = \"beta\"\nversion = \"2.0\"\ngroups = [\"dev\"]\n\
+                 files = [{{file = \"beta-2.0-py3-none-any.whl\", hash = \"sha256:{b}\"}}]\n",
+                a = hash(alpha()),
+                b = hash(beta()),
+            ),
+        );
+    project
+}
+
+#[test]
+fn poetry_lock_dependencies_are_packaged_with_the_plugins_group_switches() {
+    let (_wheels, index) = index_with(&[alpha(), beta()]);
+    let project = poetry_project(&index, "");
+    project.strata(&["package"]).assert_success();
+    let entries = names(&project.out("aws/demo-py312-x86_64.zip"));
+    assert!(
+        entries.contains(&"alpha/__init__.py".to_owned()),
+        "{entries:?}"
+    );
+    assert!(
+        !entries.iter().any(|e| e.starts_with("beta")),
+        "{entries:?}"
+    );
+
+    let project = poetry_project(&index, "    poetryWithGroups:\n      - dev\n");
+    project.strata(&["package"]).assert_success();
+    let entries = names(&project.out("aws/demo-py312-x86_64.zip"));
+    assert!(
+        entries.contains(&"alpha/__init__.py".to_owned()),
+        "{entries:?}"
+    );
+    assert!(
+        entries.contains(&"beta/__init__.py".to_owned()),
+        "{entries:?}"
+    );
+
+    let project = poetry_project(&index, "    poetryOnlyGroups:\n      - dev\n");
+    project.strata(&["package"]).assert_success();
+    let entries = names(&project.out("aws/demo-py312-x86_64.zip"));
+    assert!(
+        !entries.iter().any(|e| e.starts_with("alpha")),
+        "{entries:?}"
+    );
+
+    let project = poetry_project(&index, "    usePoetry: false\n");
+    project.strata(&["package"]).assert_success();
+    assert_eq!(
+        names(&project.out("aws/demo.zip")),
+        ["handler.py", "poetry.lock", "pyproject.toml"]
+    );
+}
+
+#[test]
+fn poetry_without_a_lock_is_refused_with_a_hint() {
+    let (_wheels, index) = index_with(&[alpha(), beta()]);
+    let project = poetry_project(&index, "");
+    std::fs::remove_file(project.path().join("poetry.lock")).unwrap();
+    let run = project.strata(&["package"]);
+    run.assert_failure(1);
+    assert!(run.stderr.contains("no poetry.lock"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hint: run `poetry lock`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn pipfile_lock_default_packages_are_packaged() {
+    let (_wheels, index) = index_with(&[alpha(), beta()]);
+    let project = Project::new(Resolver::Uv);
+    project
+        .write(
+            "serverless.yml",
+            "service: demo\nprovider:\n  name: aws\n  runtime: python3.12\n\
+             functions:\n  hello:\n    handler: handler.main\n\
+             plugins:\n  - serverless-python-requirements\n",
+        )
+        .write("handler.py", HANDLER)
+        .write("Pipfile", "[packages]\nalpha = \"*\"\n[dev-packages]\nbeta = \"*\"\n")
+        .write(
+            "Pipfile.lock",
+            &format!(
+                r#"{{"_meta": {{"sources": [{{"name": "local", "url": "{url}", "verify_ssl": false}}]}},
+ "default": {{"alpha": {{"version": "==1.0", "markers": "python_version >= '3.8'"}},
+              "gone": {{"version": "==9.9", "markers": "sys_platform == 'win32'"}}}},
+ "develop": {{"beta": {{"version": "==2.0"}}}}}}"#,
+                url = index.url()
+            ),
+        );
+    project.strata(&["package"]).assert_success();
+    let entries = names(&project.out("aws/demo-py312-x86_64.zip"));
+    assert!(
+        entries.contains(&"alpha/__init__.py".to_owned()),
+        "{entries:?}"
+    );
+    assert!(
+        !entries.iter().any(|e| e.starts_with("beta")),
+        "{entries:?}"
+    );
+}
+
+#[test]
+fn zip_true_packs_requirements_zip_with_the_unzip_helper_byte_identically() {
+    let (_wheels, index) = index_with(&[alpha()]);
+    let project = Project::new(Resolver::Uv);
+    project
+        .write("serverless.yml", &service(&index, HELLO, "    zip: true\n"))
+        .write("handler.py", ZIPPED_HANDLER)
+        .write("requirements.txt", "alpha==1.0\n");
+    project.strata(&["package"]).assert_success();
+    let zip = project.out("aws/demo-py312-x86_64.zip");
+    assert_eq!(
+        names(&zip),
+        [
+            ".requirements.zip",
+            "handler.py",
+            "requirements.txt",
+            "unzip_requirements.py"
+        ]
+    );
+    let entries = read_zip(&zip);
+    let inner = entries
+        .iter()
+        .find(|entry| entry.name == ".requirements.zip")
+        .unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let inner_path = scratch.path().join("inner.zip");
+    std::fs::write(&inner_path, &inner.data).unwrap();
+    assert_eq!(
+        names(&inner_path),
+        [
+            "alpha-1.0.dist-info/METADATA",
+            "alpha-1.0.dist-info/RECORD",
+            "alpha-1.0.dist-info/WHEEL",
+            "alpha/__init__.py",
+        ]
+    );
+    let helper = entries
+        .iter()
+        .find(|entry| entry.name == "unzip_requirements.py")
+        .unwrap();
+    let helper = String::from_utf8(helper.data.clone()).unwrap();
+    assert!(helper.contains("/tmp/sls-py-req") && helper.contains(".requirements.zip"));
+
+    // The same inputs elsewhere give the same bytes, inner zip included.
+    let first = sha256_file(&zip);
+    let again = Project::new(Resolver::Uv);
+    again
+        .write("serverless.yml", &service(&index, HELLO, "    zip: true\n"))
+        .write("handler.py", ZIPPED_HANDLER)
+        .write("requirements.txt", "alpha==1.0\n");
+    again.strata(&["package"]).assert_success();
+    assert_eq!(sha256_file(&again.out("aws/demo-py312-x86_64.zip")), first);
+}
+
+#[test]
+fn vendor_folders_are_copied_in_beside_the_packages() {
+    let (_wheels, index) = index_with(&[alpha()]);
+    let project = Project::new(Resolver::Uv);
+    project
+        .write(
+            "serverless.yml",
+            &service(&index, HELLO, "    vendor: ./vendored\n    layer: true\n"),
+        )
+        .write("handler.py", HANDLER)
+        .write("requirements.txt", "alpha==1.0\n")
+        .write("vendored/inhouse/__init__.py", "INHOUSE = 1\n");
+    project.strata(&["package"]).assert_success();
+    let layer = names(&project.out("aws/layers/python-requirements-py312-x86_64.zip"));
+    assert!(
+        layer.contains(&"python/inhouse/__init__.py".to_owned()),
+        "{layer:?}"
+    );
+    assert!(
+        layer.contains(&"python/alpha/__init__.py".to_owned()),
+        "{layer:?}"
+    );
+}
+
+#[test]
+fn serverless_yml_without_the_plugin_installs_no_requirements() {
+    let (_wheels, index) = index_with(&[alpha()]);
+    let project = Project::new(Resolver::Uv);
+    project
+        .write(
+            "serverless.yml",
+            "service: demo\nprovider:\n  name: aws\n  runtime: python3.12\n\
+             functions:\n  hello:\n    handler: handler.main\n",
+        )
+        .write("handler.py", HANDLER)
+        .write("requirements.txt", &requirements(&index, &["alpha==1.0"]));
+    let run = project.strata(&["package"]);
+    run.assert_success();
+    assert_eq!(
+        names(&project.out("aws/demo.zip")),
+        ["handler.py", "requirements.txt"]
+    );
+    assert_eq!(
+        run.stderr
+            .matches("requirements.txt is not installed")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("serverless-python-requirements"));
+
+    // strata.yml keeps installing by default.
+    let project = Project::new(Resolver::Uv);
+    project
+        .write(
+            "strata.yml",
+            "service: demo\nruntime: python3.12\naws:\n  region: us-east-1\n\
+             functions:\n  hello:\n    handler: handler.main\n    targets: [aws]\n",
+        )
+        .write("handler.py", HANDLER)
+        .write("requirements.txt", &requirements(&index, &["alpha==1.0"]));
+    project.strata(&["package"]).assert_success();
+    let report = project.report();
+    let path = report["artifacts"][0]["path"].as_str().unwrap().to_owned();
+    assert!(
+        names(&project.out(&path)).contains(&"alpha/__init__.py".to_owned()),
+        "{path}"
+    );
+}
+
+#[test]
+fn function_level_package_individually_and_patterns_are_honoured() {
+    let project = Project::new(Resolver::Uv);
+    project
+        .write(
+            "serverless.yml",
+            "service: demo\nprovider:\n  name: aws\n  runtime: python3.12\n\
+             functions:\n\
+             \x20 own:\n    handler: handler.main\n    package:\n      individually: true\n      patterns:\n        - '!other.py'\n\
+             \x20 shared:\n    handler: other.main\n",
+        )
+        .write("handler.py", HANDLER)
+        .write("other.py", HANDLER);
+    project.strata(&["package"]).assert_success();
+    assert_eq!(names(&project.out("aws/functions/own.zip")), ["handler.py"]);
+    assert_eq!(
+        names(&project.out("aws/demo.zip")),
+        ["handler.py", "other.py"]
+    );
+}
+
+#[test]
+fn pip_of_another_python_than_the_target_is_refused() {
+    let (_wheels, index) = index_with(&[alpha()]);
+    // Only `python3` (the machine's, 3.11 here) with pip on PATH, no uv.
+    let tools = tempfile::tempdir().unwrap();
+    let python = python_with_pip();
+    let wrapper = tools.path().join("python3");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec '{}' \"$@\"\n", python.display()),
+    )
+    .unwrap();
+    set_mode(&wrapper, 0o755);
+    let output = std::process::Command::new(&python)
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    let host = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let other = if host == "3.9" { "3.12" } else { "3.9" };
+
+    for (runtime, works) in [(other, false), (host.as_str(), true)] {
+        let mut project = Project::new(Resolver::Pip);
+        project.env("PATH", &format!("{}:/usr/bin:/bin", tools.path().display()));
+        project
+            .write(
+                "strata.yml",
+                &format!(
+                    "service: demo\nruntime: python{runtime}\naws:\n  region: us-east-1\n\
+                     functions:\n  hello:\n    handler: handler.main\n    targets: [aws]\n"
+                ),
+            )
+            .write("handler.py", HANDLER)
+            .write("requirements.txt", &requirements(&index, &["alpha==1.0"]));
+        let run = project.strata(&["package"]);
+        if works {
+            run.assert_success();
+        } else {
+            run.assert_failure(1);
+            assert!(
+                run.stderr
+                    .contains(&format!("no Python {runtime} to resolve with")),
+                "{}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains(&format!("python3 is {host}"))
+                    && run.stderr.contains("hint: install uv"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+}
