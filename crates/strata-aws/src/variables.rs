@@ -64,14 +64,15 @@ pub enum VariableError {
     TooLarge { bucket: String, key: String },
 }
 
-type Answer = Result<Option<VariableValue>, String>;
+/// A value is read once per source, region and profile.
+type AnswerKey = (VariableSource, String, Option<String>);
 
 /// Reads manifest variables from AWS, once each.
 pub struct AwsVariables {
     /// Endpoint override and credentials every client shares; region and profile vary.
     base: AwsSettings,
     clients: Mutex<HashMap<(String, Option<String>), AwsClients>>,
-    answers: Mutex<HashMap<(VariableSource, String, Option<String>), Answer>>,
+    answers: Mutex<HashMap<AnswerKey, Option<VariableValue>>>,
 }
 
 impl AwsVariables {
@@ -87,8 +88,8 @@ impl AwsVariables {
     ///
     /// # Errors
     /// [`VariableError`] when the clients cannot be built or the call fails for another
-    /// reason than the value not existing. A failure is remembered: asking again gives the
-    /// same error without another call.
+    /// reason than the value not existing. Only answers are kept for the run; the manifest
+    /// asks once per variable, so a failure is not retried either.
     pub async fn fetch(
         &self,
         source: &VariableSource,
@@ -100,17 +101,13 @@ impl AwsVariables {
             region.to_owned(),
             profile.map(str::to_owned),
         );
-        if let Some(Ok(answer)) = self.answers.lock().await.get(&key) {
+        if let Some(answer) = self.answers.lock().await.get(&key) {
             return Ok(answer.clone());
         }
         let clients = self.clients(region, profile).await?;
-        let answer = read(&clients, source).await;
-        let remembered = match &answer {
-            Ok(value) => Ok(value.clone()),
-            Err(error) => Err(error.to_string()),
-        };
-        self.answers.lock().await.insert(key, remembered);
-        answer
+        let answer = read(&clients, source).await?;
+        self.answers.lock().await.insert(key, answer.clone());
+        Ok(answer)
     }
 
     async fn clients(

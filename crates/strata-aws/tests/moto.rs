@@ -6,7 +6,10 @@
 
 mod support;
 
-use strata_aws::{AwsProvider, AwsSettings, StaticCredentials, managed_role_name};
+use strata_aws::{
+    AwsProvider, AwsSettings, AwsVariables, StaticCredentials, VariableSource, VariableValue,
+    managed_role_name,
+};
 use strata_provider::{
     DeployReport, DeploySpec, FunctionAction, FunctionOutcome, LayerAction, NoopReporter, Provider,
     ResourceKind, RoleSpec, RollbackRequest,
@@ -359,22 +362,7 @@ async fn remove_deletes_exactly_what_strata_created() {
 }
 
 async fn lambda_client() -> aws_sdk_lambda::Client {
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-        .region(aws_sdk_lambda::config::Region::new(REGION))
-        .endpoint_url(moto_url())
-        .credentials_provider(aws_sdk_lambda::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .build();
-    aws_sdk_lambda::Client::from_conf(config)
+    aws_sdk_lambda::Client::new(&moto_config().await)
 }
 
 /// Creates a function directly through the SDK, without strata's tags.
@@ -436,4 +424,259 @@ async fn large_artifacts_go_through_s3_in_parts_and_are_uploaded_once() {
         .filter(|call| !call.contains(" /2015-03-31/functions/"))
         .collect();
     assert_eq!(uploads, Vec::<&String>::new());
+}
+
+/// The SDK configuration of moto, for setting up what the variables read.
+async fn moto_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(moto_url())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
+        .load()
+        .await
+}
+
+#[tokio::test]
+async fn manifest_variables_are_read_from_ssm_cloudformation_s3_and_sts() {
+    moto_api("GET", "/moto-api/");
+    let config = moto_config().await;
+    let name = unique("vars");
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    for (suffix, value, kind) in [
+        ("plain", "v1", aws_sdk_ssm::types::ParameterType::String),
+        ("list", "a,b", aws_sdk_ssm::types::ParameterType::StringList),
+        (
+            "secure",
+            "s3cr3t",
+            aws_sdk_ssm::types::ParameterType::SecureString,
+        ),
+    ] {
+        ssm.put_parameter()
+            .name(format!("/{name}/{suffix}"))
+            .value(value)
+            .r#type(kind)
+            .send()
+            .await
+            .expect("put parameter");
+    }
+    aws_sdk_cloudformation::Client::new(&config)
+        .create_stack()
+        .stack_name(&name)
+        .template_body(
+            r#"{"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}, "Outputs": {"Url": {"Value": "https://queue.example"}}}"#,
+        )
+        .send()
+        .await
+        .expect("create stack");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = name.to_lowercase();
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    s3.put_object()
+        .bucket(&bucket)
+        .key("config.txt")
+        .body(aws_smithy_types::byte_stream::ByteStream::from_static(
+            b"hello",
+        ))
+        .send()
+        .await
+        .expect("object");
+
+    let variables = AwsVariables::new(AwsSettings {
+        endpoint_url: Some(moto_url()),
+        static_credentials: Some(StaticCredentials {
+            access_key_id: "testing".to_owned(),
+            secret_access_key: "testing".into(),
+        }),
+        ..AwsSettings::default()
+    });
+    let fetch = |source: VariableSource| {
+        let variables = &variables;
+        async move {
+            variables
+                .fetch(&source, REGION, None)
+                .await
+                .expect("variable read")
+        }
+    };
+    let parameter = |suffix: &str| VariableSource::Parameter {
+        name: format!("/{name}/{suffix}"),
+        decrypt: true,
+    };
+    assert!(matches!(fetch(parameter("plain")).await, Some(VariableValue::Plain(v)) if v == "v1"));
+    assert!(matches!(fetch(parameter("list")).await, Some(VariableValue::List(v)) if v == "a,b"));
+    assert!(
+        matches!(fetch(parameter("secure")).await, Some(VariableValue::Secure(v)) if v.expose() == "s3cr3t")
+    );
+    assert!(fetch(parameter("missing")).await.is_none());
+    let output = |stack: &str| VariableSource::StackOutput {
+        stack: stack.to_owned(),
+        output: "Url".to_owned(),
+    };
+    assert!(
+        matches!(fetch(output(&name)).await, Some(VariableValue::Plain(v)) if v == "https://queue.example")
+    );
+    assert!(fetch(output("no-such-stack")).await.is_none());
+    let object = |key: &str| VariableSource::Object {
+        bucket: bucket.clone(),
+        key: key.to_owned(),
+    };
+    assert!(
+        matches!(fetch(object("config.txt")).await, Some(VariableValue::Plain(v)) if v == "hello")
+    );
+    assert!(fetch(object("missing.txt")).await.is_none());
+    assert!(
+        matches!(fetch(VariableSource::AccountId).await, Some(VariableValue::Plain(v)) if v == "123456789012")
+    );
+
+    // Each value is read once per run: a change in AWS is not seen again.
+    ssm.put_parameter()
+        .name(format!("/{name}/plain"))
+        .value("v2")
+        .overwrite(true)
+        .send()
+        .await
+        .expect("overwrite parameter");
+    assert!(matches!(fetch(parameter("plain")).await, Some(VariableValue::Plain(v)) if v == "v1"));
+}
+
+/// SDK clients as a user with the AWS CLI would have them, for resources made by hand.
+async fn hand_clients() -> (aws_sdk_iam::Client, aws_sdk_lambda::Client) {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client)
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(moto_url())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "hand",
+        ))
+        .load()
+        .await;
+    (
+        aws_sdk_iam::Client::new(&config),
+        aws_sdk_lambda::Client::new(&config),
+    )
+}
+
+#[tokio::test]
+async fn a_role_and_function_strata_did_not_create_are_refused_never_removed_and_adopted_on_purpose()
+ {
+    let provider = provider(|_| {}).await;
+    let project = Project::new();
+    let (iam, lambda) = hand_clients().await;
+    let role_name = managed_role_name(&project.service, STAGE, REGION);
+    let role = iam
+        .create_role()
+        .role_name(&role_name)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let role_arn = role.role().unwrap().arn().to_owned();
+    let theirs = stored_zip(&[("theirs.py", b"def handler(e, c):\n    return 0\n")]);
+    let created = lambda
+        .create_function()
+        .function_name(project.hello())
+        .runtime(aws_sdk_lambda::types::Runtime::Python311)
+        .role(&role_arn)
+        .handler("theirs.handler")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_smithy_types::Blob::new(theirs))
+                .build(),
+        )
+        .tags("team", "other")
+        .send()
+        .await
+        .unwrap();
+    let their_sha = created.code_sha256().unwrap().to_owned();
+
+    let mut spec = project.spec(V1, "hash-a", "info");
+    let error = provider
+        .plan(&spec)
+        .await
+        .expect_err("the role is not strata's");
+    assert!(
+        matches!(&error, strata_aws::AwsError::NotOwned { kind: "role", name, .. } if *name == role_name),
+        "{error:?}"
+    );
+    // With a role of the user's own, the function is what is refused.
+    let mut own_role = spec.clone();
+    own_role.role = RoleSpec::Existing(role_arn.clone());
+    let error = provider
+        .plan(&own_role)
+        .await
+        .expect_err("the function is not strata's");
+    assert!(
+        matches!(&error, strata_aws::AwsError::NotOwned { kind: "function", name, tags } if *name == project.hello() && tags.get("team").map(String::as_str) == Some("other")),
+        "{error:?}"
+    );
+    let untouched = lambda
+        .get_function()
+        .function_name(project.hello())
+        .send()
+        .await
+        .unwrap();
+    let configuration = untouched.configuration().unwrap();
+    assert_eq!(configuration.code_sha256(), Some(their_sha.as_str()));
+    assert_eq!(configuration.role(), Some(role_arn.as_str()));
+
+    // remove never lists what strata does not own.
+    let removal = provider.plan_remove(&project.service, STAGE).await.unwrap();
+    assert!(
+        removal
+            .resources
+            .iter()
+            .all(|resource| resource.name != role_name && resource.name != project.hello()),
+        "{removal:?}"
+    );
+
+    spec.adopt = true;
+    let plan = provider.plan(&spec).await.unwrap();
+    assert_eq!(
+        plan.role.as_ref().map(|role| role.action),
+        Some(strata_provider::RoleAction::Adopt)
+    );
+    let hello = plan
+        .functions
+        .iter()
+        .find(|function| function.deployed_name == project.hello())
+        .unwrap();
+    assert!(
+        matches!(hello.action, FunctionAction::Adopt { .. }),
+        "{plan}"
+    );
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    let removal = provider.plan_remove(&project.service, STAGE).await.unwrap();
+    for name in [&role_name, &project.hello()] {
+        assert!(
+            removal
+                .resources
+                .iter()
+                .any(|resource| resource.name == *name),
+            "{name} is strata's once adopted: {removal:?}"
+        );
+    }
 }
