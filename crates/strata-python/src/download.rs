@@ -10,7 +10,7 @@
 use std::io::{Read, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
@@ -19,7 +19,7 @@ use url::Url;
 
 use crate::index::{EnvMap, IndexConfig};
 use crate::lock::PinnedDistribution;
-use crate::secret::{SecretUrl, redact_text, redact_url};
+use crate::secret::{SecretUrl, may_send_credentials, redact_text, redact_url};
 
 /// Progress callbacks for downloads. Called from worker threads.
 pub trait DownloadReporter: Sync {
@@ -94,6 +94,37 @@ pub enum DownloadError {
         "no TLS root certificates found in the OS store\nhint: set SSL_CERT_FILE to a PEM bundle"
     )]
     NoRootCertificates,
+    #[error(
+        "{filename} from {url} is larger than {limit} bytes ({why}); the download was discarded"
+    )]
+    TooLarge {
+        filename: String,
+        url: String,
+        limit: u64,
+        why: &'static str,
+    },
+    #[error(
+        "downloading {filename} from {url} did not finish within {} seconds; gave up\nhint: check the network and the index; a stalled download is abandoned rather than waited on for ever",
+        after.as_secs()
+    )]
+    TimedOut {
+        filename: String,
+        url: String,
+        after: Duration,
+    },
+    #[error(
+        "the TLS certificate of {url} is not trusted, so {filename} was not downloaded\nhint: if the index uses a private or self-signed CA, set SSL_CERT_FILE to a PEM file holding it"
+    )]
+    Tls {
+        filename: String,
+        url: String,
+        #[source]
+        source: TransportError,
+    },
+    #[error(
+        "refusing to send the index credentials for {filename} to {url} over plain http\nhint: use https for this index; plain http with credentials is only allowed to a loopback address (127.0.0.1, ::1, localhost)"
+    )]
+    InsecureCredentials { filename: String, url: String },
 }
 
 /// A transport failure, with any credentials scrubbed from its text.
@@ -117,7 +148,15 @@ pub struct DownloadConfig {
     pub connect_timeout: Duration,
     /// Maximum time without receiving data.
     pub read_timeout: Duration,
+    /// Total time for one file, all attempts included.
+    pub deadline: Duration,
+    /// The most a file may be when the lock does not record its size.
+    pub max_size: u64,
 }
+
+/// The size cap for a file whose size the lock does not record: a wheel's verification
+/// allows 1 GiB unpacked, so a bigger download is of no use.
+pub const MAX_UNLOCKED_DOWNLOAD: u64 = 1 << 30;
 
 impl Default for DownloadConfig {
     fn default() -> Self {
@@ -128,6 +167,8 @@ impl Default for DownloadConfig {
             backoff: Duration::from_millis(250),
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(60),
+            deadline: Duration::from_secs(600),
+            max_size: MAX_UNLOCKED_DOWNLOAD,
         }
     }
 }
@@ -406,7 +447,8 @@ impl Downloader {
         }
         let url = self.parse_url(&pin.filename, &pin.url)?;
         reporter.on_start(&pin.filename, pin.size);
-        let (path, _) = self.fetch_url(&pin.filename, &url, Some(&pin.sha256), reporter)?;
+        let limit = SizeLimit::of(pin.size, &self.config);
+        let (path, _) = self.fetch_url(&pin.filename, &url, Some(&pin.sha256), limit, reporter)?;
         reporter.on_finish(&pin.filename, false);
         Ok(path)
     }
@@ -424,7 +466,8 @@ impl Downloader {
                 cache: self.cache.root.clone(),
             });
         }
-        let (path, sha256) = self.fetch_url(filename, url, None, &NoReporter)?;
+        let limit = SizeLimit::of(None, &self.config);
+        let (path, sha256) = self.fetch_url(filename, url, None, limit, &NoReporter)?;
         let size = fs_err::metadata(&path)
             .map_err(|source| DownloadError::Cache {
                 path: path.clone(),
@@ -448,11 +491,12 @@ impl Downloader {
         filename: &str,
         url: &Url,
         expected: Option<&str>,
+        limit: SizeLimit,
         reporter: &dyn DownloadReporter,
     ) -> Result<(PathBuf, String), DownloadError> {
         match url.scheme() {
             "file" => self.copy_local(filename, url, expected, reporter),
-            "http" | "https" => self.download(filename, url, expected, reporter),
+            "http" | "https" => self.download(filename, url, expected, limit, reporter),
             _ => Err(DownloadError::UnsupportedUrl {
                 filename: filename.to_string(),
                 url: redact_url(url),
@@ -527,15 +571,15 @@ impl Downloader {
         let source = fs_err::File::open(&source_path).map_err(local_error)?;
         let mut temp = self.temp_file()?;
         let temp_path = temp.path().to_path_buf();
-        let actual =
-            copy_hashing(source, temp.as_file_mut(), filename, reporter).map_err(|error| {
-                match error {
-                    CopyError::Read(source) => local_error(source),
-                    CopyError::Write(source) => DownloadError::Cache {
-                        path: temp_path,
-                        source,
-                    },
-                }
+        // A local file is as big as it is: the hash check is what guards it.
+        let actual = copy_hashing(source, temp.as_file_mut(), filename, u64::MAX, reporter)
+            .map_err(|error| match error {
+                CopyError::Read(source) => local_error(source),
+                CopyError::Write(source) => DownloadError::Cache {
+                    path: temp_path,
+                    source,
+                },
+                CopyError::TooLarge => unreachable!("no limit on local files"),
             })?;
         self.finish(filename, url.as_str(), temp, actual, expected)
     }
@@ -545,6 +589,7 @@ impl Downloader {
         filename: &str,
         url: &Url,
         expected: Option<&str>,
+        limit: SizeLimit,
         reporter: &dyn DownloadReporter,
     ) -> Result<(PathBuf, String), DownloadError> {
         let client = self
@@ -553,24 +598,67 @@ impl Downloader {
             .expect("online downloaders always have a client");
         let shown_url = SecretUrl::from_url(url.clone()).redacted();
         let credentials = self.index.credentials_for(url);
+        if credentials.is_some() && !may_send_credentials(url) {
+            return Err(DownloadError::InsecureCredentials {
+                filename: filename.to_string(),
+                url: shown_url,
+            });
+        }
         let request_url = crate::secret::strip_userinfo(url);
+        let started = Instant::now();
+        let timed_out = || DownloadError::TimedOut {
+            filename: filename.to_string(),
+            url: shown_url.clone(),
+            after: self.config.deadline,
+        };
         let mut last_failure = String::new();
         for attempt in 0..self.config.attempts.max(1) {
             if attempt > 0 {
-                std::thread::sleep(self.config.backoff * 2u32.saturating_pow(attempt - 1));
+                let delay = self.config.backoff * 2u32.saturating_pow(attempt - 1);
+                if started.elapsed() + delay >= self.config.deadline {
+                    return Err(timed_out());
+                }
+                std::thread::sleep(delay);
             }
-            let mut request = client.agent.get(request_url.as_str());
+            // The whole attempt, body included, must end by the deadline: a server that
+            // trickles a byte a minute never trips the per-read timeout.
+            let Some(remaining) = self.config.deadline.checked_sub(started.elapsed()) else {
+                return Err(timed_out());
+            };
+            let mut request = client
+                .agent
+                .get(request_url.as_str())
+                .config()
+                .timeout_global(Some(remaining))
+                .build();
             if let Some(credentials) = &credentials {
                 let token = base64::engine::general_purpose::STANDARD
                     .encode(format!("{}:{}", credentials.username, credentials.password));
                 request = request.header("Authorization", &format!("Basic {token}"));
             }
             let outcome = match request.call() {
+                Err(error) if is_certificate_error(&error) => {
+                    return Err(DownloadError::Tls {
+                        filename: filename.to_string(),
+                        url: shown_url,
+                        source: TransportError {
+                            message: redact_text(&error.to_string(), &self.secrets),
+                        },
+                    });
+                }
                 Err(error) => Attempt::Retry(error.to_string()),
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    let announced = response
+                        .headers()
+                        .get("content-length")
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|value| value.trim().parse::<u64>().ok());
+                    if status == 200 && announced.is_some_and(|length| length > limit.bytes) {
+                        return Err(limit.error(filename, &shown_url));
+                    }
                     if status == 200 {
-                        self.receive(filename, &shown_url, expected, response, reporter)?
+                        self.receive(filename, &shown_url, expected, limit, response, reporter)?
                     } else if status >= 500 || status == 429 || status == 408 {
                         Attempt::Retry(format!("HTTP {status}"))
                     } else {
@@ -600,6 +688,9 @@ impl Downloader {
                     last_failure = reason;
                 }
             }
+            if started.elapsed() >= self.config.deadline {
+                return Err(timed_out());
+            }
         }
         Err(DownloadError::Transport {
             filename: filename.to_string(),
@@ -616,14 +707,16 @@ impl Downloader {
         filename: &str,
         shown_url: &str,
         expected: Option<&str>,
+        limit: SizeLimit,
         response: ureq::http::Response<ureq::Body>,
         reporter: &dyn DownloadReporter,
     ) -> Result<Attempt, DownloadError> {
         let mut temp = self.temp_file()?;
         let mut body = response.into_body();
-        // Wheels are large; the default body limit (10 MB) is meant for API responses.
+        // Wheels are large; the default body limit (10 MB) is meant for API responses. The
+        // copy enforces the real limit, with an error that says which it was.
         let reader = body.with_config().limit(u64::MAX).reader();
-        match copy_hashing(reader, temp.as_file_mut(), filename, reporter) {
+        match copy_hashing(reader, temp.as_file_mut(), filename, limit.bytes, reporter) {
             Ok(actual) => self
                 .finish(filename, shown_url, temp, actual, expected)
                 .map(Attempt::Done),
@@ -633,19 +726,67 @@ impl Downloader {
                 path: temp.path().to_path_buf(),
                 source,
             }),
+            Err(CopyError::TooLarge) => Err(limit.error(filename, shown_url)),
         }
+    }
+}
+
+/// How many bytes a download may bring, and why that many.
+#[derive(Debug, Clone, Copy)]
+struct SizeLimit {
+    bytes: u64,
+    why: &'static str,
+}
+
+impl SizeLimit {
+    /// The size the lock records, else the configured cap.
+    fn of(locked: Option<u64>, config: &DownloadConfig) -> Self {
+        match locked {
+            Some(bytes) => Self {
+                bytes,
+                why: "the size strata.lock records",
+            },
+            None => Self {
+                bytes: config.max_size,
+                why: "strata's cap for a file of unrecorded size",
+            },
+        }
+    }
+
+    fn error(self, filename: &str, url: &str) -> DownloadError {
+        DownloadError::TooLarge {
+            filename: filename.to_string(),
+            url: url.to_string(),
+            limit: self.bytes,
+            why: self.why,
+        }
+    }
+}
+
+/// A server certificate the client does not trust: no retry will change that.
+fn is_certificate_error(error: &ureq::Error) -> bool {
+    match error {
+        ureq::Error::Rustls(_) | ureq::Error::Tls(_) => true,
+        ureq::Error::Io(io) => {
+            let text = io.to_string();
+            text.contains("certificate") || text.contains("UnknownIssuer")
+        }
+        _ => false,
     }
 }
 
 enum CopyError {
     Read(std::io::Error),
     Write(std::io::Error),
+    /// More than the limit arrived.
+    TooLarge,
 }
 
 fn copy_hashing(
     mut reader: impl Read,
     file: &mut std::fs::File,
     name: &str,
+    limit: u64,
     reporter: &dyn DownloadReporter,
 ) -> Result<String, CopyError> {
     let mut hasher = Sha256::new();
@@ -658,9 +799,12 @@ fn copy_hashing(
             Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(error) => return Err(CopyError::Read(error)),
         };
+        total += read as u64;
+        if total > limit {
+            return Err(CopyError::TooLarge);
+        }
         hasher.update(&buffer[..read]);
         file.write_all(&buffer[..read]).map_err(CopyError::Write)?;
-        total += read as u64;
         reporter.on_progress(name, total);
     }
     file.flush().map_err(CopyError::Write)?;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use crate::secret::{Credentials, SecretUrl};
+use crate::secret::{Credentials, SecretUrl, may_send_credentials};
 
 /// Environment variables as the caller sees them; injected so tests never touch the process
 /// environment.
@@ -82,6 +82,10 @@ pub enum IndexError {
         #[source]
         source: url::ParseError,
     },
+    #[error(
+        "refusing to send credentials to the index {url} over plain http\nhint: use https for this index; plain http with credentials is only allowed to a loopback address (127.0.0.1, ::1, localhost)"
+    )]
+    InsecureCredentials { url: SecretUrl },
     #[error("cannot read netrc file `{}`", path.display())]
     Netrc {
         path: PathBuf,
@@ -200,6 +204,13 @@ impl IndexConfig {
             .collect();
         for (host, found) in netrc.hosts() {
             config.host_credentials.entry(host).or_insert(found);
+        }
+        // Checked here, before the resolver gets the URLs, not only before a download.
+        if let Some(url) = std::iter::once(&index_url)
+            .chain(&extra)
+            .find(|url| url.has_credentials() && !may_send_credentials(url.expose()))
+        {
+            return Err(IndexError::InsecureCredentials { url: url.clone() });
         }
         config.index_url = index_url;
         config.extra_index_urls = extra;
@@ -451,6 +462,44 @@ mod tests {
         )
         .unwrap();
         assert!(!pypi_only.index_url.has_credentials());
+    }
+
+    /// Regression: credentials for an index reached over plain http were sent in the clear.
+    #[test]
+    fn credentials_over_plain_http_are_refused_unless_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let netrc = dir.path().join("netrc");
+        fs_err::write(&netrc, "machine plain.example login u password n3trc-pw\n").unwrap();
+        let sources = CredentialSources { netrc: Some(netrc) };
+        let none = IndexOptions::default();
+        for url in [
+            "http://user:pw@plain.example/simple/",
+            "http://t0ken@plain.example/simple/",
+            // Credentials from netrc count the same as written ones.
+            "http://plain.example/simple/",
+        ] {
+            let error =
+                IndexConfig::from_sources(&env(&[("PIP_INDEX_URL", url)]), &none, &none, &sources)
+                    .unwrap_err();
+            let message = error.to_string();
+            assert!(
+                matches!(error, IndexError::InsecureCredentials { .. }),
+                "{url}"
+            );
+            assert!(message.contains("hint: use https"), "{message}");
+            assert!(
+                !message.contains("pw") && !message.contains("t0ken"),
+                "{message}"
+            );
+        }
+        for url in [
+            "https://user:pw@plain.example/simple/",
+            "http://user:pw@127.0.0.1:8080/simple/",
+            "http://other.example/simple/",
+        ] {
+            IndexConfig::from_sources(&env(&[("PIP_INDEX_URL", url)]), &none, &none, &sources)
+                .unwrap_or_else(|error| panic!("{url}: {error}"));
+        }
     }
 
     #[test]

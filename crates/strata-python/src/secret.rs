@@ -147,6 +147,21 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Credentials go over https, or over plain http only to this machine: anyone on the path
+/// can read a Basic `Authorization` header sent in the clear.
+pub fn may_send_credentials(url: &Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(address)) => address.is_loopback(),
+            Some(url::Host::Ipv6(address)) => address.is_loopback(),
+            Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 /// `url` without username and password: what a request goes to (the credentials travel in a
 /// header instead).
 pub fn strip_userinfo(url: &Url) -> Url {
@@ -384,5 +399,34 @@ mod tests {
             strip_requirements_credentials("-i https://${USER}:hunter2@h.example/simple\n");
         assert!(removed);
         assert_eq!(clean, "-i https://h.example/simple\n");
+    }
+
+    /// Regression: Basic credentials were sent over plain http to any host.
+    #[test]
+    fn credentials_go_over_https_or_to_loopback_only() {
+        for allowed in [
+            "https://index.example/simple/",
+            "http://127.0.0.1:8080/simple/",
+            "http://127.1.2.3/simple/",
+            "http://[::1]:9000/simple/",
+            "http://localhost/simple/",
+        ] {
+            assert!(
+                may_send_credentials(&Url::parse(allowed).unwrap()),
+                "{allowed}"
+            );
+        }
+        for refused in [
+            "http://index.example/simple/",
+            "http://10.0.0.5/simple/",
+            "http://127.0.0.1.nip.io/simple/",
+            "http://localhost.example/simple/",
+            "ftp://127.0.0.1/simple/",
+        ] {
+            assert!(
+                !may_send_credentials(&Url::parse(refused).unwrap()),
+                "{refused}"
+            );
+        }
     }
 }

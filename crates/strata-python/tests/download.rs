@@ -335,3 +335,141 @@ fn local_files_are_copied_and_hashed() {
     let error = loader.fetch(&wrong, &NoReporter).unwrap_err();
     assert!(matches!(error, DownloadError::HashMismatch { .. }));
 }
+
+/// A one-connection-at-a-time HTTP server on 127.0.0.1 that answers every request with
+/// `head` and then whatever `body` writes, for misbehaving-server tests the index cannot play.
+fn raw_server(
+    head: &'static str,
+    body: impl Fn(&mut std::net::TcpStream) + Send + Sync + 'static,
+) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        // One connection per attempt; the client makes at most a few.
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { break };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            if stream.write_all(head.as_bytes()).is_ok() {
+                body(&mut stream);
+            }
+        }
+    });
+    (
+        format!("http://127.0.0.1:{port}/files/big-1.0-py3-none-any.whl"),
+        handle,
+    )
+}
+
+fn pin_at(url: &str, size: Option<u64>) -> PinnedDistribution {
+    let mut pin = PinnedDistribution::new(
+        "big",
+        "1.0",
+        "big-1.0-py3-none-any.whl",
+        &Url::parse(url).unwrap(),
+        &"a".repeat(64),
+    );
+    pin.size = size;
+    pin
+}
+
+/// Regression: a download had no size bound; a server could fill the disk.
+#[test]
+fn downloads_stop_at_the_locked_size() {
+    let cache = tempfile::tempdir().unwrap();
+    // No Content-Length: the body ends when the server closes, after far more than locked.
+    let (url, _server) = raw_server("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", |stream| {
+        use std::io::Write as _;
+        let chunk = vec![b'x'; 64 * 1024];
+        for _ in 0..64 {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+    });
+    let downloader = Downloader::new(
+        WheelCache::new(cache.path()),
+        index_config("https://unused.example/simple/"),
+        &EnvMap::new(),
+        config(false),
+    )
+    .unwrap();
+    let error = downloader
+        .fetch(&pin_at(&url, Some(100 * 1024)), &NoReporter)
+        .unwrap_err();
+    assert!(
+        matches!(error, DownloadError::TooLarge { limit: 102_400, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("strata.lock"), "{error}");
+    assert!(
+        files_under(cache.path()).is_empty(),
+        "{:?}",
+        files_under(cache.path())
+    );
+
+    // Announced too big: refused before the body is read. Without a locked size, the cap.
+    let (url, _server) = raw_server(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n",
+        |_| {},
+    );
+    let capped = Downloader::new(
+        WheelCache::new(cache.path()),
+        index_config("https://unused.example/simple/"),
+        &EnvMap::new(),
+        DownloadConfig {
+            max_size: 4096,
+            ..config(false)
+        },
+    )
+    .unwrap();
+    let error = capped.fetch(&pin_at(&url, None), &NoReporter).unwrap_err();
+    assert!(
+        matches!(error, DownloadError::TooLarge { limit: 4096, .. }),
+        "{error:?}"
+    );
+}
+
+/// Regression: a server trickling bytes just faster than the read timeout held a build for
+/// ever; every download now has a total time bound.
+#[test]
+fn a_trickling_download_is_abandoned_at_its_deadline() {
+    let cache = tempfile::tempdir().unwrap();
+    let (url, _server) = raw_server(
+        "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n",
+        |stream| {
+            use std::io::Write as _;
+            // Bounded, so the test also ends on code without a deadline (and then fails).
+            for _ in 0..60 {
+                if stream.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        },
+    );
+    let downloader = Downloader::new(
+        WheelCache::new(cache.path()),
+        index_config("https://unused.example/simple/"),
+        &EnvMap::new(),
+        DownloadConfig {
+            deadline: Duration::from_millis(500),
+            ..config(false)
+        },
+    )
+    .unwrap();
+    let error = downloader
+        .fetch(&pin_at(&url, None), &NoReporter)
+        .unwrap_err();
+    assert!(matches!(error, DownloadError::TimedOut { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("hint: check the network"),
+        "{error}"
+    );
+    assert!(
+        files_under(cache.path())
+            .iter()
+            .all(|path| !path.ends_with("big-1.0-py3-none-any.whl"))
+    );
+}
