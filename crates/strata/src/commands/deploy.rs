@@ -12,7 +12,7 @@ use crate::build::plan::PlanOptions;
 use crate::cli::{DeployArgs, DeploySelectionArgs, LockModeArgs};
 use crate::commands::Context;
 use crate::commands::package::{build_settings, build_with_progress, own_output_dir};
-use crate::error::CliError;
+use crate::error::{CliError, ErrorKind};
 use crate::interrupt::Signals;
 use crate::progress::DeployProgress;
 use crate::project_lock::{self, ProjectLock};
@@ -71,13 +71,14 @@ pub fn prepare(
     )?;
     own_output_dir(&settings);
     let outcome = build_with_progress(context, config, &settings)?;
-    let spec = aws::deploy_spec(
+    let mut spec = aws::deploy_spec(
         config,
         &outcome.report,
         &out_dir,
         &selection.functions,
         selection.force,
     )?;
+    spec.adopt = selection.adopt;
     Ok(Prepared {
         spec,
         settings: aws::aws_settings(config, context.load_options.region.as_deref()),
@@ -115,7 +116,20 @@ pub fn run(context: &Context, args: &DeployArgs) -> Result<(), CliError> {
         let report = provider.apply(&plan, &progress).await;
         progress.finish();
         Ok::<_, CliError>(report?)
-    })?;
+    });
+    // A call that failed after the interrupt (connecting, planning, the role) still means
+    // the deploy stopped early on request: exit 130, with the failure as the cause.
+    let report = match report {
+        Err(error) if interrupt.is_triggered() && error.kind != ErrorKind::Interrupted => {
+            let mut interrupted =
+                CliError::interrupted("deploy interrupted before any function was changed");
+            interrupted.causes.push(error.message);
+            interrupted.causes.extend(error.causes);
+            return Err(interrupted
+                .with_hint("run `strata deploy` again to finish: only what differs is redone"));
+        }
+        other => other?,
+    };
 
     let interrupted = interrupt.is_triggered();
     let success = report.is_success() && !interrupted;
