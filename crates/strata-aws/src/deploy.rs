@@ -15,7 +15,7 @@ use strata_provider::{
 
 use crate::AwsProvider;
 use crate::call::CallContext;
-use crate::desired::{DesiredConfig, Pending, is_configuration_field};
+use crate::desired::{DesiredConfig, Pending, TAG_SERVICE, TAG_STAGE, is_configuration_field};
 use crate::error::{ApiError, AwsError};
 use crate::role;
 use crate::upload::{CodeSource, code_source};
@@ -33,6 +33,14 @@ pub(crate) fn description_dependency_hash(description: &str) -> Option<&str> {
     description
         .split_whitespace()
         .find_map(|word| word.strip_prefix("strata:deps="))
+}
+
+/// Whether tags say strata created the resource for this service and stage.
+pub(crate) fn owned_by(tags: Option<&HashMap<String, String>>, service: &str, stage: &str) -> bool {
+    tags.is_some_and(|tags| {
+        tags.get(TAG_SERVICE).map(String::as_str) == Some(service)
+            && tags.get(TAG_STAGE).map(String::as_str) == Some(stage)
+    })
 }
 
 pub(crate) fn description_belongs_to(description: &str, service: &str, stage: &str) -> bool {
@@ -264,6 +272,16 @@ async fn plan_function(
         return Ok(plan);
     };
     let tags = deployed.as_ref().and_then(|output| output.tags());
+    let adopting = !owned_by(tags, &spec.service, &spec.stage);
+    if adopting && !spec.adopt {
+        return Err(AwsError::NotOwned {
+            kind: "function",
+            name: name.to_owned(),
+            tags: tags
+                .map(|tags| tags.clone().into_iter().collect())
+                .unwrap_or_default(),
+        });
+    }
 
     let alias = ctx
         .call_optional(Step::Read, || async {
@@ -293,6 +311,17 @@ async fn plan_function(
         old: latest.code_sha256().map(str::to_owned),
         new: local_hash.to_owned(),
     });
+    if adopting {
+        plan.action = FunctionAction::Adopt {
+            owner_tags: tags
+                .map(|tags| tags.clone().into_iter().collect())
+                .unwrap_or_default(),
+            code,
+            config: config.into_iter().chain(tag_changes).collect(),
+        };
+        plan.alias = alias_move;
+        return Ok(plan);
+    }
     if code.is_some() || !config.is_empty() {
         plan.action = FunctionAction::Update {
             code,
@@ -664,7 +693,7 @@ async fn run_function_steps(
             FunctionOutcome::Created
         }
         FunctionAction::Publish => FunctionOutcome::Published,
-        FunctionAction::Update { code, config } => {
+        FunctionAction::Update { code, config } | FunctionAction::Adopt { code, config, .. } => {
             let architecture_changed = config.iter().any(|change| change.field == "architecture");
             let code_update = code.is_some() || architecture_changed;
             let config_update = config.iter().any(is_configuration_field);

@@ -275,6 +275,16 @@ pub enum AwsError {
         actual: String,
     },
 
+    #[error(
+        "the {kind} `{name}` exists but strata did not create it for this service and stage (its tags: {})",
+        describe_tags(.tags)
+    )]
+    NotOwned {
+        kind: &'static str,
+        name: String,
+        tags: std::collections::BTreeMap<String, String>,
+    },
+
     #[error("layer `{layer}` used by function `{function}` is not in this deploy")]
     UnknownLayer { function: String, layer: String },
 
@@ -290,6 +300,16 @@ pub enum AwsError {
 
     #[error("a deploy task stopped unexpectedly")]
     Task(#[source] tokio::task::JoinError),
+}
+
+fn describe_tags(tags: &std::collections::BTreeMap<String, String>) -> String {
+    if tags.is_empty() {
+        return "none".to_owned();
+    }
+    tags.iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn attempts_suffix(attempts: u32, reason: GiveUp) -> String {

@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use strata_provider::{DeploySpec, RoleAction, RolePlan, RoleSpec, Step};
 
+use std::collections::HashMap;
+
 use crate::call::CallContext;
+use crate::deploy::owned_by;
 use crate::desired::{Pending, TAG_SERVICE, TAG_STAGE};
 use crate::error::{ApiError, AwsError};
 
@@ -124,14 +127,27 @@ pub(crate) async fn plan_role(
         .iter()
         .any(|tag| tag.key() == TAG_POLICY_HASH && tag.value() == wanted);
     let arn = role.arn().to_owned();
+    let tag_map: HashMap<String, String> = tags
+        .tags()
+        .iter()
+        .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+        .collect();
+    let owned = owned_by(Some(&tag_map), &spec.service, &spec.stage);
+    if !owned && !spec.adopt {
+        return Err(AwsError::NotOwned {
+            kind: "role",
+            name,
+            tags: tag_map.into_iter().collect(),
+        });
+    }
     Ok((
         RolePlan {
             name,
             id: Some(arn.clone()),
-            action: if current {
-                RoleAction::Unchanged
-            } else {
-                RoleAction::Update
+            action: match (owned, current) {
+                (false, _) => RoleAction::Adopt,
+                (true, true) => RoleAction::Unchanged,
+                (true, false) => RoleAction::Update,
             },
         },
         Pending::Known(arn),
@@ -147,7 +163,10 @@ pub(crate) async fn apply_role(
     plan: &RolePlan,
 ) -> Result<String, AwsError> {
     let statements = match (&spec.role, plan.action) {
-        (RoleSpec::Managed { statements }, RoleAction::Create | RoleAction::Update) => statements,
+        (
+            RoleSpec::Managed { statements },
+            RoleAction::Create | RoleAction::Update | RoleAction::Adopt,
+        ) => statements,
         _ => return Ok(plan.id.clone().unwrap_or_else(|| plan.name.clone())),
     };
     let name = plan.name.as_str();
@@ -195,13 +214,20 @@ pub(crate) async fn apply_role(
             .map_err(|error| ApiError::from_sdk("PutRolePolicy", error))
     })
     .await?;
-    if plan.action == RoleAction::Update {
-        let hash_tag =
-            tag(TAG_POLICY_HASH, &hash).map_err(|error| build_error("TagRole", error))?;
+    if matches!(plan.action, RoleAction::Update | RoleAction::Adopt) {
+        // An adopted role is tagged as strata's from now on, like one it created.
+        let tags = [
+            tag(TAG_POLICY_HASH, &hash),
+            tag(TAG_SERVICE, &spec.service),
+            tag(TAG_STAGE, &spec.stage),
+        ]
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| build_error("TagRole", error))?;
         ctx.call(Step::Role, || async {
             iam.tag_role()
                 .role_name(name)
-                .tags(hash_tag.clone())
+                .set_tags(Some(tags.clone()))
                 .send()
                 .await
                 .map_err(|error| ApiError::from_sdk("TagRole", error))

@@ -81,6 +81,14 @@ struct Checksums {
     object: String,
 }
 
+/// S3 writes a composite checksum as `<digest>-<parts>`; moto leaves the part count off.
+fn same_checksum(stored: &str, expected: &str) -> bool {
+    stored == expected
+        || expected
+            .split_once('-')
+            .is_some_and(|(digest, _)| digest == stored)
+}
+
 /// Hashes the zip in one pass: its sha256 (checked against the build report) and the
 /// checksums S3 will hold for it when parts are `part_size` long (`None`: one part).
 async fn checksums(artifact: &ArtifactRef, part_size: Option<u64>) -> Result<Checksums, AwsError> {
@@ -189,8 +197,11 @@ impl Uploader<'_> {
             .await?;
         // The key names the content, but anyone who could write the bucket could have put
         // other bytes under it: only the checksum says the object is this zip.
-        let present = existing
-            .is_some_and(|object| object.checksum_sha256() == Some(checksums.object.as_str()));
+        let present = existing.is_some_and(|object| {
+            object
+                .checksum_sha256()
+                .is_some_and(|stored| same_checksum(stored, &checksums.object))
+        });
         if !present {
             if in_parts {
                 self.upload_in_parts(ctx, &bucket, &key, &owner, artifact, &checksums.parts)

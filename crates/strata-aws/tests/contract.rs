@@ -636,3 +636,56 @@ async fn a_layer_published_with_other_code_is_refused_and_deleted() {
     assert_eq!(h.fake.layer_versions("svc-prod-deps"), 0);
     assert_eq!(h.fake.count("CreateFunction"), 0);
 }
+
+#[tokio::test]
+async fn a_function_strata_did_not_create_is_refused_and_adopted_only_on_purpose() {
+    let h = harness().await;
+    let theirs = support::stored_zip(&[("theirs.py", b"def handler(e, c): return 0\n")]);
+    let their_role = "arn:aws:iam::123456789012:role/theirs";
+    h.fake
+        .create_by_hand(NAME, &theirs, their_role, &[("team", "other")]);
+    let before = h.fake.latest(NAME).unwrap();
+    h.fake.clear_requests();
+
+    let mut spec = h.spec("def hello(): return 1\n");
+    let error = h.provider.plan(&spec).await.expect_err("not strata's");
+    assert!(
+        matches!(&error, strata_aws::AwsError::NotOwned { kind: "function", name, .. } if name == NAME),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("team=other"), "{error}");
+    assert!(!h.fake.requests().is_empty());
+    assert!(h.fake.mutations().is_empty(), "{:?}", h.fake.mutations());
+    let after = h.fake.latest(NAME).unwrap();
+    assert_eq!(after["CodeSha256"], before["CodeSha256"]);
+    assert_eq!(after["Role"], their_role);
+
+    spec.adopt = true;
+    let plan = h.provider.plan(&spec).await.unwrap();
+    let FunctionAction::Adopt {
+        owner_tags, code, ..
+    } = &plan.functions[0].action
+    else {
+        panic!("expected adopt: {plan}");
+    };
+    assert_eq!(owner_tags.get("team").map(String::as_str), Some("other"));
+    assert!(code.is_some());
+    let report = h.provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    let tags = h.fake.tags(NAME);
+    assert_eq!(
+        tags.get("strata:service").map(String::as_str),
+        Some(SERVICE)
+    );
+    assert_eq!(tags.get("strata:stage").map(String::as_str), Some(STAGE));
+    assert_eq!(
+        h.fake.latest(NAME).unwrap()["CodeSha256"],
+        spec.functions[0].code.code_sha256_base64.as_str()
+    );
+    assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("1"));
+
+    // Now strata's: an ordinary plan, no adopt needed.
+    spec.adopt = false;
+    let plan = h.provider.plan(&spec).await.unwrap();
+    assert_eq!(plan.functions[0].action, FunctionAction::Unchanged);
+}

@@ -1,5 +1,6 @@
 //! The side-effect-free result of comparing a [`DeploySpec`] with what is deployed.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -79,6 +80,9 @@ pub enum RoleAction {
     Unchanged,
     /// A role the user manages; strata only references it.
     External,
+    /// A role under strata's name that strata did not create, taken over on purpose
+    /// (`--adopt`): its policy is rewritten and it is tagged as strata's.
+    Adopt,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -120,6 +124,14 @@ pub enum FunctionAction {
     /// move the pointer only.
     Publish,
     Unchanged,
+    /// A function under strata's name that strata did not create, taken over on purpose
+    /// (`--adopt`): updated like [`FunctionAction::Update`] and tagged as strata's.
+    /// `owner_tags` are the tags it had.
+    Adopt {
+        owner_tags: BTreeMap<String, String>,
+        code: Option<CodeChange>,
+        config: Vec<FieldChange>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -177,6 +189,7 @@ impl fmt::Display for DeployPlan {
                 RoleAction::Update => "update",
                 RoleAction::Unchanged => "unchanged",
                 RoleAction::External => "use as given",
+                RoleAction::Adopt => "adopt (not created by strata)",
             };
             writeln!(f, "  role {}: {action}", role.name)?;
         }
@@ -207,13 +220,23 @@ impl fmt::Display for DeployPlan {
                 }
                 FunctionAction::Publish => "publish a version of the deployed code",
                 FunctionAction::Unchanged => "unchanged",
+                FunctionAction::Adopt { .. } => "adopt (not created by strata)",
             };
             writeln!(
                 f,
                 "  function {} ({}): {summary}",
                 function.logical_name, function.deployed_name
             )?;
-            if let FunctionAction::Update { code, config } = &function.action {
+            if let FunctionAction::Adopt { owner_tags, .. } = &function.action {
+                let tags: Vec<String> = owner_tags
+                    .iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .collect();
+                writeln!(f, "      tags it had: {}", or_none(&tags.join(", ")))?;
+            }
+            if let FunctionAction::Update { code, config }
+            | FunctionAction::Adopt { code, config, .. } = &function.action
+            {
                 if let Some(code) = code {
                     writeln!(
                         f,
@@ -255,6 +278,10 @@ impl fmt::Display for DeployPlan {
     }
 }
 
+fn or_none(text: &str) -> &str {
+    if text.is_empty() { "(none)" } else { text }
+}
+
 fn short(hash: &str) -> &str {
     hash.get(..12).unwrap_or(hash)
 }
@@ -273,6 +300,7 @@ mod tests {
             role: RoleSpec::Managed { statements: vec![] },
             unmanaged: vec!["events.http (hello)".into()],
             force: false,
+            adopt: false,
         }
     }
 
@@ -346,6 +374,55 @@ mod tests {
             "{json}"
         );
         assert!(!json.contains("\"a\""));
+    }
+
+    #[test]
+    fn an_adopted_function_says_so_with_the_tags_it_had() {
+        let mut plan = DeployPlan::new("aws", "eu-west-1", spec());
+        plan.unmanaged.clear();
+        plan.role = Some(RolePlan {
+            name: "svc-prod-eu-west-1-lambdaRole".into(),
+            id: Some("arn:aws:iam::1:role/svc-prod-eu-west-1-lambdaRole".into()),
+            action: RoleAction::Adopt,
+        });
+        plan.functions.push(FunctionPlan {
+            logical_name: "hello".into(),
+            deployed_name: "svc-prod-hello".into(),
+            action: FunctionAction::Adopt {
+                owner_tags: BTreeMap::from([("team".into(), "other".into())]),
+                code: Some(CodeChange {
+                    old: Some("theirs=".into()),
+                    new: "ours=".into(),
+                }),
+                config: vec![FieldChange::new(
+                    "tags.strata:stage",
+                    None,
+                    Some("prod".into()),
+                )],
+            },
+            alias: Some(AliasMove {
+                name: "prod".into(),
+                from: None,
+                to: None,
+            }),
+        });
+        assert!(!plan.is_noop());
+        insta::assert_snapshot!(plan.to_string(), @r"
+        Plan for service `svc`, stage `prod` (aws eu-west-1)
+          role svc-prod-eu-west-1-lambdaRole: adopt (not created by strata)
+          function hello (svc-prod-hello): adopt (not created by strata)
+              tags it had: team=other
+              code: theirs= -> ours=
+              tags.strata:stage: (unset) -> prod
+              alias prod: (none) -> new version
+        ");
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["role"]["action"], "adopt");
+        assert_eq!(json["functions"][0]["action"]["kind"], "adopt");
+        assert_eq!(
+            json["functions"][0]["action"]["owner_tags"]["team"],
+            "other"
+        );
     }
 
     #[test]

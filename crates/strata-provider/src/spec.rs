@@ -25,6 +25,11 @@ pub struct DeploySpec {
     pub unmanaged: Vec<String>,
     /// Redeploy every function even when the deployed state already matches.
     pub force: bool,
+    /// Take over resources that exist under the names strata would give them but that
+    /// strata did not create (no strata tags for this service and stage); without it they
+    /// are refused, never changed.
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 /// One function as it should be after the deploy.
@@ -164,6 +169,7 @@ impl fmt::Debug for DeploySpec {
             .field("role", &self.role)
             .field("unmanaged", &self.unmanaged)
             .field("force", &self.force)
+            .field("adopt", &self.adopt)
             .finish()
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use strata_aws::{AwsError, AwsProvider, AwsSettings};
 use strata_manifest::{
@@ -105,8 +106,17 @@ impl From<AwsError> for CliError {
                 "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pick a profile with AWS_PROFILE \
                  or provider.profile, or sign in with `aws sso login`",
             ),
+            AwsError::Call { source, .. } if source.timed_out => Some(
+                "AWS did not answer in time; check the network, or give calls longer with \
+                 STRATA_AWS_CALL_TIMEOUT and each function longer with STRATA_DEPLOY_DEADLINE \
+                 (seconds)",
+            ),
             AwsError::Call { source, .. } if source.transport => Some(
                 "check the network; when you use an emulator, check AWS_ENDPOINT_URL and that it is running",
+            ),
+            AwsError::NotOwned { .. } => Some(
+                "pass --adopt to take it over on purpose (strata then tags it and manages it \
+                 from now on), or give strata's resource another name",
             ),
             AwsError::NoPreviousVersion { .. } => {
                 Some("pass --to VERSION; `strata info` lists the published versions")
@@ -281,8 +291,49 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         })
 }
 
+/// Environment variables that bound AWS calls, in seconds, and what each sets.
+const TIMEOUT_VARIABLES: [(&str, fn(&mut AwsSettings, Duration)); 3] = [
+    ("STRATA_AWS_CONNECT_TIMEOUT", |settings, value| {
+        settings.timeouts.connect = value;
+    }),
+    ("STRATA_AWS_CALL_TIMEOUT", |settings, value| {
+        settings.timeouts.attempt = value;
+        settings.timeouts.operation = value;
+    }),
+    ("STRATA_DEPLOY_DEADLINE", |settings, value| {
+        settings.retry.function_deadline = value;
+    }),
+];
+
+/// Applies the timeout variables of `env` (see [`TIMEOUT_VARIABLES`]) to `settings`.
+pub fn apply_timeout_variables(
+    settings: &mut AwsSettings,
+    env: &BTreeMap<String, String>,
+) -> Result<(), CliError> {
+    for (name, apply) in TIMEOUT_VARIABLES {
+        let Some(text) = env.get(name) else { continue };
+        let seconds = text
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
+            .ok_or_else(|| {
+                CliError::input(format!("{name} is `{text}`, not a number of seconds"))
+                    .with_hint("give a positive number of seconds, e.g. 300")
+            })?;
+        apply(settings, Duration::from_secs_f64(seconds));
+    }
+    Ok(())
+}
+
 /// Builds the AWS clients; fails early with the sources tried when there are no credentials.
-pub async fn connect(settings: AwsSettings) -> Result<AwsProvider, CliError> {
+/// The timeout variables of the environment apply here, so every command is bounded alike.
+pub async fn connect(mut settings: AwsSettings) -> Result<AwsProvider, CliError> {
+    let env: BTreeMap<String, String> = TIMEOUT_VARIABLES
+        .iter()
+        .filter_map(|(name, _)| Some(((*name).to_owned(), std::env::var(name).ok()?)))
+        .collect();
+    apply_timeout_variables(&mut settings, &env)?;
     Ok(AwsProvider::new(settings).await?)
 }
 
@@ -362,6 +413,7 @@ pub fn deploy_spec(
         role: role_spec(config)?,
         unmanaged: unmanaged_items(config),
         force,
+        adopt: false,
     })
 }
 
@@ -819,6 +871,28 @@ functions:
         )]);
         let error = deploy_spec(&config, &build, dir.path(), &[], false).unwrap_err();
         assert!(matches!(error, SpecError::UnknownLayer { .. }), "{error}");
+    }
+
+    #[test]
+    fn timeout_variables_bound_calls_and_the_function_deadline() {
+        let mut settings = AwsSettings::default();
+        let env = BTreeMap::from([
+            ("STRATA_AWS_CONNECT_TIMEOUT".to_owned(), "3".to_owned()),
+            ("STRATA_AWS_CALL_TIMEOUT".to_owned(), "42.5".to_owned()),
+            ("STRATA_DEPLOY_DEADLINE".to_owned(), "600".to_owned()),
+        ]);
+        apply_timeout_variables(&mut settings, &env).unwrap();
+        assert_eq!(settings.timeouts.connect, Duration::from_secs(3));
+        assert_eq!(settings.timeouts.attempt, Duration::from_millis(42_500));
+        assert_eq!(settings.timeouts.operation, Duration::from_millis(42_500));
+        assert_eq!(settings.retry.function_deadline, Duration::from_secs(600));
+
+        let env = BTreeMap::from([("STRATA_AWS_CALL_TIMEOUT".to_owned(), "0".to_owned())]);
+        let error = apply_timeout_variables(&mut settings, &env).unwrap_err();
+        assert_eq!(
+            error.message,
+            "STRATA_AWS_CALL_TIMEOUT is `0`, not a number of seconds"
+        );
     }
 
     #[test]

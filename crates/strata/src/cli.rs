@@ -109,6 +109,11 @@ pub struct DeploySelectionArgs {
     /// Update and publish every function even when the deployed state already matches
     #[arg(long)]
     pub force: bool,
+
+    /// Take over a function or role that exists under strata's name but that strata did not
+    /// create (it is then tagged as strata's); without it such a resource is refused
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 #[derive(Debug, Args)]

@@ -231,6 +231,25 @@ impl FakeLambda {
             .cloned()
     }
 
+    /// Creates a function as someone else would, outside strata: `zip` as its code, `role`
+    /// and `tags` as given.
+    pub fn create_by_hand(&self, name: &str, zip: &[u8], role: &str, tags: &[(&str, &str)]) {
+        let input = json!({
+            "FunctionName": name,
+            "Runtime": "python3.11",
+            "Role": role,
+            "Handler": "theirs.handler",
+            "Code": { "ZipFile": base64::engine::general_purpose::STANDARD.encode(zip) },
+            "Tags": tags.iter().copied().collect::<BTreeMap<_, _>>(),
+        });
+        let reply = create_function(&mut self.state.lock().unwrap(), &input);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+
+    pub fn tags(&self, function: &str) -> BTreeMap<String, String> {
+        self.state.lock().unwrap().functions[function].tags.clone()
+    }
+
     pub fn layer_versions(&self, layer: &str) -> usize {
         self.state
             .lock()
@@ -424,6 +443,7 @@ fn operation_name(method: &str, path: &str) -> &'static str {
         ("POST", ["2018-10-31", "layers", _, "versions"]) => "PublishLayerVersion",
         ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
         ("POST", ["2017-03-31", "tags", ..]) => "TagResource",
+        ("DELETE", ["2017-03-31", "tags", ..]) => "UntagResource",
         ("HEAD", [_]) => "HeadBucket",
         ("HEAD", [_, ..]) => "HeadObject",
         ("PUT", [_, _, ..]) => "PutObject",
@@ -558,6 +578,38 @@ fn route(
             let name = path.rsplit(':').next().unwrap_or_default();
             match state.functions.get(name) {
                 Some(function) => ok(json!({ "Tags": function.tags })),
+                None => not_found(name),
+            }
+        }
+        ("POST", ["2017-03-31", "tags", ..]) => {
+            let name = path.rsplit(':').next().unwrap_or_default();
+            match state.functions.get_mut(name) {
+                Some(function) => {
+                    for (key, value) in input["Tags"].as_object().into_iter().flatten() {
+                        let value = value.as_str().unwrap_or_default().to_owned();
+                        function.tags.insert(key.clone(), value);
+                    }
+                    Reply {
+                        status: 204,
+                        ..Reply::default()
+                    }
+                }
+                None => not_found(name),
+            }
+        }
+        // The query map keeps one `tagKeys`: enough for the single-key removals tests make.
+        ("DELETE", ["2017-03-31", "tags", ..]) => {
+            let name = path.rsplit(':').next().unwrap_or_default();
+            match state.functions.get_mut(name) {
+                Some(function) => {
+                    if let Some(key) = query.get("tagKeys") {
+                        function.tags.remove(&percent_decode(key));
+                    }
+                    Reply {
+                        status: 204,
+                        ..Reply::default()
+                    }
+                }
                 None => not_found(name),
             }
         }

@@ -95,6 +95,7 @@ pub fn spec(
         role,
         unmanaged: Vec::new(),
         force: false,
+        adopt: false,
     }
 }
 

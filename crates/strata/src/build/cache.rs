@@ -23,7 +23,9 @@ impl ArtifactCache {
         )
     }
 
-    /// Copies the cached zip for `key` to `output` (atomically) and returns its report.
+    /// Copies the cached zip for `key` to `output` (atomically) and returns its report. The
+    /// copy is hashed against the recorded sha256: a cached zip changed on disk (even keeping
+    /// its size) is a miss, rebuilt and overwritten, never reused.
     pub fn get(&self, key: &str, output: &Path) -> Result<Option<ArtifactReport>, BuildError> {
         let (zip, meta) = self.paths(key);
         let Ok(text) = fs_err::read_to_string(&meta) else {
@@ -38,6 +40,10 @@ impl ArtifactCache {
             _ => return Ok(None),
         }
         copy_atomically(&zip, output)?;
+        // The copy is what is reused, so the copy is what is checked.
+        if !has_sha256(output, &report.sha256) {
+            return Ok(None);
+        }
         Ok(Some(report))
     }
 
@@ -49,6 +55,12 @@ impl ArtifactCache {
         let text = serde_json::to_string_pretty(report).expect("reports serialize");
         write_atomically(&meta, text.as_bytes())
     }
+}
+
+/// Whether the file at `path` has the recorded sha256 (lowercase hex). A size check misses a
+/// same-size change; a zip is reused only when its bytes are the ones the report describes.
+pub fn has_sha256(path: &Path, sha256_hex: &str) -> bool {
+    strata_archive::hash_file(path).is_ok_and(|actual| actual == sha256_hex)
 }
 
 fn cache_error(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
@@ -100,4 +112,74 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<(), BuildError> {
         .persist(to)
         .map_err(|error| cache_error(to)(error.error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::report::{ArtifactKindName, BuildReport};
+
+    fn report_of(path: &Path, input_key: &str) -> ArtifactReport {
+        let bytes = fs_err::read(path).unwrap();
+        ArtifactReport {
+            kind: ArtifactKindName::Function,
+            name: "aws/svc".to_owned(),
+            cloud: "aws".to_owned(),
+            target: None,
+            path: "aws/svc.zip".to_owned(),
+            sha256: strata_archive::hash_file(path).unwrap(),
+            code_sha256: String::new(),
+            zipped_size: bytes.len() as u64,
+            unzipped_size: 0,
+            file_count: 1,
+            distributions: Vec::new(),
+            functions: Vec::new(),
+            reused: false,
+            input_key: input_key.to_owned(),
+        }
+    }
+
+    /// Flips one byte: same size, other bytes.
+    fn corrupt_keeping_the_size(path: &Path) {
+        let mut bytes = fs_err::read(path).unwrap();
+        bytes[3] ^= 0xff;
+        fs_err::write(path, bytes).unwrap();
+    }
+
+    const KEY: &str = "ab0123456789";
+
+    #[test]
+    fn a_cached_zip_changed_keeping_its_size_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let built = dir.path().join("built.zip");
+        fs_err::write(&built, b"PK\x03\x04 the built zip").unwrap();
+        let report = report_of(&built, KEY);
+        let cache = ArtifactCache::new(dir.path().join("cache"));
+        cache.put(KEY, &built, &report).unwrap();
+
+        let output = dir.path().join("out/svc.zip");
+        assert_eq!(cache.get(KEY, &output).unwrap(), Some(report));
+
+        let (cached, _) = cache.paths(KEY);
+        corrupt_keeping_the_size(&cached);
+        assert_eq!(cache.get(KEY, &output).unwrap(), None);
+    }
+
+    #[test]
+    fn a_zip_in_the_output_directory_changed_keeping_its_size_is_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("svc.zip");
+        fs_err::write(&output, b"PK\x03\x04 the built zip").unwrap();
+        let previous = BuildReport {
+            service: "svc".to_owned(),
+            stage: "dev".to_owned(),
+            output_dir: ".strata/build/dev".to_owned(),
+            artifacts: vec![report_of(&output, KEY)],
+            notes: Vec::new(),
+        };
+        assert!(previous.unchanged("aws/svc.zip", KEY, &output).is_some());
+
+        corrupt_keeping_the_size(&output);
+        assert!(previous.unchanged("aws/svc.zip", KEY, &output).is_none());
+    }
 }

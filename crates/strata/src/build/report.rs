@@ -221,7 +221,7 @@ pub fn write(
 
 impl BuildReport {
     /// The previous report's entry for `path` when its inputs are unchanged and the zip is
-    /// still there with its size: nothing to do, not even a copy.
+    /// still there with its size and sha256: nothing to do, not even a copy.
     pub fn unchanged(
         &self,
         path: &str,
@@ -233,6 +233,8 @@ impl BuildReport {
             .iter()
             .find(|a| a.path == path && a.input_key == key)?;
         let metadata = fs_err::metadata(output).ok()?;
-        (metadata.len() == artifact.zipped_size).then_some(artifact)
+        (metadata.len() == artifact.zipped_size
+            && crate::build::cache::has_sha256(output, &artifact.sha256))
+        .then_some(artifact)
     }
 }
