@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::str::FromStr;
 
 use pep508_rs::{ExtraName, Requirement, VerbatimUrl, VersionOrUrl};
 use serde::Deserialize;
@@ -24,7 +23,7 @@ use crate::depset::DependencySet;
 use crate::download::{DownloadError, Downloader};
 use crate::index::{EnvMap, IndexConfig};
 use crate::lock::{PinnedDistribution, normalize_name};
-use crate::requirements::{RequirementLine, canonical_requirement};
+use crate::requirements::{RequirementLine, canonical_requirement, parse_requirement_text};
 use crate::secret::{redact_text, strip_credentials};
 use crate::target::{NoWheelError, Target, WheelFilename, best_wheel};
 
@@ -941,7 +940,9 @@ fn walk_for_target(
         reachable.insert(name);
         let extra_names: Vec<ExtraName> = requirement.extras.clone();
         for dependency in &install.metadata.requires_dist {
-            let Ok(parsed) = Requirement::<VerbatimUrl>::from_str(dependency) else {
+            // Metadata comes from the index: a hostile `Requires-Dist` must be refused, and
+            // pep508_rs panics on some (see `parse_requirement_text`).
+            let Ok(parsed) = parse_requirement_text(dependency, Path::new(".")) else {
                 continue;
             };
             if parsed.evaluate_markers(&environment, &extra_names) {
@@ -960,6 +961,28 @@ fn walk_for_target(
 mod tests {
     use super::*;
     use crate::target::Arch;
+
+    #[test]
+    fn hostile_requires_dist_in_a_report_is_skipped_not_a_panic() {
+        // Each of these made pep508_rs panic when it came straight from a package's metadata.
+        let report: PipReport = serde_json::from_value(serde_json::json!({
+            "install": [{
+                "download_info": {"url": "https://example.com/demo-1.0-py3-none-any.whl"},
+                "metadata": {
+                    "name": "demo",
+                    "version": "1.0",
+                    "requires_dist": ["foo- ==1", "bar[baz-]", "six; python_version == '\u{e9}'", "six"],
+                },
+            }],
+        }))
+        .unwrap();
+        let roots = vec![parse_requirement_text("demo", Path::new(".")).unwrap()];
+        let target = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
+        let walk = walk_for_target(&report, &roots, &target);
+        assert!(walk.reachable.contains("demo"));
+        // The well-formed dependency is still followed (and is missing from this report).
+        assert_eq!(walk.missing, vec!["six".to_owned()]);
+    }
 
     #[test]
     fn uv_platform_never_exceeds_the_baseline() {
