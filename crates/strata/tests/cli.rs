@@ -56,18 +56,44 @@ fn print_seed_manifests_for_dev_and_prod() {
                 &[DATABASE],
             );
             if manifest == "serverless-framework.yml" {
-                // The article never defines worker_handler: print refuses, as validate does.
+                // The article never defines worker_handler: like `serverless print`, the
+                // resolved manifest is printed anyway, the error goes to stderr, exit 1.
                 assert_eq!(code, 1, "{stdout}");
                 assert!(
                     stderr.contains("`handler.worker_handler` does not exist"),
                     "{stderr}"
                 );
+                assert!(stdout.contains("worker_handler"), "{stdout}");
+                assert!(!stdout.contains("does not exist"), "{stdout}");
                 continue;
             }
             assert_eq!(code, 0, "{stderr}");
             insta::assert_snapshot!(format!("print-{manifest}-{stage}"), stdout);
         }
     }
+}
+
+#[test]
+fn print_masks_secrets_but_not_plain_values() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("serverless.yml"),
+        "service: app\nprovider:\n  name: aws\n  runtime: python3.12\n  environment:\n    S3_KEY_BASE: ${sls:stage}\n    API_KEY: ${env:API_KEY}\n    PARAM: ${ssm:/app/param}\nfunctions:\n  hello:\n    handler: handler.main\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("handler.py"),
+        "def main(event, context):\n    return 1\n",
+    )
+    .unwrap();
+    let (stdout, stderr, code) = strata(dir.path(), &["print"], &[("API_KEY", "k-123")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("S3_KEY_BASE: dev"), "{stdout}");
+    assert!(stdout.contains("API_KEY: \"****\""), "{stdout}");
+    assert!(!stdout.contains("k-123"), "{stdout}");
+    // Offline, a cloud variable stays as written and is reported once.
+    assert!(stdout.contains("${ssm:/app/param}"), "{stdout}");
+    assert!(stderr.contains("is resolved at deploy time"), "{stderr}");
 }
 
 #[test]

@@ -42,13 +42,20 @@ pub fn run(context: &Context, args: &PrintArgs) -> Result<(), CliError> {
 /// `STRIPE_KEY`) or that are URLs with a password, so `strata print` can be pasted into an
 /// issue or a CI log. Plain values whose name merely contains a marker (`S3_KEY_BASE: dev`)
 /// are shown.
-fn mask(value: &mut serde_json::Value, secure: &[String], in_environment: bool) {
+fn mask(value: &mut serde_json::Value, secure: &[String], is_environment: bool) {
+    let from_secure = |text: &str| {
+        secure
+            .iter()
+            .any(|secret| !secret.is_empty() && text.contains(secret.as_str()))
+    };
     match value {
         serde_json::Value::Object(map) => {
             for (key, child) in map.iter_mut() {
-                let secret_name = in_environment && secret_name(key);
                 match child {
-                    serde_json::Value::String(text) if secret_name => {
+                    serde_json::Value::String(text)
+                        if is_environment
+                            && (secret_name(key) || strata_provider::looks_secret("", text)) =>
+                    {
                         *text = strata_provider::MASK.to_owned();
                     }
                     _ => mask(child, secure, key == "environment"),
@@ -60,13 +67,8 @@ fn mask(value: &mut serde_json::Value, secure: &[String], in_environment: bool) 
                 mask(item, secure, false);
             }
         }
-        serde_json::Value::String(text) => {
-            let from_secure = secure
-                .iter()
-                .any(|secret| !secret.is_empty() && text.contains(secret.as_str()));
-            if from_secure || (in_environment && strata_provider::looks_secret("", text)) {
-                *text = strata_provider::MASK.to_owned();
-            }
+        serde_json::Value::String(text) if from_secure(text) => {
+            *text = strata_provider::MASK.to_owned();
         }
         _ => {}
     }
