@@ -199,7 +199,7 @@ fn canaries_reach_their_use_and_nothing_else() {
         .start()
         .unwrap();
     let private = WheelBuilder::new("private", "1.0");
-    publish(&index, &[private.clone()]);
+    publish(&index, std::slice::from_ref(&private));
     let extra_wheels = tempfile::tempdir().unwrap();
     let extra = LocalIndex::builder(extra_wheels.path())
         .basic_auth("netrc-user", NETRC_PASSWORD)
