@@ -110,6 +110,8 @@ async fn first_deploy_creates_then_second_deploy_makes_no_mutating_call() {
     let spec = h.spec("def hello(): return 1\n");
     let plan = h.provider.plan(&spec).await.unwrap();
     assert_eq!(plan.functions[0].action, FunctionAction::Create);
+    // Positive control: the fake saw the plan's reads, so "no mutation" is not vacuous.
+    assert!(!h.fake.requests().is_empty());
     assert!(h.fake.mutations().is_empty(), "plan must only read");
 
     let report = h.provider.apply(&plan, &NoopReporter).await.unwrap();
@@ -131,6 +133,7 @@ async fn first_deploy_creates_then_second_deploy_makes_no_mutating_call() {
     let report = h.provider.apply(&plan, &NoopReporter).await.unwrap();
     assert_eq!(report.functions[0].outcome, FunctionOutcome::Unchanged);
     assert_eq!(report.functions[0].version.as_deref(), Some("1"));
+    assert!(!h.fake.requests().is_empty());
     assert!(h.fake.mutations().is_empty(), "{:?}", h.fake.mutations());
 }
 
