@@ -291,8 +291,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         })
 }
 
+/// Puts one timeout into the settings.
+type SetTimeout = fn(&mut AwsSettings, Duration);
+
 /// Environment variables that bound AWS calls, in seconds, and what each sets.
-const TIMEOUT_VARIABLES: [(&str, fn(&mut AwsSettings, Duration)); 3] = [
+const TIMEOUT_VARIABLES: [(&str, SetTimeout); 3] = [
     ("STRATA_AWS_CONNECT_TIMEOUT", |settings, value| {
         settings.timeouts.connect = value;
     }),
