@@ -7,7 +7,8 @@
 //!     .tag(&tags::manylinux((3, 12), (2, 17), "x86_64"))
 //!     .requires_dist("requests>=2")
 //!     .file("demo_pkg/core.py", "VALUE = 1\n");
-//! assert_eq!(wheel.filename(), "demo_pkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl");
+//! // Separators are escaped as the wheel spec asks; the case is kept, as older tools did.
+//! assert_eq!(wheel.filename(), "Demo_Pkg-1.0-cp312-cp312-manylinux_2_17_x86_64.whl");
 //! ```
 
 use std::io;
