@@ -1,9 +1,7 @@
 //! `strata lock`, `--locked`, `--offline`, `--upgrade-package`, index credentials, and
 //! per-function dependency sets sharing layers.
 
-mod package_support;
-
-use package_support::*;
+use crate::support::*;
 use strata_tests::LocalIndex;
 use strata_tests::wheel::WheelBuilder;
 

@@ -2,12 +2,10 @@
 //! numpy and pandas with nothing else on the path, and the example project builds from its
 //! committed lock, then offline. Without network these tests FAIL, saying so; they never skip.
 
-mod package_support;
-
 use std::path::Path;
 use std::process::Command;
 
-use package_support::*;
+use crate::support::*;
 
 /// Fails the test with a clear message when pypi.org cannot be reached.
 fn require_pypi() {

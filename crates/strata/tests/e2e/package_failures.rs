@@ -1,9 +1,7 @@
 //! Builds that must fail, and fail cleanly: malicious wheels, corrupted downloads, a Lambda
 //! size budget overrun; and the boto3 warning that must not fail.
 
-mod package_support;
-
-use package_support::*;
+use crate::support::*;
 use strata_tests::LocalIndex;
 use strata_tests::wheel::{Malice, WheelBuilder, sha256_hex};
 

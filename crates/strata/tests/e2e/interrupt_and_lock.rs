@@ -5,14 +5,12 @@
 //! its own zips, with one consistent `strata.lock`. SIGTERM stops a run with exit 130 and no
 //! `.partial` file left, and a re-run finishes the job.
 
-mod package_support;
-
 use std::fs::File;
 use std::io::Read as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use package_support::*;
+use crate::support::*;
 use strata_tests::LocalIndex;
 use strata_tests::wheel::WheelBuilder;
 

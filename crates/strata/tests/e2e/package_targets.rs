@@ -1,9 +1,7 @@
 //! Wheels are picked for the target (Python, CPU, glibc), never for the host; requirement
 //! markers are evaluated for the target; a requirement with no fitting wheel fails clearly.
 
-mod package_support;
-
-use package_support::*;
+use crate::support::*;
 use strata_tests::LocalIndex;
 use strata_tests::wheel::{WheelBuilder, tags};
 

@@ -2,9 +2,7 @@
 //! environment values appear in no output, file, zip, upload or child argv strata produces,
 //! while each still reaches its place of use.
 
-mod package_support;
-
-use package_support::{HANDLER, Project, Resolver, publish, read_zip};
+use crate::support::{HANDLER, Project, Resolver, publish, read_zip};
 use strata_tests::LocalIndex;
 use strata_tests::wheel::WheelBuilder;
 
@@ -180,7 +178,7 @@ fn argv_recorder(
             ),
         )
         .unwrap();
-        package_support::set_mode(&wrapper, 0o755);
+        crate::support::set_mode(&wrapper, 0o755);
     }
     dir
 }

@@ -2,11 +2,9 @@
 //! caches and file metadata; `SOURCE_DATE_EPOCH`; the layer and function zip layouts; the
 //! build cache and `build-report.json`.
 
-mod package_support;
-
 use std::path::Path;
 
-use package_support::*;
+use crate::support::*;
 use strata_tests::LocalIndex;
 use strata_tests::wheel::{WheelBuilder, tags};
 

@@ -2,77 +2,30 @@
 //! binary run with a controlled environment (PATH with python3 + pip, and optionally uv), a
 //! small zip reader to look inside the artifacts, and helpers around the local index.
 //!
-//! Each `package_*.rs` file includes this with `mod package_support;` and uses a subset, hence
-//! the `dead_code` allowance.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
-use std::time::SystemTime;
 
 use sha2::{Digest as _, Sha256};
 use strata_tests::LocalIndex;
 use strata_tests::wheel::WheelBuilder;
 
-/// The workspace root (`tests/..`).
+/// The workspace root (`crates/strata/../..`).
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
+        .ancestors()
+        .nth(2)
+        .expect("crates/strata sits two levels below the workspace root")
         .to_path_buf()
 }
 
-/// The `strata` binary under test, rebuilt first when any workspace source is newer than it.
-///
-/// `cargo nextest run --workspace` builds it before the tests start; `-p strata-tests` does
-/// not, and a stale binary would make these tests check old behaviour.
+/// The `strata` binary under test. Cargo builds it from the same sources before it builds
+/// this test binary, so it can never be stale.
 pub fn strata_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| workspace().join("target"), PathBuf::from);
-        let binary = target_dir.join("debug").join("strata");
-        let built = std::fs::metadata(&binary)
-            .and_then(|m| m.modified())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        if newest_source(&workspace().join("crates")).is_some_and(|newest| newest > built) {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "strata"])
-                .current_dir(workspace())
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "`cargo build -p strata` failed");
-        }
-        assert!(
-            binary.is_file(),
-            "{} is missing: run `cargo build -p strata`",
-            binary.display()
-        );
-        binary
-    })
-}
-
-fn newest_source(dir: &Path) -> Option<SystemTime> {
-    let mut newest = None;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path
-                .extension()
-                .is_some_and(|ext| ext == "rs" || ext == "toml")
-            {
-                let modified = entry.metadata().and_then(|m| m.modified()).ok();
-                newest = newest.max(modified);
-            }
-        }
-    }
-    newest
+    Path::new(env!("CARGO_BIN_EXE_strata"))
 }
 
 /// Which resolver strata finds on the PATH it is given.

@@ -3,11 +3,9 @@
 //! documents (sources: the plugin's lib/poetry.js, lib/pipenv.js, lib/zip.js, lib/pip.js,
 //! index.js defaults; Serverless' lib/plugins/package/lib/package-service.js).
 
-mod package_support;
-
 use std::path::Path;
 
-use package_support::*;
+use crate::support::*;
 use strata_tests::LocalIndex;
 use strata_tests::wheel::WheelBuilder;
 

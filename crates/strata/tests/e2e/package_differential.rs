@@ -2,13 +2,11 @@
 //! bytes and executable bits as `pip install --target` for the same requirements and target,
 //! apart from what an installer writes about the installation itself.
 
-mod package_support;
-
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::Command;
 
-use package_support::*;
+use crate::support::*;
 use strata_tests::LocalIndex;
 use strata_tests::wheel::{WheelBuilder, tags};
 

@@ -6,9 +6,8 @@
 //! filtered to the test's own service name (moto is shared by tests running in parallel). A
 //! test fails — never skips — when moto is not reachable.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -18,39 +17,8 @@ use strata_tests::{LocalIndex, WheelBuilder};
 
 const REGION: &str = "us-east-1";
 
-/// The strata binary, built once per test process: this package may not depend on the CLI
-/// crate, so `cargo build` makes sure the binary matches the sources under test.
 fn strata_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(path) = std::env::var_os("STRATA_BIN") {
-            return PathBuf::from(path);
-        }
-        let exe = std::env::current_exe().unwrap();
-        // <target>/<profile>/deps/<test binary>
-        let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
-        let target_dir = profile_dir.parent().unwrap();
-        let profile = profile_dir.file_name().unwrap().to_string_lossy();
-        let mut command = Command::new(env!("CARGO"));
-        command
-            .args([
-                "build", "--quiet", "-j", "2", "-p", "strata", "--bin", "strata",
-            ])
-            .arg("--target-dir")
-            .arg(target_dir);
-        match profile.as_ref() {
-            "debug" => {}
-            "release" => {
-                command.arg("--release");
-            }
-            other => {
-                command.args(["--profile", other]);
-            }
-        }
-        let status = command.status().expect("cargo runs");
-        assert!(status.success(), "building the strata binary failed");
-        profile_dir.join(format!("strata{}", std::env::consts::EXE_SUFFIX))
-    })
+    crate::support::strata_binary()
 }
 
 /// A service name no other test (or earlier run against the same moto) uses.
@@ -86,7 +54,7 @@ impl Project {
         // answers that with 500 once it holds a Lambda function and has no Docker.)
         moto_api("GET", "/moto-api/");
         let home = tempfile::tempdir().unwrap();
-        let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin");
+        let tools = crate::support::workspace().join(".tools/venv/bin");
         let path = std::env::join_paths(std::iter::once(tools).chain(std::env::split_paths(
             &std::env::var_os("PATH").unwrap_or_default(),
         )))
@@ -693,8 +661,7 @@ fn aws_remove_deletes_exactly_what_strata_created() {
 #[test]
 fn aws_seed_serverless_yml_deploys_with_stage_prod() {
     // The repository's copy of the seed project (tests read nothing outside the repository).
-    let seed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/strata-manifest/tests/fixtures/seed");
+    let seed = crate::support::workspace().join("crates/strata-manifest/tests/fixtures/seed");
     let mut project = Project::new("seed");
     let manifest = std::fs::read_to_string(seed.join("serverless.yml")).unwrap();
     assert!(manifest.contains("service: python-app\n"));
@@ -933,7 +900,7 @@ fn emulator_script_refuses_a_server_it_did_not_start() {
             let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
         }
     });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/emulators");
+    let script = crate::support::workspace().join("scripts/emulators");
     let output = Command::new(&script)
         .arg("start")
         .env("STRATA_MOTO_PORT", port.to_string())
