@@ -31,6 +31,30 @@ pub fn moto_request(
     content_type: &str,
     body: &str,
 ) -> (u16, String) {
+    exchange(method, path, signing, content_type, "", body)
+}
+
+/// A call to an AWS JSON-protocol API (SSM, for example) on moto: `target` is the
+/// `X-Amz-Target` header, such as `AmazonSSM.PutParameter`. Returns the status and the body.
+pub fn moto_json_call(region: &str, service: &str, target: &str, body: &str) -> (u16, String) {
+    exchange(
+        "POST",
+        "/",
+        Some((region, service)),
+        "application/x-amz-json-1.1",
+        &format!("X-Amz-Target: {target}\r\n"),
+        body,
+    )
+}
+
+fn exchange(
+    method: &str,
+    path: &str,
+    signing: Option<(&str, &str)>,
+    content_type: &str,
+    extra_headers: &str,
+    body: &str,
+) -> (u16, String) {
     let url = moto_url();
     let address = moto_address();
     let mut stream = TcpStream::connect(&address).unwrap_or_else(|error| {
@@ -51,7 +75,7 @@ pub fn moto_request(
         .unwrap_or_default();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}{extra_headers}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("request written to moto");

@@ -1,7 +1,7 @@
 //! The configuration a Lambda function should have, and its comparison with what Lambda
 //! reports.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_lambda::types::FunctionConfiguration;
 use strata_provider::{FieldChange, FunctionSpec};
@@ -42,6 +42,8 @@ pub struct DesiredConfig {
     pub timeout_s: i32,
     pub description: String,
     pub environment: BTreeMap<String, String>,
+    /// Names the manifest marks secret, masked in the plan's environment changes.
+    pub secret_environment: BTreeSet<String>,
     pub role: Pending,
     pub architecture: String,
     pub layers: Vec<Pending>,
@@ -66,6 +68,7 @@ impl DesiredConfig {
             timeout_s: i32::try_from(function.timeout_s).unwrap_or(i32::MAX),
             description: function.description.clone(),
             environment: function.environment.clone(),
+            secret_environment: function.secret_environment.clone(),
             role,
             architecture: function.architecture.as_str().to_owned(),
             layers,
@@ -170,7 +173,8 @@ impl DesiredConfig {
             let old = deployed_environment.get(key).map(String::as_str);
             let new = self.environment.get(key).map(String::as_str);
             if old != new {
-                changes.push(FieldChange::environment(key, old, new));
+                let marked = self.secret_environment.contains(key);
+                changes.push(FieldChange::environment(key, old, new, marked));
             }
         }
         changes
@@ -231,6 +235,7 @@ mod tests {
                 ("STAGE".into(), "dev".into()),
                 ("API_TOKEN".into(), "new-token".into()),
             ]),
+            secret_environment: BTreeSet::new(),
             description: String::new(),
             tags: BTreeMap::from([("team".into(), "a".into())]),
             architecture: strata_provider::Architecture::Arm64,

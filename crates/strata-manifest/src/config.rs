@@ -1,6 +1,6 @@
 //! The resolved, typed configuration of one stage: what every other crate reads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -425,12 +425,20 @@ pub struct FunctionConfig {
     pub timeout: u32,
     /// provider.environment merged with the function's own (the function wins).
     pub environment: IndexMap<String, String>,
+    /// Environment variable names the manifest marks secret for this function: the
+    /// service-wide list (`provider.secretEnvironment`, `custom.strata.secretEnvironment`)
+    /// plus the function's own `secretEnvironment`. Their values are masked wherever strata
+    /// shows them; the values themselves reach the cloud unchanged.
+    pub secret_environment: BTreeSet<String>,
     pub description: Option<String>,
     pub targets: Vec<Cloud>,
     pub architecture: Architecture,
     pub module: Option<PathBuf>,
     /// The requirements file for this function, relative to the project directory.
     pub requirements: Option<PathBuf>,
+    /// serverless-python-requirements' function-level `vendor`: a folder (relative to the
+    /// project) copied in beside this function's packages.
+    pub vendor: Option<PathBuf>,
     /// Layer references rendered as text (`arn:…` or `{Ref: NameLambdaLayer}`).
     pub layers: Vec<String>,
     pub layer_refs: Vec<LayerRef>,
@@ -472,6 +480,14 @@ pub struct ResolvedConfig {
 }
 
 impl ResolvedConfig {
+    /// Every environment variable name the manifest marks secret, in any function.
+    pub fn secret_environment(&self) -> BTreeSet<String> {
+        self.functions
+            .values()
+            .flat_map(|function| function.secret_environment.iter().cloned())
+            .collect()
+    }
+
     /// Clouds at least one function deploys to, in order.
     pub fn clouds(&self) -> Vec<Cloud> {
         let mut clouds: Vec<Cloud> = self

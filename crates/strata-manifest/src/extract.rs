@@ -2,7 +2,7 @@
 //! need more than one value at a time: handlers against their source, names and limits
 //! against each targeted cloud, runtimes against what strata can build.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -22,6 +22,8 @@ const REQUIREMENTS_PLUGIN: &str = "serverless-python-requirements";
 const REQUIREMENTS_LAYER_REF: &str = "PythonRequirementsLambdaLayer";
 const DEFAULT_MEMORY: u32 = 1024;
 const DEFAULT_TIMEOUT: u32 = 6;
+const UNDEFINED_SECRET_HINT: &str =
+    "check the name against `environment:`; a value under a misspelt name is shown unmasked";
 
 pub(crate) struct Extracted {
     pub(crate) service: String,
@@ -45,6 +47,13 @@ pub(crate) struct Extractor<'a> {
     /// The manifest's directory relative to the project directory (usually empty).
     pub(crate) manifest_dir: &'a Path,
     pub(crate) stage: &'a str,
+}
+
+/// One name of a `secretEnvironment` list, and where it is written.
+struct SecretName {
+    name: String,
+    pos: Pos,
+    path: String,
 }
 
 /// A value and where it was written (or where the default applies).
@@ -139,6 +148,18 @@ impl<'a> Extractor<'a> {
         let azure_settings = root.get("azure");
         let gcp_settings = root.get("gcp");
 
+        // Serverless has no key for this, so a serverless.yml says it under `custom.strata`.
+        let mut service_secrets = self.secret_names(
+            root.get("custom")
+                .and_then(|c| c.get("strata"))
+                .and_then(|s| s.get("secretEnvironment")),
+            "custom.strata.secretEnvironment",
+        );
+        service_secrets.extend(self.secret_names(
+            provider.and_then(|p| p.get("secretEnvironment")),
+            "provider.secretEnvironment",
+        ));
+
         let mut functions = IndexMap::new();
         let mut foreign = 0;
         if let Some(node) = root.get("functions") {
@@ -166,7 +187,7 @@ impl<'a> Extractor<'a> {
                     continue;
                 }
                 if matches!(function.value, Value::Map(_)) {
-                    let config = self.function(
+                    let mut config = self.function(
                         &service,
                         &key.name,
                         key.pos,
@@ -175,6 +196,8 @@ impl<'a> Extractor<'a> {
                         runtime,
                         &python_requirements,
                     );
+                    config.secret_environment =
+                        self.function_secrets(&config, function, &service_secrets);
                     functions.insert(key.name.clone(), config);
                 }
             }
@@ -189,6 +212,22 @@ impl<'a> Extractor<'a> {
             );
         }
         self.check_layer_refs(&functions, &layers, &python_requirements);
+        for secret in &service_secrets {
+            if !functions
+                .values()
+                .any(|function| defined_environment(function).contains(secret.name.as_str()))
+            {
+                self.report.warning(
+                    secret.pos,
+                    &secret.path,
+                    format!(
+                        "`{}` is marked secret but no function's environment defines it",
+                        secret.name
+                    ),
+                    Some(UNDEFINED_SECRET_HINT.to_owned()),
+                );
+            }
+        }
 
         let targeted = |cloud: Cloud| {
             functions
@@ -224,6 +263,75 @@ impl<'a> Extractor<'a> {
             plugins,
             unmanaged,
         }
+    }
+
+    /// The names of one `secretEnvironment` list; a name no environment variable can have is
+    /// an error (a wrong type was reported by the schema check).
+    fn secret_names(&mut self, node: Option<&Node>, path: &str) -> Vec<SecretName> {
+        let items: Vec<(&Node, String)> = match node.map(|n| (n, &n.value)) {
+            Some((_, Value::Seq(items))) => items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| (item, format!("{path}[{index}]")))
+                .collect(),
+            Some((single, Value::String(_))) => vec![(single, path.to_owned())],
+            _ => Vec::new(),
+        };
+        let mut names = Vec::new();
+        for (item, item_path) in items {
+            let Some(name) = item.as_str() else {
+                continue;
+            };
+            if is_environment_name(name) {
+                names.push(SecretName {
+                    name: name.to_owned(),
+                    pos: item.pos,
+                    path: item_path,
+                });
+            } else {
+                self.report.error(
+                    item.pos,
+                    &item_path,
+                    format!("`{name}` is not an environment variable name"),
+                    Some("write the name as it is under `environment:`: letters, digits and `_`, not starting with a digit".to_owned()),
+                );
+            }
+        }
+        names
+    }
+
+    /// The names marked secret for one function: the service-wide ones and its own. One of
+    /// its own that none of its environments defines is a warning, since a typo there would
+    /// leave the real variable unmasked.
+    fn function_secrets(
+        &mut self,
+        function: &FunctionConfig,
+        node: &Node,
+        service: &[SecretName],
+    ) -> BTreeSet<String> {
+        let own = self.secret_names(
+            node.get("secretEnvironment"),
+            &format!("functions.{}.secretEnvironment", function.name),
+        );
+        let defined = defined_environment(function);
+        for secret in &own {
+            if !defined.contains(secret.name.as_str()) {
+                self.report.warning(
+                    secret.pos,
+                    &secret.path,
+                    format!(
+                        "`{}` is marked secret but no environment of function `{}` defines it",
+                        secret.name, function.name
+                    ),
+                    Some(UNDEFINED_SECRET_HINT.to_owned()),
+                );
+            }
+        }
+        service
+            .iter()
+            .chain(&own)
+            .map(|secret| secret.name.clone())
+            .collect()
     }
 
     fn unmanaged_entries(
@@ -450,11 +558,13 @@ impl<'a> Extractor<'a> {
             memory_size,
             timeout,
             environment,
+            secret_environment: BTreeSet::new(),
             description: str_at(node, "description").map(str::to_owned),
             targets,
             architecture,
             module,
             requirements: requirements_file,
+            vendor: str_at(node, "vendor").map(PathBuf::from),
             layers: layer_refs.iter().map(ToString::to_string).collect(),
             layer_refs,
             package: package_config(node.get("package")),
@@ -1217,6 +1327,30 @@ impl<'a> Extractor<'a> {
             ingress: str_at(node, "ingress").map(str::to_owned),
         })
     }
+}
+
+/// Whether `name` can be an environment variable's name on every cloud strata deploys to.
+fn is_environment_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Every environment variable name a function gets on any of its clouds.
+fn defined_environment(function: &FunctionConfig) -> BTreeSet<&str> {
+    function
+        .environment
+        .keys()
+        .chain(
+            function
+                .clouds
+                .values()
+                .flat_map(|target| target.environment.keys()),
+        )
+        .map(String::as_str)
+        .collect()
 }
 
 fn function_pos(source: &SourceLocation) -> Pos {

@@ -25,7 +25,7 @@ mod templates;
 mod variables;
 mod yaml;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 pub use cloud::{CloudAccess, CloudError, CloudRequest, CloudSource, CloudValue, CloudVariables};
@@ -123,6 +123,9 @@ pub struct Printed {
     pub document: serde_json::Value,
     /// Values that came from SSM SecureStrings, to be masked wherever they appear.
     pub secure_values: Vec<String>,
+    /// Environment variable names the manifest marks secret (`secretEnvironment`) in any
+    /// function, whose values are masked in every `environment:` map.
+    pub secret_environment: BTreeSet<String>,
     /// Errors first, then warnings, each in file order.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -146,6 +149,7 @@ pub fn resolve_document(options: &LoadOptions) -> Result<Printed, ManifestError>
     diagnostic::sort_diagnostics(&mut pass.report.diagnostics);
     Ok(Printed {
         path: display,
+        secret_environment: pass.config.secret_environment(),
         document: pass.config.document,
         secure_values: pass.config.secure_values,
         diagnostics: pass.report.diagnostics,

@@ -127,6 +127,7 @@ fn build() -> Schema {
     let mut defs = IndexMap::new();
     defs.insert("environment", map(Shape::Text));
     defs.insert("tags", map(Shape::Text));
+    defs.insert("secretEnvironment", strings());
     defs.insert("package", package_shape());
     defs.insert("provider", provider_shape());
     defs.insert("function", function_shape(&["handler"]));
@@ -370,6 +371,11 @@ fn provider_shape() -> Shape {
             "Environment variables of every function; a function's own win.",
         ),
         f(
+            "secretEnvironment",
+            Shape::Ref("secretEnvironment"),
+            "strata: environment variable names whose values are masked wherever strata shows them, in every function (names that look secret are masked anyway). In a serverless.yml, write `custom.strata.secretEnvironment`.",
+        ),
+        f(
             "architecture",
             Shape::Enum(ARCHITECTURES),
             "Default instruction set (default x86_64).",
@@ -575,6 +581,11 @@ fn function_shape(required: &'static [&'static str]) -> Shape {
                 "Environment variables; merged over provider.environment.",
             ),
             f(
+                "secretEnvironment",
+                Shape::Ref("secretEnvironment"),
+                "strata: environment variable names of this function whose values are masked wherever strata shows them; added to the service-wide list.",
+            ),
+            f(
                 "events",
                 arr(Shape::Any),
                 "Triggers; kept, not created by strata yet.",
@@ -609,6 +620,11 @@ fn function_shape(required: &'static [&'static str]) -> Shape {
                 "module",
                 Shape::String,
                 "serverless-python-requirements: folder with this function's code and requirements.txt.",
+            ),
+            f(
+                "vendor",
+                Shape::String,
+                "serverless-python-requirements: folder copied in beside this function's packages (with package.individually).",
             ),
             f(
                 "requirements",
@@ -1102,11 +1118,22 @@ fn function_gcp_shape() -> Shape {
 fn custom_shape() -> Shape {
     Shape::Object(Object {
         replaces_required: &[],
-        fields: vec![f(
-            "pythonRequirements",
-            Shape::Ref("pythonRequirements"),
-            "serverless-python-requirements options, implemented by strata.",
-        )],
+        fields: vec![
+            f(
+                "pythonRequirements",
+                Shape::Ref("pythonRequirements"),
+                "serverless-python-requirements options, implemented by strata.",
+            ),
+            f(
+                "strata",
+                obj(vec![f(
+                    "secretEnvironment",
+                    Shape::Ref("secretEnvironment"),
+                    "Environment variable names whose values are masked wherever strata shows them, in every function; where a serverless.yml says what `provider.secretEnvironment` says in a strata.yml.",
+                )]),
+                "strata options that have no place in Serverless's own keys.",
+            ),
+        ],
         required: &[],
         additional: Some(Box::new(Shape::Any)),
     })

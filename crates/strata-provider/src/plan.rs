@@ -158,12 +158,13 @@ impl FieldChange {
     }
 
     /// A change of one environment variable, named `environment.<KEY>`, values masked when
-    /// they look secret.
-    pub fn environment(key: &str, old: Option<&str>, new: Option<&str>) -> Self {
+    /// the manifest marks the name secret (`marked`, from
+    /// [`crate::FunctionSpec::is_marked_secret`]) or when they look secret.
+    pub fn environment(key: &str, old: Option<&str>, new: Option<&str>, marked: bool) -> Self {
         Self {
             field: format!("environment.{key}"),
-            old: old.map(|value| display_environment_value(key, value)),
-            new: new.map(|value| display_environment_value(key, value)),
+            old: old.map(|value| display_environment_value(key, value, marked)),
+            new: new.map(|value| display_environment_value(key, value, marked)),
         }
     }
 }
@@ -327,8 +328,14 @@ mod tests {
                 }),
                 config: vec![
                     FieldChange::new("memory_mb", Some("128".into()), Some("256".into())),
-                    FieldChange::environment("DB_PASSWORD", Some("a"), Some("b")),
-                    FieldChange::environment("STAGE", None, Some("prod")),
+                    FieldChange::environment("DB_PASSWORD", Some("a"), Some("b"), false),
+                    FieldChange::environment("STAGE", None, Some("prod"), false),
+                    FieldChange::environment(
+                        "LICENSE_ID",
+                        Some("lic-old-canary"),
+                        Some("lic-new-canary"),
+                        true,
+                    ),
                 ],
             },
             alias: Some(AliasMove {
@@ -357,6 +364,7 @@ mod tests {
               memory_mb: 128 -> 256
               environment.DB_PASSWORD: **** -> ****
               environment.STAGE: (unset) -> prod
+              environment.LICENSE_ID: **** -> ****
               alias prod: 3 -> new version
           function world (svc-prod-world): unchanged
           not managed by strata yet (left as they are):
@@ -374,6 +382,30 @@ mod tests {
             "{json}"
         );
         assert!(!json.contains("\"a\""));
+        assert!(
+            json.contains("\"field\":\"environment.STAGE\",\"old\":null,\"new\":\"prod\""),
+            "{json}"
+        );
+    }
+
+    /// `secretEnvironment` masks a name that does not look secret, in the text and the JSON
+    /// of a plan; the same name unmarked is shown, so the mask comes from the marker.
+    #[test]
+    fn plan_masks_names_the_manifest_marks_secret() {
+        assert!(!crate::looks_secret("LICENSE_ID", "lic-new-canary"));
+        let shown = FieldChange::environment("LICENSE_ID", None, Some("lic-new-canary"), false);
+        assert_eq!(shown.new.as_deref(), Some("lic-new-canary"));
+        let plan = sample_plan();
+        let text = plan.to_string();
+        let json = serde_json::to_string(&plan).unwrap();
+        for output in [&text, &json] {
+            assert!(!output.contains("lic-old-canary"), "{output}");
+            assert!(!output.contains("lic-new-canary"), "{output}");
+        }
+        assert!(
+            json.contains("\"field\":\"environment.LICENSE_ID\",\"old\":\"****\",\"new\":\"****\""),
+            "{json}"
+        );
     }
 
     #[test]

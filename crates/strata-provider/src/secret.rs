@@ -126,9 +126,12 @@ fn name_words(key: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-/// The value as it may be shown: [`MASK`] when [`looks_secret`], else unchanged.
-pub fn display_environment_value(key: &str, value: &str) -> String {
-    if looks_secret(key, value) {
+/// The value as it may be shown: [`MASK`] when the manifest marks the name secret
+/// (`secretEnvironment`) or when [`looks_secret`] says so, else unchanged. Every place that
+/// shows an environment value goes through here, so the marker and the heuristic cannot
+/// disagree between a plan, a log line and a JSON document.
+pub fn display_environment_value(key: &str, value: &str, marked: bool) -> String {
+    if marked || looks_secret(key, value) {
         MASK.to_owned()
     } else {
         value.to_owned()
@@ -244,7 +247,23 @@ mod tests {
 
     #[test]
     fn display_value_masks_only_secrets() {
-        assert_eq!(display_environment_value("STAGE", "prod"), "prod");
-        assert_eq!(display_environment_value("API_TOKEN", "abc"), MASK);
+        assert_eq!(display_environment_value("STAGE", "prod", false), "prod");
+        assert_eq!(display_environment_value("API_TOKEN", "abc", false), MASK);
+    }
+
+    /// A name the heuristic cannot know about is masked once the manifest marks it, and the
+    /// heuristic still applies to names that are not marked.
+    #[test]
+    fn a_marked_name_is_masked_though_it_looks_plain() {
+        assert!(!looks_secret("LICENSE_ID", "lic-1234"));
+        assert_eq!(
+            display_environment_value("LICENSE_ID", "lic-1234", false),
+            "lic-1234"
+        );
+        assert_eq!(
+            display_environment_value("LICENSE_ID", "lic-1234", true),
+            MASK
+        );
+        assert_eq!(display_environment_value("API_TOKEN", "abc", false), MASK);
     }
 }

@@ -3,7 +3,7 @@
 //! The CLI maps the resolved manifest and the build report into these types; backends never
 //! see the manifest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -45,6 +45,11 @@ pub struct FunctionSpec {
     pub memory_mb: u32,
     pub timeout_s: u32,
     pub environment: BTreeMap<String, String>,
+    /// Names in [`Self::environment`] the manifest marks secret (`secretEnvironment`): their
+    /// values are masked wherever strata shows them, as are names that look secret. A marker
+    /// for display only; the values reach the cloud unchanged.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub secret_environment: BTreeSet<String>,
     pub description: String,
     pub tags: BTreeMap<String, String>,
     pub architecture: Architecture,
@@ -125,17 +130,31 @@ pub enum RoleSpec {
 
 /// Environment maps are printed with secrets masked, so a `{:?}` of a spec in a log or a
 /// panic message never leaks one.
-struct MaskedEnvironment<'a>(&'a BTreeMap<String, String>);
+struct MaskedEnvironment<'a>(&'a FunctionSpec);
 
 impl fmt::Debug for MaskedEnvironment<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
             .entries(
                 self.0
+                    .environment
                     .iter()
-                    .map(|(key, value)| (key, display_environment_value(key, value))),
+                    .map(|(key, value)| (key, self.0.display_environment_value(key, value))),
             )
             .finish()
+    }
+}
+
+impl FunctionSpec {
+    /// Whether the manifest marks environment variable `key` secret.
+    pub fn is_marked_secret(&self, key: &str) -> bool {
+        self.secret_environment.contains(key)
+    }
+
+    /// The value of environment variable `key` as it may be shown: masked when the manifest
+    /// marks the name secret or when it looks secret.
+    pub fn display_environment_value(&self, key: &str, value: &str) -> String {
+        display_environment_value(key, value, self.is_marked_secret(key))
     }
 }
 
@@ -148,7 +167,8 @@ impl fmt::Debug for FunctionSpec {
             .field("runtime", &self.runtime)
             .field("memory_mb", &self.memory_mb)
             .field("timeout_s", &self.timeout_s)
-            .field("environment", &MaskedEnvironment(&self.environment))
+            .field("environment", &MaskedEnvironment(self))
+            .field("secret_environment", &self.secret_environment)
             .field("description", &self.description)
             .field("tags", &self.tags)
             .field("architecture", &self.architecture)
@@ -190,20 +210,19 @@ impl DeploySpec {
 mod tests {
     use super::*;
 
-    #[test]
-    fn debug_of_a_function_masks_secret_environment_values() {
-        let function = FunctionSpec {
+    fn function(environment: &[(&str, &str)]) -> FunctionSpec {
+        FunctionSpec {
             logical_name: "hello".into(),
             deployed_name: "svc-dev-hello".into(),
             handler: "handler.hello".into(),
             runtime: "python3.12".into(),
             memory_mb: 128,
             timeout_s: 6,
-            environment: BTreeMap::from([
-                ("DB_PASSWORD".into(), "hunter2".into()),
-                ("UPSTREAM".into(), "https://u:p@example.com".into()),
-                ("STAGE".into(), "dev".into()),
-            ]),
+            environment: environment
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+            secret_environment: BTreeSet::new(),
             description: String::new(),
             tags: BTreeMap::new(),
             architecture: Architecture::X86_64,
@@ -216,11 +235,36 @@ mod tests {
                 unzipped_size: 1,
             },
             role: None,
-        };
+        }
+    }
+
+    #[test]
+    fn debug_of_a_function_masks_secret_environment_values() {
+        let function = function(&[
+            ("DB_PASSWORD", "hunter2"),
+            ("UPSTREAM", "https://u:p@example.com"),
+            ("STAGE", "dev"),
+        ]);
         let debug = format!("{function:?}");
         assert!(!debug.contains("hunter2"), "{debug}");
         assert!(!debug.contains("u:p@"), "{debug}");
         assert!(debug.contains("\"STAGE\": \"dev\""), "{debug}");
+    }
+
+    /// `secretEnvironment` masks a name the heuristic lets through; the value itself stays
+    /// in the spec for the cloud.
+    #[test]
+    fn debug_of_a_function_masks_names_the_manifest_marks_secret() {
+        assert!(!crate::looks_secret("LICENSE_ID", "lic-canary-1234"));
+        let mut function = function(&[("LICENSE_ID", "lic-canary-1234"), ("STAGE", "dev")]);
+        let unmarked = format!("{function:?}");
+        assert!(unmarked.contains("lic-canary-1234"), "{unmarked}");
+        function.secret_environment.insert("LICENSE_ID".to_owned());
+        let debug = format!("{function:?}");
+        assert!(!debug.contains("lic-canary-1234"), "{debug}");
+        assert!(debug.contains("\"LICENSE_ID\": \"****\""), "{debug}");
+        assert!(debug.contains("\"STAGE\": \"dev\""), "{debug}");
+        assert_eq!(function.environment["LICENSE_ID"], "lic-canary-1234");
     }
 
     #[test]

@@ -630,6 +630,7 @@ fn function_spec(
             .iter()
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect(),
+        secret_environment: function.secret_environment.clone(),
         description: function.description.clone().unwrap_or_default(),
         tags,
         architecture: architecture(target.architecture),

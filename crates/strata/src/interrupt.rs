@@ -52,6 +52,60 @@ struct Shared {
     owned_dirs: Mutex<Vec<PathBuf>>,
     printer: Printer,
     grace: Duration,
+    /// What the cloud phase has done so far, told on an immediate stop.
+    ledger: Mutex<Ledger>,
+}
+
+/// The functions a deploy has started, in order, and how far each got.
+#[derive(Default)]
+struct Ledger {
+    order: Vec<String>,
+    state: std::collections::HashMap<String, Progress>,
+}
+
+enum Progress {
+    /// Started; the step it was last seen in.
+    InFlight(Option<strata_provider::Step>),
+    /// Finished, with its outcome as the report states it.
+    Done(String),
+}
+
+impl Ledger {
+    fn set(&mut self, name: &str, progress: Progress) {
+        if !self.state.contains_key(name) {
+            self.order.push(name.to_owned());
+        }
+        self.state.insert(name.to_owned(), progress);
+    }
+
+    /// Two lines for the stop message: what finished, and what did not and where it was.
+    fn summary(&self) -> Vec<String> {
+        let mut done = Vec::new();
+        let mut open = Vec::new();
+        for name in &self.order {
+            match self.state.get(name) {
+                Some(Progress::Done(outcome)) => done.push(format!("{name} ({outcome})")),
+                Some(Progress::InFlight(Some(step))) => {
+                    open.push(format!("{name} (stopped during {step})"));
+                }
+                Some(Progress::InFlight(None)) | None => open.push(format!("{name} (starting)")),
+            }
+        }
+        let mut lines = Vec::new();
+        if !done.is_empty() {
+            lines.push(format!("finished before the stop: {}", done.join(", ")));
+        }
+        if !open.is_empty() {
+            // Only the alias move publishes a release; stopped during it, the alias may
+            // or may not have moved.
+            lines.push(format!(
+                "not finished, left on the old version: {} (a function stopped during \
+                 move-alias may already serve the new one: `strata info` shows which)",
+                open.join(", ")
+            ));
+        }
+        lines
+    }
 }
 
 impl Signals {
@@ -70,6 +124,7 @@ impl Signals {
                 owned_dirs: Mutex::new(Vec::new()),
                 printer: printer.clone(),
                 grace,
+                ledger: Mutex::new(Ledger::default()),
             }),
         };
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -104,6 +159,27 @@ impl Signals {
     pub fn own_dir(&self, dir: &Path) {
         if let Ok(mut dirs) = self.shared.owned_dirs.lock() {
             dirs.push(dir.to_path_buf());
+        }
+    }
+
+    /// A function's deploy started (for the summary of an immediate stop).
+    pub fn note_started(&self, name: &str) {
+        self.note(name, Progress::InFlight(None));
+    }
+
+    /// A function's deploy entered `step`.
+    pub fn note_step(&self, name: &str, step: strata_provider::Step) {
+        self.note(name, Progress::InFlight(Some(step)));
+    }
+
+    /// A function's deploy finished with `outcome` (as the report words it).
+    pub fn note_finished(&self, name: &str, outcome: &str) {
+        self.note(name, Progress::Done(outcome.to_owned()));
+    }
+
+    fn note(&self, name: &str, progress: Progress) {
+        if let Ok(mut ledger) = self.shared.ledger.lock() {
+            ledger.set(name, progress);
         }
     }
 
@@ -164,6 +240,12 @@ impl Signals {
             ". Every file strata had finished is whole, and a stage alias only ever points at a \
              complete version; run the command again to finish",
         );
+        if let Ok(ledger) = self.shared.ledger.lock() {
+            for line in ledger.summary() {
+                message.push('\n');
+                message.push_str(&line);
+            }
+        }
         self.shared.printer.warning(&message);
         std::process::exit(i32::from(EXIT_CODE));
     }
@@ -257,6 +339,36 @@ fn open_files() -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stop_summary_names_finished_and_unfinished_functions_in_start_order() {
+        let mut ledger = Ledger::default();
+        assert!(
+            ledger.summary().is_empty(),
+            "nothing started, nothing to say"
+        );
+        ledger.set("svc-dev-a", Progress::InFlight(None));
+        ledger.set("svc-dev-b", Progress::InFlight(None));
+        ledger.set("svc-dev-c", Progress::InFlight(None));
+        ledger.set("svc-dev-b", Progress::Done("updated (code)".to_owned()));
+        ledger.set(
+            "svc-dev-a",
+            Progress::InFlight(Some(strata_provider::Step::UpdateCode)),
+        );
+        let summary = ledger.summary();
+        assert_eq!(summary.len(), 2, "{summary:?}");
+        assert_eq!(
+            summary[0],
+            "finished before the stop: svc-dev-b (updated (code))"
+        );
+        assert!(
+            summary[1].starts_with(
+                "not finished, left on the old version: svc-dev-a (stopped during update-code), \
+                 svc-dev-c (starting)"
+            ),
+            "{summary:?}"
+        );
+    }
 
     #[test]
     fn removes_open_partial_files_and_those_in_owned_dirs_only() {

@@ -226,6 +226,9 @@ impl Reporter for DeployProgress {
     }
 
     fn on_function_started(&self, deployed_name: &str) {
+        if let Some(signals) = crate::interrupt::installed() {
+            signals.note_started(deployed_name);
+        }
         self.start_bar(deployed_name, "starting");
         if self.lines() {
             self.printer.status("Deploying", deployed_name);
@@ -234,6 +237,9 @@ impl Reporter for DeployProgress {
 
     fn on_step(&self, deployed_name: &str, step: Step) {
         tracing::debug!("{deployed_name}: {step}");
+        if let Some(signals) = crate::interrupt::installed() {
+            signals.note_step(deployed_name, step);
+        }
         self.set_message(deployed_name, step.to_string());
     }
 
@@ -253,6 +259,9 @@ impl Reporter for DeployProgress {
     }
 
     fn on_function_finished(&self, report: &FunctionReport) {
+        if let Some(signals) = crate::interrupt::installed() {
+            signals.note_finished(&report.deployed_name, &report.outcome.to_string());
+        }
         self.end_bar(&report.deployed_name);
         if !self.lines() || report.outcome == FunctionOutcome::Unchanged {
             return;

@@ -54,6 +54,7 @@ pub fn function(service: &str, stage: &str, logical: &str, code: ArtifactRef) ->
         memory_mb: 128,
         timeout_s: 6,
         environment: BTreeMap::from([("STAGE".to_owned(), stage.to_owned())]),
+        secret_environment: Default::default(),
         description: String::new(),
         tags: BTreeMap::new(),
         architecture: Architecture::X86_64,

@@ -3,6 +3,8 @@
 //! Like `serverless print`, it prints what it could resolve even when validation finds
 //! errors: the document goes to stdout, the errors to stderr, and the exit code is 1.
 
+use std::collections::BTreeSet;
+
 use crate::cli::{DocumentFormat, OutputFormat, PrintArgs};
 use crate::commands::Context;
 use crate::error::CliError;
@@ -15,7 +17,11 @@ pub fn run(context: &Context, args: &PrintArgs) -> Result<(), CliError> {
     });
     let mut document = printed.document.clone();
     if !args.show_secrets {
-        mask(&mut document, &printed.secure_values, false);
+        let masks = Masks {
+            secure: &printed.secure_values,
+            marked: &printed.secret_environment,
+        };
+        masks.apply(&mut document, false);
     }
     let document = &document;
     let text = match format {
@@ -37,40 +43,59 @@ pub fn run(context: &Context, args: &PrintArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Masks every string that holds a value read from an SSM SecureString, and values under an
-/// `environment:` map whose name says they are secret (`API_TOKEN`, `DB_PASSWORD`,
+/// What `strata print` masks: every string that holds a value read from an SSM
+/// SecureString, and values under an `environment:` map whose name the manifest marks secret
+/// (`secretEnvironment`), whose name says they are secret (`API_TOKEN`, `DB_PASSWORD`,
 /// `STRIPE_KEY`) or that are URLs with a password, so `strata print` can be pasted into an
 /// issue or a CI log. Plain values whose name merely contains a marker (`S3_KEY_BASE: dev`)
 /// are shown.
-fn mask(value: &mut serde_json::Value, secure: &[String], is_environment: bool) {
-    let from_secure = |text: &str| {
-        secure
-            .iter()
-            .any(|secret| !secret.is_empty() && text.contains(secret.as_str()))
-    };
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, child) in map.iter_mut() {
-                match child {
-                    serde_json::Value::String(text)
-                        if is_environment
-                            && (secret_name(key) || strata_provider::looks_secret("", text)) =>
-                    {
-                        *text = strata_provider::MASK.to_owned();
+///
+/// A name marked in one function is masked in every `environment:` map of the document:
+/// showing less than needed is harmless here, showing a secret is not.
+struct Masks<'a> {
+    secure: &'a [String],
+    marked: &'a BTreeSet<String>,
+}
+
+impl Masks<'_> {
+    fn apply(&self, value: &mut serde_json::Value, is_environment: bool) {
+        let from_secure = |text: &str| {
+            self.secure
+                .iter()
+                .any(|secret| !secret.is_empty() && text.contains(secret.as_str()))
+        };
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    let by_name = self.marked.contains(key) || secret_name(key);
+                    match child {
+                        // Numbers and booleans too: `PIN: 1234` is a value like any other.
+                        serde_json::Value::String(_)
+                        | serde_json::Value::Number(_)
+                        | serde_json::Value::Bool(_)
+                            if is_environment && by_name =>
+                        {
+                            *child = strata_provider::MASK.into();
+                        }
+                        serde_json::Value::String(text)
+                            if is_environment && strata_provider::looks_secret("", text) =>
+                        {
+                            *text = strata_provider::MASK.to_owned();
+                        }
+                        _ => self.apply(child, key == "environment"),
                     }
-                    _ => mask(child, secure, key == "environment"),
                 }
             }
-        }
-        serde_json::Value::Array(items) => {
-            for item in items {
-                mask(item, secure, false);
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    self.apply(item, false);
+                }
             }
+            serde_json::Value::String(text) if from_secure(text) => {
+                *text = strata_provider::MASK.to_owned();
+            }
+            _ => {}
         }
-        serde_json::Value::String(text) if from_secure(text) => {
-            *text = strata_provider::MASK.to_owned();
-        }
-        _ => {}
     }
 }
 
@@ -100,7 +125,18 @@ fn secret_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::mask;
+    use std::collections::BTreeSet;
+
+    use super::Masks;
+
+    fn mask(document: &mut serde_json::Value, secure: &[String]) {
+        let marked = BTreeSet::new();
+        Masks {
+            secure,
+            marked: &marked,
+        }
+        .apply(document, false);
+    }
 
     #[test]
     fn secret_environment_values_are_masked_and_plain_ones_are_not() {
@@ -114,7 +150,7 @@ mod tests {
             } },
             "functions": { "hello": { "environment": { "API_TOKEN": "abc", "LOG_LEVEL": "info" } } }
         });
-        mask(&mut document, &[], false);
+        mask(&mut document, &[]);
         let provider = &document["provider"]["environment"];
         assert_eq!(provider["STAGE"], "prod");
         assert_eq!(provider["S3_KEY_BASE"], "dev");
@@ -132,9 +168,40 @@ mod tests {
             "custom": { "db": { "pass": "p4ss" }, "dsn": "host=db password=p4ss" },
             "provider": { "environment": { "PLAIN": "p4ss" } }
         });
-        mask(&mut document, &["p4ss".to_owned()], false);
+        mask(&mut document, &["p4ss".to_owned()]);
         assert_eq!(document["custom"]["db"]["pass"], "****");
         assert_eq!(document["custom"]["dsn"], "****");
         assert_eq!(document["provider"]["environment"]["PLAIN"], "****");
+    }
+
+    /// Names from `secretEnvironment` are masked in every `environment:` map, written as
+    /// text or as a number; the same document without the marker shows them.
+    #[test]
+    fn names_the_manifest_marks_secret_are_masked() {
+        let document = serde_json::json!({
+            "provider": { "environment": { "LICENSE_ID": "lic-canary", "STAGE": "prod" } },
+            "functions": { "hello": { "environment": { "LICENSE_ID": 424242, "PIN": 1234 } } },
+            "custom": { "note": "LICENSE_ID" }
+        });
+        assert!(!strata_provider::looks_secret("LICENSE_ID", "lic-canary"));
+        let mut unmarked = document.clone();
+        mask(&mut unmarked, &[]);
+        assert_eq!(unmarked, document);
+
+        let mut masked = document.clone();
+        let marked = BTreeSet::from(["LICENSE_ID".to_owned(), "PIN".to_owned()]);
+        Masks {
+            secure: &[],
+            marked: &marked,
+        }
+        .apply(&mut masked, false);
+        assert_eq!(masked["provider"]["environment"]["LICENSE_ID"], "****");
+        assert_eq!(masked["provider"]["environment"]["STAGE"], "prod");
+        assert_eq!(
+            masked["functions"]["hello"]["environment"]["LICENSE_ID"],
+            "****"
+        );
+        assert_eq!(masked["functions"]["hello"]["environment"]["PIN"], "****");
+        assert_eq!(masked["custom"]["note"], "LICENSE_ID");
     }
 }

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde_json::Value;
-use strata_tests::moto::{Recorder, moto_api, moto_request, moto_url};
+use strata_tests::moto::{Recorder, moto_api, moto_json_call, moto_request, moto_url};
 use strata_tests::{LocalIndex, WheelBuilder};
 
 const REGION: &str = "us-east-1";
@@ -927,4 +927,87 @@ fn emulator_script_refuses_a_server_it_did_not_start() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn aws_ssm_variables_resolve_through_the_binary_and_secure_strings_never_show() {
+    let project = Project::new("ssm");
+    let secure_canary = format!("ssm-canary-{}", project.service);
+    for (name, value, kind) in [
+        ("table", "orders-prod", "String"),
+        ("password", secure_canary.as_str(), "SecureString"),
+    ] {
+        let (status, body) = moto_json_call(
+            REGION,
+            "ssm",
+            "AmazonSSM.PutParameter",
+            &serde_json::json!({
+                "Name": format!("/app/{}/{name}", project.service),
+                "Value": value,
+                "Type": kind,
+                "Overwrite": true,
+            })
+            .to_string(),
+        );
+        assert_eq!(status, 200, "PutParameter: {body}");
+    }
+    project.write(
+        "serverless.yml",
+        &format!(
+            "service: {service}\n\
+             provider:\n  name: aws\n  runtime: python3.12\n  stage: prod\n  environment:\n\
+             \x20   TABLE: ${{ssm:/app/{service}/table}}\n\
+             \x20   UPSTREAM_AUTH: ${{ssm:/app/{service}/password}}\n\
+             \x20   FALLBACK: ${{ssm:/app/{service}/missing, 'default-value'}}\n\
+             functions:\n  hello:\n    handler: handler.main\n",
+            service = project.service
+        ),
+    );
+    project.write("handler.py", "def main(event, context):\n    return 1\n");
+
+    // Offline, `validate` says the values come at deploy time; it does not fail on them.
+    let validate = project.run(&["validate", "--stage", "prod"]);
+    assert_eq!(validate.code, 0, "{}", validate.stderr);
+
+    let plan = project.run(&["plan", "--stage", "prod", "-vv"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let deploy = project.run(&["deploy", "--stage", "prod", "-vv"]);
+    assert_eq!(deploy.code, 0, "{}", deploy.stderr);
+    // `print` works offline: cloud values stay as the references they are.
+    let print = project.run(&["print", "--stage", "prod"]);
+    assert_eq!(print.code, 0, "{}", print.stderr);
+    assert!(
+        print
+            .stdout
+            .contains(&format!("${{ssm:/app/{}/table}}", project.service)),
+        "{}",
+        print.stdout
+    );
+    for (command, output) in [("plan", &plan), ("deploy", &deploy), ("print", &print)] {
+        for text in [&output.stdout, &output.stderr] {
+            assert!(
+                !text.contains(&secure_canary),
+                "strata {command} showed a SecureString value:\n{text}"
+            );
+        }
+    }
+
+    // Lambda got the real values.
+    let (status, body) = moto_request(
+        "GET",
+        &format!(
+            "/2015-03-31/functions/{}/configuration",
+            project.function_name("hello")
+        ),
+        Some((REGION, "lambda")),
+        "application/json",
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let configuration: Value = serde_json::from_str(&body).unwrap();
+    let variables = &configuration["Environment"]["Variables"];
+    assert_eq!(variables["TABLE"], "orders-prod", "{configuration:#}");
+    assert_eq!(variables["UPSTREAM_AUTH"], secure_canary.as_str());
+    assert_eq!(variables["FALLBACK"], "default-value");
+    project.clean_up();
 }

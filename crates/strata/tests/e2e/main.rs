@@ -16,4 +16,5 @@ mod package_lock;
 mod package_pypi;
 mod package_serverless;
 mod package_targets;
+mod secret_marker;
 mod secrets_canary;
