@@ -97,7 +97,38 @@ pub(crate) async fn plan(
         .try_collect::<Vec<_>>()
         .await?;
     plan.functions = functions;
+    if uploads_to_bucket(&plan, provider.settings.direct_upload_limit) {
+        plan.bucket = provider.uploader(spec.adopt).plan_bucket(&ctx).await?;
+    }
     Ok(plan)
+}
+
+/// Whether applying `plan` sends an artifact through the deployment bucket: a layer to
+/// publish or function code to send, over the direct-upload limit.
+fn uploads_to_bucket(plan: &DeployPlan, direct_upload_limit: u64) -> bool {
+    let spec = plan.spec();
+    let large = |size: u64| size > direct_upload_limit;
+    let layers = plan.layers.iter().any(|layer| {
+        matches!(layer.action, LayerAction::Publish)
+            && spec
+                .layer(&layer.name)
+                .is_some_and(|layer| large(layer.artifact.zipped_size))
+    });
+    let functions = plan.functions.iter().any(|function| {
+        let sends_code = match &function.action {
+            FunctionAction::Create => true,
+            FunctionAction::Update { code, config }
+            | FunctionAction::Adopt { code, config, .. } => {
+                code.is_some() || config.iter().any(|change| change.field == "architecture")
+            }
+            FunctionAction::Publish | FunctionAction::Unchanged => false,
+        };
+        sends_code
+            && spec
+                .function(&function.logical_name)
+                .is_some_and(|function| large(function.code.zipped_size))
+    });
+    layers || functions
 }
 
 fn desired_config(
@@ -467,7 +498,7 @@ async fn publish_layer(
     let lambda = &provider.clients.lambda;
     let content = match code_source(
         ctx,
-        &provider.uploader(),
+        &provider.uploader(spec.adopt),
         &spec.service,
         &spec.stage,
         &layer.artifact,
@@ -669,7 +700,7 @@ async fn run_function_steps(
             enter(Step::Upload, step)?;
             let source = code_source(
                 ctx,
-                &provider.uploader(),
+                &provider.uploader(spec.adopt),
                 &spec.service,
                 &spec.stage,
                 &function.code,
@@ -681,7 +712,7 @@ async fn run_function_steps(
                 Err(error) if is_too_large(&error) => {
                     enter(Step::Upload, step)?;
                     let source = provider
-                        .uploader()
+                        .uploader(spec.adopt)
                         .upload(ctx, &spec.service, &spec.stage, &function.code)
                         .await?;
                     enter(Step::CreateFunction, step)?;
@@ -705,7 +736,7 @@ async fn run_function_steps(
                 enter(Step::Upload, step)?;
                 let source = code_source(
                     ctx,
-                    &provider.uploader(),
+                    &provider.uploader(spec.adopt),
                     &spec.service,
                     &spec.stage,
                     &function.code,
@@ -717,7 +748,7 @@ async fn run_function_steps(
                     Err(error) if is_too_large(&error) => {
                         enter(Step::Upload, step)?;
                         let source = provider
-                            .uploader()
+                            .uploader(spec.adopt)
                             .upload(ctx, &spec.service, &spec.stage, &function.code)
                             .await?;
                         enter(Step::UpdateCode, step)?;

@@ -285,6 +285,11 @@ pub enum AwsError {
         tags: std::collections::BTreeMap<String, String>,
     },
 
+    #[error(
+        "the deployment bucket `{bucket}` was deleted while strata was creating it; run the deploy again"
+    )]
+    BucketVanished { bucket: String },
+
     #[error("layer `{layer}` used by function `{function}` is not in this deploy")]
     UnknownLayer { function: String, layer: String },
 

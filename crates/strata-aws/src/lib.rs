@@ -7,7 +7,9 @@
 //! through [`strata_provider::Reporter`]) and never touches a resource it did not create:
 //! functions and the role carry the tags `strata:service` and `strata:stage`, layer versions
 //! record `strata:deps=<hash> strata:service=<s> strata:stage=<s>` in their description,
-//! uploaded objects live under `strata/<service>/<stage>/`.
+//! uploaded objects live under `strata/<service>/<stage>/`, and the default deployment bucket
+//! carries [`TAG_MANAGED`]. A resource under strata's name without strata's tags is refused
+//! unless the spec adopts it on purpose.
 //!
 //! Main types: [`AwsProvider`] (implements [`strata_provider::Provider`]), [`AwsSettings`],
 //! [`build_clients`], [`AwsError`].
@@ -48,7 +50,7 @@ pub use deploy::layer_description;
 pub use desired::{TAG_SERVICE, TAG_STAGE};
 pub use error::{ApiError, AwsError};
 pub use role::{POLICY_NAME, managed_role_name};
-pub use upload::{object_key, object_prefix};
+pub use upload::{TAG_MANAGED, object_key, object_prefix};
 pub use variables::{
     AwsVariables, MAX_VARIABLE_OBJECT_BYTES, VariableError, VariableSource, VariableValue,
 };
@@ -98,12 +100,14 @@ impl AwsProvider {
         &self.clients.region
     }
 
-    fn uploader(&self) -> upload::Uploader<'_> {
+    /// `adopt`: whether a default deployment bucket strata did not create is taken over.
+    fn uploader(&self, adopt: bool) -> upload::Uploader<'_> {
         upload::Uploader {
             clients: &self.clients,
             settings: &self.settings,
             bucket: &self.bucket,
             account: &self.account,
+            adopt,
         }
     }
 }

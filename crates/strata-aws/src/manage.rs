@@ -14,7 +14,7 @@ use crate::deploy::description_belongs_to;
 use crate::desired::{TAG_SERVICE, TAG_STAGE};
 use crate::error::{ApiError, AwsError};
 use crate::role::managed_role_name;
-use crate::upload::object_prefix;
+use crate::upload::{BucketOwner, object_prefix};
 
 fn context<'a>(provider: &'a AwsProvider, resource: &'a str) -> CallContext<'a> {
     let clock = provider.clock.as_ref();
@@ -323,13 +323,21 @@ pub(crate) async fn plan_remove(
         }
     }
 
-    let uploader = provider.uploader();
+    let uploader = provider.uploader(false);
     let bucket = uploader.bucket_name(&ctx).await?;
     let owner = uploader.account(&ctx).await?;
+    // strata uploads only into a default bucket that carries its tag, so objects in one
+    // without it are not strata's to delete.
+    let ours = provider.settings.deployment_bucket.is_some()
+        || matches!(
+            uploader.owner(&ctx, &bucket, false).await?,
+            BucketOwner::Strata
+        );
     let s3 = &provider.clients.s3;
     let prefix = object_prefix(service, stage);
     let mut token: Option<String> = None;
-    loop {
+    let mut listing = ours;
+    while listing {
         let page = ctx
             .call_optional(Step::Read, || async {
                 s3.list_objects_v2()
@@ -352,9 +360,7 @@ pub(crate) async fn plan_remove(
             }
         }
         token = page.next_continuation_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
+        listing = token.is_some();
     }
 
     let role_name = managed_role_name(service, stage, &provider.clients.region);
@@ -407,7 +413,7 @@ pub(crate) async fn remove(
         .iter()
         .any(|resource| resource.kind == ResourceKind::Object)
     {
-        true => Some(provider.uploader().account(&ctx).await?),
+        true => Some(provider.uploader(false).account(&ctx).await?),
         false => None,
     };
     // Functions first: a layer version or role still in use by a function is removed after

@@ -5,23 +5,53 @@
 //! The bytes are trusted only once hashed: a zip is re-hashed against the build report's
 //! sha256 before it is sent, S3 checks each upload against the checksum strata sends, and
 //! every S3 call names the account that must own the bucket (its name is predictable).
+//!
+//! The default bucket, `strata-deployments-<account>-<region>`, is strata's only when it
+//! carries [`TAG_MANAGED`]: strata tags the bucket right after creating it and refuses one
+//! under that name without the tag unless adopting. A bucket the user configures is their
+//! choice and is used as it is.
 
+use std::collections::BTreeMap;
 use std::io::Read;
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
     BucketLocationConstraint, ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload,
-    CompletedPart, CreateBucketConfiguration,
+    CompletedPart, CreateBucketConfiguration, Tag, Tagging,
 };
 use aws_smithy_types::Blob;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
-use strata_provider::{ArtifactRef, Step};
+use strata_provider::{ArtifactRef, BucketAction, BucketPlan, Step};
 use tokio::sync::OnceCell;
 
 use crate::call::CallContext;
 use crate::client::{AwsClients, AwsSettings};
 use crate::error::{ApiError, AwsError};
+
+/// The tag (with the value `true`) that marks the default deployment bucket as strata's.
+pub const TAG_MANAGED: &str = "strata:managed";
+const MANAGED_VALUE: &str = "true";
+
+/// How long to wait for the tag of a bucket found untagged: another strata process that
+/// created it a moment ago tags it right after, so an empty tag set may be that window.
+/// Bounded (about 3 s in all) and cut short by an interrupt.
+const UNTAGGED_RETRY_DELAYS: [Duration; 4] = [
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_millis(1600),
+];
+
+/// Whose the default deployment bucket is, as its tags say.
+#[derive(Debug)]
+pub(crate) enum BucketOwner {
+    Missing,
+    Strata,
+    /// Not tagged as strata's: the tags it has (none when untagged).
+    Other(BTreeMap<String, String>),
+}
 
 /// Where Lambda gets a zip from.
 #[derive(Clone, Debug)]
@@ -167,6 +197,8 @@ pub(crate) struct Uploader<'a> {
     pub settings: &'a AwsSettings,
     pub bucket: &'a OnceCell<String>,
     pub account: &'a OnceCell<String>,
+    /// Whether a default bucket strata did not create is taken over (`--adopt`).
+    pub adopt: bool,
 }
 
 impl Uploader<'_> {
@@ -387,23 +419,122 @@ impl Uploader<'_> {
         }
     }
 
-    /// [`Self::bucket_name`], created if missing.
+    /// [`Self::bucket_name`], created if missing; the default bucket only when strata's
+    /// (or adopted).
     pub async fn bucket(&self, ctx: &CallContext<'_>) -> Result<String, AwsError> {
         self.bucket
             .get_or_try_init(|| async {
                 let name = self.bucket_name(ctx).await?;
-                self.ensure_bucket(ctx, &name).await?;
+                match self.settings.deployment_bucket {
+                    Some(_) => {
+                        if self.head_bucket(ctx, &name).await?.is_none() {
+                            self.create_bucket(ctx, &name).await?;
+                        }
+                    }
+                    None => self.ensure_default_bucket(ctx, &name).await?,
+                }
                 Ok(name)
             })
             .await
             .cloned()
     }
 
-    async fn ensure_bucket(&self, ctx: &CallContext<'_>, name: &str) -> Result<(), AwsError> {
+    /// What a deploy will do with the default bucket; `None` for a configured one.
+    pub async fn plan_bucket(&self, ctx: &CallContext<'_>) -> Result<Option<BucketPlan>, AwsError> {
+        if self.settings.deployment_bucket.is_some() {
+            return Ok(None);
+        }
+        let name = self.bucket_name(ctx).await?;
+        let action = match self.owner(ctx, &name, !self.adopt).await? {
+            BucketOwner::Missing => BucketAction::Create,
+            BucketOwner::Strata => BucketAction::Use,
+            BucketOwner::Other(tags) if self.adopt => BucketAction::Adopt { owner_tags: tags },
+            BucketOwner::Other(tags) => return Err(not_owned(&name, tags)),
+        };
+        Ok(Some(BucketPlan { name, action }))
+    }
+
+    async fn ensure_default_bucket(
+        &self,
+        ctx: &CallContext<'_>,
+        name: &str,
+    ) -> Result<(), AwsError> {
+        let mut owner = self.owner(ctx, name, !self.adopt).await?;
+        if matches!(owner, BucketOwner::Missing) {
+            if self.create_bucket(ctx, name).await? {
+                return self.tag_bucket(ctx, name, BTreeMap::new()).await;
+            }
+            // Another deploy created it first; it tags the bucket right after.
+            owner = self.owner(ctx, name, !self.adopt).await?;
+        }
+        match owner {
+            BucketOwner::Strata => Ok(()),
+            BucketOwner::Other(tags) if self.adopt => self.tag_bucket(ctx, name, tags).await,
+            BucketOwner::Other(tags) => Err(not_owned(name, tags)),
+            BucketOwner::Missing => Err(AwsError::BucketVanished {
+                bucket: name.to_owned(),
+            }),
+        }
+    }
+
+    /// Whose `name` is by its tags. An untagged bucket is read again a few times when
+    /// `patient`, since a concurrent deploy may have created it and not tagged it yet.
+    pub async fn owner(
+        &self,
+        ctx: &CallContext<'_>,
+        name: &str,
+        patient: bool,
+    ) -> Result<BucketOwner, AwsError> {
+        if self.head_bucket(ctx, name).await?.is_none() {
+            return Ok(BucketOwner::Missing);
+        }
         let s3 = &self.clients.s3;
         let owner = self.account(ctx).await?;
         let ctx = ctx.for_resource(name);
-        // A bucket of another account under this name answers 403 here: refused, never used.
+        let mut delays = UNTAGGED_RETRY_DELAYS.iter().filter(|_| patient);
+        loop {
+            // No tag set at all is a not-found answer (`NoSuchTagSet`).
+            let tagging = ctx
+                .call_optional(Step::Upload, || async {
+                    s3.get_bucket_tagging()
+                        .bucket(name)
+                        .expected_bucket_owner(&owner)
+                        .send()
+                        .await
+                        .map_err(|error| ApiError::from_sdk("GetBucketTagging", error))
+                })
+                .await?;
+            let tags: BTreeMap<String, String> = tagging
+                .iter()
+                .flat_map(|tagging| tagging.tag_set())
+                .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+                .collect();
+            if tags.get(TAG_MANAGED).map(String::as_str) == Some(MANAGED_VALUE) {
+                return Ok(BucketOwner::Strata);
+            }
+            let Some(delay) = delays.next().filter(|_| tags.is_empty()) else {
+                return Ok(BucketOwner::Other(tags));
+            };
+            let interrupt = ctx.reporter.interrupt();
+            if interrupt
+                .unless_triggered(ctx.clock.sleep(*delay))
+                .await
+                .is_none()
+            {
+                return Err(AwsError::Interrupted {
+                    resource: name.to_owned(),
+                    step: Step::Upload,
+                });
+            }
+        }
+    }
+
+    /// `Some` when the bucket exists and is owned by the credentials' account; a bucket of
+    /// another account under this name answers 403 here: refused, never used.
+    async fn head_bucket(&self, ctx: &CallContext<'_>, name: &str) -> Result<Option<()>, AwsError> {
+        let s3 = &self.clients.s3;
+        let owner = self.account(ctx).await?;
+        let ctx = ctx.for_resource(name);
         let exists = ctx
             .call_optional(Step::Upload, || async {
                 s3.head_bucket()
@@ -414,9 +545,13 @@ impl Uploader<'_> {
                     .map_err(|error| ApiError::from_sdk("HeadBucket", error))
             })
             .await?;
-        if exists.is_some() {
-            return Ok(());
-        }
+        Ok(exists.map(|_| ()))
+    }
+
+    /// Creates the bucket; `false` when this account created it first (another deploy).
+    async fn create_bucket(&self, ctx: &CallContext<'_>, name: &str) -> Result<bool, AwsError> {
+        let s3 = &self.clients.s3;
+        let ctx = ctx.for_resource(name);
         let region = self.clients.region.as_str();
         // us-east-1 is S3's default location and rejects an explicit constraint.
         let configuration = (region != "us-east-1").then(|| {
@@ -424,16 +559,71 @@ impl Uploader<'_> {
                 .location_constraint(BucketLocationConstraint::from(region))
                 .build()
         });
+        let created = ctx
+            .call(Step::Upload, || async {
+                let created = s3
+                    .create_bucket()
+                    .bucket(name)
+                    .set_create_bucket_configuration(configuration.clone())
+                    .send()
+                    .await
+                    .map_err(|error| ApiError::from_sdk("CreateBucket", error));
+                match created {
+                    Ok(_) => Ok(true),
+                    Err(error) if error.code_is("BucketAlreadyOwnedByYou") => Ok(false),
+                    Err(error) => Err(error),
+                }
+            })
+            .await?;
+        Ok(created)
+    }
+
+    /// Adds strata's tag to the `existing` ones (S3 replaces the whole set).
+    async fn tag_bucket(
+        &self,
+        ctx: &CallContext<'_>,
+        name: &str,
+        existing: BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let s3 = &self.clients.s3;
+        let owner = self.account(ctx).await?;
+        let ctx = ctx.for_resource(name);
+        let mut tags = existing;
+        tags.insert(TAG_MANAGED.to_owned(), MANAGED_VALUE.to_owned());
         ctx.call(Step::Upload, || async {
-            s3.create_bucket()
+            let tagging = tagging(&tags).map_err(|error| {
+                ApiError::local(
+                    "PutBucketTagging",
+                    format!("building the tag set failed: {error}"),
+                    error,
+                )
+            })?;
+            s3.put_bucket_tagging()
                 .bucket(name)
-                .set_create_bucket_configuration(configuration.clone())
+                .expected_bucket_owner(&owner)
+                .tagging(tagging)
                 .send()
                 .await
-                .map_err(|error| ApiError::from_sdk("CreateBucket", error))
+                .map_err(|error| ApiError::from_sdk("PutBucketTagging", error))
         })
         .await?;
         Ok(())
+    }
+}
+
+fn tagging(tags: &BTreeMap<String, String>) -> Result<Tagging, aws_sdk_s3::error::BuildError> {
+    let tag_set = tags
+        .iter()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
+        .collect::<Result<Vec<_>, _>>()?;
+    Tagging::builder().set_tag_set(Some(tag_set)).build()
+}
+
+fn not_owned(name: &str, tags: BTreeMap<String, String>) -> AwsError {
+    AwsError::NotOwned {
+        kind: "deployment bucket",
+        name: name.to_owned(),
+        tags,
     }
 }
 

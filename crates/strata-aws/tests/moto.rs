@@ -6,15 +6,19 @@
 
 mod support;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use strata_aws::{
     AwsProvider, AwsSettings, AwsVariables, StaticCredentials, VariableSource, VariableValue,
     managed_role_name,
 };
+
 use strata_provider::{
-    DeployReport, DeploySpec, FunctionAction, FunctionOutcome, LayerAction, NoopReporter, Provider,
-    ResourceKind, RoleSpec, RollbackRequest,
+    BucketAction, BucketPlan, DeployReport, DeploySpec, FunctionAction, FunctionOutcome, Interrupt,
+    LayerAction, NoopReporter, Provider, Reporter, ResourceKind, RoleSpec, RollbackRequest, Step,
 };
-use strata_tests::moto::{Recorder, moto_api, moto_url};
+use strata_tests::moto::{Recorder, moto_api, moto_request, moto_url};
 use support::{function, handler_artifact, layer, own_layer, spec, stored_zip, unique};
 
 const REGION: &str = "us-east-1";
@@ -679,4 +683,443 @@ async fn a_role_and_function_strata_did_not_create_are_refused_never_removed_and
             "{name} is strata's once adopted: {removal:?}"
         );
     }
+}
+
+/// The region of the default-bucket test: no other test uses it, so that test alone decides
+/// the state of `strata-deployments-<account>-eu-west-3` (moto's account is fixed).
+const BUCKET_REGION: &str = "eu-west-3";
+
+fn default_bucket() -> String {
+    format!("strata-deployments-123456789012-{BUCKET_REGION}")
+}
+
+async fn s3_client(region: &str) -> aws_sdk_s3::Client {
+    let config = moto_config().await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .region(aws_config::Region::new(region.to_owned()))
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// Deletes `bucket` with its objects and unfinished uploads, when it exists, so a test starts
+/// from the same state on every run against the same moto.
+async fn delete_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let objects = match s3.list_objects_v2().bucket(bucket).send().await {
+        Ok(objects) => objects,
+        Err(error) => {
+            let code = aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&error);
+            assert_eq!(code, Some("NoSuchBucket"), "{error:?}");
+            return;
+        }
+    };
+    for object in objects.contents() {
+        s3.delete_object()
+            .bucket(bucket)
+            .key(object.key().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    for upload in uploads.uploads() {
+        s3.abort_multipart_upload()
+            .bucket(bucket)
+            .key(upload.key().unwrap())
+            .upload_id(upload.upload_id().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    // moto keeps a deleted bucket's tags for the next bucket of that name; S3 does not.
+    s3.delete_bucket_tagging()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket().bucket(bucket).send().await.unwrap();
+}
+
+async fn create_bucket_by_hand(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) {
+    let configuration = (region != "us-east-1").then(|| {
+        aws_sdk_s3::types::CreateBucketConfiguration::builder()
+            .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+            .build()
+    });
+    s3.create_bucket()
+        .bucket(bucket)
+        .set_create_bucket_configuration(configuration)
+        .send()
+        .await
+        .expect("bucket made by hand");
+}
+
+async fn bucket_tags(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, String> {
+    match s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(tagging) => tagging
+            .tag_set()
+            .iter()
+            .map(|tag| (tag.key().to_owned(), tag.value().to_owned()))
+            .collect(),
+        Err(error) => {
+            let code = aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&error);
+            assert_eq!(code, Some("NoSuchTagSet"), "{error:?}");
+            BTreeMap::new()
+        }
+    }
+}
+
+async fn object_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    s3.list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .iter()
+        .filter_map(|object| object.key().map(str::to_owned))
+        .collect()
+}
+
+async fn bucket_region_provider() -> AwsProvider {
+    provider(|settings| {
+        settings.region = Some(BUCKET_REGION.to_owned());
+        // Every artifact goes through the deployment bucket.
+        settings.direct_upload_limit = 0;
+    })
+    .await
+}
+
+/// One test for every default-bucket case, in order: they share the one bucket name.
+#[tokio::test]
+async fn the_default_bucket_is_used_only_when_strata_tagged_it_and_adopted_on_purpose() {
+    let s3 = s3_client(BUCKET_REGION).await;
+    let bucket = default_bucket();
+    let managed = BTreeMap::from([(strata_aws::TAG_MANAGED.to_owned(), "true".to_owned())]);
+
+    // A bucket under strata's name that someone else made, untagged: refused, untouched.
+    delete_bucket(&s3, &bucket).await;
+    create_bucket_by_hand(&s3, &bucket, BUCKET_REGION).await;
+    let bucket_provider = bucket_region_provider().await;
+    let project = Project::new();
+    let mut spec = project.spec(V1, "hash-a", "info");
+    let error = bucket_provider
+        .plan(&spec)
+        .await
+        .expect_err("not strata's bucket");
+    assert!(
+        matches!(&error, strata_aws::AwsError::NotOwned { kind: "deployment bucket", name, tags } if *name == bucket && tags.is_empty()),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(&bucket), "{error}");
+    assert!(error.to_string().contains("tags: none"), "{error}");
+    assert_eq!(bucket_tags(&s3, &bucket).await, BTreeMap::new());
+    assert_eq!(object_keys(&s3, &bucket, "").await, Vec::<String>::new());
+
+    // Tagged by its owner: refused at once, and the message names those tags.
+    s3.put_bucket_tagging()
+        .bucket(&bucket)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key("team")
+                        .value("other")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let error = bucket_provider
+        .plan(&spec)
+        .await
+        .expect_err("not strata's bucket");
+    assert!(error.to_string().contains("team=other"), "{error}");
+
+    // Adopted on purpose: plan says so, the deploy uploads into it and tags it as strata's,
+    // keeping its owner's tags.
+    spec.adopt = true;
+    let plan = bucket_provider.plan(&spec).await.unwrap();
+    assert_eq!(
+        plan.bucket,
+        Some(BucketPlan {
+            name: bucket.clone(),
+            action: BucketAction::Adopt {
+                owner_tags: BTreeMap::from([("team".to_owned(), "other".to_owned())]),
+            },
+        }),
+        "{plan}"
+    );
+    assert!(
+        plan.to_string()
+            .contains(&format!("deployment bucket {bucket}: adopt")),
+        "{plan}"
+    );
+    let report = bucket_provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    let mut adopted = managed.clone();
+    adopted.insert("team".to_owned(), "other".to_owned());
+    assert_eq!(bucket_tags(&s3, &bucket).await, adopted);
+    // Positive control for "nothing written" above: the same deploy writes here once allowed.
+    assert!(
+        !object_keys(&s3, &bucket, &format!("strata/{}/", project.service))
+            .await
+            .is_empty()
+    );
+    // From now on it is strata's without --adopt.
+    let plan = bucket_region_provider()
+        .await
+        .plan(&Project::new().spec(V1, "hash-a", "info"))
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.bucket.map(|bucket| bucket.action),
+        Some(BucketAction::Use)
+    );
+
+    // Two first deploys at once in one account: both create the bucket or find it being
+    // created, and both succeed; the bucket ends tagged as strata's.
+    delete_bucket(&s3, &bucket).await;
+    let (first, second) = (Project::new(), Project::new());
+    let (first_spec, second_spec) = (
+        first.spec(V1, "hash-a", "info"),
+        second.spec(V1, "hash-b", "info"),
+    );
+    let (first_provider, second_provider) = (
+        bucket_region_provider().await,
+        bucket_region_provider().await,
+    );
+    let plan = first_provider.plan(&first_spec).await.unwrap();
+    assert_eq!(
+        plan.bucket.as_ref().map(|bucket| &bucket.action),
+        Some(&BucketAction::Create),
+        "{plan}"
+    );
+    tokio::join!(
+        deploy(&first_provider, &first_spec),
+        deploy(&second_provider, &second_spec)
+    );
+    assert_eq!(bucket_tags(&s3, &bucket).await, managed);
+
+    // The loser of that race can read the tags between the winner's CreateBucket and its
+    // PutBucketTagging. Made deterministic here: the bucket exists untagged and is tagged a
+    // moment after strata first looks; strata reads again and goes ahead.
+    delete_bucket(&s3, &bucket).await;
+    create_bucket_by_hand(&s3, &bucket, BUCKET_REGION).await;
+    let tagged_late = Arc::new(AtomicBool::new(false));
+    let relay = relay(
+        None,
+        Some(Watch {
+            needle: b"NoSuchTagSet",
+            action: Arc::new({
+                let tagged_late = tagged_late.clone();
+                let bucket = bucket.clone();
+                move || {
+                    // Once strata has its empty answer: what the winner's tagging does.
+                    let (status, body) = moto_request(
+                        "PUT",
+                        &format!("/{bucket}?tagging"),
+                        Some((BUCKET_REGION, "s3")),
+                        "application/xml",
+                        "<Tagging><TagSet><Tag><Key>strata:managed</Key><Value>true</Value></Tag></TagSet></Tagging>",
+                    );
+                    assert!(status < 300, "tagging by hand: {status} {body}");
+                    tagged_late.store(true, Ordering::SeqCst);
+                }
+            }),
+        }),
+    );
+    let late = Project::new();
+    let late_provider = provider(|settings| {
+        settings.region = Some(BUCKET_REGION.to_owned());
+        settings.direct_upload_limit = 0;
+        settings.endpoint_url = Some(relay);
+    })
+    .await;
+    deploy(&late_provider, &late.spec(V1, "hash-a", "info")).await;
+    // Positive control: strata did find the bucket untagged first.
+    assert!(tagged_late.load(Ordering::SeqCst));
+    assert_eq!(bucket_tags(&s3, &bucket).await, managed);
+    assert!(
+        !object_keys(&s3, &bucket, &format!("strata/{}/", late.service))
+            .await
+            .is_empty()
+    );
+}
+
+/// Something to do when a relayed stream contains `needle` (after passing that chunk on).
+#[derive(Clone)]
+struct Watch {
+    needle: &'static [u8],
+    action: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// Copies `from` to `to`, running the watch's action each time a chunk completes its needle.
+fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, watch: Option<Watch>) {
+    use std::io::{Read, Write};
+    let mut window = Vec::new();
+    let mut buffer = vec![0; 64 * 1024];
+    while let Ok(read) = from.read(&mut buffer) {
+        if read == 0 || to.write_all(&buffer[..read]).is_err() {
+            break;
+        }
+        if let Some(watch) = &watch {
+            window.extend_from_slice(&buffer[..read]);
+            if window
+                .windows(watch.needle.len())
+                .any(|part| part == watch.needle)
+            {
+                window.clear();
+                (watch.action)();
+            }
+            let keep_from = window.len().saturating_sub(watch.needle.len());
+            window.drain(..keep_from);
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// A TCP relay in front of moto that watches what strata sends (`requests`) and what moto
+/// answers (`answers`). Returns the relay's URL.
+fn relay(requests: Option<Watch>, answers: Option<Watch>) -> String {
+    use std::net::{TcpListener, TcpStream};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let upstream = moto_url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { break };
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                break;
+            };
+            let (client_side, server_side) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let answers = answers.clone();
+            std::thread::spawn(move || pump(server_side, client_side, answers));
+            let requests = requests.clone();
+            std::thread::spawn(move || pump(client, server, requests));
+        }
+    });
+    format!("http://{address}")
+}
+
+/// Carries the interrupt into `apply`, as the CLI's reporter does.
+struct Interrupting(Interrupt);
+
+impl Reporter for Interrupting {
+    fn interrupt(&self) -> Interrupt {
+        self.0.clone()
+    }
+}
+
+#[tokio::test]
+async fn an_interrupt_after_the_first_part_aborts_the_multipart_upload_and_writes_no_object() {
+    let service = unique("mp");
+    let bucket = unique("strata-mp-").to_lowercase();
+    let s3 = s3_client(REGION).await;
+    // A bucket the user configures is theirs: used without strata's tag.
+    create_bucket_by_hand(&s3, &bucket, REGION).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Two parts: S3's smallest part (5 MiB) and a short last one; bytes that never spell
+    // the relay's needle.
+    let data: Vec<u8> = (0..5 * 1024 * 1024 + 100_000)
+        .map(|index: u32| (index % 251) as u8)
+        .collect();
+    let zip = stored_zip(&[("data.bin", &data)]);
+    let code = support::artifact(dir.path(), "big.zip", &zip);
+    let key = strata_aws::object_key(&service, STAGE, &code);
+    let spec = spec(
+        &service,
+        STAGE,
+        vec![function(&service, STAGE, "big", code)],
+        vec![],
+        RoleSpec::Managed { statements: vec![] },
+    );
+    let settings = |settings: &mut AwsSettings| {
+        settings.deployment_bucket = Some(bucket.clone());
+        settings.direct_upload_limit = 0;
+        settings.multipart_threshold = 0;
+        settings.part_size = 0;
+    };
+
+    let interrupt = Interrupt::new();
+    let relay = relay(
+        Some(Watch {
+            needle: b"partNumber=1",
+            action: Arc::new({
+                let interrupt = interrupt.clone();
+                move || interrupt.trigger()
+            }),
+        }),
+        None,
+    );
+    let relayed = provider(|s| {
+        settings(s);
+        s.endpoint_url = Some(relay);
+    })
+    .await;
+    let recorder = Recorder::start();
+    let plan = relayed.plan(&spec).await.unwrap();
+    let report = relayed
+        .apply(&plan, &Interrupting(interrupt.clone()))
+        .await
+        .unwrap();
+    assert!(interrupt.is_triggered(), "the first part was never sent");
+    assert_eq!(
+        report.functions[0].outcome,
+        FunctionOutcome::Interrupted {
+            before: Some(Step::Upload)
+        },
+        "{report}"
+    );
+    // Positive control: the upload was started and its first part reached S3.
+    let calls: Vec<String> = recorder
+        .requests(&key)
+        .iter()
+        .map(|request| format!("{} {}", request.method, request.path()))
+        .collect();
+    assert!(
+        calls
+            .iter()
+            .any(|call| call.starts_with("POST") && call.contains("?uploads")),
+        "{calls:?}"
+    );
+    assert!(
+        calls.iter().any(|call| call.contains("partNumber=1")),
+        "{calls:?}"
+    );
+    assert!(
+        !calls.iter().any(|call| call.contains("partNumber=2")),
+        "{calls:?}"
+    );
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .prefix(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploads.uploads(), [], "an upload was left behind");
+    assert_eq!(object_keys(&s3, &bucket, &key).await, Vec::<String>::new());
+
+    // Without the interrupt the same upload completes: the checks above looked at the key
+    // the object is written under.
+    let report = deploy(&provider(settings).await, &spec).await;
+    assert_eq!(report.functions[0].outcome, FunctionOutcome::Created);
+    assert_eq!(object_keys(&s3, &bucket, &key).await, [key]);
 }

@@ -50,8 +50,8 @@ mod spec;
 
 pub use interrupt::Interrupt;
 pub use plan::{
-    AliasMove, CodeChange, DeployPlan, FieldChange, FunctionAction, FunctionPlan, LayerAction,
-    LayerPlan, RoleAction, RolePlan,
+    AliasMove, BucketAction, BucketPlan, CodeChange, DeployPlan, FieldChange, FunctionAction,
+    FunctionPlan, LayerAction, LayerPlan, RoleAction, RolePlan,
 };
 pub use provider::Provider;
 pub use report::{

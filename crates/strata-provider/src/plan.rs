@@ -24,6 +24,10 @@ pub struct DeployPlan {
     pub role: Option<RolePlan>,
     pub layers: Vec<LayerPlan>,
     pub functions: Vec<FunctionPlan>,
+    /// The bucket this deploy uploads artifacts to, when it uploads any to a bucket that
+    /// strata names itself (a bucket the user configures is theirs and not reported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<BucketPlan>,
     pub unmanaged: Vec<String>,
     #[serde(skip)]
     spec: DeploySpec,
@@ -39,6 +43,7 @@ impl DeployPlan {
             role: None,
             layers: Vec::new(),
             functions: Vec::new(),
+            bucket: None,
             unmanaged: spec.unmanaged.clone(),
             spec,
         }
@@ -83,6 +88,26 @@ pub enum RoleAction {
     /// A role under strata's name that strata did not create, taken over on purpose
     /// (`--adopt`): its policy is rewritten and it is tagged as strata's.
     Adopt,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BucketPlan {
+    pub name: String,
+    pub action: BucketAction,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BucketAction {
+    /// Created, and tagged as strata's.
+    Create,
+    /// Created by strata earlier (it carries strata's tag).
+    Use,
+    /// A bucket under strata's name that strata did not create, taken over on purpose
+    /// (`--adopt`): strata's tag is added to the tags it had, `owner_tags`.
+    Adopt {
+        owner_tags: BTreeMap<String, String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -194,6 +219,21 @@ impl fmt::Display for DeployPlan {
             };
             writeln!(f, "  role {}: {action}", role.name)?;
         }
+        if let Some(bucket) = &self.bucket {
+            let action = match &bucket.action {
+                BucketAction::Create => "create",
+                BucketAction::Use => "use",
+                BucketAction::Adopt { .. } => "adopt (not created by strata)",
+            };
+            writeln!(f, "  deployment bucket {}: {action}", bucket.name)?;
+            if let BucketAction::Adopt { owner_tags } = &bucket.action {
+                writeln!(
+                    f,
+                    "      tags it had: {}",
+                    or_none(&describe_tags(owner_tags))
+                )?;
+            }
+        }
         for layer in &self.layers {
             let hash = short(&layer.dependency_hash);
             match &layer.action {
@@ -229,11 +269,11 @@ impl fmt::Display for DeployPlan {
                 function.logical_name, function.deployed_name
             )?;
             if let FunctionAction::Adopt { owner_tags, .. } = &function.action {
-                let tags: Vec<String> = owner_tags
-                    .iter()
-                    .map(|(key, value)| format!("{key}={value}"))
-                    .collect();
-                writeln!(f, "      tags it had: {}", or_none(&tags.join(", ")))?;
+                writeln!(
+                    f,
+                    "      tags it had: {}",
+                    or_none(&describe_tags(owner_tags))
+                )?;
             }
             if let FunctionAction::Update { code, config }
             | FunctionAction::Adopt { code, config, .. } = &function.action
@@ -277,6 +317,13 @@ impl fmt::Display for DeployPlan {
         }
         Ok(())
     }
+}
+
+fn describe_tags(tags: &BTreeMap<String, String>) -> String {
+    tags.iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn or_none(text: &str) -> &str {

@@ -114,6 +114,13 @@ impl From<AwsError> for CliError {
             AwsError::Call { source, .. } if source.transport => Some(
                 "check the network; when you use an emulator, check AWS_ENDPOINT_URL and that it is running",
             ),
+            AwsError::NotOwned {
+                kind: "deployment bucket",
+                ..
+            } => Some(
+                "pass --adopt to take it over on purpose (strata then tags it and uploads to it \
+                 from now on), or set provider.deploymentBucket to use a bucket of your own",
+            ),
             AwsError::NotOwned { .. } => Some(
                 "pass --adopt to take it over on purpose (strata then tags it and manages it \
                  from now on), or give strata's resource another name",
