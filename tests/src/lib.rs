@@ -1,14 +1,18 @@
 //! Test support for strata: what tests of every strata crate share.
 //!
 //! Owns: [`wheel::WheelBuilder`] (valid and malicious wheels), [`index::LocalIndex`] (a PEP 503
-//! package index on 127.0.0.1 with auth, fault injection and a request log) the naive [`zip`]
-//! writer they rest on, and [`moto`], a client for the shared moto server and its recorder. Must never depend on a strata crate, so that any strata crate
-//! can dev-depend on this one; it holds no production code.
+//! package index on 127.0.0.1 with auth, fault injection and a request log), [`tls::TlsFront`]
+//! (HTTPS in front of that index, with a throwaway CA), the naive [`zip`] writer they rest on,
+//! and [`moto`], a client for the shared moto server and its recorder. Must never depend on a
+//! strata crate, so that any strata crate can dev-depend on this one; it holds no production
+//! code.
 
 pub mod index;
 pub mod moto;
+pub mod tls;
 pub mod wheel;
 pub mod zip;
 
 pub use index::LocalIndex;
+pub use tls::TlsFront;
 pub use wheel::{Malice, WheelBuilder};
