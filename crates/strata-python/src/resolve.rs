@@ -9,7 +9,9 @@
 //! repeats until stable.
 //!
 //! Index URLs (with credentials) reach the child only through environment variables, never
-//! argv; the child's stderr is scrubbed before it is shown.
+//! argv; the child's stderr is scrubbed before it is shown. `SSL_CERT_FILE` reaches uv through
+//! the environment and pip as `--cert` (a path, no secret); a certificate the child refused is
+//! reported as that, not as the missing version pip then claims.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -24,7 +26,7 @@ use crate::download::{DownloadError, Downloader};
 use crate::index::{EnvMap, IndexConfig};
 use crate::lock::{PinnedDistribution, normalize_name};
 use crate::requirements::{RequirementLine, canonical_requirement, parse_requirement_text};
-use crate::secret::{redact_text, strip_credentials};
+use crate::secret::{SecretUrl, redact_text, strip_credentials};
 use crate::target::{NoWheelError, Target, WheelFilename, best_wheel};
 
 /// Which resolver to run.
@@ -90,6 +92,17 @@ pub enum ResolveError {
         stderr: ChildOutput,
     },
     #[error(
+        "{tool} could not verify the TLS certificate of a package index ({indexes}) for {target}"
+    )]
+    UntrustedCertificate {
+        tool: String,
+        target: String,
+        /// The index URLs the child was given, credentials redacted.
+        indexes: String,
+        #[source]
+        stderr: ChildOutput,
+    },
+    #[error(
         "no wheel of {package} ({versions}) fits {target}\n  tags looked for: {tags}\nhint: check the name and version, pin a version with manylinux or pure-Python wheels for this target, or choose another runtime"
     )]
     NoWheelForTarget {
@@ -143,6 +156,10 @@ impl ResolveError {
             Self::InterpreterMismatch { wanted, .. } => Some(format!(
                 "install uv (`pip install uv`), which resolves for any target Python, or put python{wanted} with pip on PATH"
             )),
+            Self::UntrustedCertificate { .. } => Some(
+                "if the index, or a TLS proxy on the way to it, uses a private or self-signed CA, set SSL_CERT_FILE to a PEM file holding that CA; strata passes it on to uv and pip"
+                    .to_string(),
+            ),
             _ => None,
         }
     }
@@ -378,8 +395,9 @@ fn run_child(
     mut command: Command,
     tool: &ResolverTool,
     target: &Target,
-    secrets: &[String],
+    index: &IndexConfig,
 ) -> Result<(), ResolveError> {
+    let secrets = &index.secrets();
     let output = command.output().map_err(|source| ResolveError::Spawn {
         tool: tool.name().to_string(),
         source,
@@ -394,6 +412,20 @@ fn run_child(
         .filter(|line| !line.trim().is_empty())
         .collect();
     let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+    // Checked first: pip only warns about an index it cannot reach and then reports that no
+    // version matched, which would read as a missing wheel.
+    if certificate_refused_in_output(&stderr) {
+        let indexes: Vec<String> = std::iter::once(&index.index_url)
+            .chain(&index.extra_index_urls)
+            .map(SecretUrl::redacted)
+            .collect();
+        return Err(ResolveError::UntrustedCertificate {
+            tool: tool.name().to_string(),
+            target: target.label(),
+            indexes: indexes.join(", "),
+            stderr: ChildOutput(tail),
+        });
+    }
     if let Some((package, versions)) = no_wheel_in_output(&stderr) {
         return Err(ResolveError::NoWheelForTarget {
             versions: if versions.is_empty() {
@@ -416,6 +448,14 @@ fn run_child(
         ),
         stderr: ChildOutput(tail),
     })
+}
+
+/// Recognises a server certificate the child did not trust: OpenSSL's words (pip) or rustls's
+/// (uv).
+fn certificate_refused_in_output(stderr: &str) -> bool {
+    ["CERTIFICATE_VERIFY_FAILED", "invalid peer certificate"]
+        .iter()
+        .any(|needle| stderr.contains(needle))
 }
 
 /// Recognises "no wheel fits" in pip's or uv's stderr: the package and the versions mentioned.
@@ -522,7 +562,7 @@ fn resolve_with_uv(
     command.env("UV_NO_PROGRESS", "1");
     // With `--python-version` uv only needs some interpreter; never let it download one.
     command.env("UV_PYTHON_DOWNLOADS", "never");
-    run_child(command, &tool, target, &request.index.secrets())?;
+    run_child(command, &tool, target, request.index)?;
     let text = fs_err::read_to_string(&output).map_err(|source| ResolveError::Output {
         tool: tool.name().to_string(),
         path: output.clone(),
@@ -874,6 +914,16 @@ fn run_pip(
         command.arg("--pre");
     }
     pass_indexes(&mut command, request, "PIP", " ");
+    // uv reads SSL_CERT_FILE itself. pip's trust store finds it only where OpenSSL does the
+    // checking (Linux), and the user's PIP_CERT went with the other PIP_* settings, so the
+    // bundle is handed over explicitly.
+    if let Some(bundle) = request
+        .env
+        .get("SSL_CERT_FILE")
+        .filter(|file| !file.is_empty())
+    {
+        command.arg("--cert").arg(bundle);
+    }
     // The user's pip.conf must not override the indexes strata chose.
     command.env(
         "PIP_CONFIG_FILE",
@@ -882,7 +932,7 @@ fn run_pip(
     command.env("PIP_DISABLE_PIP_VERSION_CHECK", "1");
     command.env("PIP_NO_INPUT", "1");
     command.env("PYTHONIOENCODING", "utf-8");
-    run_child(command, tool, target, &request.index.secrets())?;
+    run_child(command, tool, target, request.index)?;
     let text = fs_err::read_to_string(&report_path).map_err(|source| ResolveError::Output {
         tool: tool.name().to_string(),
         path: report_path.clone(),

@@ -18,3 +18,4 @@ mod package_serverless;
 mod package_targets;
 mod secret_marker;
 mod secrets_canary;
+mod tls_index;
