@@ -375,59 +375,51 @@ fn names(names: &[&str]) -> std::collections::BTreeSet<String> {
     names.iter().map(|name| (*name).to_owned()).collect()
 }
 
-/// strata.yml: `provider.secretEnvironment` marks names in every function and a function's
-/// own list adds to it, for that function only; the values stay as written.
+/// `secretEnvironment` in both manifest kinds: the service-wide list (`provider.` in a
+/// strata.yml, `custom.strata.` in a serverless.yml, where Serverless has no such key) marks
+/// names in every function, and a function's own list adds to it for that function only; the
+/// values stay as written.
 #[test]
-fn strata_yml_secret_environment_merges_provider_and_function_lists() {
-    let dir = project(
-        "strata.yml",
-        "service: marked\nprovider:\n  name: aws\n  environment:\n    LICENSE_ID: lic-1\n    STAGE: dev\n  secretEnvironment: [LICENSE_ID]\nfunctions:\n  api:\n    handler: handler.main\n    environment:\n      SIGNING_SEED: seed-1\n    secretEnvironment:\n      - SIGNING_SEED\n  worker:\n    handler: handler.main\n",
-    );
-    let loaded = load_dir(dir.path(), None, &[]);
-    assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
-    let functions = &loaded.config.functions;
-    assert_eq!(
-        functions["api"].secret_environment,
-        names(&["LICENSE_ID", "SIGNING_SEED"])
-    );
-    assert_eq!(
-        functions["worker"].secret_environment,
-        names(&["LICENSE_ID"])
-    );
-    assert_eq!(functions["api"].environment["LICENSE_ID"], "lic-1");
-    assert_eq!(functions["api"].environment["SIGNING_SEED"], "seed-1");
-    assert_eq!(
-        loaded.config.secret_environment(),
-        names(&["LICENSE_ID", "SIGNING_SEED"])
-    );
-    assert_valid(&schema_validator(), &loaded.config.document, "strata.yml");
-}
-
-/// serverless.yml: Serverless has no such key, so the service-wide list is read from
-/// `custom.strata.secretEnvironment`, and a function's own list still adds to it.
-#[test]
-fn serverless_yml_reads_secret_environment_from_custom_strata() {
-    let dir = project(
-        "serverless.yml",
-        "service: marked\nprovider:\n  name: aws\n  runtime: python3.12\n  environment:\n    LICENSE_ID: lic-1\n    TEAM: core\nfunctions:\n  api:\n    handler: handler.main\n    environment:\n      SIGNING_SEED: seed-1\n    secretEnvironment: [SIGNING_SEED]\n  worker:\n    handler: handler.main\ncustom:\n  strata:\n    secretEnvironment:\n      - LICENSE_ID\n",
-    );
-    let loaded = load_dir(dir.path(), None, &[]);
-    assert!(loaded.warnings.is_empty(), "{:#?}", loaded.warnings);
-    let functions = &loaded.config.functions;
-    assert_eq!(
-        functions["api"].secret_environment,
-        names(&["LICENSE_ID", "SIGNING_SEED"])
-    );
-    assert_eq!(
-        functions["worker"].secret_environment,
-        names(&["LICENSE_ID"])
-    );
-    assert_eq!(functions["worker"].environment["TEAM"], "core");
-    assert_valid(
-        &schema_validator(),
-        &loaded.config.document,
-        "serverless.yml",
-    );
+fn secret_environment_merges_service_and_function_lists_in_both_manifest_kinds() {
+    let function_part = "functions:\n  api:\n    handler: handler.main\n    environment:\n      SIGNING_SEED: seed-1\n    secretEnvironment:\n      - SIGNING_SEED\n  worker:\n    handler: handler.main\n";
+    let provider = "provider:\n  name: aws\n  runtime: python3.12\n  environment:\n    LICENSE_ID: lic-1\n    TEAM: core\n";
+    for (file, manifest) in [
+        (
+            "strata.yml",
+            format!(
+                "service: marked\n{provider}  secretEnvironment: [LICENSE_ID]\n{function_part}"
+            ),
+        ),
+        (
+            "serverless.yml",
+            format!(
+                "service: marked\n{provider}{function_part}custom:\n  strata:\n    secretEnvironment:\n      - LICENSE_ID\n"
+            ),
+        ),
+    ] {
+        let dir = project(file, &manifest);
+        let loaded = load_dir(dir.path(), None, &[]);
+        assert!(loaded.warnings.is_empty(), "{file}: {:#?}", loaded.warnings);
+        let functions = &loaded.config.functions;
+        assert_eq!(
+            functions["api"].secret_environment,
+            names(&["LICENSE_ID", "SIGNING_SEED"]),
+            "{file}"
+        );
+        assert_eq!(
+            functions["worker"].secret_environment,
+            names(&["LICENSE_ID"]),
+            "{file}"
+        );
+        assert_eq!(functions["api"].environment["LICENSE_ID"], "lic-1");
+        assert_eq!(functions["api"].environment["SIGNING_SEED"], "seed-1");
+        assert_eq!(functions["worker"].environment["TEAM"], "core");
+        assert_eq!(
+            loaded.config.secret_environment(),
+            names(&["LICENSE_ID", "SIGNING_SEED"])
+        );
+        assert_valid(&schema_validator(), &loaded.config.document, file);
+    }
 }
 
 /// A manifest without the key marks nothing: masking falls back to the name heuristic.
