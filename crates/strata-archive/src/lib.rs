@@ -28,7 +28,8 @@
 //!   file name vs METADATA, CRCs, real decompressed size within [`WheelLimits`]). Failures are
 //!   [`WheelError`]s naming the wheel and the entry.
 //! - [`ArchiveBuilder`]: `add_wheel` (raw-copies compressed entries under a prefix such as
-//!   `python/`), `add_tree` (handler files chosen by Serverless `package.patterns`),
+//!   `python/`; `add_wheel_replacing` takes chosen entries' bytes from files instead, e.g.
+//!   shared libraries stripped by the caller), `add_tree` (handler files chosen by Serverless `package.patterns`),
 //!   `add_bytes`; `write_to` writes atomically and returns an [`ArchiveReport`] (sha256,
 //!   Lambda `CodeSha256`, sizes, per-distribution contributions).
 //! - [`Excludes`]: glob patterns (`slim`, `slimPatterns`) dropped from wheels.
@@ -71,7 +72,7 @@ mod zipfmt;
 
 pub use builder::{
     ArchiveBuilder, ArchiveError, ArchiveOptions, ArchiveReport, ArchiveReporter,
-    DEFAULT_COMPRESSION_LEVEL, SourceKind, SourceReport,
+    DEFAULT_COMPRESSION_LEVEL, SourceKind, SourceReport, read_wheel_entry,
 };
 pub use hash::hash_file;
 pub use timestamp::ZipTimestamp;

@@ -631,3 +631,31 @@ fn tampered_verification_record_is_not_believed() {
         );
     }
 }
+
+#[test]
+fn replaced_wheel_entries_take_the_files_bytes_and_keep_name_and_mode() {
+    let directory = tempfile::tempdir().unwrap();
+    let wheel_path = demo_wheel().write(directory.path());
+    let wheel = verify_wheel(&wheel_path, &WheelLimits::default()).unwrap();
+    let replacement = directory.path().join("helper.stripped");
+    fs::write(&replacement, b"#!/bin/sh\n").unwrap();
+    let replacements =
+        std::collections::BTreeMap::from([("demo/helper.sh".to_owned(), replacement.clone())]);
+
+    let mut hashes = Vec::new();
+    for name in ["a.zip", "b.zip"] {
+        let mut builder = ArchiveBuilder::new(ArchiveOptions::default());
+        builder
+            .add_wheel_replacing(&wheel, "python/", &Excludes::none(), &replacements)
+            .unwrap();
+        let report = builder.write_to(&directory.path().join(name)).unwrap();
+        assert_eq!(report.sources[0].kind, SourceKind::Distribution);
+        hashes.push(report.sha256);
+    }
+    assert_eq!(hashes[0], hashes[1]);
+    let zip = directory.path().join("a.zip");
+    assert_eq!(extract(&zip, "python/demo/helper.sh"), b"#!/bin/sh\n");
+    // Other entries are the wheel's, and the replaced one keeps its executable mode.
+    assert_eq!(extract(&zip, "python/demo/data.bin"), [0, 1, 2, 3, 255]);
+    assert!(python_listing(&zip).contains("python/demo/helper.sh 0o100755"));
+}

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod plan;
 pub mod report;
 mod requirements;
+pub mod strip;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -183,6 +184,8 @@ pub fn build(
             source,
         })?;
     let artifact_cache = ArtifactCache::new(wheel_cache.root().join("artifacts"));
+    let strip_cache = wheel_cache.root().join("stripped");
+    let strip_tools = strip::StripTools::new(&settings.env);
     let verified_dir = wheel_cache
         .root()
         .join("verified")
@@ -272,7 +275,20 @@ pub fn build(
             requirements::credentials_note(artifact, &code_files, &requirement_names)
                 .map_err(list_error)?,
         );
-        let key = input_key(artifact, &options, &wheels, &code_files, &vendor_files)?;
+        let strip_support = artifact
+            .dependencies
+            .as_ref()
+            .filter(|dependencies| dependencies.strip)
+            .zip(artifact.target.as_ref())
+            .map(|(_, target)| strip_tools.for_architecture(target.architecture));
+        let key = input_key(
+            artifact,
+            &options,
+            &wheels,
+            &code_files,
+            &vendor_files,
+            strip_support.as_ref(),
+        )?;
         let output = settings.out_dir.join(artifact.file_name());
         let built = match previous
             .as_ref()
@@ -293,8 +309,11 @@ pub fn build(
                         code_files,
                         vendor_files,
                         requirement_names: &requirement_names,
+                        strip: strip_support
+                            .as_ref()
+                            .map(|support| (support, &*strip_cache)),
                     };
-                    let report = assemble(
+                    let (report, warnings) = assemble(
                         artifact,
                         &options,
                         inputs,
@@ -305,6 +324,11 @@ pub fn build(
                         &verified_dir,
                     )?;
                     artifact_cache.put(&key, &output, &report)?;
+                    for warning in warnings {
+                        if !notes.contains(&warning) {
+                            notes.push(warning);
+                        }
+                    }
                     report
                 }
             },
@@ -646,6 +670,7 @@ fn input_key(
     wheels: &[PinnedDistribution],
     code_files: &[strata_archive::TreeFile],
     vendor_files: &[(PathBuf, Vec<strata_archive::TreeFile>)],
+    strip: Option<&strip::StripSupport>,
 ) -> Result<String, BuildError> {
     let mut hasher = Sha256::new();
     let mut field = |name: &str, value: &str| {
@@ -690,6 +715,10 @@ fn input_key(
         field("deps-prefix", &dependencies.prefix);
         field("zipped", &dependencies.zipped.to_string());
         field("excludes", &dependencies.excludes.join("\n"));
+        // The tool decides the stripped bytes: another tool (or none) is another artifact.
+        if let Some(strip) = strip {
+            field("strip", &strip.key());
+        }
         for wheel in wheels {
             field(
                 "wheel",
@@ -714,6 +743,8 @@ struct AssemblyInputs<'a> {
     vendor_files: Vec<(PathBuf, Vec<strata_archive::TreeFile>)>,
     /// Which code files are requirements files (they ship without credentials).
     requirement_names: &'a requirements::RequirementNames,
+    /// With `slim` and `strip`: what strips the `.so` files, and where outputs are cached.
+    strip: Option<(&'a strip::StripSupport, &'a Path)>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -726,13 +757,14 @@ fn assemble(
     reporter: &dyn BuildReporter,
     key: &str,
     verified_dir: &Path,
-) -> Result<ArtifactReport, BuildError> {
+) -> Result<(ArtifactReport, Vec<String>), BuildError> {
     let label = artifact.file_name();
     let AssemblyInputs {
         wheels,
         code_files,
         vendor_files,
         requirement_names,
+        strip,
     } = inputs;
     let paths = downloader
         .fetch_all(wheels, reporter)
@@ -774,6 +806,7 @@ fn assemble(
     // writer, so its bytes are as reproducible as the outer one's) and the report's
     // distributions come from it.
     let mut inner_sources = Vec::new();
+    let mut warnings = Vec::new();
     if let Some(dependencies) = &artifact.dependencies {
         let excludes = Excludes::new(&dependencies.excludes).map_err(archive_error)?;
         let mut packages = ArchiveBuilder::new(*options);
@@ -787,9 +820,11 @@ fn assemble(
         } else {
             dependencies.prefix.as_str()
         };
-        for wheel in &verified {
+        let stripped = strip_shared_libraries(artifact, &verified, &excludes, strip)?;
+        warnings.extend(stripped.warnings);
+        for (wheel, replacements) in verified.iter().zip(&stripped.replacements) {
             target
-                .add_wheel(wheel, prefix, &excludes)
+                .add_wheel_replacing(wheel, prefix, &excludes, replacements)
                 .map_err(archive_error)?;
         }
         for (root, files) in vendor_files {
@@ -833,7 +868,7 @@ fn assemble(
             unzipped_size: source.unzipped_bytes,
         })
         .collect();
-    Ok(ArtifactReport {
+    let report = ArtifactReport {
         kind: artifact.kind.into(),
         name: artifact.name.clone(),
         cloud: artifact.cloud.to_string(),
@@ -848,7 +883,59 @@ fn assemble(
         functions: artifact.functions.clone(),
         reused: false,
         input_key: key.to_owned(),
-    })
+    };
+    Ok((report, warnings))
+}
+
+/// `slim`'s `strip` over the wheels of one artifact (see [`strip`]): the entries to replace,
+/// one map per wheel, and warnings for what stays unstripped.
+fn strip_shared_libraries(
+    artifact: &ArtifactPlan,
+    verified: &[VerifiedWheel],
+    excludes: &Excludes,
+    strip: Option<(&strip::StripSupport, &Path)>,
+) -> Result<strip::Stripped, BuildError> {
+    let unchanged = || strip::Stripped {
+        replacements: vec![BTreeMap::new(); verified.len()],
+        warnings: Vec::new(),
+    };
+    let (Some((support, cache_dir)), Some(target)) = (strip, artifact.target.as_ref()) else {
+        return Ok(unchanged());
+    };
+    match support {
+        strip::StripSupport::Tool(tool) => strip::strip_wheels(
+            &artifact.file_name(),
+            verified,
+            excludes,
+            target.architecture,
+            tool,
+            cache_dir,
+        ),
+        strip::StripSupport::Missing { looked_for } => {
+            let count = verified
+                .iter()
+                .flat_map(VerifiedWheel::entries)
+                .filter(|entry| {
+                    strip::is_shared_library(entry) && !excludes.is_excluded(&entry.target)
+                })
+                .count();
+            let mut stripped = unchanged();
+            if count > 0 {
+                let package = match target.architecture {
+                    Architecture::X86_64 if std::env::consts::ARCH == "x86_64" => "binutils",
+                    Architecture::X86_64 => "binutils-x86-64-linux-gnu",
+                    Architecture::Arm64 if std::env::consts::ARCH == "aarch64" => "binutils",
+                    Architecture::Arm64 => "binutils-aarch64-linux-gnu",
+                };
+                stripped.warnings.push(format!(
+                    "slim: no strip for {} on PATH (looked for {}), so shared libraries (.so) are packaged unstripped; install one (Debian: `apt-get install {package}`, or `llvm`) or set `strip: false` to silence this",
+                    target.architecture,
+                    looked_for.join(", ")
+                ));
+            }
+            Ok(stripped)
+        }
+    }
 }
 
 /// Verifies a wheel, or reuses what verifying the same bytes found before. The wheel cache is

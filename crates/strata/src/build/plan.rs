@@ -84,6 +84,8 @@ pub struct DependencyInput {
     pub prefix: String,
     /// Globs dropped from wheels (`slim`), relative to the prefix.
     pub excludes: Vec<String>,
+    /// `slim` with `strip` (the plugin's default): the wheels' `.so` files are stripped.
+    pub strip: bool,
     /// `vendor`: folders (relative to the project) whose contents are copied in beside the
     /// packages.
     pub vendor: Vec<PathBuf>,
@@ -310,13 +312,41 @@ impl Planner<'_> {
         Some(found)
     }
 
-    fn vendor(&self) -> Vec<PathBuf> {
+    /// The service's `vendor` folder, then the function's when it applies: the plugin copies a
+    /// function's `vendor` only into the packages of a function packaged on its own (lib/pip.js
+    /// `installRequirementsIfNeeded`, called with the function only when packaging
+    /// individually); strata does the same, for the function's own zip only.
+    fn vendor(&mut self, function: &FunctionConfig, own_zip: bool) -> Vec<PathBuf> {
+        let mut folders = self.service_vendor();
+        if let Some(folder) = &function.vendor {
+            if own_zip {
+                folders.push(folder.clone());
+            } else {
+                self.notes.insert(format!(
+                    "functions.{}.vendor is ignored: a function's vendor folder goes in beside the packages of its own zip, so it needs package.individually (for the service or the function), a requirements file and no requirements layer, as with the plugin; use custom.pythonRequirements.vendor for what every function shares",
+                    function.name
+                ));
+            }
+        }
+        folders
+    }
+
+    /// `custom.pythonRequirements.vendor`: for every artifact with dependencies.
+    fn service_vendor(&self) -> Vec<PathBuf> {
         self.config
             .python_requirements
             .vendor
             .iter()
             .cloned()
             .collect()
+    }
+
+    /// Whether `slim` strips shared libraries: the plugin skips it only for `strip: false`
+    /// (lib/slim.js `getStripMode`; it also skips it on macOS and Windows hosts, strata does
+    /// not, since the target is Linux whatever the host).
+    fn strip(&self) -> bool {
+        let requirements = &self.config.python_requirements;
+        requirements.slim && requirements.strip
     }
 
     fn slim_excludes(&self) -> Vec<String> {
@@ -400,7 +430,8 @@ impl Planner<'_> {
                         need: need.clone(),
                         prefix: LAMBDA_LAYER_PREFIX.to_owned(),
                         excludes: self.slim_excludes(),
-                        vendor: self.vendor(),
+                        strip: self.strip(),
+                        vendor: self.service_vendor(),
                         // The plugin zips requirements only when they ship with the code.
                         zipped: false,
                     }),
@@ -426,6 +457,7 @@ impl Planner<'_> {
             name.push_str(&format!("-{suffix}"));
         }
         let patterns = self.code_patterns(function);
+        let vendor = self.vendor(function, individually && embedded.is_some());
         self.upsert(
             ArtifactPlan {
                 name,
@@ -441,7 +473,8 @@ impl Planner<'_> {
                     need,
                     prefix: String::new(),
                     excludes: self.slim_excludes(),
-                    vendor: self.vendor(),
+                    strip: self.strip(),
+                    vendor,
                     zipped: self.config.python_requirements.zip,
                 }),
                 functions: Vec::new(),
@@ -468,7 +501,8 @@ impl Planner<'_> {
                 },
                 prefix: AZURE_PACKAGES_PREFIX.to_owned(),
                 excludes: self.slim_excludes(),
-                vendor: self.vendor(),
+                strip: self.strip(),
+                vendor: self.service_vendor(),
                 // The Azure worker reads packages from `.python_packages` only.
                 zipped: false,
             });

@@ -3,7 +3,7 @@
 //! documents (sources: the plugin's lib/poetry.js, lib/pipenv.js, lib/zip.js, lib/pip.js,
 //! index.js defaults; Serverless' lib/plugins/package/lib/package-service.js).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::support::*;
 use strata_tests::LocalIndex;
@@ -48,6 +48,16 @@ fn service(index: &LocalIndex, functions: &str, custom: &str) -> String {
 const ZIPPED_HANDLER: &str = "import unzip_requirements\nimport alpha\n\ndef main(event, context):\n    return alpha.__version__\n";
 
 const HELLO: &str = "  hello:\n    handler: handler.main\n";
+
+/// A project with `manifest` as its serverless.yml, the usual handler and `requirements`.
+fn plugin_project(manifest: &str, requirements: &str) -> Project {
+    let project = Project::new(Resolver::Uv);
+    project
+        .write("serverless.yml", manifest)
+        .write("handler.py", HANDLER)
+        .write("requirements.txt", requirements);
+    project
+}
 
 #[test]
 fn patterns_with_a_leading_dot_slash_match_as_in_serverless() {
@@ -443,4 +453,365 @@ fn pip_of_another_python_than_the_target_is_refused() {
             );
         }
     }
+}
+
+/// The CPU this machine runs, as a Lambda `architecture` and a wheel platform word: the test
+/// compiles its shared library with the machine's `cc`, so the function targets the same CPU.
+fn host_architecture() -> (&'static str, &'static str) {
+    match std::env::consts::ARCH {
+        "x86_64" => ("x86_64", "x86_64"),
+        "aarch64" => ("arm64", "aarch64"),
+        other => {
+            panic!("these tests compile a shared library for Lambda; {other} is not a Lambda CPU")
+        }
+    }
+}
+
+/// A real shared library with debug info (so `strip` has something to remove), compiled by
+/// the machine's `cc`.
+fn compiled_shared_library() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("speedups.c");
+    std::fs::write(
+        &source,
+        "static int table[64];\nint speedup(int x) { for (int i = 0; i < 64; i++) table[i] = x * i; return table[x & 63]; }\n",
+    )
+    .unwrap();
+    let library = dir.path().join("speedups.so");
+    let output = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-g", "-O1", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .output()
+        .expect("cc runs (install a C compiler: these tests need one)");
+    assert!(
+        output.status.success(),
+        "cc failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read(&library).unwrap()
+}
+
+/// What the plugin's `strip {}` (lib/slim.js `getStripCommand`) makes of `bytes`, run with
+/// this machine's `strip`.
+fn stripped_by_strip(bytes: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lib.so");
+    std::fs::write(&path, bytes).unwrap();
+    let status = std::process::Command::new("strip")
+        .arg(&path)
+        .status()
+        .expect("strip runs (Debian: apt-get install binutils)");
+    assert!(status.success());
+    std::fs::read(&path).unwrap()
+}
+
+/// A wheel for this machine's CPU with a compiled extension, a test folder and data.
+fn native_wheel(library: &[u8]) -> WheelBuilder {
+    let (_, platform) = host_architecture();
+    WheelBuilder::new("fastyaml", "6.0")
+        .tag(&strata_tests::wheel::tags::manylinux2014((3, 12), platform))
+        .file("fastyaml/_speedups.so", library.to_vec())
+        .file("fastyaml/loader.py", "LOADER = 1\n")
+        .file("fastyaml/tests/test_loader.py", "def test(): pass\n")
+}
+
+/// A service whose one function targets this machine's CPU, with `custom` options.
+fn native_service(index: &LocalIndex, custom: &str) -> String {
+    let (architecture, _) = host_architecture();
+    service(index, HELLO, custom).replace(
+        "  runtime: python3.12\n",
+        &format!("  runtime: python3.12\n  architecture: {architecture}\n"),
+    )
+}
+
+fn native_project(index: &LocalIndex, custom: &str) -> Project {
+    plugin_project(&native_service(index, custom), "fastyaml==6.0\n")
+}
+
+fn native_zip(project: &Project) -> PathBuf {
+    let (architecture, _) = host_architecture();
+    project.out(&format!("aws/demo-py312-{architecture}.zip"))
+}
+
+#[test]
+fn slim_strips_shared_libraries_as_the_plugins_strip_does_byte_identically() {
+    let library = compiled_shared_library();
+    let expected = stripped_by_strip(&library);
+    assert!(
+        expected.len() < library.len(),
+        "the test library has something to strip"
+    );
+    let (_wheels, index) = index_with(&[native_wheel(&library)]);
+
+    // slim with the default patterns plus slimPatterns (lib/slim.js `deleteFiles`).
+    let custom = "    slim: true\n    slimPatterns:\n      - '**/tests'\n";
+    let mut project = native_project(&index, custom);
+    let cache = tempfile::tempdir().unwrap();
+    project.env("STRATA_CACHE_DIR", cache.path().to_str().unwrap());
+    let outputs = tempfile::tempdir().unwrap();
+    let zip_path = native_zip(&project);
+    let zip_path = zip_path.strip_prefix(project.out("")).unwrap();
+    let first = outputs.path().join("first").join(zip_path);
+    let first_dir = outputs.path().join("first");
+    project
+        .strata(&["package", "--out", first_dir.to_str().unwrap()])
+        .assert_success();
+    assert_eq!(
+        names(&first),
+        [
+            "fastyaml/__init__.py",
+            "fastyaml/_speedups.so",
+            "fastyaml/loader.py",
+            "handler.py",
+            "requirements.txt",
+        ]
+    );
+    let entries = read_zip(&first);
+    let so = entry(&entries, "fastyaml/_speedups.so");
+    assert!(so.data == expected, "the entry is what `strip` makes of it");
+    assert_eq!(so.mode & 0o777, 0o644);
+
+    // Warm stripped-file cache, no artifact cache, another output directory: same bytes.
+    std::fs::remove_dir_all(cache.path().join("artifacts")).unwrap();
+    let second_dir = outputs.path().join("second");
+    let run = project.strata(&[
+        "package",
+        "--out",
+        second_dir.to_str().unwrap(),
+        "--output-format",
+        "json",
+    ]);
+    run.assert_success();
+    assert_eq!(run.json()["artifacts"][0]["reused"], false);
+    let second = second_dir.join(zip_path);
+    assert_eq!(sha256_file(&second), sha256_file(&first));
+
+    // Another project and a fresh cache: same bytes again.
+    let again = native_project(&index, custom);
+    again.strata(&["package"]).assert_success();
+    assert_eq!(sha256_file(&native_zip(&again)), sha256_file(&first));
+}
+
+#[test]
+fn shared_libraries_are_left_alone_without_slim_or_with_strip_false() {
+    let library = compiled_shared_library();
+    let (_wheels, index) = index_with(&[native_wheel(&library)]);
+    for custom in [
+        "",
+        "    slim: false\n",
+        "    slim: true\n    strip: false\n",
+    ] {
+        let project = native_project(&index, custom);
+        project.strata(&["package"]).assert_success();
+        let entries = read_zip(&native_zip(&project));
+        assert!(
+            entry(&entries, "fastyaml/_speedups.so").data == library,
+            "{custom:?}"
+        );
+        // slim still applies its patterns with strip: false.
+        let slimmed = custom.contains("slim: true");
+        assert_eq!(
+            entries.iter().any(|e| e.name.contains(".dist-info/")),
+            !slimmed,
+            "{custom:?}"
+        );
+    }
+}
+
+#[test]
+fn slim_without_a_strip_tool_keeps_libraries_and_says_what_to_install() {
+    let library = compiled_shared_library();
+    let (_wheels, index) = index_with(&[native_wheel(&library)]);
+    let mut project = native_project(&index, "    slim: true\n");
+    // Only the test's python3 and uv: no binutils, no llvm.
+    let tools = project.tools.dir.path().to_str().unwrap().to_owned();
+    project.env("PATH", &tools);
+    let run = project.strata(&["package"]);
+    run.assert_success();
+    let entries = read_zip(&native_zip(&project));
+    assert!(entry(&entries, "fastyaml/_speedups.so").data == library);
+    assert_eq!(
+        run.stderr.matches("no strip for").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("apt-get install binutils"),
+        "{}",
+        run.stderr
+    );
+
+    // With the tool back on PATH the input key differs, so the zip is rebuilt stripped.
+    project.env("PATH", &format!("{tools}:/usr/bin:/bin"));
+    project.strata(&["package"]).assert_success();
+    let entries = read_zip(&native_zip(&project));
+    assert!(entry(&entries, "fastyaml/_speedups.so").data == stripped_by_strip(&library));
+}
+
+/// `alpha` as a wheel built by a careless tool: byte code, a `__pycache__` folder and tests.
+fn cluttered_alpha() -> WheelBuilder {
+    alpha()
+        .file("alpha/__pycache__/core.cpython-312.pyc", "cached")
+        .file("alpha/legacy.pyo", "optimised")
+        .file("alpha/core.py", "CORE = 1\n")
+        .file("alpha/tests/test_core.py", "def test(): pass\n")
+}
+
+/// `slim: true` with the plugin's default patterns `**/*.py[c|o]`, `**/__pycache__*` and
+/// `**/*.dist-info*` (lib/slim.js `deleteFiles`, lines 37-47; run after pip install,
+/// lib/pip.js lines 445-448), then `slimPatterns` added to them, then replacing them with
+/// `slimPatternsAppendDefaults: false`.
+#[test]
+fn slim_patterns_remove_what_the_plugins_delete_files_removes() {
+    let (_wheels, index) = index_with(&[cluttered_alpha()]);
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "    slim: true\n",
+            &[
+                "alpha/__init__.py",
+                "alpha/core.py",
+                "alpha/tests/test_core.py",
+            ],
+        ),
+        (
+            "    slim: true\n    slimPatterns:\n      - '**/tests'\n",
+            &["alpha/__init__.py", "alpha/core.py"],
+        ),
+        (
+            "    slim: true\n    slimPatternsAppendDefaults: false\n    slimPatterns:\n      - '**/tests'\n",
+            &[
+                "alpha-1.0.dist-info/METADATA",
+                "alpha-1.0.dist-info/RECORD",
+                "alpha-1.0.dist-info/WHEEL",
+                "alpha/__init__.py",
+                "alpha/__pycache__/core.cpython-312.pyc",
+                "alpha/core.py",
+                "alpha/legacy.pyo",
+            ],
+        ),
+    ];
+    for (custom, packages) in cases {
+        let project = plugin_project(&service(&index, HELLO, custom), "alpha==1.0\n");
+        project.strata(&["package"]).assert_success();
+        let mut expected: Vec<&str> = packages.to_vec();
+        expected.extend(["handler.py", "requirements.txt"]);
+        expected.sort_unstable();
+        assert_eq!(
+            names(&project.out("aws/demo-py312-x86_64.zip")),
+            expected,
+            "{custom}"
+        );
+    }
+}
+
+/// `layer: true`: the packages go under `python/` in the layer zip (lib/layer.js
+/// `zipRequirements`, lines 40-46) and the function zip holds the code only; `noDeploy`
+/// leaves a package out of both (lib/pip.js `filterRequirementsFile`, line 536, filters the
+/// requirements both are installed from).
+#[test]
+fn layer_true_and_no_deploy_give_the_plugins_entries() {
+    let (_wheels, index) = index_with(&[alpha(), beta()]);
+    let project = plugin_project(
+        &service(
+            &index,
+            "  hello:\n    handler: handler.main\n    layers:\n      - Ref: PythonRequirementsLambdaLayer\n",
+            "    layer: true\n    noDeploy:\n      - beta\n",
+        ),
+        "alpha==1.0\nbeta==2.0\n",
+    );
+    project.strata(&["package"]).assert_success();
+    assert_eq!(
+        names(&project.out("aws/demo.zip")),
+        ["handler.py", "requirements.txt"]
+    );
+    assert_eq!(
+        names(&project.out("aws/layers/python-requirements-py312-x86_64.zip")),
+        [
+            "python/alpha-1.0.dist-info/METADATA",
+            "python/alpha-1.0.dist-info/RECORD",
+            "python/alpha-1.0.dist-info/WHEEL",
+            "python/alpha/__init__.py",
+        ]
+    );
+
+    // Without the layer, noDeploy applies to the function zip.
+    let project = plugin_project(
+        &service(&index, HELLO, "    noDeploy:\n      - beta\n"),
+        "alpha==1.0\nbeta==2.0\n",
+    );
+    project.strata(&["package"]).assert_success();
+    assert_eq!(
+        names(&project.out("aws/demo-py312-x86_64.zip")),
+        [
+            "alpha-1.0.dist-info/METADATA",
+            "alpha-1.0.dist-info/RECORD",
+            "alpha-1.0.dist-info/WHEEL",
+            "alpha/__init__.py",
+            "handler.py",
+            "requirements.txt",
+        ]
+    );
+}
+
+/// A function's own `vendor` (the plugin's README, "Vendor library directory"; lib/pip.js
+/// lines 706-712 copy it after the service's) goes in beside the packages of that function's
+/// zip when it is packaged individually, and nowhere else.
+#[test]
+fn function_level_vendor_goes_into_that_functions_own_zip() {
+    let (_wheels, index) = index_with(&[alpha()]);
+    let functions = "  hello:\n    handler: handler.main\n    vendor: ./hello-vendor\n\
+                     \x20 other:\n    handler: handler.main\n";
+    let individually = plugin_project(
+        &service(&index, functions, "    vendor: ./shared-vendor\n").replace(
+            "functions:\n",
+            "package:\n  individually: true\n  patterns:\n    - '!*-vendor/**'\nfunctions:\n",
+        ),
+        "alpha==1.0\n",
+    );
+    individually
+        .write("shared-vendor/shared_lib.py", "SHARED = 1\n")
+        .write("hello-vendor/hello_lib.py", "HELLO = 1\n");
+    let run = individually.strata(&["package"]);
+    run.assert_success();
+    assert!(!run.stderr.contains("vendor is ignored"), "{}", run.stderr);
+    let packages = [
+        "alpha-1.0.dist-info/METADATA",
+        "alpha-1.0.dist-info/RECORD",
+        "alpha-1.0.dist-info/WHEEL",
+        "alpha/__init__.py",
+    ];
+    let mut hello: Vec<&str> = packages.to_vec();
+    hello.extend([
+        "handler.py",
+        "hello_lib.py",
+        "requirements.txt",
+        "shared_lib.py",
+    ]);
+    hello.sort_unstable();
+    assert_eq!(names(&individually.out("aws/functions/hello.zip")), hello);
+    let mut other: Vec<&str> = packages.to_vec();
+    other.extend(["handler.py", "requirements.txt", "shared_lib.py"]);
+    other.sort_unstable();
+    assert_eq!(names(&individually.out("aws/functions/other.zip")), other);
+
+    // One zip for the service: the plugin passes no function options, so it is ignored, and
+    // strata says so.
+    let shared = plugin_project(
+        &service(&index, functions, "").replace(
+            "functions:\n",
+            "package:\n  patterns:\n    - '!*-vendor/**'\nfunctions:\n",
+        ),
+        "alpha==1.0\n",
+    );
+    shared.write("hello-vendor/hello_lib.py", "HELLO = 1\n");
+    let run = shared.strata(&["package"]);
+    run.assert_success();
+    assert!(
+        run.stderr.contains("functions.hello.vendor is ignored"),
+        "{}",
+        run.stderr
+    );
+    assert!(!names(&shared.out("aws/demo-py312-x86_64.zip")).contains(&"hello_lib.py".to_owned()));
 }
