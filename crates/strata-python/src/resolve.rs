@@ -562,8 +562,10 @@ fn resolve_with_uv(
     command.env("UV_NO_PROGRESS", "1");
     // Trust the operating system's certificate store, as strata's own downloads do (a
     // corporate proxy's CA is often only there); `SSL_CERT_FILE` still adds to it. The
-    // variable was `UV_NATIVE_TLS` before uv 0.10; each version ignores the other's.
-    command.env("UV_SYSTEM_CERTS", "1").env("UV_NATIVE_TLS", "1");
+    // variable was `UV_NATIVE_TLS` in older uv releases; each ignores the one it does not know.
+    command
+        .env("UV_SYSTEM_CERTS", "1")
+        .env("UV_NATIVE_TLS", "1");
     // With `--python-version` uv only needs some interpreter; never let it download one.
     command.env("UV_PYTHON_DOWNLOADS", "never");
     run_child(command, &tool, target, request.index)?;
