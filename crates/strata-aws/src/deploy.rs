@@ -73,7 +73,7 @@ pub(crate) async fn plan(
         let layer_plan = plan_layer(&ctx, provider, spec, layer).await?;
         let arn = match &layer_plan.action {
             LayerAction::Reuse { arn, .. } => Pending::Known(arn.clone()),
-            LayerAction::Publish => {
+            LayerAction::Publish | LayerAction::Adopt { .. } => {
                 Pending::Unknown(format!("new version of {}", layer.deployed_name))
             }
         };
@@ -109,10 +109,12 @@ fn uploads_to_bucket(plan: &DeployPlan, direct_upload_limit: u64) -> bool {
     let spec = plan.spec();
     let large = |size: u64| size > direct_upload_limit;
     let layers = plan.layers.iter().any(|layer| {
-        matches!(layer.action, LayerAction::Publish)
-            && spec
-                .layer(&layer.name)
-                .is_some_and(|layer| large(layer.artifact.zipped_size))
+        matches!(
+            layer.action,
+            LayerAction::Publish | LayerAction::Adopt { .. }
+        ) && spec
+            .layer(&layer.name)
+            .is_some_and(|layer| large(layer.artifact.zipped_size))
     });
     let functions = plan.functions.iter().any(|function| {
         let sends_code = match &function.action {
@@ -166,6 +168,10 @@ fn desired_config(
     ))
 }
 
+/// Reuses a version strata published for this service and stage with the same dependency
+/// hash. A layer name whose versions were all published by someone else is not strata's:
+/// refused unless the spec adopts it (layer versions cannot be tagged, so the description is
+/// the only record of who published one).
 async fn plan_layer(
     ctx: &CallContext<'_>,
     provider: &AwsProvider,
@@ -174,7 +180,9 @@ async fn plan_layer(
 ) -> Result<LayerPlan, AwsError> {
     let lambda = &provider.clients.lambda;
     let ctx = ctx.for_resource(&layer.deployed_name);
-    let mut reuse = None;
+    let mut reuse: Option<(i64, String)> = None;
+    let mut ours = false;
+    let mut latest: Option<(i64, String)> = None;
     let mut marker: Option<String> = None;
     loop {
         let page = ctx
@@ -190,11 +198,22 @@ async fn plan_layer(
             .await?;
         let Some(page) = page else { break };
         for version in page.layer_versions() {
-            let matches = version.description().and_then(description_dependency_hash)
-                == Some(layer.dependency_hash.as_str());
+            let description = version.description().unwrap_or_default();
+            if latest
+                .as_ref()
+                .is_none_or(|(found, _)| version.version() > *found)
+            {
+                latest = Some((version.version(), description.to_owned()));
+            }
+            if !description_belongs_to(description, &spec.service, &spec.stage) {
+                continue;
+            }
+            ours = true;
+            let matches =
+                description_dependency_hash(description) == Some(layer.dependency_hash.as_str());
             let newer = reuse
                 .as_ref()
-                .is_none_or(|(found, _): &(i64, String)| version.version() > *found);
+                .is_none_or(|(found, _)| version.version() > *found);
             if matches && newer && !spec.force {
                 reuse = Some((
                     version.version(),
@@ -207,14 +226,26 @@ async fn plan_layer(
             break;
         }
     }
+    let action = match (reuse, latest) {
+        (Some((version, arn)), _) => LayerAction::Reuse { version, arn },
+        (None, Some((_, description))) if !ours => {
+            if !spec.adopt {
+                return Err(AwsError::LayerNotOwned {
+                    name: layer.deployed_name.clone(),
+                    description,
+                });
+            }
+            LayerAction::Adopt {
+                owner_description: description,
+            }
+        }
+        (None, _) => LayerAction::Publish,
+    };
     Ok(LayerPlan {
         name: layer.name.clone(),
         deployed_name: layer.deployed_name.clone(),
         dependency_hash: layer.dependency_hash.clone(),
-        action: match reuse {
-            Some((version, arn)) => LayerAction::Reuse { version, arn },
-            None => LayerAction::Publish,
-        },
+        action,
     })
 }
 
@@ -431,7 +462,7 @@ pub(crate) async fn apply(
                 arn: arn.clone(),
                 published: false,
             },
-            LayerAction::Publish => {
+            LayerAction::Publish | LayerAction::Adopt { .. } => {
                 let layer = spec
                     .layer(&layer_plan.name)
                     .ok_or_else(|| AwsError::UnknownLayer {

@@ -285,6 +285,14 @@ pub enum AwsError {
         tags: std::collections::BTreeMap<String, String>,
     },
 
+    /// Layer versions cannot be tagged: ownership is the service and stage strata writes into
+    /// each version's description, and `description` is what the latest version's says.
+    #[error(
+        "the layer `{name}` has versions but strata published none of them for this service and stage (its latest version's description: {})",
+        describe_description(.description)
+    )]
+    LayerNotOwned { name: String, description: String },
+
     #[error(
         "the deployment bucket `{bucket}` was deleted while strata was creating it; run the deploy again"
     )]
@@ -315,6 +323,14 @@ fn describe_tags(tags: &std::collections::BTreeMap<String, String>) -> String {
         .map(|(key, value)| format!("{key}={value}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn describe_description(description: &str) -> String {
+    if description.is_empty() {
+        "none".to_owned()
+    } else {
+        format!("`{description}`")
+    }
 }
 
 fn attempts_suffix(attempts: u32, reason: GiveUp) -> String {

@@ -685,6 +685,185 @@ async fn a_role_and_function_strata_did_not_create_are_refused_never_removed_and
     }
 }
 
+/// Publishes a version of `layer` by hand, as someone without strata would, with
+/// `description`; returns its version number.
+async fn publish_layer_by_hand(
+    lambda: &aws_sdk_lambda::Client,
+    layer: &str,
+    description: &str,
+) -> i64 {
+    let zip = stored_zip(&[("python/theirs.py", b"VALUE = 0\n")]);
+    lambda
+        .publish_layer_version()
+        .layer_name(layer)
+        .description(description)
+        .content(
+            aws_sdk_lambda::types::LayerVersionContentInput::builder()
+                .zip_file(aws_smithy_types::Blob::new(zip))
+                .build(),
+        )
+        .compatible_runtimes(aws_sdk_lambda::types::Runtime::Python312)
+        .send()
+        .await
+        .unwrap()
+        .version()
+}
+
+/// The versions of `layer` with their descriptions, oldest first.
+async fn layer_versions(lambda: &aws_sdk_lambda::Client, layer: &str) -> Vec<(i64, String)> {
+    let mut versions: Vec<(i64, String)> = lambda
+        .list_layer_versions()
+        .layer_name(layer)
+        .send()
+        .await
+        .unwrap()
+        .layer_versions()
+        .iter()
+        .map(|version| {
+            (
+                version.version(),
+                version.description().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    versions.sort();
+    versions
+}
+
+#[tokio::test]
+async fn a_layer_strata_did_not_publish_is_refused_never_removed_and_adopted_on_purpose() {
+    let provider = provider(|_| {}).await;
+    let project = Project::new();
+    let (_, lambda) = hand_clients().await;
+    let mut spec = project.spec(V1, "hash-a", "info");
+    let layer_name = spec.layers[0].deployed_name.clone();
+    let theirs = "numpy for the data team";
+    let their_version = publish_layer_by_hand(&lambda, &layer_name, theirs).await;
+
+    let recorder = Recorder::start();
+    let error = provider
+        .plan(&spec)
+        .await
+        .expect_err("the layer is not strata's");
+    assert!(
+        matches!(&error, strata_aws::AwsError::LayerNotOwned { name, description } if *name == layer_name && description == theirs),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&layer_name), "{message}");
+    assert!(message.contains(theirs), "{message}");
+    // Deploy plans first: the refusal happens before anything is created or published.
+    recorder.assert_only_reads(&project.service);
+    assert_eq!(
+        layer_versions(&lambda, &layer_name).await,
+        [(their_version, theirs.to_owned())]
+    );
+
+    // remove never lists a version strata did not publish.
+    let removal = provider.plan_remove(&project.service, STAGE).await.unwrap();
+    assert!(
+        removal
+            .resources
+            .iter()
+            .all(|resource| !resource.name.contains(&layer_name)),
+        "{removal:?}"
+    );
+
+    // Adopted on purpose: strata's own version goes in beside theirs.
+    spec.adopt = true;
+    let plan = provider.plan(&spec).await.unwrap();
+    assert_eq!(
+        plan.layers[0].action,
+        LayerAction::Adopt {
+            owner_description: theirs.to_owned()
+        },
+        "{plan}"
+    );
+    assert!(
+        plan.to_string().contains("adopt (not created by strata)"),
+        "{plan}"
+    );
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    assert!(report.layers[0].published, "{report}");
+    let versions = layer_versions(&lambda, &layer_name).await;
+    assert_eq!(versions.len(), 2, "{versions:?}");
+    assert_eq!(versions[0], (their_version, theirs.to_owned()));
+    assert_eq!(versions[1].0, report.layers[0].version);
+
+    // From then on the layer name is strata's: reused without --adopt.
+    spec.adopt = false;
+    let plan = provider.plan(&spec).await.unwrap();
+    assert_eq!(
+        plan.layers[0].action,
+        LayerAction::Reuse {
+            version: report.layers[0].version,
+            arn: report.layers[0].arn.clone()
+        },
+        "{plan}"
+    );
+
+    // remove deletes strata's version and leaves theirs.
+    let removal = provider.plan_remove(&project.service, STAGE).await.unwrap();
+    let layer_versions_removed: Vec<&str> = removal
+        .resources
+        .iter()
+        .filter(|resource| resource.kind == ResourceKind::LayerVersion)
+        .map(|resource| resource.name.as_str())
+        .collect();
+    assert_eq!(layer_versions_removed, [report.layers[0].arn.as_str()]);
+    provider.remove(&removal).await.unwrap();
+    assert_eq!(
+        layer_versions(&lambda, &layer_name).await,
+        [(their_version, theirs.to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn a_layer_version_with_the_same_dependency_hash_but_another_services_description_is_not_reused()
+ {
+    let provider = provider(|_| {}).await;
+    let project = Project::new();
+    let (_, lambda) = hand_clients().await;
+    let first = deploy(&provider, &project.spec(V1, "hash-a", "info")).await;
+    let layer_name = first.layers[0].deployed_name.clone();
+
+    // Someone else's version in strata's layer name, recording the dependencies strata is
+    // about to need, under another service's name.
+    let other_service = unique("other");
+    let foreign = format!("strata:deps=hash-b strata:service={other_service} strata:stage={STAGE}");
+    let foreign_version = publish_layer_by_hand(&lambda, &layer_name, &foreign).await;
+
+    let plan = provider
+        .plan(&project.spec(V1, "hash-b", "info"))
+        .await
+        .unwrap();
+    assert_eq!(plan.layers[0].action, LayerAction::Publish, "{plan}");
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    assert!(report.layers[0].version > foreign_version, "{report}");
+    let hello = lambda
+        .get_function_configuration()
+        .function_name(project.hello())
+        .send()
+        .await
+        .unwrap();
+    let attached: Vec<&str> = hello
+        .layers()
+        .iter()
+        .filter_map(|layer| layer.arn())
+        .collect();
+    assert_eq!(attached, [report.layers[0].arn.as_str()]);
+
+    // remove takes strata's two versions and leaves the foreign one.
+    let removal = provider.plan_remove(&project.service, STAGE).await.unwrap();
+    provider.remove(&removal).await.unwrap();
+    assert_eq!(
+        layer_versions(&lambda, &layer_name).await,
+        [(foreign_version, foreign)]
+    );
+}
+
 /// The region of the default-bucket test: no other test uses it, so that test alone decides
 /// the state of `strata-deployments-<account>-eu-west-3` (moto's account is fixed).
 const BUCKET_REGION: &str = "eu-west-3";

@@ -125,6 +125,10 @@ pub enum LayerAction {
     Publish,
     /// A deployed version records the same dependency hash.
     Reuse { version: i64, arn: String },
+    /// A layer name whose versions strata did not publish for this service and stage, taken
+    /// over on purpose (`--adopt`): strata publishes its own version into it.
+    /// `owner_description` is what the layer's latest version's description said.
+    Adopt { owner_description: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -247,6 +251,18 @@ impl fmt::Display for DeployPlan {
                     "  layer {} ({}): reuse version {version} (dependencies {hash})",
                     layer.name, layer.deployed_name
                 )?,
+                LayerAction::Adopt { owner_description } => {
+                    writeln!(
+                        f,
+                        "  layer {} ({}): adopt (not created by strata), publish a version (dependencies {hash})",
+                        layer.name, layer.deployed_name
+                    )?;
+                    writeln!(
+                        f,
+                        "      latest version's description: {}",
+                        or_none(owner_description)
+                    )?;
+                }
             }
         }
         for function in &self.functions {
@@ -501,6 +517,32 @@ mod tests {
         assert_eq!(
             json["functions"][0]["action"]["owner_tags"]["team"],
             "other"
+        );
+    }
+
+    #[test]
+    fn an_adopted_layer_says_so_with_what_its_latest_version_said() {
+        let mut plan = DeployPlan::new("aws", "eu-west-1", spec());
+        plan.unmanaged.clear();
+        plan.layers.push(LayerPlan {
+            name: "deps".into(),
+            deployed_name: "svc-prod-deps".into(),
+            dependency_hash: "0123456789abcdef".into(),
+            action: LayerAction::Adopt {
+                owner_description: "numpy for the data team".into(),
+            },
+        });
+        assert!(!plan.is_noop());
+        insta::assert_snapshot!(plan.to_string(), @r"
+        Plan for service `svc`, stage `prod` (aws eu-west-1)
+          layer deps (svc-prod-deps): adopt (not created by strata), publish a version (dependencies 0123456789ab)
+              latest version's description: numpy for the data team
+        ");
+        let json = serde_json::to_value(&plan).unwrap();
+        assert_eq!(json["layers"][0]["action"]["kind"], "adopt");
+        assert_eq!(
+            json["layers"][0]["action"]["owner_description"],
+            "numpy for the data team"
         );
     }
 

@@ -125,6 +125,10 @@ impl From<AwsError> for CliError {
                 "pass --adopt to take it over on purpose (strata then tags it and manages it \
                  from now on), or give strata's resource another name",
             ),
+            AwsError::LayerNotOwned { .. } => Some(
+                "pass --adopt to take the layer name over on purpose (strata then publishes its \
+                 own versions into it, leaving the others alone), or give strata's layer another name",
+            ),
             AwsError::NoPreviousVersion { .. } => {
                 Some("pass --to VERSION; `strata info` lists the published versions")
             }
@@ -924,5 +928,20 @@ functions:
         let settings = aws_settings(&config, None);
         assert_eq!(settings.region.as_deref(), Some("ap-south-1"));
         assert_eq!(settings.deployment_bucket.as_deref(), Some("my-bucket"));
+    }
+
+    #[test]
+    fn a_layer_strata_did_not_publish_names_what_it_says_and_hints_at_adopt() {
+        let error = CliError::from(AwsError::LayerNotOwned {
+            name: "svc-prod-deps".to_owned(),
+            description: "numpy for the data team".to_owned(),
+        });
+        assert!(error.message.contains("`svc-prod-deps`"), "{error:?}");
+        assert!(
+            error.message.contains("`numpy for the data team`"),
+            "{error:?}"
+        );
+        assert_eq!(error.hints.len(), 1, "{error:?}");
+        assert!(error.hints[0].contains("--adopt"), "{error:?}");
     }
 }
