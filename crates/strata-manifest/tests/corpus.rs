@@ -8,21 +8,15 @@ use std::fmt::Write as _;
 
 use strata_manifest::{Diagnostic, LoadOptions, ManifestError, load};
 
-/// Values the projects read with `${env:…}`; the stage decides the rest.
+/// Values the projects read with `${env:…}` (fixtures/corpus/environment, which the
+/// packaging test shares); the stage decides the rest.
 fn environment() -> BTreeMap<String, String> {
-    [
-        ("TELEGRAM_TOKEN", "123:abc"),
-        ("CHANNEL_ACCESS_TOKEN", "line-token"),
-        ("CHANNEL_SECRET", "line-secret"),
-        ("MONGO_DB_USER", "todo"),
-        ("MONGO_DB_PASS", "secret"),
-        ("MONGO_DB_NAME", "todos"),
-        ("MONGO_DB_URL", "db.example:27017"),
-        ("MONGO_COLLECTION_NAME", "items"),
-    ]
-    .into_iter()
-    .map(|(key, value)| (key.to_owned(), value.to_owned()))
-    .collect()
+    include_str!("fixtures/corpus/environment")
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| line.split_once('=').expect("KEY=VALUE"))
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
 }
 
 fn render(out: &mut String, diagnostics: &[Diagnostic]) {

@@ -8,6 +8,7 @@
 mod support;
 
 mod aws_deploy;
+mod corpus_packaging;
 mod interrupt_and_lock;
 mod package_artifacts;
 mod package_differential;
