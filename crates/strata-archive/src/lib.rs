@@ -77,7 +77,8 @@ pub use builder::{
 pub use hash::hash_file;
 pub use timestamp::ZipTimestamp;
 pub use tree::{
-    DEFAULT_TREE_EXCLUDES, Excludes, SLIM_DEFAULT_PATTERNS, TreeFile, list_tree, list_tree_skipping,
+    DEFAULT_TREE_EXCLUDES, Excludes, SLIM_DEFAULT_PATTERNS, TreeFile, list_tree, list_tree_based,
+    list_tree_skipping,
 };
 pub use wheel::{
     Compression, VerifiedWheel, WheelEntry, WheelError, WheelLimits, WheelTags, normalize_name,

@@ -103,6 +103,10 @@ impl Excludes {
 pub(crate) struct TreePatterns {
     defaults: Excludes,
     user: Vec<(bool, GlobMatcher)>,
+    /// Where the walked root sits below the directory the user's patterns are written
+    /// from (`module2` for a Serverless function with `module: module2`); empty when they
+    /// are the same. The default exclusions apply below the root itself.
+    base: String,
 }
 
 impl TreePatterns {
@@ -126,13 +130,31 @@ impl TreePatterns {
                 .compile_matcher();
             user.push((negated, matcher));
         }
-        Ok(Self { defaults, user })
+        Ok(Self {
+            defaults,
+            user,
+            base: String::new(),
+        })
+    }
+
+    /// The same patterns, matched as if written from `base`'s parent directory: a path
+    /// `x` below the root is matched as `<base>/x`.
+    pub fn based_at(mut self, base: &str) -> Self {
+        self.base = base.trim_matches('/').to_owned();
+        self
     }
 
     pub fn includes(&self, path: &str) -> bool {
         let mut included = !self.defaults.is_excluded(path);
+        let based;
+        let matched = if self.base.is_empty() {
+            path
+        } else {
+            based = format!("{}/{path}", self.base);
+            &based
+        };
         for (negated, matcher) in &self.user {
-            if path_and_ancestors(path).any(|part| matcher.is_match(part)) {
+            if path_and_ancestors(matched).any(|part| matcher.is_match(part)) {
                 included = !negated;
             }
         }
@@ -176,11 +198,24 @@ pub fn list_tree_skipping<S: AsRef<str>>(
     patterns: &[S],
     skip: &[PathBuf],
 ) -> Result<Vec<TreeFile>, ArchiveError> {
+    list_tree_based(root, "", patterns, skip)
+}
+
+/// [`list_tree_skipping`] for a root that sits at `base` below the directory the patterns
+/// are written from: Serverless matches a function's patterns from the service root (so
+/// `module2/**` selects a `module: module2` function's files) while the files keep their
+/// paths relative to `root` (the plugin moves the module's folder up in the zip).
+pub fn list_tree_based<S: AsRef<str>>(
+    root: &Path,
+    base: &str,
+    patterns: &[S],
+    skip: &[PathBuf],
+) -> Result<Vec<TreeFile>, ArchiveError> {
     let skip: Vec<PathBuf> = skip
         .iter()
         .filter_map(|path| std::fs::canonicalize(path).ok())
         .collect();
-    collect_tree(root, &TreePatterns::new(patterns)?, &skip)
+    collect_tree(root, &TreePatterns::new(patterns)?.based_at(base), &skip)
 }
 
 /// Walks `root` in sorted order and returns the files `patterns` select, outside `skip`
@@ -324,6 +359,26 @@ mod tests {
         assert!(!patterns.includes("pkg/__pycache__/x.pyc"));
         assert!(!patterns.includes(".git/config"));
         assert!(!patterns.includes("strata.lock"));
+    }
+
+    #[test]
+    fn based_patterns_match_from_the_parent_and_defaults_from_the_root() {
+        let patterns = TreePatterns::new(&["!**", "module2/**", "!module2/tests/**"])
+            .unwrap()
+            .based_at("module2");
+        assert!(patterns.includes("handler2.py"));
+        assert!(patterns.includes("requirements.txt"));
+        assert!(!patterns.includes("tests/test_handler.py"));
+        // The default exclusions apply below the root itself.
+        let defaults_only = TreePatterns::new(&["!module2/tests/**"])
+            .unwrap()
+            .based_at("module2");
+        assert!(defaults_only.includes("handler2.py"));
+        assert!(!defaults_only.includes("__pycache__/x.pyc"));
+        assert!(!defaults_only.includes("tests/test_handler.py"));
+        // Unbased, the same patterns select nothing below the module folder.
+        let unbased = TreePatterns::new(&["!**", "module2/**"]).unwrap();
+        assert!(!unbased.includes("handler2.py"));
     }
 
     #[test]

@@ -254,8 +254,10 @@ pub fn build(
             source,
         };
         let code_files = match &artifact.code {
-            Some(code) => strata_archive::list_tree_skipping(&code.root, &code.patterns, &own_dirs)
-                .map_err(list_error)?,
+            Some(code) => {
+                strata_archive::list_tree_based(&code.root, &code.base, &code.patterns, &own_dirs)
+                    .map_err(list_error)?
+            }
             None => Vec::new(),
         };
         let vendor_files = match &artifact.dependencies {

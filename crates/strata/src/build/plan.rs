@@ -74,6 +74,9 @@ pub struct DependencyNeed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CodeInput {
     pub root: PathBuf,
+    /// Where `root` sits below the directory `patterns` are written from (a function's
+    /// `module`); empty when they are the same.
+    pub base: String,
     pub patterns: Vec<String>,
     pub prefix: String,
 }
@@ -210,9 +213,19 @@ impl Planner<'_> {
     }
 
     fn code_root(&self, function: &FunctionConfig) -> PathBuf {
+        self.config.project_dir.join(self.code_base(function))
+    }
+
+    /// A function's `module` folder, `/`-separated (empty for the service root): its files
+    /// go into the zip from there (the plugin moves the module up), while `package.patterns`
+    /// are matched from the service root, as Serverless matches them.
+    fn code_base(&self, function: &FunctionConfig) -> String {
         match &function.module {
-            Some(module) if module != Path::new(".") => self.config.project_dir.join(module),
-            _ => self.config.project_dir.clone(),
+            Some(module) if module != Path::new(".") => slash_path(module)
+                .trim_start_matches("./")
+                .trim_end_matches('/')
+                .to_owned(),
+            _ => String::new(),
         }
     }
 
@@ -230,7 +243,7 @@ impl Planner<'_> {
     /// and so does strata (they would make the shared zip depend on which function came
     /// first).
     fn code_patterns(&mut self, function: &FunctionConfig) -> Vec<String> {
-        let mut patterns = self.service_patterns(&self.code_root(function));
+        let mut patterns = self.service_patterns();
         if self.individually(function) {
             patterns.extend(function.package.patterns.iter().cloned());
         } else if !function.package.patterns.is_empty() {
@@ -246,7 +259,8 @@ impl Planner<'_> {
     /// (the deployed code never needs it, and keeping it in would turn every configuration
     /// change into a code change) and the folders of `layers:` entries (they ship as layers).
     /// A later pattern can put them back.
-    fn service_patterns(&self, code_root: &Path) -> Vec<String> {
+    fn service_patterns(&self) -> Vec<String> {
+        let code_root = &self.config.project_dir;
         let mut patterns = Vec::with_capacity(self.config.package.patterns.len() + 1);
         if let Ok(relative) = self.config.manifest_path.strip_prefix(code_root) {
             patterns.push(format!("!{}", slash_path(relative)));
@@ -466,6 +480,7 @@ impl Planner<'_> {
                 target: embedded.as_ref().map(|need| need.target),
                 code: Some(CodeInput {
                     root: self.code_root(function),
+                    base: self.code_base(function),
                     patterns,
                     prefix: String::new(),
                 }),
@@ -514,7 +529,8 @@ impl Planner<'_> {
                 target: Some(target),
                 code: Some(CodeInput {
                     root: self.config.project_dir.clone(),
-                    patterns: self.service_patterns(&self.config.project_dir),
+                    base: String::new(),
+                    patterns: self.service_patterns(),
                     prefix: String::new(),
                 }),
                 dependencies,
@@ -536,6 +552,7 @@ impl Planner<'_> {
                 target: None,
                 code: Some(CodeInput {
                     root: self.code_root(function),
+                    base: self.code_base(function),
                     patterns,
                     prefix: String::new(),
                 }),
@@ -568,6 +585,7 @@ impl Planner<'_> {
                     target: None,
                     code: Some(CodeInput {
                         root: self.config.project_dir.join(path),
+                        base: String::new(),
                         patterns: layer.package.patterns.clone(),
                         prefix: String::new(),
                     }),

@@ -44,13 +44,7 @@ const REFUSED_WITHOUT_LOCK: &[&str] = &[
 /// the documented differences), with the reason. (Not listed: the Flask examples also run
 /// serverless-wsgi, which adds `serverless_wsgi.py` and `.serverless-wsgi` at package time;
 /// strata runs no plugin but serverless-python-requirements and warns about it.)
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
-    "spr-individually_mixed_runtime",
-    "hello2 (`module: module2`, patterns `!**`, `module2/**`): strata matches the function's \
-     patterns against paths inside the module folder, Serverless against paths from the \
-     service root before the plugin moves `module2/` up, so strata's zip lacks handler2.py \
-     and requirements.txt",
-)];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
 
 /// Values the projects read with `${env:…}`, shared with strata-manifest's corpus test.
 const ENVIRONMENT: &str =
