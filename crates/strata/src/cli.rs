@@ -110,8 +110,9 @@ pub struct DeploySelectionArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Take over a function or role that exists under strata's name but that strata did not
-    /// create (it is then tagged as strata's); without it such a resource is refused
+    /// Take over a function, role, layer or default deployment bucket that exists under
+    /// strata's name but that strata did not create (it is then marked as strata's); without
+    /// it such a resource is refused
     #[arg(long)]
     pub adopt: bool,
 }
