@@ -3,8 +3,8 @@
 //!
 //! Owns: requirement parsing ([`requirements`]), build targets, wheel tags and marker
 //! environments ([`target`]), index configuration and credentials ([`index`], [`secret`]),
-//! resolution through uv or pip ([`resolve`]), the locked dependencies of Poetry and Pipenv
-//! projects ([`poetry`], [`pipenv`]), the `strata.lock` file ([`lock`]), dependency-set
+//! resolution through uv or pip ([`resolve`]), the dependencies of Poetry and Pipenv projects,
+//! locked or not ([`poetry`], [`pipenv`]), the `strata.lock` file ([`lock`]), dependency-set
 //! keys ([`depset`]) and the content-addressed wheel download cache ([`download`]).
 //!
 //! Never touches: zip assembly and per-entry wheel checks (strata-archive), cloud SDKs, the
@@ -32,8 +32,11 @@ pub use download::{
 };
 pub use index::{CredentialSources, EnvMap, IndexConfig, IndexError, IndexOptions, process_env};
 pub use lock::{LOCK_FILE_NAME, LockError, Lockfile, PinnedDistribution, Staleness};
-pub use pipenv::{PIPFILE_LOCK, PipenvError, pipenv_requirements};
-pub use poetry::{POETRY_LOCK, PoetryError, PoetryGroups, is_poetry_project, poetry_requirements};
+pub use pipenv::{PIPFILE_LOCK, PipenvError, pipenv_requirements, pipfile_requirements};
+pub use poetry::{
+    POETRY_LOCK, PoetryError, PoetryGroups, is_poetry_project, poetry_constraint_requirements,
+    poetry_requirements,
+};
 pub use requirements::{
     Location, RequirementLine, RequirementsError, RequirementsFile, parse_requirements,
     parse_requirements_str,

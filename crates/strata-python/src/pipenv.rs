@@ -1,6 +1,8 @@
 //! Pipenv projects: the `default` packages of `Pipfile.lock`, as serverless-python-requirements
 //! takes them (`pipenv requirements`): the lock's indexes, each package at its locked version
-//! with its markers, plus the sha256 digests the lock records.
+//! with its markers, plus the sha256 digests the lock records. Without a lock, the `Pipfile`'s
+//! `[packages]` with their constraints, left to the resolver as the plugin leaves them to
+//! `pipenv lock`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,21 @@ pub enum PipenvError {
         pipfile.display()
     )]
     MissingLock { pipfile: PathBuf },
+    #[error("`{}` is not valid TOML", path.display())]
+    ParsePipfile {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error(
+        "`{}`: `{name}` is a {kind} dependency, which strata installs only from Pipfile.lock",
+        pipfile.display()
+    )]
+    UnlockedSource {
+        pipfile: PathBuf,
+        name: String,
+        kind: &'static str,
+    },
     #[error("`{}`: `{name}` has no version, file or git source strata can install", path.display())]
     Unsupported { path: PathBuf, name: String },
 }
@@ -40,6 +57,9 @@ impl PipenvError {
             Self::MissingLock { .. } => Some(
                 "run `pipenv lock` and commit Pipfile.lock (serverless-python-requirements would lock anew on every build)"
                     .to_owned(),
+            ),
+            Self::UnlockedSource { .. } => Some(
+                "run `pipenv lock` and commit Pipfile.lock, or give the package a version".to_owned(),
             ),
             Self::Unsupported { .. } => Some(
                 "strata installs wheels only: lock a released version, or a wheel file or URL".to_owned(),
@@ -82,6 +102,106 @@ struct LockedPackage {
     hashes: Vec<String>,
 }
 
+#[derive(Debug, Deserialize)]
+struct Pipfile {
+    #[serde(default)]
+    source: Vec<Source>,
+    #[serde(default)]
+    packages: BTreeMap<String, PipfilePackage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PipfilePackage {
+    Version(String),
+    Table(PipfileTable),
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PipfileTable {
+    version: Option<String>,
+    #[serde(default)]
+    extras: Vec<String>,
+    markers: Option<String>,
+    git: Option<String>,
+    path: Option<String>,
+    file: Option<String>,
+}
+
+fn read_text(path: &Path) -> Result<String, PipenvError> {
+    fs_err::read_to_string(path).map_err(|source| PipenvError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes the `[[source]]` indexes as requirements-file options: the first is the index,
+/// the others extra indexes (Pipenv's order).
+fn index_lines(sources: &[Source]) -> Vec<String> {
+    sources
+        .iter()
+        .enumerate()
+        .map(|(index, source)| {
+            let option = if index == 0 {
+                "-i"
+            } else {
+                "--extra-index-url"
+            };
+            format!("{option} {}", source.url)
+        })
+        .collect()
+}
+
+/// The requirements-file text of `dir/Pipfile` when it has no `Pipfile.lock`: its indexes,
+/// then one line per `[packages]` entry with its constraint, extras and markers.
+pub fn pipfile_requirements(dir: &Path) -> Result<String, PipenvError> {
+    let path = dir.join("Pipfile");
+    let text = read_text(&path)?;
+    let pipfile: Pipfile = toml::from_str(&text).map_err(|source| PipenvError::ParsePipfile {
+        path: path.clone(),
+        source: Box::new(source),
+    })?;
+    let mut lines = index_lines(&pipfile.source);
+    for (name, package) in pipfile.packages {
+        let table = match package {
+            PipfilePackage::Version(version) => PipfileTable {
+                version: Some(version),
+                ..PipfileTable::default()
+            },
+            PipfilePackage::Table(table) => table,
+        };
+        let source = [
+            ("git", &table.git),
+            ("path", &table.path),
+            ("file", &table.file),
+        ]
+        .into_iter()
+        .find_map(|(kind, value)| value.as_ref().map(|_| kind));
+        if let Some(kind) = source {
+            return Err(PipenvError::UnlockedSource {
+                pipfile: path,
+                name,
+                kind,
+            });
+        }
+        let mut line = name;
+        if !table.extras.is_empty() {
+            line.push_str(&format!("[{}]", table.extras.join(",")));
+        }
+        let version = table.version.as_deref().map(str::trim).unwrap_or("*");
+        if version != "*" {
+            line.push_str(version);
+        }
+        if let Some(markers) = &table.markers {
+            line.push_str(&format!(" ; {markers}"));
+        }
+        lines.push(line);
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    Ok(text)
+}
+
 /// The requirements-file text of the `default` packages locked in `dir/Pipfile.lock`: the
 /// lock's indexes first, then one line per package (markers kept, evaluated later for each
 /// target as any requirements file's are).
@@ -92,23 +212,12 @@ pub fn pipenv_requirements(dir: &Path) -> Result<String, PipenvError> {
             pipfile: dir.join("Pipfile"),
         });
     }
-    let text = fs_err::read_to_string(&path).map_err(|source| PipenvError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let text = read_text(&path)?;
     let lock: PipfileLock = serde_json::from_str(&text).map_err(|source| PipenvError::Parse {
         path: path.clone(),
         source,
     })?;
-    let mut lines = Vec::new();
-    for (index, source) in lock.meta.sources.iter().enumerate() {
-        let option = if index == 0 {
-            "-i"
-        } else {
-            "--extra-index-url"
-        };
-        lines.push(format!("{option} {}", source.url));
-    }
+    let mut lines = index_lines(&lock.meta.sources);
     for (name, package) in &lock.default {
         let extras = if package.extras.is_empty() {
             String::new()
@@ -181,6 +290,75 @@ mod tests {
              requests==2.32.3 --hash=sha256:aa --hash=sha256:bb\n\
              typing-extensions==4.12.2 ; python_version < '3.10'\n"
         );
+    }
+
+    #[test]
+    fn without_a_lock_the_pipfile_packages_become_requirements() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(
+            dir.path().join("Pipfile"),
+            r#"
+[[source]]
+url = "https://pypi.org/simple"
+verify_ssl = true
+name = "pypi"
+
+[[source]]
+url = "https://pypi.corp.example/simple"
+verify_ssl = true
+name = "corp"
+
+[packages]
+requests = "*"
+boto3 = ">=1.28"
+attrs = "==23.2.0"
+pyyaml = {version = "~=6.0", extras = ["libyaml"], markers = "sys_platform == 'linux'"}
+corp-lib = {version = "*", index = "corp"}
+
+[dev-packages]
+pytest = "*"
+
+[requires]
+python_version = "3.12"
+"#,
+        )
+        .unwrap();
+        let text = pipfile_requirements(dir.path()).unwrap();
+        assert_eq!(
+            text,
+            "-i https://pypi.org/simple\n\
+             --extra-index-url https://pypi.corp.example/simple\n\
+             attrs==23.2.0\n\
+             boto3>=1.28\n\
+             corp-lib\n\
+             pyyaml[libyaml]~=6.0 ; sys_platform == 'linux'\n\
+             requests\n"
+        );
+        let file = crate::parse_requirements_str(
+            &text,
+            &dir.path().join("Pipfile"),
+            &crate::EnvMap::default(),
+        );
+        assert!(
+            file.is_ok(),
+            "the text is a valid requirements file: {file:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_lock_a_git_or_path_package_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(
+            dir.path().join("Pipfile"),
+            "[packages]\nmylib = {git = \"https://example.test/mylib.git\"}\n",
+        )
+        .unwrap();
+        let error = pipfile_requirements(dir.path()).unwrap_err();
+        assert!(
+            error.to_string().contains("`mylib` is a git dependency"),
+            "{error}"
+        );
+        assert!(error.hint().unwrap().contains("pipenv lock"));
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! Markers are not carried over as text: the lock's dependency graph is walked for one target,
 //! with every edge's `markers` and `python` constraint evaluated for that target, which is
 //! what exporting and then installing on the target would keep.
+//!
+//! Without a lock ([`poetry_constraint_requirements`]), the plugin's `poetry lock` is left to
+//! strata's resolver: the direct dependencies of the same groups, their Poetry constraints in
+//! PEP 440 terms and their markers as text.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -54,6 +58,24 @@ pub enum PoetryError {
     MissingLock { pyproject: PathBuf },
     #[error("`{}` depends on `{name}`, which poetry.lock does not list", pyproject.display())]
     NotLocked { pyproject: PathBuf, name: String },
+    #[error(
+        "`{}`: `{name}` is a {kind} dependency, which strata installs only from poetry.lock",
+        pyproject.display()
+    )]
+    UnlockedSource {
+        pyproject: PathBuf,
+        name: String,
+        kind: &'static str,
+    },
+    #[error(
+        "`{}`: the constraint `{constraint}` of `{name}` has alternatives (`||`), which a requirement cannot express",
+        pyproject.display()
+    )]
+    Alternatives {
+        pyproject: PathBuf,
+        name: String,
+        constraint: String,
+    },
     #[error("`{}`: invalid marker `{marker}` for `{name}`", path.display())]
     Marker {
         path: PathBuf,
@@ -68,6 +90,10 @@ impl PoetryError {
         match self {
             Self::MissingLock { .. } | Self::NotLocked { .. } => Some(
                 "run `poetry lock` and commit poetry.lock (serverless-python-requirements would run `poetry export`, which resolves anew on every build)"
+                    .to_owned(),
+            ),
+            Self::UnlockedSource { .. } | Self::Alternatives { .. } => Some(
+                "run `poetry lock` and commit poetry.lock, or write the dependency as a version constraint"
                     .to_owned(),
             ),
             _ => None,
@@ -110,24 +136,34 @@ pub fn is_poetry_project(dir: &Path) -> bool {
 enum DependencySpec {
     Table(DependencyTable),
     Alternatives(Vec<DependencyTable>),
-    /// A bare constraint (`"^2.31"`): the lock has the version, the constraint adds nothing.
-    Constraint(serde::de::IgnoredAny),
+    /// A bare constraint (`"^2.31"`): with a lock, the lock has the version.
+    Constraint(String),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 struct DependencyTable {
+    version: Option<String>,
     #[serde(default)]
     optional: bool,
     #[serde(default)]
     extras: Vec<String>,
     markers: Option<String>,
     python: Option<String>,
+    git: Option<String>,
+    path: Option<String>,
+    url: Option<String>,
+    /// A PEP 621 `project.dependencies` entry, kept whole: it is PEP 508 already.
+    #[serde(skip)]
+    pep508: Option<String>,
 }
 
 impl DependencySpec {
     fn tables(&self) -> Vec<DependencyTable> {
         match self {
-            Self::Constraint(_) => vec![DependencyTable::default()],
+            Self::Constraint(version) => vec![DependencyTable {
+                version: Some(version.clone()),
+                ..DependencyTable::default()
+            }],
             Self::Table(table) => vec![table.clone()],
             Self::Alternatives(tables) => tables.clone(),
         }
@@ -320,6 +356,142 @@ pub fn poetry_requirements(
     Ok(text)
 }
 
+/// The requirements-file text of the Poetry project in `dir` when it has no `poetry.lock`:
+/// the direct dependencies of the selected groups with their constraints in PEP 440 terms
+/// and their markers, left to the resolver as `poetry export` leaves them to `poetry lock`.
+pub fn poetry_constraint_requirements(
+    dir: &Path,
+    groups: &PoetryGroups,
+) -> Result<String, PoetryError> {
+    let pyproject_path = dir.join("pyproject.toml");
+    let pyproject: Pyproject = read_toml(&pyproject_path)?;
+    let mut lines = BTreeSet::new();
+    for (name, spec) in root_dependencies(&pyproject, groups) {
+        if normalize_name(&name) == "python" {
+            continue;
+        }
+        for table in spec.tables() {
+            if let Some(requirement) = &table.pep508 {
+                lines.insert(requirement.clone());
+                continue;
+            }
+            if table.optional {
+                continue;
+            }
+            let source = [
+                ("git", &table.git),
+                ("path", &table.path),
+                ("url", &table.url),
+            ]
+            .into_iter()
+            .find_map(|(kind, value)| value.as_ref().map(|_| kind));
+            if let Some(kind) = source {
+                return Err(PoetryError::UnlockedSource {
+                    pyproject: pyproject_path,
+                    name,
+                    kind,
+                });
+            }
+            let constraint = table.version.as_deref().unwrap_or("");
+            let specifier =
+                pep440_specifier(constraint).ok_or_else(|| PoetryError::Alternatives {
+                    pyproject: pyproject_path.clone(),
+                    name: name.clone(),
+                    constraint: constraint.to_owned(),
+                })?;
+            let mut line = name.clone();
+            if !table.extras.is_empty() {
+                line.push_str(&format!("[{}]", table.extras.join(",")));
+            }
+            line.push_str(&specifier);
+            let mut clauses = Vec::new();
+            if let Some(markers) = &table.markers {
+                clauses.push(format!("({markers})"));
+            }
+            if let Some(python) = &table.python {
+                clauses.push(python_marker(python));
+            }
+            if !clauses.is_empty() {
+                line.push_str(&format!(" ; {}", clauses.join(" and ")));
+            }
+            lines.insert(line);
+        }
+    }
+    let mut text = lines.into_iter().collect::<Vec<_>>().join("\n");
+    text.push('\n');
+    Ok(text)
+}
+
+/// A Poetry version constraint as a PEP 440 specifier (`^1.2` is `>=1.2,<2.0`, `1.2.3` is
+/// `==1.2.3`, `*` is none); `None` for `||` alternatives, which PEP 440 cannot say.
+fn pep440_specifier(constraint: &str) -> Option<String> {
+    if constraint.contains("||") {
+        return None;
+    }
+    // Poetry accepts `>= 1.2` and `>=1.2 <2`: glue lone operators to their version first.
+    let mut clauses: Vec<String> = Vec::new();
+    for part in constraint.split(',') {
+        let mut pending = String::new();
+        for token in part.split_whitespace() {
+            pending.push_str(token);
+            if token.chars().any(|c| c.is_ascii_alphanumeric() || c == '*') {
+                clauses.push(std::mem::take(&mut pending));
+            }
+        }
+    }
+    let specifiers: Vec<String> = clauses
+        .iter()
+        .filter(|clause| clause.as_str() != "*")
+        .flat_map(|clause| pep440_clauses(clause))
+        .collect();
+    Some(specifiers.join(","))
+}
+
+fn pep440_clauses(clause: &str) -> Vec<String> {
+    let numbers = |version: &str| -> Vec<u64> {
+        version
+            .split('.')
+            .map_while(|number| number.parse().ok())
+            .collect()
+    };
+    // The upper bound keeps as many parts as the constraint wrote: `^1.2.3` is `<2.0.0`.
+    let upper = |version: &str, index: usize| {
+        let parts = numbers(version);
+        let mut bumped: Vec<u64> = parts.iter().take(index + 1).copied().collect();
+        if let Some(last) = bumped.last_mut() {
+            *last += 1;
+        }
+        bumped.resize(parts.len().max(index + 1), 0);
+        let bumped: Vec<String> = bumped.iter().map(ToString::to_string).collect();
+        format!("<{}", bumped.join("."))
+    };
+    if let Some(version) = clause.strip_prefix('^') {
+        let parts = numbers(version);
+        let index = parts
+            .iter()
+            .position(|&part| part != 0)
+            .unwrap_or(parts.len().saturating_sub(1));
+        return vec![format!(">={version}"), upper(version, index)];
+    }
+    if clause.starts_with("~=") {
+        return vec![clause.to_owned()];
+    }
+    if let Some(version) = clause.strip_prefix('~') {
+        let index = usize::from(numbers(version).len() > 1);
+        return vec![format!(">={version}"), upper(version, index)];
+    }
+    if clause.starts_with(['=', '!', '<', '>']) {
+        // Poetry's `=1.2` is `==1.2`.
+        if let Some(version) = clause.strip_prefix('=')
+            && !version.starts_with('=')
+        {
+            return vec![format!("=={version}")];
+        }
+        return vec![clause.to_owned()];
+    }
+    vec![format!("=={clause}")]
+}
+
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PoetryError> {
     let text = fs_err::read_to_string(path).map_err(|source| PoetryError::Read {
         path: path.to_path_buf(),
@@ -399,10 +571,10 @@ fn pep621_dependency(requirement: &str) -> (String, DependencySpec) {
     (
         name,
         DependencySpec::Table(DependencyTable {
-            optional: false,
             extras,
             markers: marker,
-            python: None,
+            pep508: Some(requirement.trim().to_owned()),
+            ..DependencyTable::default()
         }),
     )
 }
@@ -726,6 +898,140 @@ files = []
         )
         .unwrap();
         assert!(!is_poetry_project(dir.path()));
+    }
+
+    #[test]
+    fn without_a_lock_the_constraints_become_requirements() {
+        let dir = project();
+        fs_err::remove_file(dir.path().join(POETRY_LOCK)).unwrap();
+        let text = poetry_constraint_requirements(dir.path(), &PoetryGroups::default()).unwrap();
+        assert_eq!(
+            text, "botocore>=1.42,<2.0\nrequests[socks]>=2.31,<3.0\n",
+            "python and the optional dependency stay out"
+        );
+        let with = PoetryGroups {
+            with: vec!["dev".to_owned(), "docs".to_owned()],
+            ..PoetryGroups::default()
+        };
+        let text = poetry_constraint_requirements(dir.path(), &with).unwrap();
+        assert_eq!(
+            text,
+            "botocore>=1.42,<2.0\nmkdocs\npytest>=8,<9\nrequests[socks]>=2.31,<3.0\n"
+        );
+        let only = PoetryGroups {
+            only: vec!["dev".to_owned()],
+            ..PoetryGroups::default()
+        };
+        assert_eq!(
+            poetry_constraint_requirements(dir.path(), &only).unwrap(),
+            "pytest>=8,<9\n"
+        );
+    }
+
+    #[test]
+    fn unlocked_tables_keep_extras_markers_and_python_and_pep621_passes_through() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(
+            dir.path().join("pyproject.toml"),
+            r#"
+[project]
+dependencies = ["attrs>=23 ; python_version >= '3.8'", "idna"]
+
+[tool.poetry.dependencies]
+pyyaml = {version = "~6.0", extras = ["libyaml"], markers = "sys_platform == 'linux'"}
+typing-extensions = {version = ">=4", python = "<3.10"}
+urllib3 = [
+    {version = "<2", python = "<3.10"},
+    {version = ">=2", python = ">=3.10"},
+]
+"#,
+        )
+        .unwrap();
+        let text = poetry_constraint_requirements(dir.path(), &PoetryGroups::default()).unwrap();
+        assert_eq!(
+            text,
+            "attrs>=23 ; python_version >= '3.8'\n\
+             idna\n\
+             pyyaml[libyaml]>=6.0,<6.1 ; (sys_platform == 'linux')\n\
+             typing-extensions>=4 ; (python_full_version < '3.10')\n\
+             urllib3<2 ; (python_full_version < '3.10')\n\
+             urllib3>=2 ; (python_full_version >= '3.10')\n"
+        );
+        let file = crate::parse_requirements_str(
+            &text,
+            &dir.path().join("pyproject.toml"),
+            &crate::EnvMap::default(),
+        );
+        assert!(
+            file.is_ok(),
+            "the text is a valid requirements file: {file:?}"
+        );
+    }
+
+    #[test]
+    fn unlocked_sources_and_alternatives_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |body: &str| {
+            fs_err::write(
+                dir.path().join("pyproject.toml"),
+                format!("[tool.poetry.dependencies]\n{body}\n"),
+            )
+            .unwrap();
+        };
+        for (body, kind) in [
+            ("mylib = {git = \"https://example.test/mylib.git\"}", "git"),
+            ("mylib = {path = \"../mylib\"}", "path"),
+            ("mylib = {url = \"https://example.test/mylib.whl\"}", "url"),
+        ] {
+            write(body);
+            let error =
+                poetry_constraint_requirements(dir.path(), &PoetryGroups::default()).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains("`mylib`") && message.contains(kind),
+                "{message}"
+            );
+            assert!(error.hint().unwrap().contains("poetry lock"));
+        }
+        write("mylib = \"^1.0 || ^2.0\"");
+        let error =
+            poetry_constraint_requirements(dir.path(), &PoetryGroups::default()).unwrap_err();
+        assert!(error.to_string().contains("^1.0 || ^2.0"), "{error}");
+        assert!(error.to_string().contains("`mylib`"), "{error}");
+    }
+
+    #[test]
+    fn poetry_constraints_become_pep440_specifiers() {
+        for (poetry, pep440) in [
+            ("^1.2.3", ">=1.2.3,<2.0.0"),
+            ("^0.2.3", ">=0.2.3,<0.3.0"),
+            ("^0.0.3", ">=0.0.3,<0.0.4"),
+            ("^0.0", ">=0.0,<0.1"),
+            ("^1.2", ">=1.2,<2.0"),
+            ("^1", ">=1,<2"),
+            ("~1.2.3", ">=1.2.3,<1.3.0"),
+            ("~1.2", ">=1.2,<1.3"),
+            ("~1", ">=1,<2"),
+            ("~=1.2", "~=1.2"),
+            ("*", ""),
+            ("", ""),
+            ("1.2.3", "==1.2.3"),
+            ("1.2.*", "==1.2.*"),
+            ("=1.2.3", "==1.2.3"),
+            ("==1.2.3", "==1.2.3"),
+            (">=1.2,<2.0", ">=1.2,<2.0"),
+            (">= 1.2, < 2.0", ">=1.2,<2.0"),
+            (">=1.2 <2.0", ">=1.2,<2.0"),
+            ("!=1.5", "!=1.5"),
+            ("^1.2, !=1.4.0", ">=1.2,<2.0,!=1.4.0"),
+        ] {
+            assert_eq!(
+                pep440_specifier(poetry).as_deref(),
+                Some(pep440),
+                "{poetry}"
+            );
+        }
+        assert_eq!(pep440_specifier("^1 || ^2"), None);
     }
 
     #[test]

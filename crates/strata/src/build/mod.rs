@@ -237,6 +237,7 @@ pub fn build(
 
     let mut artifacts = Vec::with_capacity(plan.artifacts.len());
     let mut notes = plan.notes.clone();
+    notes.extend(unlocked_project_notes(config, &plan));
     let requirement_names = requirements::RequirementNames::from_config(config);
     for artifact in &plan.artifacts {
         reporter.on_artifact_start(&artifact.name);
@@ -640,19 +641,32 @@ fn dependency_set(
                 without: options.poetry_without_groups.clone(),
                 only: options.poetry_only_groups.clone(),
             };
-            let text =
-                strata_python::poetry_requirements(folder, &groups, target).map_err(|source| {
-                    BuildError::Poetry {
-                        target: target.label(),
-                        source: Box::new(source),
-                    }
-                })?;
-            (text, folder.join(strata_python::POETRY_LOCK))
+            let poetry_error = |source| BuildError::Poetry {
+                target: target.label(),
+                source: Box::new(source),
+            };
+            // Without a lock the plugin exports from pyproject.toml's constraints unless
+            // `requirePoetryLockFile` forbids it, in which case a missing lock is an error.
+            if options.require_poetry_lock_file || folder.join(strata_python::POETRY_LOCK).is_file()
+            {
+                let text = strata_python::poetry_requirements(folder, &groups, target)
+                    .map_err(poetry_error)?;
+                (text, folder.join(strata_python::POETRY_LOCK))
+            } else {
+                let text = strata_python::poetry_constraint_requirements(folder, &groups)
+                    .map_err(poetry_error)?;
+                (text, path.clone())
+            }
         }
         RequirementsFormat::Pipenv => {
-            let text = strata_python::pipenv_requirements(folder)
-                .map_err(|source| BuildError::Pipenv(Box::new(source)))?;
-            (text, folder.join(strata_python::PIPFILE_LOCK))
+            let pipenv_error = |source| BuildError::Pipenv(Box::new(source));
+            if folder.join(strata_python::PIPFILE_LOCK).is_file() {
+                let text = strata_python::pipenv_requirements(folder).map_err(pipenv_error)?;
+                (text, folder.join(strata_python::PIPFILE_LOCK))
+            } else {
+                let text = strata_python::pipfile_requirements(folder).map_err(pipenv_error)?;
+                (text, path.clone())
+            }
         }
     };
     let file = strata_python::parse_requirements_str(&text, &lock_file, env)
@@ -663,6 +677,33 @@ fn dependency_set(
         .to_string_lossy()
         .replace('\\', "/");
     Ok(DependencySet::from_requirements(file, vec![source]))
+}
+
+/// One note per Poetry or Pipenv project packaged without its lock file: strata resolved
+/// the constraints itself, so `strata.lock` is what pins them.
+fn unlocked_project_notes(config: &ResolvedConfig, plan: &BuildPlan) -> Vec<String> {
+    let mut notes: Vec<String> = Vec::new();
+    for need in plan.dependency_needs() {
+        let lock_name = match need.format {
+            RequirementsFormat::Requirements => continue,
+            RequirementsFormat::Poetry => strata_python::POETRY_LOCK,
+            RequirementsFormat::Pipenv => strata_python::PIPFILE_LOCK,
+        };
+        let path = config.project_dir.join(&need.requirements);
+        let folder = path.parent().unwrap_or(&config.project_dir);
+        if folder.join(lock_name).is_file() {
+            continue;
+        }
+        let note = format!(
+            "{} has no {lock_name} beside it: strata resolved its version constraints and pinned the result in {}",
+            need.requirements.display(),
+            strata_python::LOCK_FILE_NAME
+        );
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    notes
 }
 
 /// Hash of everything that decides an artifact's bytes: equal keys give equal zips.

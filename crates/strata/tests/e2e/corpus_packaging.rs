@@ -30,14 +30,25 @@ const REFUSED_TO_LOAD: &[(&str, &str)] = &[
     ),
 ];
 
-/// Projects strata refuses to package on purpose (docs/manifest.md: it installs from the lock
-/// only, so a Poetry project without `poetry.lock` or a Pipfile without `Pipfile.lock` is an
-/// error). The corpus carries no lock files; the snapshot pins the message.
-const REFUSED_WITHOUT_LOCK: &[&str] = &[
-    "spr-pipenv",
-    "spr-poetry",
-    "spr-poetry_individually",
-    "spr-poetry_packages",
+/// Projects strata refuses to package on purpose, with the reason; the snapshot pins the
+/// message.
+const REFUSED_ON_PURPOSE: &[(&str, &str)] = &[
+    (
+        "spr-poetry",
+        "`bottle` comes from git, and strata installs wheels only (no poetry.lock to pin it)",
+    ),
+    (
+        "spr-poetry_individually",
+        "`bottle` comes from git, and strata installs wheels only (no poetry.lock to pin it)",
+    ),
+];
+
+/// Poetry and Pipenv projects without a lock, packaged from their constraints: the
+/// distributions the plugin would install (its default groups), and the ones of other groups
+/// it would leave out, which the index serves all the same.
+const UNLOCKED_PROJECTS: &[(&str, &[&str], &[&str])] = &[
+    ("spr-pipenv", &["flask", "bottle", "boto3"], &["pytest"]),
+    ("spr-poetry_packages", &["flask"], &["boto3"]),
 ];
 
 /// Projects whose snapshot differs from what the plugin would package, by mistake (not one of
@@ -67,15 +78,21 @@ fn copy_tree(from: &Path, to: &Path) {
 
 /// Every distribution a requirements file in `project` names, with the version its line
 /// gives (`==` or the lower bound of `>=`), else [`UNPINNED_VERSION`]. Option lines (`-r`,
-/// `-e`, `--index-url`) are skipped: the included files are read on their own.
+/// `-e`, `--index-url`) are skipped: the included files are read on their own. Poetry and
+/// Pipenv dependencies count too (every group), through [`manifest_dependencies`].
 fn distributions(project: &Path) -> BTreeMap<String, String> {
     let mut found = BTreeMap::new();
     for (relative, bytes) in tree(project) {
         let file = Path::new(&relative).file_name().unwrap().to_string_lossy();
+        let text = String::from_utf8(bytes).expect("utf-8");
+        if file == "pyproject.toml" || file == "Pipfile" {
+            found.extend(manifest_dependencies(&text));
+            continue;
+        }
         if !(file.starts_with("requirements") && file.ends_with(".txt")) {
             continue;
         }
-        for line in String::from_utf8(bytes).expect("utf-8").lines() {
+        for line in text.lines() {
             let line = line.split('#').next().unwrap().trim();
             let line = line.trim_end_matches('\\').trim();
             if line.is_empty() || line.starts_with('-') {
@@ -91,6 +108,58 @@ fn distributions(project: &Path) -> BTreeMap<String, String> {
                 .map_or(UNPINNED_VERSION, str::trim);
             found.insert(name.to_owned(), version.to_owned());
         }
+    }
+    found
+}
+
+/// The dependencies of a `pyproject.toml` (`[tool.poetry.dependencies]`, the legacy dev
+/// table and every group) or a `Pipfile` (`[packages]`, `[dev-packages]`), with the version
+/// their constraint starts from. Entries without a version (git, path) are not served.
+fn manifest_dependencies(text: &str) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    let mut in_dependencies = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(section) = line.strip_prefix('[') {
+            let section = section.trim_end_matches(']');
+            in_dependencies = matches!(
+                section,
+                "tool.poetry.dependencies"
+                    | "tool.poetry.dev-dependencies"
+                    | "packages"
+                    | "dev-packages"
+            ) || (section.starts_with("tool.poetry.group.")
+                && section.ends_with(".dependencies"));
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=').filter(|_| in_dependencies) else {
+            continue;
+        };
+        let name = name.trim();
+        let value = value.trim();
+        if name == "python" {
+            continue;
+        }
+        let constraint = match value.strip_prefix('{') {
+            Some(table) => match table.split_once("version") {
+                Some((_, rest)) => rest.trim_start().trim_start_matches('=').trim(),
+                None => continue,
+            },
+            None => value,
+        };
+        let version = constraint
+            .trim_start_matches('"')
+            .split(['"', ','])
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches(['^', '~', '=', '>', '<'])
+            .trim();
+        let version = if version.is_empty() || version == "*" {
+            UNPINNED_VERSION
+        } else {
+            version
+        };
+        found.insert(name.to_owned(), version.to_owned());
     }
     found
 }
@@ -173,6 +242,12 @@ fn refused_to_load(name: &str) -> bool {
     REFUSED_TO_LOAD.iter().any(|(refused, _)| *refused == name)
 }
 
+fn refused_on_purpose(name: &str) -> bool {
+    REFUSED_ON_PURPOSE
+        .iter()
+        .any(|(refused, _)| *refused == name)
+}
+
 fn package_project(name: &str) -> (bool, String) {
     let source = corpus().join(name);
     let wheels_dir = tempfile::tempdir().expect("temp dir");
@@ -191,6 +266,14 @@ fn package_project(name: &str) -> (bool, String) {
 
     let mut project = Project::new(Resolver::Uv);
     copy_tree(&source, project.path());
+    // A Pipfile names PyPI as its index, which a requirements-file `-i` would reach: tests
+    // talk to the local index only.
+    let pipfile = project.path().join("Pipfile");
+    if pipfile.is_file() {
+        let text = std::fs::read_to_string(&pipfile).expect("read Pipfile");
+        let text = text.replace("https://pypi.org/simple", &index.url());
+        std::fs::write(&pipfile, text).expect("write Pipfile");
+    }
     project.env("PIP_INDEX_URL", &index.url());
     for line in ENVIRONMENT.lines() {
         if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
@@ -213,7 +296,7 @@ fn package_project(name: &str) -> (bool, String) {
     text.push_str(&diagnostics(&run.stderr, project.path()));
     assert_eq!(
         succeeded,
-        !REFUSED_WITHOUT_LOCK.contains(&name) && !refused_to_load(name),
+        !refused_on_purpose(name) && !refused_to_load(name),
         "{name}: strata package {}\nstdout:\n{}\nstderr:\n{}",
         if succeeded {
             "succeeded, expected a refusal"
@@ -246,6 +329,25 @@ fn corpus_projects_that_load_are_packaged_as_the_plugin_would() {
             continue;
         }
         packaged += usize::from(succeeded);
+        if let Some((_, packed, left_out)) = UNLOCKED_PROJECTS
+            .iter()
+            .find(|(project, _, _)| project == name)
+        {
+            for package in *packed {
+                assert!(
+                    text.contains(&format!("  {package}/…\n")),
+                    "{name}:\n{text}"
+                );
+            }
+            for package in *left_out {
+                assert!(text.contains(&format!("\"{package}\"")), "served: {text}");
+                assert!(!text.contains(&format!("{package}/…")), "{name}:\n{text}");
+            }
+            assert!(
+                text.contains("has no "),
+                "the no-lock note: {name}:\n{text}"
+            );
+        }
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_suffix(name.as_str());
         settings.set_omit_expression(true);
@@ -259,6 +361,6 @@ fn corpus_projects_that_load_are_packaged_as_the_plugin_would() {
     }
     assert_eq!(
         packaged,
-        projects.len() - REFUSED_TO_LOAD.len() - REFUSED_WITHOUT_LOCK.len()
+        projects.len() - REFUSED_TO_LOAD.len() - REFUSED_ON_PURPOSE.len()
     );
 }

@@ -206,9 +206,9 @@ fn poetry_lock_dependencies_are_packaged_with_the_plugins_group_switches() {
 }
 
 #[test]
-fn poetry_without_a_lock_is_refused_with_a_hint() {
+fn poetry_without_a_lock_is_refused_only_with_require_poetry_lock_file() {
     let (_wheels, index) = index_with(&[alpha(), beta()]);
-    let project = poetry_project(&index, "");
+    let project = poetry_project(&index, "    requirePoetryLockFile: true\n");
     std::fs::remove_file(project.path().join("poetry.lock")).unwrap();
     let run = project.strata(&["package"]);
     run.assert_failure(1);
@@ -218,11 +218,52 @@ fn poetry_without_a_lock_is_refused_with_a_hint() {
         "{}",
         run.stderr
     );
+    assert!(!project.path().join("strata.lock").exists());
 }
 
 #[test]
-fn pipfile_lock_default_packages_are_packaged() {
-    let (_wheels, index) = index_with(&[alpha(), beta()]);
+fn poetry_without_a_lock_is_packaged_from_its_constraints_and_pinned_in_strata_lock() {
+    // `alpha = "^1.0"` must not take 2.0, which the index also serves.
+    let (_wheels, index) = index_with(&[alpha(), WheelBuilder::new("alpha", "2.0"), beta()]);
+    let project = poetry_project(&index, "");
+    std::fs::remove_file(project.path().join("poetry.lock")).unwrap();
+    let run = project.strata(&["package"]);
+    run.assert_success();
+    assert_eq!(
+        names(&project.out("aws/demo-py312-x86_64.zip")),
+        [
+            "alpha-1.0.dist-info/METADATA",
+            "alpha-1.0.dist-info/RECORD",
+            "alpha-1.0.dist-info/WHEEL",
+            "alpha/__init__.py",
+            "handler.py",
+            "pyproject.toml",
+        ]
+    );
+    assert_eq!(
+        run.stderr
+            .matches("pyproject.toml has no poetry.lock beside it: strata resolved")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let lock = std::fs::read_to_string(project.path().join("strata.lock")).unwrap();
+    assert!(lock.contains("alpha"), "{lock}");
+
+    let project = poetry_project(&index, "    poetryWithGroups:\n      - dev\n");
+    std::fs::remove_file(project.path().join("poetry.lock")).unwrap();
+    project.strata(&["package"]).assert_success();
+    let entries = names(&project.out("aws/demo-py312-x86_64.zip"));
+    assert!(
+        entries.contains(&"alpha-1.0.dist-info/WHEEL".to_owned())
+            && entries.contains(&"beta/__init__.py".to_owned()),
+        "{entries:?}"
+    );
+}
+
+/// A serverless.yml with the plugin and the usual handler, for a Pipfile to be added.
+fn pipenv_project() -> Project {
     let project = Project::new(Resolver::Uv);
     project
         .write(
@@ -231,7 +272,45 @@ fn pipfile_lock_default_packages_are_packaged() {
              functions:\n  hello:\n    handler: handler.main\n\
              plugins:\n  - serverless-python-requirements\n",
         )
-        .write("handler.py", HANDLER)
+        .write("handler.py", HANDLER);
+    project
+}
+
+#[test]
+fn pipfile_without_a_lock_is_packaged_from_its_packages() {
+    let (_wheels, index) = index_with(&[alpha(), WheelBuilder::new("alpha", "2.0"), beta()]);
+    let project = pipenv_project();
+    project.write(
+        "Pipfile",
+        &format!(
+            "[[source]]\nname = \"local\"\nurl = \"{url}\"\nverify_ssl = false\n\n\
+                 [packages]\nalpha = \"<2\"\n\n[dev-packages]\nbeta = \"*\"\n",
+            url = index.url()
+        ),
+    );
+    let run = project.strata(&["package"]);
+    run.assert_success();
+    let entries = names(&project.out("aws/demo-py312-x86_64.zip"));
+    assert!(
+        entries.contains(&"alpha-1.0.dist-info/WHEEL".to_owned()),
+        "{entries:?}"
+    );
+    assert!(
+        !entries.iter().any(|e| e.starts_with("beta")),
+        "{entries:?}"
+    );
+    assert!(
+        run.stderr.contains("Pipfile has no Pipfile.lock beside it"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn pipfile_lock_default_packages_are_packaged() {
+    let (_wheels, index) = index_with(&[alpha(), beta()]);
+    let project = pipenv_project();
+    project
         .write("Pipfile", "[packages]\nalpha = \"*\"\n[dev-packages]\nbeta = \"*\"\n")
         .write(
             "Pipfile.lock",
