@@ -76,6 +76,15 @@ pub enum PoetryError {
         name: String,
         constraint: String,
     },
+    #[error(
+        "`{}` installs `{name}` from {kind}, and strata installs built wheels only (from an index, a wheel file or a wheel URL)",
+        lock.display()
+    )]
+    SourceBuild {
+        lock: PathBuf,
+        name: String,
+        kind: String,
+    },
     #[error("`{}`: invalid marker `{marker}` for `{name}`", path.display())]
     Marker {
         path: PathBuf,
@@ -92,6 +101,8 @@ impl PoetryError {
                 "run `poetry lock` and commit poetry.lock (serverless-python-requirements would run `poetry export`, which resolves anew on every build)"
                     .to_owned(),
             ),
+            Self::UnlockedSource { kind, .. } if *kind != "url" => Some(SOURCE_BUILD_HINT.to_owned()),
+            Self::SourceBuild { .. } => Some(SOURCE_BUILD_HINT.to_owned()),
             Self::UnlockedSource { .. } | Self::Alternatives { .. } => Some(
                 "run `poetry lock` and commit poetry.lock, or write the dependency as a version constraint"
                     .to_owned(),
@@ -100,6 +111,9 @@ impl PoetryError {
         }
     }
 }
+
+/// What to do about a git or path dependency: strata does not build packages from source.
+const SOURCE_BUILD_HINT: &str = "publish a wheel of it to an index strata uses (or point at a wheel file or URL), or depend on a released version; serverless-python-requirements would build it from source on the build machine";
 
 /// Whether `dir` holds a Poetry project: a `pyproject.toml` whose `build-system.requires`
 /// names Poetry (the plugin's test, so a PEP 621 project built with another backend keeps
@@ -348,7 +362,7 @@ pub fn poetry_requirements(
     let mut lines = Vec::with_capacity(chosen.len());
     for name in chosen.keys() {
         let package = packages[name];
-        lines.push(requirement_line(package));
+        lines.push(requirement_line(package, &lock_path)?);
     }
     lines.sort();
     let mut text = lines.join("\n");
@@ -686,14 +700,23 @@ fn bump(parts: &[u64], index: usize) -> String {
         .join(".")
 }
 
-fn requirement_line(package: &LockedPackage) -> String {
-    // A package Poetry locked from a file or URL is installed from there, as export writes it.
+fn requirement_line(package: &LockedPackage, lock: &Path) -> Result<String, PoetryError> {
+    // A package Poetry locked from a file or URL is installed from there, as export writes it;
+    // one from git or a directory would have to be built, and taking the index's release of
+    // the same version instead could install other code.
     let mut line = match &package.source {
         Some(LockedSource {
             kind,
             url: Some(url),
         }) if kind == "url" || kind == "file" => {
             format!("{} @ {url}", package.name)
+        }
+        Some(LockedSource { kind, .. }) if kind == "git" || kind == "directory" => {
+            return Err(PoetryError::SourceBuild {
+                lock: lock.to_path_buf(),
+                name: package.name.clone(),
+                kind: kind.clone(),
+            });
         }
         _ => format!("{}=={}", package.name, package.version),
     };
@@ -707,7 +730,7 @@ fn requirement_line(package: &LockedPackage) -> String {
     for hash in hashes {
         line.push_str(&format!(" --hash=sha256:{hash}"));
     }
-    line
+    Ok(line)
 }
 
 #[cfg(test)]
@@ -969,6 +992,43 @@ urllib3 = [
     }
 
     #[test]
+    fn a_locked_git_or_directory_package_is_refused_never_taken_from_the_index() {
+        for (kind, source) in [
+            (
+                "git",
+                "type = \"git\"\nurl = \"https://example.test/idna.git\"\nreference = \"v3.10\"",
+            ),
+            ("directory", "type = \"directory\"\nurl = \"../idna\""),
+        ] {
+            let dir = project();
+            // `idna` (a dependency of requests, in the main group) comes from `kind`.
+            let lock = LOCK.replace(
+                "name = \"idna\"\nversion = \"3.10\"\nfiles = [{file = \"idna-3.10-py3-none-any.whl\", hash = \"sha256:ff\"}]\n",
+                &format!("name = \"idna\"\nversion = \"3.10\"\nfiles = []\n\n[package.source]\n{source}\n"),
+            );
+            assert_ne!(lock, LOCK, "the fixture changed");
+            fs_err::write(dir.path().join(POETRY_LOCK), lock).unwrap();
+            let error =
+                poetry_requirements(dir.path(), &PoetryGroups::default(), &lambda(12)).unwrap_err();
+            let message = error.to_string();
+            assert!(
+                message.contains("`idna`")
+                    && message.contains(kind)
+                    && message.contains("poetry.lock"),
+                "{message}"
+            );
+            assert!(
+                error.hint().unwrap().contains("publish a wheel"),
+                "{:?}",
+                error.hint()
+            );
+        }
+        // Control: the same lock with idna from the index is accepted.
+        let dir = project();
+        assert!(poetry_requirements(dir.path(), &PoetryGroups::default(), &lambda(12)).is_ok());
+    }
+
+    #[test]
     fn unlocked_sources_and_alternatives_are_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let write = |body: &str| {
@@ -991,7 +1051,13 @@ urllib3 = [
                 message.contains("`mylib`") && message.contains(kind),
                 "{message}"
             );
-            assert!(error.hint().unwrap().contains("poetry lock"));
+            // A git or path dependency needs a build, lock or not; a URL is fine once locked.
+            let expected = if kind == "url" {
+                "poetry lock"
+            } else {
+                "publish a wheel"
+            };
+            assert!(error.hint().unwrap().contains(expected), "{kind}");
         }
         write("mylib = \"^1.0 || ^2.0\"");
         let error =
