@@ -1,12 +1,15 @@
 //! Downloads into the content-addressed cache against a local index.
 
+mod common;
+
+use common::index_config;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use strata_python::{
-    CredentialSources, DownloadConfig, DownloadError, DownloadReporter, Downloader, EnvMap,
-    IndexConfig, IndexOptions, NoReporter, PinnedDistribution, WheelCache,
+    DownloadConfig, DownloadError, DownloadReporter, Downloader, EnvMap, NoReporter,
+    PinnedDistribution, WheelCache,
 };
 use strata_tests::LocalIndex;
 use strata_tests::wheel::{WheelBuilder, sha256_hex};
@@ -18,17 +21,6 @@ fn config(offline: bool) -> DownloadConfig {
         backoff: Duration::from_millis(10),
         ..DownloadConfig::default()
     }
-}
-
-fn index_config(url: &str) -> IndexConfig {
-    let env = EnvMap::from([("PIP_INDEX_URL".to_string(), url.to_string())]);
-    IndexConfig::from_sources(
-        &env,
-        &IndexOptions::default(),
-        &IndexOptions::default(),
-        &CredentialSources::default(),
-    )
-    .unwrap()
 }
 
 fn downloader(cache: &Path, index: &LocalIndex, offline: bool) -> Downloader {

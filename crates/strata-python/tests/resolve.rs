@@ -1,11 +1,13 @@
 //! Resolution end to end through pip (and uv) against a local index.
 
+mod common;
+
+use common::index_config;
 use std::path::Path;
 
 use strata_python::{
-    Arch, CredentialSources, DependencySet, EnvMap, IndexConfig, IndexOptions, Lockfile,
-    PinnedDistribution, ResolveError, ResolveRequest, ResolverTool, Target, Upgrade,
-    parse_requirements_str, resolve,
+    Arch, DependencySet, EnvMap, IndexConfig, Lockfile, PinnedDistribution, ResolveError,
+    ResolveRequest, ResolverTool, Target, Upgrade, parse_requirements_str, resolve,
 };
 use strata_tests::LocalIndex;
 use strata_tests::wheel::{WheelBuilder, tags};
@@ -63,17 +65,6 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
         .find(|path| path.is_file())
-}
-
-fn index_config(url: &str) -> IndexConfig {
-    let env = EnvMap::from([("PIP_INDEX_URL".to_string(), url.to_string())]);
-    IndexConfig::from_sources(
-        &env,
-        &IndexOptions::default(),
-        &IndexOptions::default(),
-        &CredentialSources::default(),
-    )
-    .unwrap()
 }
 
 fn dependency_set(text: &str) -> DependencySet {

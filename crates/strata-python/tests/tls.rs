@@ -3,28 +3,20 @@
 //! (uv and pip) accept it. The index sits behind `strata_tests::TlsFront`, whose CA is made at
 //! test time and is in no operating-system store.
 
+mod common;
+
+use common::index_config;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strata_python::{
-    Arch, CredentialSources, DependencySet, DownloadConfig, DownloadError, Downloader, EnvMap,
-    IndexConfig, IndexOptions, NoReporter, PinnedDistribution, ResolveError, ResolveRequest,
-    ResolverTool, Target, Upgrade, WheelCache, parse_requirements_str, resolve,
+    Arch, DependencySet, DownloadConfig, DownloadError, Downloader, EnvMap, NoReporter,
+    PinnedDistribution, ResolveError, ResolveRequest, ResolverTool, Target, Upgrade, WheelCache,
+    parse_requirements_str, resolve,
 };
 use strata_tests::wheel::{WheelBuilder, sha256_hex};
 use strata_tests::{LocalIndex, TlsFront};
 use url::Url;
-
-fn index_config(url: &str) -> IndexConfig {
-    let env = EnvMap::from([("PIP_INDEX_URL".to_string(), url.to_string())]);
-    IndexConfig::from_sources(
-        &env,
-        &IndexOptions::default(),
-        &IndexOptions::default(),
-        &CredentialSources::default(),
-    )
-    .unwrap()
-}
 
 fn downloader(cache: &Path, front: &TlsFront, env: &EnvMap) -> Downloader {
     let config = DownloadConfig {

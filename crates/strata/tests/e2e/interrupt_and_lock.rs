@@ -228,6 +228,15 @@ fn sigterm_while_resolving_exits_130_leaving_no_partial_file_and_a_rerun_succeed
     assert!(project.path().join("strata.lock").exists());
 }
 
+/// A service name no other test (or an earlier run against the same moto) uses.
+fn unique_service(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{:x}", nanos & 0xffff_ffff)
+}
+
 /// The environment that points a deploy at `endpoint`, never at real AWS credentials files or
 /// instance metadata.
 fn aws_env(project: &mut Project, endpoint: &str) {
@@ -256,14 +265,7 @@ fn sigterm_mid_deploy_exits_130_after_the_grace_period_and_a_rerun_against_moto_
     // in its cloud phase, with a call in flight, when the signal comes.
     let stalled = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", stalled.local_addr().unwrap());
-    let service = format!(
-        "intr{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-            & 0xffff_ffff
-    );
+    let service = unique_service("intr");
     let mut project = Project::new(Resolver::Pip);
     project
         .write(
@@ -450,14 +452,7 @@ fn lambda_state(function: &str) -> (String, String) {
 /// old version, and a re-run that finishes only `slow`.
 fn interrupt_between_two_functions(release: bool) -> Run {
     strata_tests::moto::moto_api("GET", "/moto-api/");
-    let service = format!(
-        "half{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-            & 0xffff_ffff
-    );
+    let service = unique_service("half");
     let (fast, slow) = (format!("{service}-dev-fast"), format!("{service}-dev-slow"));
     let mut project = Project::new(Resolver::Pip);
     project
