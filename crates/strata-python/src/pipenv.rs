@@ -38,7 +38,7 @@ pub enum PipenvError {
         source: Box<toml::de::Error>,
     },
     #[error(
-        "`{}`: `{name}` is a {kind} dependency, which strata installs only from Pipfile.lock",
+        "`{}`: `{name}` is a {kind} dependency, which strata cannot install from the Pipfile alone",
         pipfile.display()
     )]
     UnlockedSource {
@@ -58,9 +58,11 @@ impl PipenvError {
                 "run `pipenv lock` and commit Pipfile.lock (serverless-python-requirements would lock anew on every build)"
                     .to_owned(),
             ),
-            Self::UnlockedSource { .. } => Some(
+            // A locked file is installed from there; git and path sources need a build.
+            Self::UnlockedSource { kind: "file", .. } => Some(
                 "run `pipenv lock` and commit Pipfile.lock, or give the package a version".to_owned(),
             ),
+            Self::UnlockedSource { .. } => Some(crate::poetry::SOURCE_BUILD_HINT.to_owned()),
             Self::Unsupported { .. } => Some(
                 "strata installs wheels only: lock a released version, or a wheel file or URL".to_owned(),
             ),
@@ -356,6 +358,18 @@ python_version = "3.12"
         let error = pipfile_requirements(dir.path()).unwrap_err();
         assert!(
             error.to_string().contains("`mylib` is a git dependency"),
+            "{error}"
+        );
+        // Locking would not help: a git source needs a build.
+        assert!(error.hint().unwrap().contains("publish a wheel"));
+        fs_err::write(
+            dir.path().join("Pipfile"),
+            "[packages]\nmylib = {file = \"https://example.test/mylib-1.0-py3-none-any.whl\"}\n",
+        )
+        .unwrap();
+        let error = pipfile_requirements(dir.path()).unwrap_err();
+        assert!(
+            error.to_string().contains("`mylib` is a file dependency"),
             "{error}"
         );
         assert!(error.hint().unwrap().contains("pipenv lock"));

@@ -77,11 +77,12 @@ pub enum PoetryError {
         constraint: String,
     },
     #[error(
-        "`{}` installs `{name}` from {kind}, and strata installs built wheels only (from an index, a wheel file or a wheel URL)",
-        lock.display()
+        "`{}` takes `{name}` from {kind}, and strata installs built wheels only (from an index, a wheel file or a wheel URL)",
+        file.display()
     )]
     SourceBuild {
-        lock: PathBuf,
+        /// `pyproject.toml` or `poetry.lock`, whichever named the source.
+        file: PathBuf,
         name: String,
         kind: String,
     },
@@ -101,7 +102,6 @@ impl PoetryError {
                 "run `poetry lock` and commit poetry.lock (serverless-python-requirements would run `poetry export`, which resolves anew on every build)"
                     .to_owned(),
             ),
-            Self::UnlockedSource { kind, .. } if *kind != "url" => Some(SOURCE_BUILD_HINT.to_owned()),
             Self::SourceBuild { .. } => Some(SOURCE_BUILD_HINT.to_owned()),
             Self::UnlockedSource { .. } | Self::Alternatives { .. } => Some(
                 "run `poetry lock` and commit poetry.lock, or write the dependency as a version constraint"
@@ -113,7 +113,7 @@ impl PoetryError {
 }
 
 /// What to do about a git or path dependency: strata does not build packages from source.
-const SOURCE_BUILD_HINT: &str = "publish a wheel of it to an index strata uses (or point at a wheel file or URL), or depend on a released version; serverless-python-requirements would build it from source on the build machine";
+pub(crate) const SOURCE_BUILD_HINT: &str = "publish a wheel of it to an index strata uses (or point at a wheel file or URL), or depend on a released version; serverless-python-requirements would build it from source on the build machine";
 
 /// Whether `dir` holds a Poetry project: a `pyproject.toml` whose `build-system.requires`
 /// names Poetry (the plugin's test, so a PEP 621 project built with another backend keeps
@@ -399,12 +399,24 @@ pub fn poetry_constraint_requirements(
             ]
             .into_iter()
             .find_map(|(kind, value)| value.as_ref().map(|_| kind));
-            if let Some(kind) = source {
-                return Err(PoetryError::UnlockedSource {
-                    pyproject: pyproject_path,
-                    name,
-                    kind,
-                });
+            match source {
+                // Locked, a URL is installed from there; unlocked, it has no hash to trust.
+                Some("url") => {
+                    return Err(PoetryError::UnlockedSource {
+                        pyproject: pyproject_path,
+                        name,
+                        kind: "url",
+                    });
+                }
+                // Git and path dependencies need a build, lock or not.
+                Some(kind) => {
+                    return Err(PoetryError::SourceBuild {
+                        file: pyproject_path,
+                        name,
+                        kind: kind.to_owned(),
+                    });
+                }
+                None => {}
             }
             let constraint = table.version.as_deref().unwrap_or("");
             let specifier =
@@ -713,7 +725,7 @@ fn requirement_line(package: &LockedPackage, lock: &Path) -> Result<String, Poet
         }
         Some(LockedSource { kind, .. }) if kind == "git" || kind == "directory" => {
             return Err(PoetryError::SourceBuild {
-                lock: lock.to_path_buf(),
+                file: lock.to_path_buf(),
                 name: package.name.clone(),
                 kind: kind.clone(),
             });
