@@ -8,14 +8,16 @@ use aws_sdk_lambda::types::{
 };
 use futures::{StreamExt, TryStreamExt};
 use strata_provider::{
-    AliasMove, CodeChange, Deadline, DeployPlan, DeployReport, DeploySpec, FunctionAction,
-    FunctionOutcome, FunctionPlan, FunctionReport, FunctionSpec, LayerAction, LayerPlan, LayerRef,
-    LayerReport, LayerSpec, NoopReporter, Reporter, Step,
+    CodeChange, Deadline, DeployPlan, DeployReport, DeploySpec, FunctionAction, FunctionOutcome,
+    FunctionPlan, FunctionReport, FunctionSpec, LayerAction, LayerPlan, LayerRef, LayerReport,
+    LayerSpec, NoopReporter, PointerMove, Reporter, RoleAction, Step,
 };
 
 use crate::AwsProvider;
 use crate::call::CallContext;
-use crate::desired::{DesiredConfig, Pending, TAG_SERVICE, TAG_STAGE, is_configuration_field};
+use crate::desired::{
+    DesiredConfig, Pending, TAG_SERVICE, TAG_STAGE, is_configuration_field, stage_alias,
+};
 use crate::error::{ApiError, AwsError};
 use crate::role;
 use crate::upload::{CodeSource, code_source};
@@ -65,7 +67,13 @@ pub(crate) async fn plan(
     let region = provider.clients.region.as_str();
     let mut plan = DeployPlan::new("aws", region, spec.clone());
 
-    let (role_plan, role) = role::plan_role(&ctx, &provider.clients.iam, spec, region).await?;
+    let (mut role_plan, role) = role::plan_role(&ctx, &provider.clients.iam, spec, region).await?;
+    // The managed role's policy names the log group of every function of the stage, so a
+    // partial deploy, which sees only some of them, leaves an existing role as it is rather
+    // than take the others' logging rights away.
+    if spec.partial && role_plan.action == RoleAction::Update {
+        role_plan.action = RoleAction::Unchanged;
+    }
     plan.role = Some(role_plan);
 
     let mut layer_arns = HashMap::new();
@@ -324,8 +332,8 @@ async fn plan_function(
         logical_name: function.logical_name.clone(),
         deployed_name: function.deployed_name.clone(),
         action: FunctionAction::Create,
-        alias: Some(AliasMove {
-            name: spec.stage.clone(),
+        pointer: Some(PointerMove {
+            pointer: stage_alias(&spec.stage),
             from: None,
             to: None,
         }),
@@ -360,8 +368,8 @@ async fn plan_function(
         .as_ref()
         .and_then(|alias| alias.function_version())
         .map(str::to_owned);
-    let alias_move = Some(AliasMove {
-        name: spec.stage.clone(),
+    let alias_move = Some(PointerMove {
+        pointer: stage_alias(&spec.stage),
         from: alias_version.clone(),
         to: None,
     });
@@ -381,7 +389,7 @@ async fn plan_function(
             code,
             config: config.into_iter().chain(tag_changes).collect(),
         };
-        plan.alias = alias_move;
+        plan.pointer = alias_move;
         return Ok(plan);
     }
     if code.is_some() || !config.is_empty() {
@@ -389,7 +397,7 @@ async fn plan_function(
             code,
             config: config.into_iter().chain(tag_changes).collect(),
         };
-        plan.alias = alias_move;
+        plan.pointer = alias_move;
         return Ok(plan);
     }
 
@@ -403,7 +411,7 @@ async fn plan_function(
         }
         None => false,
     };
-    plan.alias = if alias_current { None } else { alias_move };
+    plan.pointer = if alias_current { None } else { alias_move };
     plan.action = match (alias_current, tag_changes.is_empty()) {
         (true, true) => FunctionAction::Unchanged,
         (true, false) => FunctionAction::Update {
@@ -459,7 +467,7 @@ pub(crate) async fn apply(
                 name: layer_plan.name.clone(),
                 deployed_name: layer_plan.deployed_name.clone(),
                 version: *version,
-                arn: arn.clone(),
+                id: arn.clone(),
                 published: false,
             },
             LayerAction::Publish | LayerAction::Adopt { .. } => {
@@ -479,7 +487,7 @@ pub(crate) async fn apply(
             }
         };
         reporter.on_layer_finished(&report);
-        layer_arns.insert(report.name.clone(), Pending::Known(report.arn.clone()));
+        layer_arns.insert(report.name.clone(), Pending::Known(report.id.clone()));
         layer_reports.push(report);
     }
 
@@ -510,7 +518,7 @@ pub(crate) async fn apply(
     functions.sort_by_key(|(index, _)| *index);
 
     Ok(DeployReport {
-        provider: "aws".to_owned(),
+        cloud: "aws".to_owned(),
         service: spec.service.clone(),
         stage: spec.stage.clone(),
         layers: layer_reports,
@@ -596,7 +604,7 @@ async fn publish_layer(
         name: layer.name.clone(),
         deployed_name: layer.deployed_name.clone(),
         version: published.version(),
-        arn: published.layer_version_arn().unwrap_or_default().to_owned(),
+        id: published.layer_version_arn().unwrap_or_default().to_owned(),
         published: true,
     })
 }
@@ -625,12 +633,12 @@ async fn deploy_function(
         logical_name: plan.logical_name.clone(),
         deployed_name: plan.deployed_name.clone(),
         outcome: FunctionOutcome::Unchanged,
-        version: plan.alias.as_ref().and_then(|alias| alias.from.clone()),
-        alias: Some(spec.stage.clone()),
+        release: plan.pointer.as_ref().and_then(|change| change.from.clone()),
+        pointer: Some(stage_alias(&spec.stage)),
         duration: Default::default(),
     };
     if matches!(plan.action, FunctionAction::Unchanged) {
-        report.version = current_alias_version(&ctx, provider, name, &spec.stage).await;
+        report.release = current_alias_version(&ctx, provider, name, &spec.stage).await;
         report.duration = clock.now().saturating_sub(started);
         return report;
     }
@@ -657,9 +665,9 @@ async fn deploy_function(
         Ok((outcome, version)) => {
             report.outcome = outcome;
             if version.is_some() {
-                report.version = version;
+                report.release = version;
             } else {
-                report.version = current_alias_version(&ctx, provider, name, &spec.stage).await;
+                report.release = current_alias_version(&ctx, provider, name, &spec.stage).await;
             }
         }
         Err(AwsError::Interrupted { step, .. }) => {
@@ -812,16 +820,16 @@ async fn run_function_steps(
         }
     };
 
-    let Some(alias) = &plan.alias else {
+    let Some(alias) = &plan.pointer else {
         return Ok((outcome, None));
     };
     enter(Step::Wait, step)?;
     let ready = wait_until_ready(ctx, lambda, name).await?;
-    enter(Step::PublishVersion, step)?;
+    enter(Step::PublishRelease, step)?;
     let expected_hash = function.code.code_sha256_base64.as_str();
     let revision = ready.revision_id().map(str::to_owned);
     let published = ctx
-        .call(Step::PublishVersion, || async {
+        .call(Step::PublishRelease, || async {
             lambda
                 .publish_version()
                 .function_name(name)
@@ -836,14 +844,14 @@ async fn run_function_steps(
 
     // The new version exists: moving the alias to it is one atomic call, made even after an
     // interrupt, so the function ends all-new rather than with a version nothing serves.
-    *step = Step::MoveAlias;
-    reporter.on_step(name, Step::MoveAlias);
+    *step = Step::MovePointer;
+    reporter.on_step(name, Step::MovePointer);
     if alias.from.is_some() {
-        ctx.call(Step::MoveAlias, || async {
+        ctx.call(Step::MovePointer, || async {
             lambda
                 .update_alias()
                 .function_name(name)
-                .name(&alias.name)
+                .name(&alias.pointer.name)
                 .function_version(&version)
                 .send()
                 .await
@@ -851,11 +859,11 @@ async fn run_function_steps(
         })
         .await?;
     } else {
-        ctx.call(Step::MoveAlias, || async {
+        ctx.call(Step::MovePointer, || async {
             lambda
                 .create_alias()
                 .function_name(name)
-                .name(&alias.name)
+                .name(&alias.pointer.name)
                 .function_version(&version)
                 .send()
                 .await

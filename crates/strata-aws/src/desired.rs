@@ -10,6 +10,11 @@ use strata_provider::{FieldChange, FunctionSpec};
 pub const TAG_SERVICE: &str = "strata:service";
 pub const TAG_STAGE: &str = "strata:stage";
 
+/// The release pointer of a function for a stage: the Lambda alias named after the stage.
+pub fn stage_alias(stage: &str) -> strata_provider::Pointer {
+    strata_provider::Pointer::new(strata_provider::PointerKind::Alias, stage)
+}
+
 /// A configuration value that is known now, or that `apply` will only know after creating
 /// it (a layer version to publish, a role to create).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -248,6 +253,7 @@ mod tests {
                 unzipped_size: 0,
             },
             role: None,
+            cloud_settings: Default::default(),
         }
     }
 

@@ -4,14 +4,14 @@
 use aws_sdk_lambda::types::FunctionConfiguration;
 use futures::{StreamExt, TryStreamExt};
 use strata_provider::{
-    AliasInfo, Deadline, FunctionInfo, InfoReport, NoopReporter, RemovePlan, RemoveReport,
+    Deadline, FunctionInfo, InfoReport, NoopReporter, PointerInfo, RemovePlan, RemoveReport,
     Resource, ResourceKind, RollbackEntry, RollbackReport, RollbackRequest, Step,
 };
 
 use crate::AwsProvider;
 use crate::call::CallContext;
 use crate::deploy::description_belongs_to;
-use crate::desired::{TAG_SERVICE, TAG_STAGE};
+use crate::desired::{TAG_SERVICE, TAG_STAGE, stage_alias};
 use crate::error::{ApiError, AwsError};
 use crate::role::managed_role_name;
 use crate::upload::{BucketOwner, object_prefix};
@@ -157,17 +157,17 @@ pub(crate) async fn info(
         let versions = published_versions(&ctx, provider, &name).await?;
         let alias = alias_version(&ctx, provider, &name, stage).await?;
         infos.push(FunctionInfo {
-            arn: function.function_arn().unwrap_or_default().to_owned(),
+            id: function.function_arn().unwrap_or_default().to_owned(),
             runtime: function
                 .runtime()
                 .map(|runtime| runtime.as_str().to_owned()),
             handler: function.handler().map(str::to_owned),
             code_sha256: function.code_sha256().map(str::to_owned),
             last_modified: function.last_modified().map(str::to_owned),
-            versions: versions.iter().map(u64::to_string).collect(),
-            alias: alias.map(|version| AliasInfo {
-                name: stage.to_owned(),
-                version,
+            releases: versions.iter().map(u64::to_string).collect(),
+            pointer: alias.map(|version| PointerInfo {
+                pointer: stage_alias(stage),
+                release: version,
             }),
             layers: function
                 .layers()
@@ -178,7 +178,7 @@ pub(crate) async fn info(
         });
     }
     Ok(InfoReport {
-        provider: "aws".to_owned(),
+        cloud: "aws".to_owned(),
         service: service.to_owned(),
         stage: stage.to_owned(),
         location: provider.clients.region.clone(),
@@ -226,7 +226,7 @@ pub(crate) async fn rollback(
                     .to_string()
             }
         };
-        ctx.call(Step::MoveAlias, || async {
+        ctx.call(Step::MovePointer, || async {
             lambda
                 .update_alias()
                 .function_name(&name)
@@ -239,13 +239,13 @@ pub(crate) async fn rollback(
         .await?;
         entries.push(RollbackEntry {
             deployed_name: name.clone(),
-            alias: request.stage.clone(),
+            pointer: stage_alias(&request.stage),
             from: current,
             to: target,
         });
     }
     Ok(RollbackReport {
-        provider: "aws".to_owned(),
+        cloud: "aws".to_owned(),
         service: request.service.clone(),
         stage: request.stage.clone(),
         functions: entries,
@@ -392,7 +392,7 @@ pub(crate) async fn plan_remove(
     }
 
     Ok(RemovePlan {
-        provider: "aws".to_owned(),
+        cloud: "aws".to_owned(),
         service: service.to_owned(),
         stage: stage.to_owned(),
         resources,
@@ -525,7 +525,7 @@ pub(crate) async fn remove(
         removed.push(resource);
     }
     Ok(RemoveReport {
-        provider: "aws".to_owned(),
+        cloud: "aws".to_owned(),
         service: plan.service.clone(),
         stage: plan.stage.clone(),
         removed,

@@ -116,7 +116,7 @@ async fn first_deploy_creates_then_second_deploy_makes_no_mutating_call() {
 
     let report = h.provider.apply(&plan, &NoopReporter).await.unwrap();
     assert_eq!(report.functions[0].outcome, FunctionOutcome::Created);
-    assert_eq!(report.functions[0].version.as_deref(), Some("1"));
+    assert_eq!(report.functions[0].release.as_deref(), Some("1"));
     assert_eq!(
         h.fake.mutations(),
         [
@@ -132,7 +132,7 @@ async fn first_deploy_creates_then_second_deploy_makes_no_mutating_call() {
     assert!(plan.is_noop(), "{plan}");
     let report = h.provider.apply(&plan, &NoopReporter).await.unwrap();
     assert_eq!(report.functions[0].outcome, FunctionOutcome::Unchanged);
-    assert_eq!(report.functions[0].version.as_deref(), Some("1"));
+    assert_eq!(report.functions[0].release.as_deref(), Some("1"));
     assert!(!h.fake.requests().is_empty());
     assert!(h.fake.mutations().is_empty(), "{:?}", h.fake.mutations());
 }
@@ -151,7 +151,7 @@ async fn waits_while_the_update_is_in_progress_before_publishing() {
         FunctionOutcome::UpdatedCode,
         "{report}"
     );
-    assert_eq!(report.functions[0].version.as_deref(), Some("2"));
+    assert_eq!(report.functions[0].release.as_deref(), Some("2"));
 
     let operations: Vec<&str> = h
         .fake
@@ -241,7 +241,7 @@ async fn conflicts_beyond_the_attempt_budget_fail_and_leave_the_alias() {
     assert_eq!(h.fake.count("UpdateFunctionCode"), 5);
     assert_eq!(h.fake.count("PublishVersion"), 0);
     assert_eq!(h.fake.alias_version(NAME, STAGE).as_deref(), Some("1"));
-    assert_eq!(report.functions[0].version.as_deref(), Some("1"));
+    assert_eq!(report.functions[0].release.as_deref(), Some("1"));
 }
 
 #[tokio::test]
@@ -273,7 +273,7 @@ async fn publish_precondition_failure_names_the_step_and_request_id() {
     });
     let report = h.deploy(&h.spec("def hello(): return 2\n")).await;
     let failure = failure(&report);
-    assert_eq!(failure.step, Step::PublishVersion);
+    assert_eq!(failure.step, Step::PublishRelease);
     assert_eq!(failure.code.as_deref(), Some("PreconditionFailedException"));
     assert_eq!(failure.attempts, 1, "a precondition failure is not retried");
     let publish = h

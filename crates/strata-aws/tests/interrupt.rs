@@ -228,7 +228,11 @@ async fn an_interrupt_at_any_request_leaves_each_function_all_old_or_all_new_and
                 "cut {cut}: {} after the re-run",
                 function.logical_name
             );
-            assert!(function.alias.is_none(), "cut {cut}: {:?}", function.alias);
+            assert!(
+                function.pointer.is_none(),
+                "cut {cut}: {:?}",
+                function.pointer
+            );
         }
         let reads = fake.requests().len();
         let mutations = fake.mutations().len();

@@ -152,14 +152,14 @@ async fn first_deploy_creates_everything_and_the_second_makes_no_mutating_call()
     assert!(report.layers[0].published);
     for function in &report.functions {
         assert_eq!(function.outcome, FunctionOutcome::Created, "{report}");
-        assert_eq!(function.version.as_deref(), Some("1"));
+        assert_eq!(function.release.as_deref(), Some("1"));
     }
 
     let info = provider.info(&project.service, STAGE).await.unwrap();
     assert_eq!(info.functions.len(), 2, "{info}");
     for function in &info.functions {
-        assert_eq!(function.alias.as_ref().unwrap().version, "1");
-        assert_eq!(function.layers, [report.layers[0].arn.clone()]);
+        assert_eq!(function.pointer.as_ref().unwrap().release, "1");
+        assert_eq!(function.layers, [report.layers[0].id.clone()]);
     }
 
     let recorder = Recorder::start();
@@ -192,7 +192,7 @@ async fn each_change_touches_only_what_changed() {
     let recorder = Recorder::start();
     let report = deploy(&provider, &project.spec(V2, "hash-a", "info")).await;
     assert_eq!(report.functions[0].outcome, FunctionOutcome::UpdatedCode);
-    assert_eq!(report.functions[0].version.as_deref(), Some("2"));
+    assert_eq!(report.functions[0].release.as_deref(), Some("2"));
     assert_eq!(report.functions[1].outcome, FunctionOutcome::Unchanged);
     assert_eq!(
         mutating_calls(&recorder, &project.service),
@@ -246,7 +246,7 @@ async fn each_change_touches_only_what_changed() {
         plan.layers[0].action,
         LayerAction::Reuse {
             version: 2,
-            arn: report.layers[0].arn.clone()
+            arn: report.layers[0].id.clone()
         }
     );
     let report = provider.apply(&plan, &NoopReporter).await.unwrap();
@@ -291,7 +291,7 @@ async fn rollback_moves_the_alias_back() {
         .iter()
         .find(|function| function.deployed_name == hello)
         .unwrap();
-    assert_eq!(hello_info.alias.as_ref().unwrap().version, "1");
+    assert_eq!(hello_info.pointer.as_ref().unwrap().release, "1");
 
     let report = provider
         .rollback(&RollbackRequest {
@@ -798,7 +798,7 @@ async fn a_layer_strata_did_not_publish_is_refused_never_removed_and_adopted_on_
         plan.layers[0].action,
         LayerAction::Reuse {
             version: report.layers[0].version,
-            arn: report.layers[0].arn.clone()
+            arn: report.layers[0].id.clone()
         },
         "{plan}"
     );
@@ -811,7 +811,7 @@ async fn a_layer_strata_did_not_publish_is_refused_never_removed_and_adopted_on_
         .filter(|resource| resource.kind == ResourceKind::LayerVersion)
         .map(|resource| resource.name.as_str())
         .collect();
-    assert_eq!(layer_versions_removed, [report.layers[0].arn.as_str()]);
+    assert_eq!(layer_versions_removed, [report.layers[0].id.as_str()]);
     provider.remove(&removal).await.unwrap();
     assert_eq!(
         layer_versions(&lambda, &layer_name).await,
@@ -853,7 +853,7 @@ async fn a_layer_version_with_the_same_dependency_hash_but_another_services_desc
         .iter()
         .filter_map(|layer| layer.arn())
         .collect();
-    assert_eq!(attached, [report.layers[0].arn.as_str()]);
+    assert_eq!(attached, [report.layers[0].id.as_str()]);
 
     // remove takes strata's two versions and leaves the foreign one.
     let removal = provider.plan_remove(&project.service, STAGE).await.unwrap();

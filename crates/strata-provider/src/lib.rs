@@ -27,7 +27,7 @@
 //!   [`FunctionAction`]s. `apply` does a Kudu zip deploy (async, polled through [`Reporter::on_waiting`]
 //!   and [`RetryPolicy::poll_delay`]) or a run-from-package blob upload ([`Step::Upload`])
 //!   followed by an ARM read-merge-write of the app settings; the package setting is the
-//!   pointer, so [`AliasMove`] records its old and new blob, and `rollback` writes the old one
+//!   pointer, so [`PointerMove`] records its old and new blob, and `rollback` writes the old one
 //!   back. Layers do not exist there: an Azure plan has no [`LayerPlan`]s (dependencies are
 //!   inside the app zip), which the types allow.
 //! - **GCP**: `plan` reads the Cloud Functions v2 function (labels carry the source sha256),
@@ -50,14 +50,14 @@ mod spec;
 
 pub use interrupt::Interrupt;
 pub use plan::{
-    AliasMove, BucketAction, BucketPlan, CodeChange, DeployPlan, FieldChange, FunctionAction,
-    FunctionPlan, LayerAction, LayerPlan, RoleAction, RolePlan,
+    BucketAction, BucketPlan, CodeChange, DeployPlan, FieldChange, FunctionAction, FunctionPlan,
+    LayerAction, LayerPlan, PointerMove, RoleAction, RolePlan,
 };
 pub use provider::Provider;
 pub use report::{
-    AliasInfo, DeployReport, FunctionInfo, FunctionOutcome, FunctionReport, InfoReport,
-    LayerReport, RemovePlan, RemoveReport, Resource, ResourceKind, RollbackEntry, RollbackReport,
-    RollbackRequest, Step, StepFailure,
+    DeployReport, FunctionInfo, FunctionOutcome, FunctionReport, InfoReport, LayerReport, Pointer,
+    PointerInfo, PointerKind, RemovePlan, RemoveReport, Resource, ResourceKind, RollbackEntry,
+    RollbackReport, RollbackRequest, Step, StepFailure,
 };
 pub use reporter::{NoopReporter, Reporter};
 pub use retry::{
@@ -66,5 +66,6 @@ pub use retry::{
 };
 pub use secret::{MASK, Secret, display_environment_value, looks_secret};
 pub use spec::{
-    Architecture, ArtifactRef, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec,
+    Architecture, ArtifactRef, CloudSettings, DeploySpec, FunctionSpec, LayerRef, LayerSpec,
+    RoleSpec,
 };

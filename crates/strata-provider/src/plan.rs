@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::report::Pointer;
 use crate::secret::display_environment_value;
 use crate::spec::DeploySpec;
 
@@ -16,7 +17,8 @@ use crate::spec::DeploySpec;
 /// real values) travels along privately for `apply`.
 #[derive(Clone, Debug, Serialize)]
 pub struct DeployPlan {
-    pub provider: String,
+    /// The cloud the plan was made for (`aws`, `azure`, `gcp`).
+    pub cloud: String,
     pub service: String,
     pub stage: String,
     /// Region (AWS), resource group (Azure) or project/region (GCP) the plan was made for.
@@ -34,9 +36,9 @@ pub struct DeployPlan {
 }
 
 impl DeployPlan {
-    pub fn new(provider: impl Into<String>, location: impl Into<String>, spec: DeploySpec) -> Self {
+    pub fn new(cloud: impl Into<String>, location: impl Into<String>, spec: DeploySpec) -> Self {
         Self {
-            provider: provider.into(),
+            cloud: cloud.into(),
             service: spec.service.clone(),
             stage: spec.stage.clone(),
             location: location.into(),
@@ -136,8 +138,9 @@ pub struct FunctionPlan {
     pub logical_name: String,
     pub deployed_name: String,
     pub action: FunctionAction,
-    /// Where the stage pointer (Lambda alias) moves; `None` when it stays.
-    pub alias: Option<AliasMove>,
+    /// Where the stage's release pointer (Lambda alias, Azure package, GCP revision) moves;
+    /// `None` when it stays.
+    pub pointer: Option<PointerMove>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -198,11 +201,14 @@ impl FieldChange {
     }
 }
 
+/// How the release pointer of a function moves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct AliasMove {
-    pub name: String,
+pub struct PointerMove {
+    #[serde(flatten)]
+    pub pointer: Pointer,
+    /// The release it points at now.
     pub from: Option<String>,
-    /// The version the alias moves to; `None` means the version `apply` will publish.
+    /// The release it moves to; `None` means the one `apply` will publish.
     pub to: Option<String>,
 }
 
@@ -211,7 +217,7 @@ impl fmt::Display for DeployPlan {
         writeln!(
             f,
             "Plan for service `{}`, stage `{}` ({} {})",
-            self.service, self.stage, self.provider, self.location
+            self.service, self.stage, self.cloud, self.location
         )?;
         if let Some(role) = &self.role {
             let action = match role.action {
@@ -312,13 +318,16 @@ impl fmt::Display for DeployPlan {
                     )?;
                 }
             }
-            if let Some(alias) = &function.alias {
+            if let Some(change) = &function.pointer {
                 writeln!(
                     f,
-                    "      alias {}: {} -> {}",
-                    alias.name,
-                    alias.from.as_deref().unwrap_or("(none)"),
-                    alias.to.as_deref().unwrap_or("new version")
+                    "      {}: {} -> {}",
+                    change.pointer,
+                    change.from.as_deref().unwrap_or("(none)"),
+                    change
+                        .to
+                        .clone()
+                        .unwrap_or_else(|| format!("new {}", change.pointer.kind.release_word()))
                 )?;
             }
         }
@@ -365,6 +374,7 @@ mod tests {
             unmanaged: vec!["events.http (hello)".into()],
             force: false,
             adopt: false,
+            partial: false,
         }
     }
 
@@ -401,8 +411,8 @@ mod tests {
                     ),
                 ],
             },
-            alias: Some(AliasMove {
-                name: "prod".into(),
+            pointer: Some(PointerMove {
+                pointer: Pointer::new(crate::PointerKind::Alias, "prod"),
                 from: Some("3".into()),
                 to: None,
             }),
@@ -411,7 +421,7 @@ mod tests {
             logical_name: "world".into(),
             deployed_name: "svc-prod-world".into(),
             action: FunctionAction::Unchanged,
-            alias: None,
+            pointer: None,
         });
         plan
     }
@@ -495,8 +505,8 @@ mod tests {
                     Some("prod".into()),
                 )],
             },
-            alias: Some(AliasMove {
-                name: "prod".into(),
+            pointer: Some(PointerMove {
+                pointer: Pointer::new(crate::PointerKind::Alias, "prod"),
                 from: None,
                 to: None,
             }),
@@ -554,7 +564,7 @@ mod tests {
             logical_name: "world".into(),
             deployed_name: "svc-prod-world".into(),
             action: FunctionAction::Unchanged,
-            alias: None,
+            pointer: None,
         });
         assert!(plan.is_noop());
         assert!(plan.to_string().ends_with("nothing to do\n"));

@@ -23,8 +23,12 @@ pub enum Step {
     /// Waiting until the cloud has finished applying an update.
     Wait,
     UpdateConfiguration,
-    PublishVersion,
-    MoveAlias,
+    /// Publishing an immutable release of the function (a Lambda version).
+    PublishRelease,
+    /// Moving the stage's release pointer (Lambda alias, Azure package setting, GCP revision).
+    MovePointer,
+    /// Checking that the cloud serves what was deployed (e.g. an Azure app lists its functions).
+    Verify,
     Remove,
 }
 
@@ -39,8 +43,9 @@ impl Step {
             Self::UpdateCode => "update-code",
             Self::Wait => "wait",
             Self::UpdateConfiguration => "update-configuration",
-            Self::PublishVersion => "publish-version",
-            Self::MoveAlias => "move-alias",
+            Self::PublishRelease => "publish-release",
+            Self::MovePointer => "move-pointer",
+            Self::Verify => "verify",
             Self::Remove => "remove",
         }
     }
@@ -123,9 +128,9 @@ pub struct FunctionReport {
     pub logical_name: String,
     pub deployed_name: String,
     pub outcome: FunctionOutcome,
-    /// The version the stage alias points at after the deploy.
-    pub version: Option<String>,
-    pub alias: Option<String>,
+    /// The release the stage's pointer serves after the deploy (a Lambda version).
+    pub release: Option<String>,
+    pub pointer: Option<Pointer>,
     #[serde(rename = "duration_ms", serialize_with = "as_millis")]
     pub duration: Duration,
 }
@@ -135,13 +140,14 @@ pub struct LayerReport {
     pub name: String,
     pub deployed_name: String,
     pub version: i64,
-    pub arn: String,
+    /// The cloud's identifier of the layer version (its ARN on AWS).
+    pub id: String,
     pub published: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DeployReport {
-    pub provider: String,
+    pub cloud: String,
     pub service: String,
     pub stage: String,
     pub layers: Vec<LayerReport>,
@@ -175,7 +181,7 @@ impl fmt::Display for DeployReport {
         writeln!(
             f,
             "Deployed service `{}`, stage `{}` ({})",
-            self.service, self.stage, self.provider
+            self.service, self.stage, self.cloud
         )?;
         for layer in &self.layers {
             let action = if layer.published {
@@ -195,8 +201,8 @@ impl fmt::Display for DeployReport {
                 "  function {} ({}): {}",
                 function.logical_name, function.deployed_name, function.outcome
             )?;
-            if let (Some(alias), Some(version)) = (&function.alias, &function.version) {
-                write!(f, "; alias {alias} -> {version}")?;
+            if let (Some(pointer), Some(release)) = (&function.pointer, &function.release) {
+                write!(f, "; {pointer} -> {release}")?;
             }
             writeln!(f, " [{}]", format_duration(function.duration))?;
         }
@@ -210,29 +216,85 @@ impl fmt::Display for DeployReport {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct AliasInfo {
+/// What kind of release pointer a cloud moves on deploy and rollback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PointerKind {
+    /// A Lambda alias named after the stage, pointing at a published version.
+    Alias,
+    /// The package an Azure function app runs (the run-from-package setting or the deployed zip).
+    Package,
+    /// The revision a Cloud Functions (2nd gen) function serves.
+    Revision,
+}
+
+impl PointerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Alias => "alias",
+            Self::Package => "package",
+            Self::Revision => "revision",
+        }
+    }
+
+    /// What the pointer points at, in the cloud's own word.
+    pub fn release_word(self) -> &'static str {
+        match self {
+            Self::Alias => "version",
+            Self::Package => "package",
+            Self::Revision => "revision",
+        }
+    }
+}
+
+/// A function's release pointer for the stage: its kind and its name (`alias prod`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Pointer {
+    pub kind: PointerKind,
     pub name: String,
-    pub version: String,
+}
+
+impl Pointer {
+    pub fn new(kind: PointerKind, name: impl Into<String>) -> Self {
+        Self {
+            kind,
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for Pointer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind.as_str(), self.name)
+    }
+}
+
+/// Where a function's pointer is now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PointerInfo {
+    #[serde(flatten)]
+    pub pointer: Pointer,
+    pub release: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FunctionInfo {
     pub deployed_name: String,
-    pub arn: String,
+    /// The cloud's identifier (Lambda function ARN, Azure resource id, GCP function name).
+    pub id: String,
     pub runtime: Option<String>,
     pub handler: Option<String>,
     pub code_sha256: Option<String>,
     pub last_modified: Option<String>,
-    /// Published versions, oldest first.
-    pub versions: Vec<String>,
-    pub alias: Option<AliasInfo>,
+    /// Published releases (Lambda versions), oldest first.
+    pub releases: Vec<String>,
+    pub pointer: Option<PointerInfo>,
     pub layers: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InfoReport {
-    pub provider: String,
+    pub cloud: String,
     pub service: String,
     pub stage: String,
     pub location: String,
@@ -244,19 +306,25 @@ impl fmt::Display for InfoReport {
         writeln!(
             f,
             "Service `{}`, stage `{}` ({} {})",
-            self.service, self.stage, self.provider, self.location
+            self.service, self.stage, self.cloud, self.location
         )?;
         if self.functions.is_empty() {
             writeln!(f, "  nothing deployed")?;
         }
         for function in &self.functions {
             writeln!(f, "  {}", function.deployed_name)?;
-            writeln!(f, "      arn: {}", function.arn)?;
-            if let Some(alias) = &function.alias {
-                writeln!(f, "      alias {} -> version {}", alias.name, alias.version)?;
+            writeln!(f, "      id: {}", function.id)?;
+            if let Some(info) = &function.pointer {
+                writeln!(
+                    f,
+                    "      {} -> {} {}",
+                    info.pointer,
+                    info.pointer.kind.release_word(),
+                    info.release
+                )?;
             }
-            if !function.versions.is_empty() {
-                writeln!(f, "      versions: {}", function.versions.join(", "))?;
+            if !function.releases.is_empty() {
+                writeln!(f, "      releases: {}", function.releases.join(", "))?;
             }
             if let Some(hash) = &function.code_sha256 {
                 writeln!(f, "      code sha256: {hash}")?;
@@ -279,21 +347,21 @@ pub struct RollbackRequest {
     pub stage: String,
     /// Deployed function names; empty means every function of the stage.
     pub functions: Vec<String>,
-    /// The version to move to; `None` means the one before the current.
+    /// The release to move to; `None` means the one before the current.
     pub to: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RollbackEntry {
     pub deployed_name: String,
-    pub alias: String,
+    pub pointer: Pointer,
     pub from: String,
     pub to: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RollbackReport {
-    pub provider: String,
+    pub cloud: String,
     pub service: String,
     pub stage: String,
     pub functions: Vec<RollbackEntry>,
@@ -304,13 +372,13 @@ impl fmt::Display for RollbackReport {
         writeln!(
             f,
             "Rolled back service `{}`, stage `{}` ({})",
-            self.service, self.stage, self.provider
+            self.service, self.stage, self.cloud
         )?;
         for entry in &self.functions {
             writeln!(
                 f,
-                "  {}: alias {} {} -> {}",
-                entry.deployed_name, entry.alias, entry.from, entry.to
+                "  {}: {} {} -> {}",
+                entry.deployed_name, entry.pointer, entry.from, entry.to
             )?;
         }
         Ok(())
@@ -349,7 +417,7 @@ pub struct Resource {
 /// [`crate::Provider::remove`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RemovePlan {
-    pub provider: String,
+    pub cloud: String,
     pub service: String,
     pub stage: String,
     pub resources: Vec<Resource>,
@@ -360,7 +428,7 @@ impl fmt::Display for RemovePlan {
         writeln!(
             f,
             "Remove service `{}`, stage `{}` ({}):",
-            self.service, self.stage, self.provider
+            self.service, self.stage, self.cloud
         )?;
         if self.resources.is_empty() {
             writeln!(f, "  nothing strata created is deployed")?;
@@ -374,7 +442,7 @@ impl fmt::Display for RemovePlan {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RemoveReport {
-    pub provider: String,
+    pub cloud: String,
     pub service: String,
     pub stage: String,
     pub removed: Vec<Resource>,
@@ -385,7 +453,7 @@ impl fmt::Display for RemoveReport {
         writeln!(
             f,
             "Removed service `{}`, stage `{}` ({})",
-            self.service, self.stage, self.provider
+            self.service, self.stage, self.cloud
         )?;
         for resource in &self.removed {
             writeln!(f, "  {} {}", resource.kind, resource.name)?;
@@ -408,14 +476,14 @@ mod tests {
 
     fn report() -> DeployReport {
         DeployReport {
-            provider: "aws".into(),
+            cloud: "aws".into(),
             service: "svc".into(),
             stage: "prod".into(),
             layers: vec![LayerReport {
                 name: "deps".into(),
                 deployed_name: "svc-prod-deps".into(),
                 version: 2,
-                arn: "arn:aws:lambda:eu-west-1:1:layer:svc-prod-deps:2".into(),
+                id: "arn:aws:lambda:eu-west-1:1:layer:svc-prod-deps:2".into(),
                 published: false,
             }],
             functions: vec![
@@ -423,8 +491,8 @@ mod tests {
                     logical_name: "hello".into(),
                     deployed_name: "svc-prod-hello".into(),
                     outcome: FunctionOutcome::UpdatedCode,
-                    version: Some("4".into()),
-                    alias: Some("prod".into()),
+                    release: Some("4".into()),
+                    pointer: Some(Pointer::new(PointerKind::Alias, "prod")),
                     duration: Duration::from_millis(1234),
                 },
                 FunctionReport {
@@ -437,8 +505,8 @@ mod tests {
                         request_id: Some("req-1".into()),
                         attempts: 1,
                     }),
-                    version: Some("2".into()),
-                    alias: Some("prod".into()),
+                    release: Some("2".into()),
+                    pointer: Some(Pointer::new(PointerKind::Alias, "prod")),
                     duration: Duration::from_millis(80),
                 },
             ],

@@ -25,6 +25,11 @@ pub struct DeploySpec {
     pub unmanaged: Vec<String>,
     /// Redeploy every function even when the deployed state already matches.
     pub force: bool,
+    /// Only some functions of the stage were selected (`--function`): resources derived
+    /// from every function of the stage (the managed role's policy names each function's log
+    /// group) are left as they are, so a partial deploy never takes rights from the others.
+    #[serde(default)]
+    pub partial: bool,
     /// Take over resources that exist under the names strata would give them but that
     /// strata did not create (no strata tags for this service and stage); without it they
     /// are refused, never changed.
@@ -57,6 +62,33 @@ pub struct FunctionSpec {
     pub code: ArtifactRef,
     /// A role for this function alone, overriding [`DeploySpec::role`].
     pub role: Option<String>,
+    /// What only one cloud has: Azure's plan and instance memory, GCP's instance bounds,
+    /// service account and ingress.
+    #[serde(default)]
+    pub cloud_settings: CloudSettings,
+}
+
+/// A function's settings that exist on one cloud only, read from the manifest's `azure:` and
+/// `gcp:` sections and the function's own overrides.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cloud", rename_all = "snake_case")]
+pub enum CloudSettings {
+    /// Lambda's own settings (role, layers, architecture) are fields of [`FunctionSpec`].
+    #[default]
+    Aws,
+    Azure {
+        /// The hosting plan (`consumption`, `flex`, `premium`, `dedicated`).
+        plan: String,
+        /// Flex Consumption instance memory, in MB.
+        instance_memory_mb: Option<u32>,
+    },
+    Gcp {
+        service_account: Option<String>,
+        min_instances: Option<u32>,
+        max_instances: Option<u32>,
+        /// `ALLOW_ALL`, `ALLOW_INTERNAL_ONLY` or `ALLOW_INTERNAL_AND_GCLB`.
+        ingress: Option<String>,
+    },
 }
 
 /// A layer (AWS) or dependency bundle that functions reference.
@@ -175,6 +207,7 @@ impl fmt::Debug for FunctionSpec {
             .field("layers", &self.layers)
             .field("code", &self.code)
             .field("role", &self.role)
+            .field("cloud_settings", &self.cloud_settings)
             .finish()
     }
 }
@@ -189,6 +222,7 @@ impl fmt::Debug for DeploySpec {
             .field("role", &self.role)
             .field("unmanaged", &self.unmanaged)
             .field("force", &self.force)
+            .field("partial", &self.partial)
             .field("adopt", &self.adopt)
             .finish()
     }
@@ -235,6 +269,7 @@ mod tests {
                 unzipped_size: 1,
             },
             role: None,
+            cloud_settings: CloudSettings::Aws,
         }
     }
 

@@ -87,13 +87,13 @@ pub enum Command {
     Package(PackageArgs),
     /// Pin every dependency set for every target in strata.lock
     Lock(LockArgs),
-    /// Package the stage, then bring AWS Lambda to it, changing only what differs
+    /// Package the stage, then update every cloud it targets, changing only what differs
     Deploy(DeployArgs),
     /// Show what `deploy` would change, without changing anything
     Plan(PlanArgs),
-    /// Show what is deployed for the stage: functions, versions, the stage alias, layers
-    Info,
-    /// Move the stage alias back to the previous (or the given) version
+    /// Show what is deployed for the stage on each cloud it targets
+    Info(InfoArgs),
+    /// Move each function's stage pointer back to the previous (or given) release
     Rollback(RollbackArgs),
     /// Delete the functions, layer versions, objects and role strata created for the stage
     Remove(RemoveArgs),
@@ -115,6 +115,29 @@ pub struct DeploySelectionArgs {
     /// it such a resource is refused
     #[arg(long)]
     pub adopt: bool,
+
+    #[command(flatten)]
+    pub clouds: CloudFilterArgs,
+}
+
+/// Which clouds a command acts on.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CloudFilterArgs {
+    /// Act on this cloud only; repeat for several (default: every cloud the stage targets)
+    #[arg(long = "cloud", value_enum, value_name = "CLOUD")]
+    pub clouds: Vec<CloudArg>,
+}
+
+impl CloudFilterArgs {
+    pub fn clouds(&self) -> Vec<strata_manifest::Cloud> {
+        self.clouds.iter().map(|cloud| cloud.cloud()).collect()
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub clouds: CloudFilterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +171,9 @@ pub struct RollbackArgs {
     /// Version to move the stage alias to (default: the one before the current)
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
+
+    #[command(flatten)]
+    pub clouds: CloudFilterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +181,9 @@ pub struct RemoveArgs {
     /// Remove without asking for confirmation (required when stdin is not a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    #[command(flatten)]
+    pub clouds: CloudFilterArgs,
 }
 
 /// How builds treat `strata.lock` and the network.
@@ -257,4 +286,14 @@ pub enum CloudArg {
     Aws,
     Azure,
     Gcp,
+}
+
+impl CloudArg {
+    pub fn cloud(self) -> strata_manifest::Cloud {
+        match self {
+            Self::Aws => strata_manifest::Cloud::Aws,
+            Self::Azure => strata_manifest::Cloud::Azure,
+            Self::Gcp => strata_manifest::Cloud::Gcp,
+        }
+    }
 }

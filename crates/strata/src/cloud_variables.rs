@@ -56,7 +56,7 @@ impl CloudVariables for AwsCloudVariables {
 
 /// Cloud variables read from AWS with the default credential chain (and `AWS_ENDPOINT_URL`,
 /// so emulators work); the manifest gives each request its region and profile.
-pub fn aws_cloud_access() -> std::io::Result<CloudAccess> {
+pub fn cloud_access() -> std::io::Result<CloudAccess> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -18,7 +18,7 @@ pub enum ErrorKind {
     Interrupted,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CliError {
     pub kind: ErrorKind,
     pub message: String,
@@ -41,14 +41,6 @@ impl CliError {
             hints: Vec::new(),
             diagnostics: Vec::new(),
             reported: false,
-        }
-    }
-
-    /// A failure the command has already printed as its result: exit 1, print nothing more.
-    pub fn already_reported() -> Self {
-        Self {
-            reported: true,
-            ..Self::input("already reported")
         }
     }
 

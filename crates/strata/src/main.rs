@@ -1,10 +1,10 @@
 //! The `strata` command line. The only crate that reads flags, prints, draws progress or picks
 //! an exit code; everything it does is delegated to the library crates.
 
-mod aws;
 mod build;
 mod cli;
 mod cloud_variables;
+mod clouds;
 mod commands;
 mod error;
 mod interrupt;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::cli::{ColorChoice, GlobalArgs, OutputFormat};
 
 /// Version of every JSON document strata prints; bumped on incompatible changes.
-pub const JSON_SCHEMA_VERSION: u32 = 1;
+pub const JSON_SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub struct Printer {

@@ -176,7 +176,7 @@ fn validate_json_error_document_carries_every_diagnostic() {
     let (stdout, _, code) = strata(&seed_dir(), &["validate", "--output-format", "json"], &[]);
     assert_eq!(code, 1);
     let document: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(document["schema_version"], 1);
+    assert_eq!(document["schema_version"], 2);
     assert_eq!(document["kind"], "error");
     let keys: Vec<&str> = document["error"]["diagnostics"]
         .as_array()

@@ -61,6 +61,7 @@ pub fn function(service: &str, stage: &str, logical: &str, code: ArtifactRef) ->
         layers: Vec::new(),
         code,
         role: None,
+        cloud_settings: Default::default(),
     }
 }
 
@@ -97,6 +98,7 @@ pub fn spec(
         unmanaged: Vec::new(),
         force: false,
         adopt: false,
+        partial: false,
     }
 }
 

@@ -1,58 +1,44 @@
-//! `strata deploy`: package the stage (reusing cached artifacts), compare with what AWS has,
-//! and change only what differs, one function at a time all-old or all-new.
+//! `strata deploy`: package the stage (reusing cached artifacts), then on every cloud it
+//! targets compare with what is deployed and change only what differs, one function at a time
+//! all-old or all-new. Clouds are deployed concurrently; one report, one exit code.
 
-use serde::Serialize;
-use strata_aws::{AwsProvider, AwsSettings};
-use strata_provider::{
-    DeployPlan, DeployReport, DeploySpec, FunctionOutcome, FunctionReport, Provider, RoleAction,
-};
+use strata_manifest::{Cloud, Loaded};
+use strata_provider::{DeployReport, DeploySpec, FunctionOutcome, FunctionReport};
 
-use crate::aws::{self, ManifestUse};
 use crate::build::plan::PlanOptions;
 use crate::cli::{DeployArgs, DeploySelectionArgs, LockModeArgs};
-use crate::commands::Context;
+use crate::clouds::{SpecInput, cloud_functions, runtime};
 use crate::commands::package::{build_settings, build_with_progress, own_output_dir};
+use crate::commands::stage::{self, CloudOutcome, CloudReport, CloudResult, Ending};
+use crate::commands::{Context, ManifestUse};
 use crate::error::{CliError, ErrorKind};
 use crate::interrupt::Signals;
 use crate::progress::DeployProgress;
 use crate::project_lock::{self, ProjectLock};
 
-/// What a deploy or plan works from: the spec of the stage and how to reach AWS.
+/// What a deploy or plan works from: the stage's spec for each cloud it targets.
 pub struct Prepared {
-    pub spec: DeploySpec,
-    pub settings: AwsSettings,
-    /// Only some functions were selected (`--function`).
-    pub partial: bool,
+    pub loaded: Loaded,
+    /// Each targeted cloud with its spec, or why there is none.
+    pub clouds: Vec<CloudOutcome<DeploySpec>>,
+    /// The clouds named with `--cloud`.
+    pub asked_for: Vec<Cloud>,
     /// Held until the deploy ends: the zips it uploads are the ones it built.
     _project: ProjectLock,
 }
 
-impl Prepared {
-    /// Plans the deploy. A partial deploy leaves an existing managed role as it is: its
-    /// policy names the log groups of the functions in the spec, so rewriting it from a
-    /// subset would take the other functions' logging rights away.
-    pub async fn plan(&self, provider: &AwsProvider) -> Result<DeployPlan, CliError> {
-        let mut plan = provider.plan(&self.spec).await?;
-        if self.partial
-            && let Some(role) = plan.role.as_mut()
-            && role.action == RoleAction::Update
-        {
-            role.action = RoleAction::Unchanged;
-        }
-        Ok(plan)
-    }
-}
-
 /// Loads the manifest, builds (or reuses) every artifact the selection needs into
-/// `.strata/build/<stage>` exactly as `strata package` does, and maps the result.
+/// `.strata/build/<stage>` exactly as `strata package` does, and maps the result into one
+/// spec per targeted cloud.
 pub fn prepare(
     context: &Context,
     selection: &DeploySelectionArgs,
     lock_mode: &LockModeArgs,
 ) -> Result<Prepared, CliError> {
-    let loaded = aws::load_manifest(context, ManifestUse::Deploy)?;
+    let loaded = context.load_manifest(ManifestUse::Deploy)?;
     let config = &loaded.config;
-    aws::check_selection(config, &selection.functions)?;
+    let asked_for = selection.clouds.clouds();
+    let targets = stage::targets(context, config, &selection.functions, &asked_for)?;
     let project = project_lock::acquire(&context.printer, &config.project_dir, &lock_mode.wait)?;
     let out_dir = config
         .project_dir
@@ -71,30 +57,48 @@ pub fn prepare(
     )?;
     own_output_dir(&settings);
     let outcome = build_with_progress(context, config, &settings)?;
-    let mut spec = aws::deploy_spec(
-        config,
-        &outcome.report,
-        &out_dir,
-        &selection.functions,
-        selection.force,
-    )?;
-    spec.adopt = selection.adopt;
+    let clouds = targets
+        .clouds
+        .iter()
+        .map(|(cloud, adapter)| {
+            let result = match adapter {
+                None => CloudResult::NotDeployable {
+                    functions: stage::function_names(config, &selection.functions, *cloud),
+                },
+                Some(adapter) => {
+                    let input = SpecInput {
+                        config,
+                        build: &outcome.report,
+                        out_dir: &out_dir,
+                        functions: cloud_functions(config, &selection.functions, *cloud),
+                        force: selection.force,
+                        adopt: selection.adopt,
+                        partial: !selection.functions.is_empty(),
+                    };
+                    match adapter.deploy_spec(&input) {
+                        Ok(spec) => CloudResult::Done(spec),
+                        Err(error) => CloudResult::Failed(error),
+                    }
+                }
+            };
+            CloudOutcome {
+                cloud: *cloud,
+                result,
+            }
+        })
+        .collect();
     Ok(Prepared {
-        spec,
-        settings: aws::aws_settings(config, context.load_options.region.as_deref()),
-        partial: !selection.functions.is_empty(),
+        loaded,
+        clouds,
+        asked_for,
         _project: project,
     })
 }
 
-/// The JSON document of a deploy: the report and whether every function succeeded.
-#[derive(Serialize)]
-struct DeployDocument<'a> {
-    success: bool,
-    /// Ctrl-C or SIGTERM stopped the deploy early (exit 130).
-    interrupted: bool,
-    #[serde(flatten)]
-    report: &'a DeployReport,
+impl CloudReport for DeployReport {
+    fn failure(&self) -> Option<CliError> {
+        (!self.is_success()).then(|| failure_error(self))
+    }
 }
 
 pub fn run(context: &Context, args: &DeployArgs) -> Result<(), CliError> {
@@ -102,74 +106,93 @@ pub fn run(context: &Context, args: &DeployArgs) -> Result<(), CliError> {
     if args.dry_run {
         return super::plan::show(context, prepared);
     }
-    let runtime = aws::runtime()?;
+    let runtime = runtime()?;
     // From here a first Ctrl-C lets the steps in flight finish and reports; see interrupt.rs.
     let signals = crate::interrupt::installed();
     let interrupt = signals.map(Signals::interrupt).unwrap_or_default();
     if let Some(signals) = signals {
         signals.cooperate();
     }
-    let report = runtime.block_on(async {
-        let provider = aws::connect(prepared.settings.clone()).await?;
-        let plan = prepared.plan(&provider).await?;
-        let progress = DeployProgress::new(&context.printer).with_interrupt(interrupt.clone());
-        let report = provider.apply(&plan, &progress).await;
-        progress.finish();
-        Ok::<_, CliError>(report?)
-    });
-    // A call that failed after the interrupt (connecting, planning, the role) still means
-    // the deploy stopped early on request: exit 130, with the failure as the cause.
-    let report = match report {
-        Err(error) if interrupt.is_triggered() && error.kind != ErrorKind::Interrupted => {
-            let mut interrupted =
-                CliError::interrupted("deploy interrupted before any function was changed");
-            interrupted.causes.push(error.message);
-            interrupted.causes.extend(error.causes);
-            return Err(interrupted
-                .with_hint("run `strata deploy` again to finish: only what differs is redone"));
-        }
-        other => other?,
-    };
+    let config = &prepared.loaded.config;
+    let progress = DeployProgress::new(&context.printer).with_interrupt(interrupt.clone());
+    let progress = &progress;
+    let outcomes = runtime.block_on(stage::on_each_prepared(
+        &prepared.clouds,
+        |cloud, spec| async move {
+            let backend = stage::connect(context, config, cloud).await?;
+            let plan = backend.plan(spec).await?;
+            backend.apply(&plan, progress).await
+        },
+    ));
+    progress.finish();
 
     let interrupted = interrupt.is_triggered();
-    let success = report.is_success() && !interrupted;
-    if context.printer.is_json() {
-        context.printer.json(
-            "deploy",
-            &DeployDocument {
-                success,
-                interrupted,
-                report: &report,
-            },
-        );
-        // The report is the one JSON document; an error document after it would make two.
-        return match (success, interrupted) {
-            (true, _) => Ok(()),
-            (false, true) => Err(CliError {
-                reported: true,
-                ..interrupted_error(&report)
-            }),
-            (false, false) => Err(CliError::already_reported()),
-        };
-    }
-    context.printer.data(&report.to_string());
-    if interrupted {
-        Err(interrupted_error(&report))
-    } else if success {
-        Ok(())
-    } else {
-        Err(failure_error(&report))
-    }
+    stage::finish(
+        context,
+        config,
+        Ending {
+            kind: "deploy",
+            verb: "deploy",
+            asked_for: &prepared.asked_for,
+            interrupted: Some(interrupted),
+            error: interrupted.then(|| interrupted_error(&outcomes)),
+        },
+        outcomes,
+    )
 }
 
-/// Says how many functions the interrupt left as they were; their aliases did not move.
-fn interrupted_error(report: &DeployReport) -> CliError {
+/// What an interrupt left undone on each cloud. A call that failed after the interrupt
+/// (connecting, planning, the role) still means the deploy stopped early on request: exit
+/// 130, with the failure as the cause.
+fn interrupted_error(outcomes: &[CloudOutcome<DeployReport>]) -> CliError {
+    let reports: Vec<&DeployReport> = outcomes.iter().filter_map(CloudOutcome::done).collect();
+    let mut error = match reports.as_slice() {
+        [report] => interrupted_report_error(report),
+        [] => CliError::interrupted("deploy interrupted before any function was changed")
+            .with_hint("run `strata deploy` again to finish: only what differs is redone"),
+        _ => {
+            let left: usize = reports
+                .iter()
+                .map(|report| report.interrupted().count())
+                .sum();
+            CliError::interrupted(format!(
+                "deploy interrupted: {left} functions were left as they were (their stage \
+                 pointer still serves the old release); the others are done"
+            ))
+            .with_hint("run `strata deploy` again to finish: only what still differs is redone")
+        }
+    };
+    for outcome in outcomes {
+        if let CloudResult::Failed(failure) = &outcome.result
+            && failure.kind != ErrorKind::Interrupted
+        {
+            error.causes.push(failure.message.clone());
+            error.causes.extend(failure.causes.iter().cloned());
+        }
+    }
+    error
+}
+
+/// The stage pointer of a report's functions as the cloud names it (`alias prod`).
+fn pointer_text(report: &DeployReport) -> String {
+    report
+        .functions
+        .iter()
+        .find_map(|function| function.pointer.as_ref())
+        .map_or_else(
+            || format!("`{}` pointer", report.stage),
+            ToString::to_string,
+        )
+}
+
+/// Says how many functions the interrupt left as they were; their pointers did not move.
+fn interrupted_report_error(report: &DeployReport) -> CliError {
     let left = report.interrupted().count();
     let mut error = CliError::interrupted(format!(
-        "deploy interrupted: {left} of {} functions were left as they were (their `{}` alias \
-         still points at the old version); the others are done",
+        "deploy interrupted: {left} of {} functions were left as they were (their {} still \
+         serves the old release); the others are done",
         report.functions.len(),
-        report.stage
+        pointer_text(report)
     ));
     for function in report.failed() {
         if let FunctionOutcome::Failed(failure) = &function.outcome {
@@ -185,10 +208,11 @@ fn interrupted_error(report: &DeployReport) -> CliError {
 fn failure_error(report: &DeployReport) -> CliError {
     let failed: Vec<&FunctionReport> = report.failed().collect();
     let mut error = CliError::input(format!(
-        "{} of {} functions failed to deploy; the `{}` alias of each was left where it was",
+        "{} of {} functions failed to deploy on {}; the {} of each was left where it was",
         failed.len(),
         report.functions.len(),
-        report.stage
+        report.cloud,
+        pointer_text(report)
     ));
     for function in failed {
         if let FunctionOutcome::Failed(failure) = &function.outcome {

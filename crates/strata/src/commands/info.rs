@@ -1,24 +1,38 @@
-//! `strata info`: what is deployed for the stage, found through the tags strata writes.
+//! `strata info`: what is deployed for the stage on each cloud it targets, found through the
+//! tags strata writes.
 
-use strata_provider::Provider;
+use strata_provider::InfoReport;
 
-use crate::aws::{self, ManifestUse};
-use crate::commands::Context;
+use crate::cli::InfoArgs;
+use crate::clouds::runtime;
+use crate::commands::stage::{self, CloudReport, Ending};
+use crate::commands::{Context, ManifestUse};
 use crate::error::CliError;
 
-pub fn run(context: &Context) -> Result<(), CliError> {
-    let loaded = aws::load_manifest(context, ManifestUse::Inspect)?;
+impl CloudReport for InfoReport {}
+
+pub fn run(context: &Context, args: &InfoArgs) -> Result<(), CliError> {
+    let loaded = context.load_manifest(ManifestUse::Inspect)?;
     let config = &loaded.config;
-    let settings = aws::aws_settings(config, context.load_options.region.as_deref());
-    let runtime = aws::runtime()?;
-    let report = runtime.block_on(async {
-        let provider = aws::connect(settings).await?;
-        Ok::<_, CliError>(provider.info(&config.service, &config.stage).await?)
-    })?;
-    if context.printer.is_json() {
-        context.printer.json("info", &report);
-    } else {
-        context.printer.data(&report.to_string());
-    }
-    Ok(())
+    let asked_for = args.clouds.clouds();
+    let targets = stage::targets(context, config, &[], &asked_for)?;
+    let outcomes = runtime()?.block_on(stage::on_each_cloud(
+        context,
+        config,
+        &[],
+        &targets,
+        |_, backend| async move { backend.info(&config.service, &config.stage).await },
+    ));
+    stage::finish(
+        context,
+        config,
+        Ending {
+            kind: "info",
+            verb: "info",
+            asked_for: &asked_for,
+            interrupted: None,
+            error: None,
+        },
+        outcomes,
+    )
 }

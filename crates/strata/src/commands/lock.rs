@@ -26,7 +26,7 @@ struct LockedNeed {
 }
 
 pub fn run(context: &Context, args: &LockArgs) -> Result<(), CliError> {
-    let loaded = context.load_manifest()?;
+    let loaded = context.load_manifest(crate::commands::ManifestUse::Build)?;
     let config = &loaded.config;
     let upgrade = if args.upgrade {
         strata_python::Upgrade::All

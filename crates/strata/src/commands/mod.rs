@@ -10,14 +10,16 @@ mod print;
 mod remove;
 mod rollback;
 mod schema;
+pub mod stage;
 mod validate;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use strata_manifest::{LoadOptions, Loaded};
+use strata_manifest::{LoadOptions, Loaded, Severity, UnmanagedKind};
 
 use crate::cli::{Command, GlobalArgs};
+use crate::clouds::Clouds;
 use crate::error::{CliError, render_diagnostic};
 use crate::printer::Printer;
 
@@ -28,6 +30,19 @@ pub struct Context {
     pub load_options: LoadOptions,
     /// The process environment, read once.
     pub env: BTreeMap<String, String>,
+    /// The backends commands reach the clouds through.
+    pub clouds: Clouds,
+}
+
+/// How a command uses the manifest, which decides which warnings are worth showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestUse {
+    /// `validate`, `print`, `package`, `lock`: every warning on its own line.
+    Build,
+    /// `deploy` and `plan`: the parts strata leaves alone are summed up in one line.
+    Deploy,
+    /// `info`, `rollback`, `remove`: only the service, stage and names matter.
+    Inspect,
 }
 
 impl Context {
@@ -51,18 +66,57 @@ impl Context {
             project_dir,
             load_options,
             env,
+            clouds: Clouds::standard(),
         })
     }
 
-    /// Loads and validates the manifest; warnings go to stderr (unless `--quiet`).
-    pub fn load_manifest(&self) -> Result<Loaded, CliError> {
+    /// Loads and validates the manifest; warnings go to stderr (unless `--quiet`). For a
+    /// deploy the per-item "not managed" warnings are folded into one summary line; when only
+    /// names are needed they are dropped.
+    pub fn load_manifest(&self, usage: ManifestUse) -> Result<Loaded, CliError> {
         let loaded = strata_manifest::load(&self.load_options)?;
-        self.show_warnings(&loaded.warnings);
+        if usage == ManifestUse::Build {
+            self.show_warnings(&loaded.warnings);
+            return Ok(loaded);
+        }
+        let config = &loaded.config;
+        let folded: Vec<&str> = config
+            .unmanaged
+            .iter()
+            .filter(|item| match item.kind {
+                UnmanagedKind::Event | UnmanagedKind::Resource => true,
+                // Only reported when a role ARN is given (otherwise strata's role carries
+                // them): then each statement is a warning of its own, worth reading.
+                UnmanagedKind::IamStatement | UnmanagedKind::Plugin | UnmanagedKind::Setting => {
+                    false
+                }
+            })
+            .map(|item| item.key_path.as_str())
+            .collect();
+        let warnings: Vec<_> = loaded
+            .warnings
+            .iter()
+            .filter(|warning| {
+                !(warning.severity == Severity::Warning
+                    && folded.contains(&warning.key_path.as_str()))
+            })
+            .cloned()
+            .collect();
+        self.show_warnings(&warnings);
+        if usage == ManifestUse::Deploy && !self.printer.is_json() {
+            let items = unmanaged_items(config);
+            if !items.is_empty() {
+                self.printer.warning(&format!(
+                    "not managed yet (left as they are): {}",
+                    items.join(", ")
+                ));
+            }
+        }
         Ok(loaded)
     }
 
     fn with_cloud_variables(&self) -> Result<Self, CliError> {
-        let cloud = crate::cloud_variables::aws_cloud_access().map_err(|error| {
+        let cloud = crate::cloud_variables::cloud_access().map_err(|error| {
             CliError::from_source(&error).with_hint("strata could not start its async runtime")
         })?;
         Ok(Self {
@@ -73,6 +127,7 @@ impl Context {
                 ..self.load_options.clone()
             },
             env: self.env.clone(),
+            clouds: self.clouds.clone(),
         })
     }
 
@@ -106,8 +161,19 @@ pub fn run(command: Command, context: &Context) -> Result<(), CliError> {
         Command::Lock(args) => lock::run(context, &args),
         Command::Deploy(args) => deploy::run(context, &args),
         Command::Plan(args) => plan::run(context, &args),
-        Command::Info => info::run(context),
+        Command::Info(args) => info::run(context, &args),
         Command::Rollback(args) => rollback::run(context, &args),
         Command::Remove(args) => remove::run(context, &args),
     }
+}
+
+/// The manifest parts a deploy leaves alone, as the user should read them: triggers and
+/// resources, which strata does not create yet.
+pub fn unmanaged_items(config: &strata_manifest::ResolvedConfig) -> Vec<String> {
+    config
+        .unmanaged
+        .iter()
+        .filter(|item| matches!(item.kind, UnmanagedKind::Event | UnmanagedKind::Resource))
+        .map(|item| format!("{} ({})", item.description, item.key_path))
+        .collect()
 }

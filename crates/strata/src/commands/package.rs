@@ -9,7 +9,7 @@ use crate::progress::Progress;
 use crate::project_lock;
 
 pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
-    let loaded = context.load_manifest()?;
+    let loaded = context.load_manifest(crate::commands::ManifestUse::Build)?;
     let config = &loaded.config;
     let out_dir = match &args.out {
         Some(out) => context.project_dir.join(out),

@@ -1,39 +1,66 @@
-//! `strata rollback`: move the stage alias of each function back to the previous (or the
-//! given) published version. Nothing is rebuilt or uploaded.
+//! `strata rollback`: move the stage pointer of each function back to the previous (or the
+//! given) release, on each cloud the stage targets. Nothing is rebuilt or uploaded.
 
-use strata_provider::{Provider, RollbackRequest};
+use strata_provider::{RollbackReport, RollbackRequest};
 
-use crate::aws::{self, ManifestUse};
 use crate::cli::RollbackArgs;
-use crate::commands::Context;
+use crate::clouds::{cloud_functions, runtime};
+use crate::commands::stage::{self, CloudReport, Ending};
+use crate::commands::{Context, ManifestUse};
 use crate::error::CliError;
 
+impl CloudReport for RollbackReport {
+    fn failure(&self) -> Option<CliError> {
+        self.functions.is_empty().then(|| {
+            CliError::input(format!(
+                "nothing of service `{}`, stage `{}` is deployed on {}, so there is nothing to \
+                 roll back",
+                self.service, self.stage, self.cloud
+            ))
+            .with_hint("check --stage and --region; `strata info` shows what is deployed")
+        })
+    }
+}
+
 pub fn run(context: &Context, args: &RollbackArgs) -> Result<(), CliError> {
-    let loaded = aws::load_manifest(context, ManifestUse::Inspect)?;
+    let loaded = context.load_manifest(ManifestUse::Inspect)?;
     let config = &loaded.config;
-    let request = RollbackRequest {
-        service: config.service.clone(),
-        stage: config.stage.clone(),
-        functions: aws::deployed_names(config, &args.functions)?,
-        to: args.to.clone(),
-    };
-    let settings = aws::aws_settings(config, context.load_options.region.as_deref());
-    let runtime = aws::runtime()?;
-    let report = runtime.block_on(async {
-        let provider = aws::connect(settings).await?;
-        Ok::<_, CliError>(provider.rollback(&request).await?)
-    })?;
-    if report.functions.is_empty() {
-        return Err(CliError::input(format!(
-            "nothing of service `{}`, stage `{}` is deployed, so there is nothing to roll back",
-            report.service, report.stage
-        ))
-        .with_hint("check --stage and --region; `strata info` shows what is deployed"));
-    }
-    if context.printer.is_json() {
-        context.printer.json("rollback", &report);
-    } else {
-        context.printer.data(&report.to_string());
-    }
-    Ok(())
+    let asked_for = args.clouds.clouds();
+    let targets = stage::targets(context, config, &args.functions, &asked_for)?;
+    let outcomes = runtime()?.block_on(stage::on_each_cloud(
+        context,
+        config,
+        &args.functions,
+        &targets,
+        |cloud, backend| async move {
+            // Empty means every function of the stage on that cloud.
+            let functions = if args.functions.is_empty() {
+                Vec::new()
+            } else {
+                cloud_functions(config, &args.functions, cloud)
+                    .into_iter()
+                    .map(|(_, target)| target.deployed_name.clone())
+                    .collect()
+            };
+            let request = RollbackRequest {
+                service: config.service.clone(),
+                stage: config.stage.clone(),
+                functions,
+                to: args.to.clone(),
+            };
+            backend.rollback(&request).await
+        },
+    ));
+    stage::finish(
+        context,
+        config,
+        Ending {
+            kind: "rollback",
+            verb: "rollback",
+            asked_for: &asked_for,
+            interrupted: None,
+            error: None,
+        },
+        outcomes,
+    )
 }

@@ -16,7 +16,7 @@ struct ValidateReport<'a> {
 }
 
 pub fn run(context: &Context) -> Result<(), CliError> {
-    let loaded = context.load_manifest()?;
+    let loaded = context.load_manifest(crate::commands::ManifestUse::Build)?;
     let config = &loaded.config;
     let manifest = config
         .manifest_path

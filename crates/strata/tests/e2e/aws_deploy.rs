@@ -15,6 +15,8 @@ use serde_json::Value;
 use strata_tests::moto::{Recorder, moto_api, moto_json_call, moto_request, moto_url};
 use strata_tests::{LocalIndex, WheelBuilder};
 
+use crate::support::cloud_section;
+
 const REGION: &str = "us-east-1";
 
 fn strata_bin() -> &'static Path {
@@ -148,9 +150,9 @@ impl Project {
                 output.stdout
             )
         });
-        assert_eq!(document["schema_version"], 1, "{document:#}");
+        assert_eq!(document["schema_version"], 2, "{document:#}");
         assert_eq!(document["kind"], kind, "{document:#}");
-        document
+        cloud_section(&document, "aws")
     }
 
     fn deploy(&self) -> Value {
@@ -239,8 +241,8 @@ fn aws_first_deploy_creates_everything_and_a_second_deploy_changes_nothing() {
     let first = project.deploy();
     assert_eq!(outcome(&first, "hello"), "created");
     assert_eq!(outcome(&first, "world"), "created");
-    assert_eq!(function(&first, "hello")["version"], "1");
-    assert_eq!(function(&first, "hello")["alias"], "prod");
+    assert_eq!(function(&first, "hello")["release"], "1");
+    assert_eq!(function(&first, "hello")["pointer"]["name"], "prod");
     assert!(
         function(&first, "hello")["duration_ms"].is_u64(),
         "{first:#}"
@@ -263,8 +265,8 @@ fn aws_first_deploy_creates_everything_and_a_second_deploy_changes_nothing() {
     assert_eq!(info["location"], REGION);
     for name in ["hello", "world"] {
         let deployed = info_function(&info, &project.function_name(name));
-        assert_eq!(deployed["alias"]["name"], "prod", "{info:#}");
-        assert_eq!(deployed["alias"]["version"], "1", "{info:#}");
+        assert_eq!(deployed["pointer"]["name"], "prod", "{info:#}");
+        assert_eq!(deployed["pointer"]["release"], "1", "{info:#}");
         assert!(deployed["code_sha256"].is_string(), "{info:#}");
     }
     let text = project.run(&["info"]);
@@ -280,7 +282,7 @@ fn aws_first_deploy_creates_everything_and_a_second_deploy_changes_nothing() {
     recorder.assert_only_reads(&project.service);
     assert_eq!(outcome(&second, "hello"), "unchanged");
     assert_eq!(outcome(&second, "world"), "unchanged");
-    assert_eq!(function(&second, "hello")["version"], "1");
+    assert_eq!(function(&second, "hello")["release"], "1");
 
     let text = project.run(&["deploy"]);
     assert_eq!(text.code, 0, "{}", text.stderr);
@@ -299,7 +301,7 @@ fn aws_first_deploy_creates_everything_and_a_second_deploy_changes_nothing() {
 fn aws_handler_change_updates_only_that_function_and_plan_changes_nothing() {
     let project = two_function_project("hnd");
     let first = project.deploy();
-    let old_hash = function(&first, "hello")["version"].clone();
+    let old_hash = function(&first, "hello")["release"].clone();
     assert_eq!(old_hash, "1");
     project.write(
         "hello.py",
@@ -320,7 +322,7 @@ fn aws_handler_change_updates_only_that_function_and_plan_changes_nothing() {
     );
     assert_ne!(code["old"], code["new"]);
     assert_eq!(hello["action"]["config"], serde_json::json!([]));
-    assert_eq!(hello["alias"]["from"], "1");
+    assert_eq!(hello["pointer"]["from"], "1");
     assert_eq!(function(&plan, "world")["action"]["kind"], "unchanged");
     let text = project.run(&["plan"]);
     assert!(
@@ -339,9 +341,9 @@ fn aws_handler_change_updates_only_that_function_and_plan_changes_nothing() {
         strings(&["PublishVersion", "UpdateAlias", "UpdateFunctionCode"])
     );
     assert_eq!(outcome(&report, "hello"), "updated_code");
-    assert_eq!(function(&report, "hello")["version"], "2");
+    assert_eq!(function(&report, "hello")["release"], "2");
     assert_eq!(outcome(&report, "world"), "unchanged");
-    assert_eq!(function(&report, "world")["version"], "1");
+    assert_eq!(function(&report, "world")["release"], "1");
     project.clean_up();
 }
 
@@ -430,7 +432,7 @@ fn aws_requirements_change_publishes_one_layer_version_for_the_functions_using_i
     let layers = first["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 1, "{first:#}");
     assert_eq!(layers[0]["published"], true);
-    let first_layer = layers[0]["arn"].as_str().unwrap().to_owned();
+    let first_layer = layers[0]["id"].as_str().unwrap().to_owned();
     let published: Vec<String> = recorder
         .mutations(&project.service)
         .into_iter()
@@ -464,7 +466,7 @@ fn aws_requirements_change_publishes_one_layer_version_for_the_functions_using_i
     assert_eq!(report["layers"][0]["published"], true);
     assert_eq!(outcome(&report, "hello"), "updated_configuration");
     assert_eq!(outcome(&report, "world"), "unchanged");
-    let second_layer = report["layers"][0]["arn"].as_str().unwrap().to_owned();
+    let second_layer = report["layers"][0]["id"].as_str().unwrap().to_owned();
     assert_ne!(second_layer, first_layer);
 
     // Back to the first dependencies: the version that records their hash is reused.
@@ -472,7 +474,7 @@ fn aws_requirements_change_publishes_one_layer_version_for_the_functions_using_i
     let recorder = Recorder::start();
     let report = project.deploy();
     assert_eq!(report["layers"][0]["published"], false, "{report:#}");
-    assert_eq!(report["layers"][0]["arn"], first_layer.as_str());
+    assert_eq!(report["layers"][0]["id"], first_layer.as_str());
     assert!(
         !recorder
             .mutations(&project.service)
@@ -490,14 +492,14 @@ fn aws_rollback_moves_the_alias_back_and_to_a_given_version() {
     project.deploy();
     project.write("hello.py", "def handler(event, context):\n    return 3\n");
     let third = project.deploy();
-    assert_eq!(function(&third, "hello")["version"], "3");
+    assert_eq!(function(&third, "hello")["release"], "3");
     let hello = project.function_name("hello");
 
     let recorder = Recorder::start();
     let report = project.json("rollback", &["rollback", "--function", "hello"]);
     assert_eq!(
         report["functions"],
-        serde_json::json!([{ "deployed_name": hello, "alias": "prod", "from": "3", "to": "2" }])
+        serde_json::json!([{ "deployed_name": hello, "pointer": { "kind": "alias", "name": "prod" }, "from": "3", "to": "2" }])
     );
     assert_eq!(
         recorder.mutations(&project.service),
@@ -519,7 +521,7 @@ fn aws_rollback_moves_the_alias_back_and_to_a_given_version() {
     assert_eq!(report["functions"][0]["from"], "2");
     assert_eq!(report["functions"][0]["to"], "1");
     let info = project.json("info", &["info"]);
-    assert_eq!(info_function(&info, &hello)["alias"]["version"], "1");
+    assert_eq!(info_function(&info, &hello)["pointer"]["release"], "1");
 
     // `world` has one version only: there is nothing before it.
     let output = project.run(&["rollback", "--function", "world"]);
@@ -779,7 +781,7 @@ fn aws_missing_credentials_fail_naming_the_sources_tried() {
     assert_eq!(output.code, 1);
     let error: Value = serde_json::from_str(&output.stdout).expect("one JSON error document");
     assert_eq!(error["kind"], "error");
-    assert_eq!(error["schema_version"], 1);
+    assert_eq!(error["schema_version"], 2);
 }
 
 #[test]
@@ -807,8 +809,10 @@ fn aws_a_failed_function_exits_1_naming_the_step_and_keeps_its_alias() {
 
     let output = project.run(&["deploy", "--output-format", "json"]);
     assert_eq!(output.code, 1, "{}", output.stderr);
-    let report: Value = serde_json::from_str(&output.stdout).expect("one JSON document");
-    assert_eq!(report["schema_version"], 1);
+    let document: Value = serde_json::from_str(&output.stdout).expect("one JSON document");
+    let report = cloud_section(&document, "aws");
+    assert_eq!(report["status"], "failed", "{document:#}");
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["kind"], "deploy");
     assert_eq!(report["success"], false);
     assert_eq!(outcome(&report, "hello"), "updated_code");
@@ -816,11 +820,11 @@ fn aws_a_failed_function_exits_1_naming_the_step_and_keeps_its_alias() {
     assert_eq!(failed["kind"], "failed", "{report:#}");
     assert_eq!(failed["step"], "update-configuration", "{report:#}");
     assert!(failed["request_id"].is_string(), "{report:#}");
-    assert_eq!(function(&report, "world")["version"], "1");
+    assert_eq!(function(&report, "world")["release"], "1");
     let info = project.json("info", &["info"]);
-    assert_eq!(info_function(&info, &world)["alias"]["version"], "1");
+    assert_eq!(info_function(&info, &world)["pointer"]["release"], "1");
     assert_eq!(
-        info_function(&info, &project.function_name("hello"))["alias"]["version"],
+        info_function(&info, &project.function_name("hello"))["pointer"]["release"],
         "2"
     );
 

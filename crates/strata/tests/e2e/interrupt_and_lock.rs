@@ -300,7 +300,7 @@ fn sigterm_mid_deploy_exits_130_after_the_grace_period_and_a_rerun_against_moto_
     aws_env(&mut project, &strata_tests::moto::moto_url());
     let rerun = project.strata(&["deploy", "--stage", "dev", "--output-format", "json"]);
     rerun.assert_success();
-    let report = rerun.json();
+    let report = rerun.aws_json();
     assert_eq!(report["interrupted"], false, "{report}");
     assert_eq!(
         report["functions"][0]["outcome"]["kind"], "created",
@@ -309,7 +309,7 @@ fn sigterm_mid_deploy_exits_130_after_the_grace_period_and_a_rerun_against_moto_
     let again = project.strata(&["deploy", "--stage", "dev", "--output-format", "json"]);
     again.assert_success();
     assert_eq!(
-        again.json()["functions"][0]["outcome"]["kind"],
+        again.aws_json()["functions"][0]["outcome"]["kind"],
         "unchanged",
         "{}",
         again.stdout
@@ -545,7 +545,7 @@ fn interrupt_between_two_functions(release: bool) -> Run {
     aws_env(&mut project, &strata_tests::moto::moto_url());
     let rerun = project.strata(&["deploy", "--stage", "dev", "--output-format", "json"]);
     rerun.assert_success();
-    let report = rerun.json();
+    let report = rerun.aws_json();
     let outcome = |name: &str| {
         report["functions"]
             .as_array()

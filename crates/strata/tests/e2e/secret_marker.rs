@@ -166,7 +166,7 @@ fn plan_and_deploy_mask_marked_names_and_lambda_gets_the_value() {
     let plan_json = project.strata(&["plan", "-vvv", "--output-format", "json"]);
     plan_json.assert_success();
     assert_hidden("plan --output-format json", &plan_json);
-    let plan = plan_json.json();
+    let plan = plan_json.aws_json();
     let changes = plan["functions"][0]["action"]["config"]
         .as_array()
         .unwrap_or_else(|| panic!("no configuration changes in {plan:#}"));

@@ -281,7 +281,7 @@ fn canaries_reach_their_use_and_nothing_else() {
         run.assert_success();
         outputs.push((format!("{args:?}"), run));
     }
-    let info = outputs[5].1.json();
+    let info = outputs[5].1.aws_json();
     let report = project.report();
 
     assert_no_canary("strata.lock", &project.read("strata.lock"));

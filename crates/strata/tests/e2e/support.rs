@@ -240,6 +240,11 @@ impl Run {
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 
+    /// The AWS section of a cloud command's JSON document (see [`cloud_section`]).
+    pub fn aws_json(&self) -> serde_json::Value {
+        cloud_section(&self.json(), "aws")
+    }
+
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
@@ -505,4 +510,24 @@ pub fn partial_files(dir: &Path) -> Vec<String> {
         }
     }
     found
+}
+
+/// One cloud's section of a cloud command's JSON document (`clouds: [{cloud, status, …}]`),
+/// with the document's own `schema_version`, `kind`, `success` and `interrupted` copied in,
+/// so a test reads one cloud's result as one object. Other documents come back as they are.
+pub fn cloud_section(document: &serde_json::Value, cloud: &str) -> serde_json::Value {
+    let Some(clouds) = document["clouds"].as_array() else {
+        return document.clone();
+    };
+    let mut section = clouds
+        .iter()
+        .find(|section| section["cloud"] == cloud)
+        .unwrap_or_else(|| panic!("no {cloud} section in {document:#}"))
+        .clone();
+    for key in ["schema_version", "kind", "success", "interrupted"] {
+        if let (Some(value), Some(fields)) = (document.get(key), section.as_object_mut()) {
+            fields.insert(key.to_owned(), value.clone());
+        }
+    }
+    section
 }

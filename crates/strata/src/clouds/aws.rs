@@ -1,22 +1,25 @@
 //! The CLI's side of the AWS backend: the manifest and the build report mapped into a
-//! provider-neutral [`DeploySpec`], the backend's settings from flags, manifest and
-//! environment, the async runtime the cloud commands run on, and how AWS errors are shown.
+//! provider-neutral [`DeploySpec`] (layers, role, tags), the backend's settings from flags,
+//! manifest and environment, and how AWS errors are shown.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use strata_aws::{AwsError, AwsProvider, AwsSettings};
 use strata_manifest::{
-    AwsConfig, Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef, Loaded,
-    ResolvedConfig, Severity, UnmanagedKind,
+    AwsConfig, Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef, ResolvedConfig,
 };
 use strata_provider::{
     Architecture, ArtifactRef, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec,
 };
 
 use crate::build::report::{ArtifactKindName, ArtifactReport, BuildReport};
-use crate::commands::Context;
+use crate::clouds::{
+    Backend, CloudAdapter, ConnectInput, Erased, SpecInput, architecture, neutral_function_spec,
+};
+use crate::commands::unmanaged_items;
 use crate::error::CliError;
 
 /// The `{Ref: …}` serverless-python-requirements gives its layer.
@@ -25,18 +28,6 @@ const REQUIREMENTS_LAYER_REF: &str = "PythonRequirementsLambdaLayer";
 /// Why the manifest and build report cannot be turned into a deploy.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("no function of stage `{stage}` deploys to AWS")]
-    NoAwsFunctions { stage: String },
-
-    #[error("function `{function}` is not in the manifest")]
-    UnknownFunction {
-        function: String,
-        known: Vec<String>,
-    },
-
-    #[error("function `{function}` does not deploy to AWS (its targets: {targets})")]
-    NotOnAws { function: String, targets: String },
-
     #[error("the build produced no AWS code artifact for function `{function}`")]
     MissingArtifact { function: String },
 
@@ -62,14 +53,6 @@ pub enum SpecError {
 impl SpecError {
     fn hint(&self) -> Option<String> {
         match self {
-            Self::NoAwsFunctions { .. } => Some(
-                "give a function an AWS target (`targets: [aws]`), or deploy with the tool of its cloud"
-                    .to_owned(),
-            ),
-            Self::UnknownFunction { known, .. } => {
-                Some(format!("functions in the manifest: {}", known.join(", ")))
-            }
-            Self::NotOnAws { .. } => Some("this version of strata deploys to AWS only".to_owned()),
             Self::MissingArtifact { .. } => {
                 Some("this is a bug in strata; please report it with the manifest".to_owned())
             }
@@ -140,139 +123,6 @@ impl From<AwsError> for CliError {
     }
 }
 
-/// How a command uses the manifest, which decides which warnings are worth showing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ManifestUse {
-    /// `deploy` and `plan`: the parts strata leaves alone are summed up in one line.
-    Deploy,
-    /// `info`, `rollback`, `remove`: only the service, stage and names matter.
-    Inspect,
-}
-
-/// Loads the manifest like every command does, but folds the per-item "not managed" warnings
-/// into one summary line for a deploy, and drops them when only names are needed.
-pub fn load_manifest(context: &Context, usage: ManifestUse) -> Result<Loaded, CliError> {
-    let loaded = strata_manifest::load(&context.load_options)?;
-    let config = &loaded.config;
-    let folded: Vec<&str> = config
-        .unmanaged
-        .iter()
-        .filter(|item| match item.kind {
-            UnmanagedKind::Event | UnmanagedKind::Resource => true,
-            // Only reported when a role ARN is given (otherwise strata's role carries them):
-            // then each statement is a warning of its own, worth reading.
-            UnmanagedKind::IamStatement | UnmanagedKind::Plugin | UnmanagedKind::Setting => false,
-        })
-        .map(|item| item.key_path.as_str())
-        .collect();
-    let warnings: Vec<_> = loaded
-        .warnings
-        .iter()
-        .filter(|warning| {
-            !(warning.severity == Severity::Warning && folded.contains(&warning.key_path.as_str()))
-        })
-        .cloned()
-        .collect();
-    context.show_warnings(&warnings);
-    if usage == ManifestUse::Deploy && !context.printer.is_json() {
-        let items = unmanaged_items(config);
-        if !items.is_empty() {
-            context.printer.warning(&format!(
-                "not managed yet (left as they are): {}",
-                items.join(", ")
-            ));
-        }
-    }
-    Ok(loaded)
-}
-
-/// The manifest parts a deploy leaves alone, as the user should read them: triggers and
-/// resources (not created yet), and functions that target other clouds only.
-pub fn unmanaged_items(config: &ResolvedConfig) -> Vec<String> {
-    let mut items: Vec<String> = config
-        .unmanaged
-        .iter()
-        .filter(|item| matches!(item.kind, UnmanagedKind::Event | UnmanagedKind::Resource))
-        .map(|item| format!("{} ({})", item.description, item.key_path))
-        .collect();
-    for function in config.functions.values() {
-        if !function.targets.contains(&Cloud::Aws) {
-            let clouds: Vec<&str> = function
-                .targets
-                .iter()
-                .map(|cloud| cloud.as_str())
-                .collect();
-            items.push(format!(
-                "{} function (functions.{})",
-                clouds.join("/"),
-                function.name
-            ));
-        }
-    }
-    items
-}
-
-/// Checks `--function` names before anything is built.
-pub fn check_selection(config: &ResolvedConfig, selection: &[String]) -> Result<(), SpecError> {
-    for name in selection {
-        let Some(function) = config.functions.get(name) else {
-            return Err(SpecError::UnknownFunction {
-                function: name.clone(),
-                known: config.functions.keys().cloned().collect(),
-            });
-        };
-        if !function.targets.contains(&Cloud::Aws) {
-            return Err(SpecError::NotOnAws {
-                function: name.clone(),
-                targets: targets_text(function),
-            });
-        }
-    }
-    if aws_functions(config, selection).next().is_none() {
-        return Err(SpecError::NoAwsFunctions {
-            stage: config.stage.clone(),
-        });
-    }
-    Ok(())
-}
-
-fn targets_text(function: &FunctionConfig) -> String {
-    function
-        .targets
-        .iter()
-        .map(|cloud| cloud.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The selected functions (all when `selection` is empty) that deploy to AWS, with their
-/// effective AWS values.
-fn aws_functions<'a>(
-    config: &'a ResolvedConfig,
-    selection: &'a [String],
-) -> impl Iterator<Item = (&'a FunctionConfig, &'a FunctionTarget)> + 'a {
-    config
-        .functions
-        .values()
-        .filter(move |function| selection.is_empty() || selection.contains(&function.name))
-        .filter(|function| function.targets.contains(&Cloud::Aws))
-        .filter_map(|function| Some((function, function.clouds.get(&Cloud::Aws)?)))
-}
-
-/// Deployed names of the given functions (all AWS functions when empty), for `rollback`.
-pub fn deployed_names(
-    config: &ResolvedConfig,
-    selection: &[String],
-) -> Result<Vec<String>, SpecError> {
-    if selection.is_empty() {
-        return Ok(Vec::new());
-    }
-    check_selection(config, selection)?;
-    Ok(aws_functions(config, selection)
-        .map(|(_, target)| target.deployed_name.clone())
-        .collect())
-}
-
 /// The backend's settings. Region: `--region`, then the manifest's `aws.region` or
 /// `provider.region` when written (the manifest's own `us-east-1` default is not used, so
 /// the environment and the profile still decide), then `AWS_REGION` and the profile. The
@@ -289,17 +139,6 @@ pub fn aws_settings(config: &ResolvedConfig, cli_region: Option<&str>) -> AwsSet
         deployment_bucket: aws.and_then(|aws| aws.deployment_bucket.clone()),
         ..AwsSettings::default()
     }
-}
-
-/// The runtime the cloud commands run on: two workers are plenty for I/O-bound calls.
-pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|error| {
-            CliError::from_source(&error).with_hint("strata could not start its async runtime")
-        })
 }
 
 /// Puts one timeout into the settings.
@@ -340,15 +179,27 @@ pub fn apply_timeout_variables(
     Ok(())
 }
 
-/// Builds the AWS clients; fails early with the sources tried when there are no credentials.
-/// The timeout variables of the environment apply here, so every command is bounded alike.
-pub async fn connect(mut settings: AwsSettings) -> Result<AwsProvider, CliError> {
-    let env: BTreeMap<String, String> = TIMEOUT_VARIABLES
-        .iter()
-        .filter_map(|(name, _)| Some(((*name).to_owned(), std::env::var(name).ok()?)))
-        .collect();
-    apply_timeout_variables(&mut settings, &env)?;
-    Ok(AwsProvider::new(settings).await?)
+/// The AWS adapter: Lambda functions, their layers and execution role.
+pub struct AwsAdapter;
+
+#[async_trait]
+impl CloudAdapter for AwsAdapter {
+    fn cloud(&self) -> Cloud {
+        Cloud::Aws
+    }
+
+    fn deploy_spec(&self, input: &SpecInput<'_>) -> Result<DeploySpec, CliError> {
+        Ok(deploy_spec(input)?)
+    }
+
+    /// Builds the AWS clients; fails early with the sources tried when there are no
+    /// credentials. The timeout variables of the environment apply here, so every command is
+    /// bounded alike.
+    async fn connect(&self, input: &ConnectInput<'_>) -> Result<Box<dyn Backend>, CliError> {
+        let mut settings = aws_settings(input.config, input.region);
+        apply_timeout_variables(&mut settings, input.env)?;
+        Ok(Box::new(Erased(AwsProvider::new(settings).await?)))
+    }
 }
 
 /// The stage's role: the ARN the manifest gives (`aws.role`, `provider.iam.role`,
@@ -397,19 +248,18 @@ struct OwnLayer {
 /// when it names `{Ref: PythonRequirementsLambdaLayer}` or when the build put its
 /// dependencies into that layer (they are then not in its own zip); `{Ref: XLambdaLayer}`
 /// names a `layers:` entry; ARNs pass through.
-pub fn deploy_spec(
-    config: &ResolvedConfig,
-    report: &BuildReport,
-    out_dir: &Path,
-    selection: &[String],
-    force: bool,
-) -> Result<DeploySpec, SpecError> {
-    check_selection(config, selection)?;
+fn deploy_spec(input: &SpecInput<'_>) -> Result<DeploySpec, SpecError> {
+    let SpecInput {
+        config,
+        build: report,
+        out_dir,
+        ..
+    } = *input;
     let aws = config.aws.as_ref();
     let own_layers = own_layers(config, report, out_dir);
 
     let mut functions = Vec::new();
-    for (function, target) in aws_functions(config, selection) {
+    for (function, target) in &input.functions {
         functions.push(function_spec(
             aws,
             function,
@@ -426,8 +276,9 @@ pub fn deploy_spec(
         layers: own_layers.into_iter().map(|layer| layer.spec).collect(),
         role: role_spec(config)?,
         unmanaged: unmanaged_items(config),
-        force,
-        adopt: false,
+        force: input.force,
+        adopt: input.adopt,
+        partial: input.partial,
     })
 }
 
@@ -438,13 +289,6 @@ fn artifact_ref(artifact: &ArtifactReport, out_dir: &Path) -> ArtifactRef {
         code_sha256_base64: artifact.code_sha256.clone(),
         zipped_size: artifact.zipped_size,
         unzipped_size: artifact.unzipped_size,
-    }
-}
-
-fn architecture(architecture: strata_manifest::Architecture) -> Architecture {
-    match architecture {
-        strata_manifest::Architecture::X86_64 => Architecture::X86_64,
-        strata_manifest::Architecture::Arm64 => Architecture::Arm64,
     }
 }
 
@@ -614,6 +458,8 @@ fn function_spec(
         _ => None,
     };
 
+    let mut spec = neutral_function_spec(function, target, artifact_ref(code, out_dir));
+    // The function's own tags win over the provider's.
     let mut tags: BTreeMap<String, String> = aws
         .map(|aws| {
             aws.tags
@@ -622,33 +468,11 @@ fn function_spec(
                 .collect()
         })
         .unwrap_or_default();
-    tags.extend(
-        function
-            .tags
-            .iter()
-            .map(|(key, value)| (key.clone(), value.clone())),
-    );
-
-    Ok(FunctionSpec {
-        logical_name: function.name.clone(),
-        deployed_name: target.deployed_name.clone(),
-        handler: function.handler.clone(),
-        runtime: target.runtime.to_string(),
-        memory_mb: target.memory_size,
-        timeout_s: target.timeout,
-        environment: target
-            .environment
-            .iter()
-            .map(|(key, value)| (key.clone(), value.clone()))
-            .collect(),
-        secret_environment: function.secret_environment.clone(),
-        description: function.description.clone().unwrap_or_default(),
-        tags,
-        architecture: architecture(target.architecture),
-        layers,
-        code: artifact_ref(code, out_dir),
-        role,
-    })
+    tags.append(&mut spec.tags);
+    spec.tags = tags;
+    spec.layers = layers;
+    spec.role = role;
+    Ok(spec)
 }
 
 #[cfg(test)]
@@ -693,6 +517,25 @@ mod tests {
             reused: false,
             input_key: "key".to_owned(),
         }
+    }
+
+    /// The AWS spec of the selected functions (all when `selection` is empty).
+    fn spec_for(
+        config: &ResolvedConfig,
+        build: &BuildReport,
+        out_dir: &Path,
+        selection: &[String],
+        force: bool,
+    ) -> Result<DeploySpec, SpecError> {
+        deploy_spec(&SpecInput {
+            config,
+            build,
+            out_dir,
+            functions: crate::clouds::cloud_functions(config, selection, Cloud::Aws),
+            force,
+            adopt: false,
+            partial: !selection.is_empty(),
+        })
     }
 
     fn report(artifacts: Vec<ArtifactReport>) -> BuildReport {
@@ -752,7 +595,7 @@ functions:
             ),
         ]);
         let out = dir.path().join(".strata/build/dev");
-        let spec = deploy_spec(&config, &build, &out, &[], false).unwrap();
+        let spec = spec_for(&config, &build, &out, &[], false).unwrap();
 
         assert_eq!(spec.layers.len(), 1);
         let layer = &spec.layers[0];
@@ -806,20 +649,14 @@ functions:
             "aws/svc.zip",
             &["named", "implicit"],
         )]);
-        let spec =
-            deploy_spec(&config, &build, dir.path(), &["implicit".to_owned()], true).unwrap();
+        let spec = spec_for(&config, &build, dir.path(), &["implicit".to_owned()], true).unwrap();
         assert_eq!(spec.functions.len(), 1);
         assert!(spec.force);
+        assert!(spec.partial);
         let error =
-            deploy_spec(&config, &build, dir.path(), &["nope".to_owned()], false).unwrap_err();
-        assert!(
-            matches!(error, SpecError::UnknownFunction { .. }),
-            "{error}"
-        );
-        assert_eq!(
-            error.hint().unwrap(),
-            "functions in the manifest: named, implicit"
-        );
+            crate::commands::stage::check_selection(&config, &["nope".to_owned()]).unwrap_err();
+        assert_eq!(error.message, "function `nope` is not in the manifest");
+        assert_eq!(error.hints, ["functions in the manifest: named, implicit"]);
     }
 
     #[test]
@@ -843,7 +680,7 @@ functions:
             "aws/svc.zip",
             &["one", "two"],
         )]);
-        let spec = deploy_spec(&config, &build, dir.path(), &[], false).unwrap();
+        let spec = spec_for(&config, &build, dir.path(), &[], false).unwrap();
         assert_eq!(
             spec.role,
             RoleSpec::Existing("arn:aws:iam::111111111111:role/shared".into())
@@ -858,7 +695,7 @@ functions:
             &manifest.replace("arn:aws:iam::111111111111:role/shared", "MyRole"),
             &["one.py"],
         );
-        let error = deploy_spec(&config, &build, dir.path(), &[], false).unwrap_err();
+        let error = spec_for(&config, &build, dir.path(), &[], false).unwrap_err();
         assert!(matches!(error, SpecError::RoleNotArn { .. }), "{error}");
     }
 
@@ -884,7 +721,7 @@ functions:
             "aws/svc.zip",
             &["one"],
         )]);
-        let error = deploy_spec(&config, &build, dir.path(), &[], false).unwrap_err();
+        let error = spec_for(&config, &build, dir.path(), &[], false).unwrap_err();
         assert!(matches!(error, SpecError::UnknownLayer { .. }), "{error}");
     }
 

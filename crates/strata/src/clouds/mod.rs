@@ -1,0 +1,231 @@
+//! The one dispatch point between the cloud-neutral commands and the backends.
+//!
+//! A command never names a cloud. It asks [`Clouds`] which clouds the stage targets (narrowed
+//! by `--cloud`), and for each one gets a [`CloudAdapter`]: the CLI's side of one backend
+//! (settings from the manifest, connecting, the cloud's spec extras, its error hints). The
+//! adapter hands back a [`Backend`], an object-safe view of a [`Provider`] whose errors are
+//! already [`CliError`]s with the cloud's hints, so the commands hold every cloud alike.
+//!
+//! Adding a cloud means writing its backend crate and one adapter module here, and listing
+//! the adapter in [`Clouds::standard`]; no command changes.
+
+pub mod aws;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use strata_manifest::{Cloud, FunctionConfig, FunctionTarget, ResolvedConfig};
+use strata_provider::{
+    ArtifactRef, DeployPlan, DeployReport, DeploySpec, FunctionSpec, InfoReport, Provider,
+    RemovePlan, RemoveReport, Reporter, RollbackReport, RollbackRequest,
+};
+
+use crate::build::report::BuildReport;
+use crate::error::CliError;
+
+/// A backend as the commands hold it: a [`Provider`] with its error type erased into a
+/// [`CliError`] that carries the cloud's hints.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    async fn plan(&self, spec: &DeploySpec) -> Result<DeployPlan, CliError>;
+    async fn apply(
+        &self,
+        plan: &DeployPlan,
+        reporter: &dyn Reporter,
+    ) -> Result<DeployReport, CliError>;
+    async fn info(&self, service: &str, stage: &str) -> Result<InfoReport, CliError>;
+    async fn rollback(&self, request: &RollbackRequest) -> Result<RollbackReport, CliError>;
+    async fn plan_remove(&self, service: &str, stage: &str) -> Result<RemovePlan, CliError>;
+    async fn remove(&self, plan: &RemovePlan) -> Result<RemoveReport, CliError>;
+}
+
+/// Holds any provider as a [`Backend`]; its errors become [`CliError`]s through the
+/// conversion its adapter defines (which adds the cloud's hints).
+pub struct Erased<P>(pub P);
+
+#[async_trait]
+impl<P> Backend for Erased<P>
+where
+    P: Provider,
+    CliError: From<P::Error>,
+{
+    async fn plan(&self, spec: &DeploySpec) -> Result<DeployPlan, CliError> {
+        Ok(self.0.plan(spec).await?)
+    }
+
+    async fn apply(
+        &self,
+        plan: &DeployPlan,
+        reporter: &dyn Reporter,
+    ) -> Result<DeployReport, CliError> {
+        Ok(self.0.apply(plan, reporter).await?)
+    }
+
+    async fn info(&self, service: &str, stage: &str) -> Result<InfoReport, CliError> {
+        Ok(self.0.info(service, stage).await?)
+    }
+
+    async fn rollback(&self, request: &RollbackRequest) -> Result<RollbackReport, CliError> {
+        Ok(self.0.rollback(request).await?)
+    }
+
+    async fn plan_remove(&self, service: &str, stage: &str) -> Result<RemovePlan, CliError> {
+        Ok(self.0.plan_remove(service, stage).await?)
+    }
+
+    async fn remove(&self, plan: &RemovePlan) -> Result<RemoveReport, CliError> {
+        Ok(self.0.remove(plan).await?)
+    }
+}
+
+/// What an adapter needs to map one cloud's part of the stage into a [`DeploySpec`].
+pub struct SpecInput<'a> {
+    pub config: &'a ResolvedConfig,
+    pub build: &'a BuildReport,
+    pub out_dir: &'a Path,
+    /// The functions of this cloud the deploy covers, with their values on this cloud.
+    pub functions: Vec<(&'a FunctionConfig, &'a FunctionTarget)>,
+    pub force: bool,
+    pub adopt: bool,
+    /// `--function` chose some functions of the stage, not all.
+    pub partial: bool,
+}
+
+/// How a command reaches a backend: the flags and environment that decide where it connects.
+pub struct ConnectInput<'a> {
+    pub config: &'a ResolvedConfig,
+    /// `--region`, which wins over the manifest.
+    pub region: Option<&'a str>,
+    /// The process environment, read once.
+    pub env: &'a BTreeMap<String, String>,
+}
+
+/// The CLI's side of one backend.
+#[async_trait]
+pub trait CloudAdapter: Send + Sync {
+    fn cloud(&self) -> Cloud;
+
+    /// The deploy spec of this cloud's selected functions (and its layers, role and
+    /// other extras), from the manifest and the build report.
+    fn deploy_spec(&self, input: &SpecInput<'_>) -> Result<DeploySpec, CliError>;
+
+    /// Reads credentials and builds the clients; fails early, with the sources tried, when
+    /// there are none.
+    async fn connect(&self, input: &ConnectInput<'_>) -> Result<Box<dyn Backend>, CliError>;
+}
+
+/// Every cloud strata can deploy to, in the order their reports are shown.
+#[derive(Clone)]
+pub struct Clouds {
+    adapters: Vec<Arc<dyn CloudAdapter>>,
+}
+
+impl Clouds {
+    /// The backends this build of strata has.
+    pub fn standard() -> Self {
+        Self::new(vec![Arc::new(aws::AwsAdapter)])
+    }
+
+    pub fn new(adapters: Vec<Arc<dyn CloudAdapter>>) -> Self {
+        Self { adapters }
+    }
+
+    pub fn adapter(&self, cloud: Cloud) -> Option<&dyn CloudAdapter> {
+        self.adapters
+            .iter()
+            .find(|adapter| adapter.cloud() == cloud)
+            .map(Arc::as_ref)
+    }
+}
+
+/// The clouds a command acts on: those the stage's (selected) functions target, narrowed by
+/// `--cloud`, in a fixed order.
+pub fn targeted_clouds(
+    config: &ResolvedConfig,
+    selection: &[String],
+    narrowed_to: &[Cloud],
+) -> Vec<Cloud> {
+    Cloud::ALL
+        .into_iter()
+        .filter(|cloud| narrowed_to.is_empty() || narrowed_to.contains(cloud))
+        .filter(|cloud| {
+            config
+                .functions
+                .values()
+                .filter(|function| selection.is_empty() || selection.contains(&function.name))
+                .any(|function| function.targets.contains(cloud))
+        })
+        .collect()
+}
+
+/// The selected functions (all when `selection` is empty) that deploy to `cloud`, with their
+/// values on that cloud.
+pub fn cloud_functions<'a>(
+    config: &'a ResolvedConfig,
+    selection: &'a [String],
+    cloud: Cloud,
+) -> Vec<(&'a FunctionConfig, &'a FunctionTarget)> {
+    config
+        .functions
+        .values()
+        .filter(|function| selection.is_empty() || selection.contains(&function.name))
+        .filter(|function| function.targets.contains(&cloud))
+        .filter_map(|function| Some((function, function.clouds.get(&cloud)?)))
+        .collect()
+}
+
+/// The part of a [`FunctionSpec`] every cloud shares: names, handler, runtime, sizes,
+/// environment, description, the function's own tags and its code. Adapters add what is
+/// theirs (layers, role, cloud settings, provider-wide tags).
+pub fn neutral_function_spec(
+    function: &FunctionConfig,
+    target: &FunctionTarget,
+    code: ArtifactRef,
+) -> FunctionSpec {
+    FunctionSpec {
+        logical_name: function.name.clone(),
+        deployed_name: target.deployed_name.clone(),
+        handler: function.handler.clone(),
+        runtime: target.runtime.to_string(),
+        memory_mb: target.memory_size,
+        timeout_s: target.timeout,
+        environment: target
+            .environment
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+        secret_environment: function.secret_environment.clone(),
+        description: function.description.clone().unwrap_or_default(),
+        tags: function
+            .tags
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+        architecture: architecture(target.architecture),
+        layers: Vec::new(),
+        code,
+        role: None,
+        cloud_settings: strata_provider::CloudSettings::default(),
+    }
+}
+
+/// The manifest's CPU architecture in the contract's terms.
+pub fn architecture(architecture: strata_manifest::Architecture) -> strata_provider::Architecture {
+    match architecture {
+        strata_manifest::Architecture::X86_64 => strata_provider::Architecture::X86_64,
+        strata_manifest::Architecture::Arm64 => strata_provider::Architecture::Arm64,
+    }
+}
+
+/// The runtime the cloud commands run on: two workers are plenty for I/O-bound calls.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            CliError::from_source(&error).with_hint("strata could not start its async runtime")
+        })
+}
