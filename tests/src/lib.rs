@@ -7,8 +7,10 @@
 //! strata crate, so that any strata crate can dev-depend on this one; it holds no production
 //! code.
 
+pub mod conformance;
 pub mod index;
 pub mod moto;
+pub mod stand_in;
 pub mod tls;
 pub mod wheel;
 pub mod zip;

@@ -1302,3 +1302,111 @@ async fn an_interrupt_after_the_first_part_aborts_the_multipart_upload_and_write
     assert_eq!(report.functions[0].outcome, FunctionOutcome::Created);
     assert_eq!(object_keys(&s3, &bucket, &key).await, [key]);
 }
+
+/// The AWS backend against moto, for the shared provider conformance suite.
+struct MotoHarness {
+    provider: AwsProvider,
+    service: String,
+    dir: tempfile::TempDir,
+    recorder: Recorder,
+}
+
+impl strata_tests::conformance::Harness for MotoHarness {
+    type Provider = AwsProvider;
+
+    fn provider(&self) -> &AwsProvider {
+        &self.provider
+    }
+
+    fn service(&self) -> &str {
+        &self.service
+    }
+
+    fn stage(&self) -> &str {
+        STAGE
+    }
+
+    fn artifact(&self, function: &str, version: u32) -> strata_provider::ArtifactRef {
+        handler_artifact(
+            self.dir.path(),
+            &format!("{function}-{version}.zip"),
+            &format!("def {function}(event, context):\n    return {version}\n"),
+        )
+    }
+
+    fn role(&self) -> RoleSpec {
+        RoleSpec::Managed { statements: vec![] }
+    }
+
+    /// A layer version that does not exist: Lambda takes the new code, then refuses the
+    /// configuration, so the deploy stops before a version is published.
+    fn fail_midway(&self, spec: &mut DeploySpec, function: &str) {
+        let function = spec
+            .functions
+            .iter_mut()
+            .find(|candidate| candidate.logical_name == function)
+            .expect("the function is in the spec");
+        function
+            .layers
+            .push(strata_provider::LayerRef::External(format!(
+                "arn:aws:lambda:{REGION}:123456789012:layer:does-not-exist:7"
+            )));
+    }
+
+    fn mutations(&self) -> Vec<String> {
+        mutating_calls(&self.recorder, &self.service)
+    }
+
+    async fn live_release(&self, deployed_name: &str) -> Option<String> {
+        let (status, body) = moto_request(
+            "GET",
+            &format!("/2015-03-31/functions/{deployed_name}/aliases/{STAGE}"),
+            Some((REGION, "lambda")),
+            "application/json",
+            "",
+        );
+        if status == 404 {
+            return None;
+        }
+        assert!((200..300).contains(&status), "GetAlias: {status} {body}");
+        let alias: serde_json::Value = serde_json::from_str(&body).unwrap();
+        alias["FunctionVersion"].as_str().map(str::to_owned)
+    }
+
+    async fn create_by_hand(&self) -> String {
+        let name = format!("{}-{STAGE}-by-hand", self.service);
+        let role = format!(
+            "arn:aws:iam::123456789012:role/{}",
+            managed_role_name(&self.service, STAGE, REGION)
+        );
+        let code = self.artifact("by_hand", 1);
+        create_untagged_function(&name, &role, &code.path).await;
+        name
+    }
+
+    async fn exists(&self, deployed_name: &str) -> bool {
+        let (status, body) = moto_request(
+            "GET",
+            &format!("/2015-03-31/functions/{deployed_name}"),
+            Some((REGION, "lambda")),
+            "application/json",
+            "",
+        );
+        assert!(
+            (200..300).contains(&status) || status == 404,
+            "GetFunction: {status} {body}"
+        );
+        status != 404
+    }
+}
+
+#[tokio::test]
+async fn the_aws_backend_keeps_the_provider_contract() {
+    let harness = MotoHarness {
+        provider: provider(|_| {}).await,
+        service: unique("conf"),
+        dir: tempfile::tempdir().unwrap(),
+        recorder: Recorder::start(),
+    };
+    strata_tests::conformance::run(&harness).await;
+}

@@ -16,6 +16,9 @@ pub struct Printer {
     quiet: bool,
     color_stderr: bool,
     progress: bool,
+    /// Where stdout goes in the CLI's own tests, which run commands in-process.
+    #[cfg(test)]
+    pub captured: Option<std::sync::Arc<std::sync::Mutex<String>>>,
 }
 
 impl Printer {
@@ -31,6 +34,8 @@ impl Printer {
             quiet: global.quiet,
             color_stderr: wants(stderr_terminal),
             progress: stderr_terminal && !global.quiet && !global.no_progress,
+            #[cfg(test)]
+            captured: None,
         }
     }
 
@@ -49,6 +54,11 @@ impl Printer {
 
     /// Writes a result to stdout. A closed pipe (`strata print | head`) is not an error.
     pub fn data(&self, text: &str) {
+        #[cfg(test)]
+        if let Some(captured) = &self.captured {
+            captured.lock().unwrap().push_str(text);
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(text.as_bytes());
         if !text.ends_with('\n') {

@@ -302,7 +302,16 @@ pub fn build(
                 ..report.clone()
             },
             None => match artifact_cache.get(&key, &output)? {
+                // The key covers contents, not identity: another artifact with the same
+                // inputs (an AWS zip and a GCP source of the same files) shares the bytes,
+                // but keeps its own name, cloud, target and functions.
                 Some(report) => ArtifactReport {
+                    kind: artifact.kind.into(),
+                    name: artifact.name.clone(),
+                    cloud: artifact.cloud.to_string(),
+                    target: artifact.target.as_ref().map(target_label),
+                    path: artifact.file_name(),
+                    functions: artifact.functions.clone(),
                     reused: true,
                     ..report
                 },

@@ -11,13 +11,12 @@ use strata_aws::{AwsError, AwsProvider, AwsSettings};
 use strata_manifest::{
     AwsConfig, Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef, ResolvedConfig,
 };
-use strata_provider::{
-    Architecture, ArtifactRef, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec,
-};
+use strata_provider::{Architecture, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec};
 
-use crate::build::report::{ArtifactKindName, ArtifactReport, BuildReport};
+use crate::build::report::{ArtifactKindName, BuildReport};
 use crate::clouds::{
-    Backend, CloudAdapter, ConnectInput, Erased, SpecInput, architecture, neutral_function_spec,
+    Backend, CloudAdapter, ConnectInput, Erased, SpecInput, architecture, artifact_ref,
+    neutral_function_spec,
 };
 use crate::commands::unmanaged_items;
 use crate::error::CliError;
@@ -282,16 +281,6 @@ fn deploy_spec(input: &SpecInput<'_>) -> Result<DeploySpec, SpecError> {
     })
 }
 
-fn artifact_ref(artifact: &ArtifactReport, out_dir: &Path) -> ArtifactRef {
-    ArtifactRef {
-        path: out_dir.join(&artifact.path),
-        sha256_hex: artifact.sha256.clone(),
-        code_sha256_base64: artifact.code_sha256.clone(),
-        zipped_size: artifact.zipped_size,
-        unzipped_size: artifact.unzipped_size,
-    }
-}
-
 fn own_layers(config: &ResolvedConfig, report: &BuildReport, out_dir: &Path) -> Vec<OwnLayer> {
     let requirements = config.python_requirements.layer.as_ref();
     report
@@ -480,6 +469,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use strata_manifest::LoadOptions;
+
+    use crate::build::report::ArtifactReport;
 
     use super::*;
 

@@ -10,6 +10,8 @@
 //! the adapter in [`Clouds::standard`]; no command changes.
 
 pub mod aws;
+#[cfg(test)]
+mod dispatch_tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,7 +24,7 @@ use strata_provider::{
     RemovePlan, RemoveReport, Reporter, RollbackReport, RollbackRequest,
 };
 
-use crate::build::report::BuildReport;
+use crate::build::report::{ArtifactReport, BuildReport};
 use crate::error::CliError;
 
 /// A backend as the commands hold it: a [`Provider`] with its error type erased into a
@@ -208,6 +210,17 @@ pub fn neutral_function_spec(
         code,
         role: None,
         cloud_settings: strata_provider::CloudSettings::default(),
+    }
+}
+
+/// A built zip as the contract names it, its path made absolute.
+pub fn artifact_ref(artifact: &ArtifactReport, out_dir: &Path) -> ArtifactRef {
+    ArtifactRef {
+        path: out_dir.join(&artifact.path),
+        sha256_hex: artifact.sha256.clone(),
+        code_sha256_base64: artifact.code_sha256.clone(),
+        zipped_size: artifact.zipped_size,
+        unzipped_size: artifact.unzipped_size,
     }
 }
 
