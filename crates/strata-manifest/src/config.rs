@@ -389,6 +389,13 @@ pub struct GcpConfig {
     pub ingress: Option<String>,
 }
 
+/// The name strata gives a resource of a service and stage in the cloud when the manifest
+/// does not name it: `<service>-<stage>-<name>`, as the Serverless Framework names functions.
+/// The one place this scheme is written down.
+pub fn resource_name(service: &str, stage: &str, name: &str) -> String {
+    format!("{service}-{stage}-{name}")
+}
+
 /// The values one function gets on one cloud, after every override.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FunctionTarget {

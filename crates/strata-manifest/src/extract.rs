@@ -623,7 +623,7 @@ impl<'a> Extractor<'a> {
                     .map(|n| (n, path))
             })
         };
-        let default_name = format!("{service}-{}-{name}", self.stage);
+        let default_name = crate::config::resource_name(service, self.stage, name);
         let name_node = match cloud {
             Cloud::Aws => first(&[overrides.and_then(|o| o.get("name")), node.get("name")]),
             Cloud::Azure | Cloud::Gcp => overrides.and_then(|o| o.get("name")),

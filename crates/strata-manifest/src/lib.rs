@@ -33,7 +33,7 @@ pub use config::{
     Architecture, AwsConfig, AzureConfig, AzurePlan, Cloud, FunctionConfig, FunctionTarget,
     GcpConfig, LayerConfig, LayerRef, ManifestKind, PackageConfig, PythonRequirementsConfig,
     PythonRuntime, RequirementsLayerConfig, ResolvedConfig, SourceLocation, Unmanaged,
-    UnmanagedKind,
+    UnmanagedKind, resource_name,
 };
 pub use diagnostic::{Diagnostic, ManifestError, Severity};
 pub use schema::json_schema;

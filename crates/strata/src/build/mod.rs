@@ -35,8 +35,6 @@ use crate::build::report::{
 
 /// Lambda's limit on a function's unzipped code plus all its layers.
 pub const LAMBDA_UNZIPPED_LIMIT: u64 = 262_144_000;
-/// Lambda's limit on a zip uploaded directly with the API call; larger ones go through S3.
-pub const LAMBDA_DIRECT_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
 /// Packages the Lambda Python runtime already provides.
 const LAMBDA_PROVIDED: &[&str] = &["boto3", "botocore"];
 /// Bumped whenever the same inputs would give different bytes, so old cache entries die.
@@ -369,15 +367,6 @@ pub fn build(
     }
 
     check_lambda_budget(config, &plan, &artifacts)?;
-    for artifact in &artifacts {
-        if artifact.cloud == "aws" && artifact.zipped_size > LAMBDA_DIRECT_UPLOAD_LIMIT {
-            notes.push(format!(
-                "{} is {} zipped, over the 50 MB direct upload limit: deploy will upload it through S3",
-                artifact.path,
-                human_size(artifact.zipped_size)
-            ));
-        }
-    }
 
     let report = BuildReport {
         service: config.service.clone(),

@@ -13,7 +13,7 @@ use strata_manifest::{
 };
 use strata_provider::{Architecture, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec};
 
-use crate::build::report::{ArtifactKindName, BuildReport};
+use crate::build::report::{ArtifactKindName, BuildReport, human_size};
 use crate::clouds::{
     Backend, CloudAdapter, ConnectInput, Erased, SpecInput, architecture, artifact_ref,
     neutral_function_spec,
@@ -191,6 +191,27 @@ impl CloudAdapter for AwsAdapter {
         Ok(deploy_spec(input)?)
     }
 
+    /// Zips over the direct-upload limit the backend applies go through S3.
+    fn build_notes(&self, build: &BuildReport) -> Vec<String> {
+        build
+            .artifacts
+            .iter()
+            .filter(|artifact| {
+                artifact.cloud == Cloud::Aws.as_str()
+                    && artifact.zipped_size > strata_aws::DEFAULT_DIRECT_UPLOAD_LIMIT
+            })
+            .map(|artifact| {
+                format!(
+                    "{} is {} zipped, over Lambda's direct upload limit ({} as sent, base64): \
+                     deploy will upload it through S3",
+                    artifact.path,
+                    human_size(artifact.zipped_size),
+                    human_size(strata_aws::DEFAULT_DIRECT_UPLOAD_LIMIT)
+                )
+            })
+            .collect()
+    }
+
     /// Builds the AWS clients; fails early with the sources tried when there are no
     /// credentials. The timeout variables of the environment apply here, so every command is
     /// bounded alike.
@@ -333,7 +354,9 @@ fn own_layers(config: &ResolvedConfig, report: &BuildReport, out_dir: &Path) -> 
                     let custom_name = requirements.and_then(|layer| layer.name.as_ref());
                     let deployed_name = match custom_name {
                         Some(_) => key.clone(),
-                        None => format!("{}-{}-{key}", config.service, config.stage),
+                        None => {
+                            strata_manifest::resource_name(&config.service, &config.stage, &key)
+                        }
                     };
                     let compatible_runtimes = match requirements {
                         Some(layer) if !layer.compatible_runtimes.is_empty() => {
@@ -471,6 +494,7 @@ mod tests {
     use strata_manifest::LoadOptions;
 
     use crate::build::report::ArtifactReport;
+    use crate::clouds::CloudAdapter;
 
     use super::*;
 
@@ -630,6 +654,24 @@ functions:
             spec.unmanaged,
             vec!["`http` event (functions.implicit.events[0])"]
         );
+    }
+
+    /// The note uses the backend's own limit: a zip just over it is announced, one at it is
+    /// not (the build's old note said 50 MiB while the backend switched at 37.5 MB).
+    #[test]
+    fn only_zips_over_the_backends_direct_upload_limit_get_the_s3_note() {
+        let limit = strata_aws::DEFAULT_DIRECT_UPLOAD_LIMIT;
+        let mut over = artifact(ArtifactKindName::Function, "aws/big.zip", &["big"]);
+        over.zipped_size = limit + 1;
+        let mut at = artifact(ArtifactKindName::Function, "aws/small.zip", &["small"]);
+        at.zipped_size = limit;
+        let mut elsewhere = artifact(ArtifactKindName::Function, "gcp/big.zip", &["big"]);
+        elsewhere.cloud = "gcp".to_owned();
+        elsewhere.zipped_size = limit + 1;
+        let notes = AwsAdapter.build_notes(&report(vec![over, at, elsewhere]));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].starts_with("aws/big.zip is "), "{notes:?}");
+        assert!(notes[0].contains("through S3"), "{notes:?}");
     }
 
     #[test]

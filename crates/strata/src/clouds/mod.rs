@@ -113,6 +113,12 @@ pub trait CloudAdapter: Send + Sync {
     /// other extras), from the manifest and the build report.
     fn deploy_spec(&self, input: &SpecInput<'_>) -> Result<DeploySpec, CliError>;
 
+    /// What the user should know about this cloud's artifacts once they are built (a zip
+    /// that will go through storage because of its size, say).
+    fn build_notes(&self, _build: &BuildReport) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Reads credentials and builds the clients; fails early, with the sources tried, when
     /// there are none.
     async fn connect(&self, input: &ConnectInput<'_>) -> Result<Box<dyn Backend>, CliError>;
@@ -132,6 +138,10 @@ impl Clouds {
 
     pub fn new(adapters: Vec<Arc<dyn CloudAdapter>>) -> Self {
         Self { adapters }
+    }
+
+    pub fn adapters(&self) -> impl Iterator<Item = &dyn CloudAdapter> {
+        self.adapters.iter().map(Arc::as_ref)
     }
 
     pub fn adapter(&self, cloud: Cloud) -> Option<&dyn CloudAdapter> {

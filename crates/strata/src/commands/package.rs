@@ -68,6 +68,11 @@ pub fn build_with_progress(
     for note in &outcome.report.notes {
         context.printer.warning(note);
     }
+    for adapter in context.clouds.adapters() {
+        for note in adapter.build_notes(&outcome.report) {
+            context.printer.warning(&note);
+        }
+    }
     Ok(outcome)
 }
 
