@@ -3,9 +3,11 @@
 //! Owns: [`wheel::WheelBuilder`] (valid and malicious wheels), [`index::LocalIndex`] (a PEP 503
 //! package index on 127.0.0.1 with auth, fault injection and a request log), [`tls::TlsFront`]
 //! (HTTPS in front of that index, with a throwaway CA), the naive [`zip`] writer they rest on,
-//! and [`moto`], a client for the shared moto server and its recorder. Must never depend on a
-//! strata crate, so that any strata crate can dev-depend on this one; it holds no production
-//! code.
+//! [`moto`], a client for the shared moto server and its recorder, the provider
+//! [`conformance`] suite every backend runs, and [`stand_in`], an in-memory backend. It
+//! depends on no strata crate but the contract (`strata-provider`, whose own tests do not use
+//! this crate), so that any other strata crate can dev-depend on this one; it holds no
+//! production code.
 
 pub mod conformance;
 pub mod index;
