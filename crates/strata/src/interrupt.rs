@@ -96,11 +96,11 @@ impl Ledger {
             lines.push(format!("finished before the stop: {}", done.join(", ")));
         }
         if !open.is_empty() {
-            // Only the alias move publishes a release; stopped during it, the alias may
+            // Only the pointer move makes a release live; stopped during it, the pointer may
             // or may not have moved.
             lines.push(format!(
                 "not finished, left on the old version: {} (a function stopped during \
-                 move-alias may already serve the new one: `strata info` shows which)",
+                 move-pointer may already serve the new one: `strata info` shows which)",
                 open.join(", ")
             ));
         }
@@ -237,8 +237,8 @@ impl Signals {
             ));
         }
         message.push_str(
-            ". Every file strata had finished is whole, and a stage alias only ever points at a \
-             complete version; run the command again to finish",
+            ". Every file strata had finished is whole, and a stage pointer only ever serves a \
+             complete release; run the command again to finish",
         );
         if let Ok(ledger) = self.shared.ledger.lock() {
             for line in ledger.summary() {
