@@ -77,7 +77,8 @@ pub enum CloudSettings {
     #[default]
     Aws,
     Azure {
-        /// The hosting plan (`consumption`, `flex`, `premium`, `dedicated`).
+        /// The hosting plan as the manifest spells it (`consumption`, `flexConsumption`,
+        /// `premium`, `dedicated`).
         plan: String,
         /// Flex Consumption instance memory, in MB.
         instance_memory_mb: Option<u32>,

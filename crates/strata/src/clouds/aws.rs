@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use strata_aws::{AwsError, AwsProvider, AwsSettings};
 use strata_manifest::{
-    AwsConfig, Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef, ResolvedConfig,
+    Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef, ResolvedConfig,
 };
 use strata_provider::{Architecture, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec};
 
@@ -275,13 +275,12 @@ fn deploy_spec(input: &SpecInput<'_>) -> Result<DeploySpec, SpecError> {
         out_dir,
         ..
     } = *input;
-    let aws = config.aws.as_ref();
     let own_layers = own_layers(config, report, out_dir);
 
     let mut functions = Vec::new();
     for (function, target) in &input.functions {
         functions.push(function_spec(
-            aws,
+            config,
             function,
             target,
             report,
@@ -393,13 +392,14 @@ fn own_layers(config: &ResolvedConfig, report: &BuildReport, out_dir: &Path) -> 
 }
 
 fn function_spec(
-    aws: Option<&AwsConfig>,
+    config: &ResolvedConfig,
     function: &FunctionConfig,
     target: &FunctionTarget,
     report: &BuildReport,
     out_dir: &Path,
     own_layers: &[OwnLayer],
 ) -> Result<FunctionSpec, SpecError> {
+    let aws = config.aws.as_ref();
     let code = report
         .artifacts
         .iter()
@@ -470,7 +470,7 @@ fn function_spec(
         _ => None,
     };
 
-    let mut spec = neutral_function_spec(function, target, artifact_ref(code, out_dir));
+    let mut spec = neutral_function_spec(config, function, target, artifact_ref(code, out_dir));
     // The function's own tags win over the provider's.
     let mut tags: BTreeMap<String, String> = aws
         .map(|aws| {

@@ -57,6 +57,7 @@ impl CloudAdapter for StandInAdapter {
                         ))
                     })?;
                 Ok(super::neutral_function_spec(
+                    input.config,
                     function,
                     target,
                     super::artifact_ref(code, input.out_dir),

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use strata_manifest::{Cloud, FunctionConfig, FunctionTarget, ResolvedConfig};
 use strata_provider::{
-    ArtifactRef, DeployPlan, DeployReport, DeploySpec, FunctionSpec, InfoReport, Provider,
-    RemovePlan, RemoveReport, Reporter, RollbackReport, RollbackRequest,
+    ArtifactRef, CloudSettings, DeployPlan, DeployReport, DeploySpec, FunctionSpec, InfoReport,
+    Provider, RemovePlan, RemoveReport, Reporter, RollbackReport, RollbackRequest,
 };
 
 use crate::build::report::{ArtifactReport, BuildReport};
@@ -188,10 +188,40 @@ pub fn cloud_functions<'a>(
         .collect()
 }
 
+/// The settings only `target.cloud` has, as the manifest gives them for this function: the
+/// Azure plan and instance memory; GCP's service account, instance bounds and ingress.
+pub fn cloud_settings(config: &ResolvedConfig, target: &FunctionTarget) -> CloudSettings {
+    match target.cloud {
+        Cloud::Aws => CloudSettings::Aws,
+        Cloud::Azure => {
+            let azure = config.azure.as_ref();
+            let plan = azure.map(|azure| azure.plan).unwrap_or_default();
+            CloudSettings::Azure {
+                // As the manifest spells it (`flexConsumption`).
+                plan: serde_json::to_value(plan)
+                    .ok()
+                    .and_then(|value| value.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                instance_memory_mb: azure.and_then(|azure| azure.instance_memory),
+            }
+        }
+        Cloud::Gcp => {
+            let gcp = config.gcp.as_ref();
+            CloudSettings::Gcp {
+                service_account: target.service_account.clone(),
+                min_instances: target.min_instances,
+                max_instances: target.max_instances,
+                ingress: gcp.and_then(|gcp| gcp.ingress.clone()),
+            }
+        }
+    }
+}
+
 /// The part of a [`FunctionSpec`] every cloud shares: names, handler, runtime, sizes,
-/// environment, description, the function's own tags and its code. Adapters add what is
-/// theirs (layers, role, cloud settings, provider-wide tags).
+/// environment, description, the function's own tags, its code and the settings only its
+/// cloud has. Adapters add what is theirs (layers, role, provider-wide tags).
 pub fn neutral_function_spec(
+    config: &ResolvedConfig,
     function: &FunctionConfig,
     target: &FunctionTarget,
     code: ArtifactRef,
@@ -219,7 +249,7 @@ pub fn neutral_function_spec(
         layers: Vec::new(),
         code,
         role: None,
-        cloud_settings: strata_provider::CloudSettings::default(),
+        cloud_settings: cloud_settings(config, target),
     }
 }
 
@@ -251,4 +281,49 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|error| {
             CliError::from_source(&error).with_hint("strata could not start its async runtime")
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use strata_manifest::LoadOptions;
+
+    use super::*;
+
+    /// The settings the manifest reads for Azure and GCP reach the spec of those clouds.
+    #[test]
+    fn each_cloud_gets_the_settings_only_it_has() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../strata-manifest/tests/fixtures/valid/three-clouds");
+        let loaded = strata_manifest::load(&LoadOptions {
+            project_dir: fixture,
+            env: BTreeMap::new(),
+            ..LoadOptions::default()
+        })
+        .unwrap();
+        let config = &loaded.config;
+        let target = |function: &str, cloud: Cloud| &config.functions[function].clouds[&cloud];
+
+        assert_eq!(
+            cloud_settings(config, target("helloHttp", Cloud::Gcp)),
+            CloudSettings::Gcp {
+                service_account: Some("orders@orders-dev-123.iam.gserviceaccount.com".to_owned()),
+                min_instances: None,
+                max_instances: Some(10),
+                ingress: None,
+            }
+        );
+        assert_eq!(
+            cloud_settings(config, target("hello", Cloud::Azure)),
+            CloudSettings::Azure {
+                plan: "flexConsumption".to_owned(),
+                instance_memory_mb: Some(2048),
+            }
+        );
+        assert_eq!(
+            cloud_settings(config, target("report", Cloud::Aws)),
+            CloudSettings::Aws
+        );
+    }
 }
