@@ -8,58 +8,7 @@ use std::str::FromStr;
 use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
 
-/// A cloud strata deploys to.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Cloud {
-    Aws,
-    Azure,
-    Gcp,
-}
-
-impl Cloud {
-    pub const ALL: [Cloud; 3] = [Cloud::Aws, Cloud::Azure, Cloud::Gcp];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Aws => "aws",
-            Self::Azure => "azure",
-            Self::Gcp => "gcp",
-        }
-    }
-
-    /// The product name used in messages.
-    pub fn product(self) -> &'static str {
-        match self {
-            Self::Aws => "AWS Lambda",
-            Self::Azure => "Azure Functions",
-            Self::Gcp => "Google Cloud Functions",
-        }
-    }
-}
-
-impl fmt::Display for Cloud {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Cloud {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "aws" => Ok(Self::Aws),
-            "azure" => Ok(Self::Azure),
-            "gcp" => Ok(Self::Gcp),
-            other => Err(format!(
-                "unknown cloud `{other}` (expected aws, azure or gcp)"
-            )),
-        }
-    }
-}
+pub use strata_provider::{Architecture, Cloud};
 
 /// Which file format the manifest was read as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -132,28 +81,11 @@ impl Serialize for PythonRuntime {
     }
 }
 
-/// Instruction set of a function.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Architecture {
-    #[default]
-    #[serde(rename = "x86_64")]
-    X86_64,
-    #[serde(rename = "arm64")]
-    Arm64,
-}
-
-impl Architecture {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Arm64 => "arm64",
-        }
-    }
-}
-
-impl fmt::Display for Architecture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// Read back as written (`python3.12`), so reports that name a runtime can be read again.
+impl<'de> serde::Deserialize<'de> for PythonRuntime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 

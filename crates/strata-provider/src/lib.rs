@@ -39,6 +39,7 @@
 //! Retryable and fatal errors are classified by each backend ([`Classify`]); deadlines and
 //! backoff are shared. Step names in [`StepFailure`] are common to all three clouds.
 
+mod cloud;
 mod interrupt;
 mod plan;
 mod provider;
@@ -48,6 +49,7 @@ mod retry;
 mod secret;
 mod spec;
 
+pub use cloud::{Architecture, Cloud};
 pub use interrupt::Interrupt;
 pub use plan::{
     BucketAction, BucketPlan, CodeChange, DeployPlan, FieldChange, FunctionAction, FunctionPlan,
@@ -66,6 +68,5 @@ pub use retry::{
 };
 pub use secret::{MASK, Secret, display_environment_value, looks_secret};
 pub use spec::{
-    Architecture, ArtifactRef, CloudSettings, DeploySpec, FunctionSpec, LayerRef, LayerSpec,
-    RoleSpec,
+    ArtifactRef, CloudSettings, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec,
 };

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cloud::Architecture;
 use crate::secret::display_environment_value;
 
 /// Everything one `deploy` of one stage should bring about.
@@ -124,29 +125,6 @@ pub struct ArtifactRef {
     pub code_sha256_base64: String,
     pub zipped_size: u64,
     pub unzipped_size: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Architecture {
-    #[serde(rename = "x86_64")]
-    X86_64,
-    #[serde(rename = "arm64")]
-    Arm64,
-}
-
-impl Architecture {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Arm64 => "arm64",
-        }
-    }
-}
-
-impl fmt::Display for Architecture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// The execution identity: one the user manages, or one strata creates and keeps updated for
@@ -301,14 +279,5 @@ mod tests {
         assert!(debug.contains("\"LICENSE_ID\": \"****\""), "{debug}");
         assert!(debug.contains("\"STAGE\": \"dev\""), "{debug}");
         assert_eq!(function.environment["LICENSE_ID"], "lic-canary-1234");
-    }
-
-    #[test]
-    fn architecture_serializes_as_the_cloud_spells_it() {
-        assert_eq!(
-            serde_json::to_string(&Architecture::Arm64).unwrap(),
-            "\"arm64\""
-        );
-        assert_eq!(Architecture::X86_64.to_string(), "x86_64");
     }
 }

@@ -117,8 +117,8 @@ fn split_hints(text: &str, hints: &mut Vec<String>) -> String {
     kept.join("\n")
 }
 
-impl From<crate::build::BuildError> for CliError {
-    fn from(error: crate::build::BuildError) -> Self {
+impl From<strata_build::BuildError> for CliError {
+    fn from(error: strata_build::BuildError) -> Self {
         let hint = error.hint();
         let mut this = Self::from_source(&error);
         this.hints.extend(hint);

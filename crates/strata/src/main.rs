@@ -1,7 +1,6 @@
 //! The `strata` command line. The only crate that reads flags, prints, draws progress or picks
 //! an exit code; everything it does is delegated to the library crates.
 
-mod build;
 mod cli;
 mod cloud_variables;
 mod clouds;

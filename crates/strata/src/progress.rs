@@ -9,9 +9,8 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use strata_provider::{FunctionOutcome, FunctionReport, LayerReport, Reporter, Step, StepFailure};
 
-use crate::build::BuildReporter;
-use crate::build::report::ArtifactReport;
 use crate::printer::Printer;
+use strata_build::{ArtifactReport, BuildReporter};
 
 pub struct Progress {
     printer: Printer,

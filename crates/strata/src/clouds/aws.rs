@@ -8,15 +8,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use strata_aws::{AwsError, AwsProvider, AwsSettings};
+use strata_build::{ArtifactId, BuildReport, human_size};
 use strata_manifest::{
     Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef, ResolvedConfig,
 };
-use strata_provider::{Architecture, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec};
+use strata_provider::{DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec};
 
-use crate::build::report::{ArtifactKindName, BuildReport, human_size};
 use crate::clouds::{
-    Backend, CloudAdapter, ConnectInput, Erased, SpecInput, architecture, artifact_ref,
-    neutral_function_spec,
+    Backend, CloudAdapter, ConnectInput, Erased, SpecInput, artifact_ref, neutral_function_spec,
 };
 use crate::commands::unmanaged_items;
 use crate::error::CliError;
@@ -197,7 +196,7 @@ impl CloudAdapter for AwsAdapter {
             .artifacts
             .iter()
             .filter(|artifact| {
-                artifact.cloud == Cloud::Aws.as_str()
+                artifact.cloud == Cloud::Aws
                     && artifact.zipped_size > strata_aws::DEFAULT_DIRECT_UPLOAD_LIMIT
             })
             .map(|artifact| {
@@ -304,89 +303,58 @@ fn deploy_spec(input: &SpecInput<'_>) -> Result<DeploySpec, SpecError> {
 fn own_layers(config: &ResolvedConfig, report: &BuildReport, out_dir: &Path) -> Vec<OwnLayer> {
     let requirements = config.python_requirements.layer.as_ref();
     report
-        .artifacts
-        .iter()
-        .filter(|artifact| {
-            artifact.kind == ArtifactKindName::Layer && artifact.cloud == Cloud::Aws.as_str()
-        })
-        .map(|artifact| {
-            let key = artifact
-                .path
-                .trim_end_matches(".zip")
-                .rsplit('/')
-                .next()
-                .unwrap_or(&artifact.path)
-                .to_owned();
-            let manifest_layer = config
-                .layers
-                .values()
-                .find(|layer| format!("aws/layers/{}.zip", layer.name) == artifact.path);
-            match manifest_layer {
-                Some(layer) => OwnLayer {
+        .layers(Cloud::Aws)
+        .filter_map(|artifact| match &artifact.id {
+            ArtifactId::ManifestLayer { name } => {
+                let layer = config.layers.values().find(|layer| layer.name == *name)?;
+                Some(OwnLayer {
                     spec: LayerSpec {
                         name: layer.name.clone(),
                         deployed_name: layer.deployed_name.clone(),
                         artifact: artifact_ref(artifact, out_dir),
                         dependency_hash: artifact.sha256.clone(),
                         compatible_runtimes: layer.compatible_runtimes.clone(),
-                        compatible_architectures: layer
-                            .compatible_architectures
-                            .iter()
-                            .copied()
-                            .map(architecture)
-                            .collect(),
+                        compatible_architectures: layer.compatible_architectures.clone(),
                     },
                     reference: layer.reference.clone(),
                     requirement_users: Vec::new(),
-                },
-                None => {
-                    // `python3.12 x86_64`: the target the wheels were picked for.
-                    let mut target = artifact.target.as_deref().unwrap_or_default().split(' ');
-                    let runtime = target.next().unwrap_or_default().to_owned();
-                    let target_architecture = match target.next() {
-                        Some("arm64") => Architecture::Arm64,
-                        _ => Architecture::X86_64,
-                    };
-                    // serverless-python-requirements names the layer `<service>-<stage>-
-                    // python-requirements` unless `layer.name` replaces the whole name;
-                    // strata adds the target, one layer per Python and CPU.
-                    let custom_name = requirements.and_then(|layer| layer.name.as_ref());
-                    let deployed_name = match custom_name {
-                        Some(_) => key.clone(),
-                        None => {
-                            strata_manifest::resource_name(&config.service, &config.stage, &key)
-                        }
-                    };
-                    let compatible_runtimes = match requirements {
-                        Some(layer) if !layer.compatible_runtimes.is_empty() => {
-                            layer.compatible_runtimes.clone()
-                        }
-                        _ if runtime.is_empty() => Vec::new(),
-                        _ => vec![runtime],
-                    };
-                    let compatible_architectures = match requirements {
-                        Some(layer) if !layer.compatible_architectures.is_empty() => layer
-                            .compatible_architectures
-                            .iter()
-                            .copied()
-                            .map(architecture)
-                            .collect(),
-                        _ => vec![target_architecture],
-                    };
-                    OwnLayer {
-                        spec: LayerSpec {
-                            name: key,
-                            deployed_name,
-                            artifact: artifact_ref(artifact, out_dir),
-                            dependency_hash: artifact.sha256.clone(),
-                            compatible_runtimes,
-                            compatible_architectures,
-                        },
-                        reference: REQUIREMENTS_LAYER_REF.to_owned(),
-                        requirement_users: artifact.functions.clone(),
-                    }
-                }
+                })
             }
+            ArtifactId::RequirementsLayer { name, target } => {
+                // serverless-python-requirements names the layer `<service>-<stage>-
+                // python-requirements` unless `layer.name` replaces the whole name;
+                // strata adds the target, one layer per Python and CPU.
+                let custom_name = requirements.and_then(|layer| layer.name.as_ref());
+                let deployed_name = match custom_name {
+                    Some(_) => name.clone(),
+                    None => strata_manifest::resource_name(&config.service, &config.stage, name),
+                };
+                let compatible_runtimes = match requirements {
+                    Some(layer) if !layer.compatible_runtimes.is_empty() => {
+                        layer.compatible_runtimes.clone()
+                    }
+                    _ => vec![target.runtime.to_string()],
+                };
+                let compatible_architectures = match requirements {
+                    Some(layer) if !layer.compatible_architectures.is_empty() => {
+                        layer.compatible_architectures.clone()
+                    }
+                    _ => vec![target.architecture],
+                };
+                Some(OwnLayer {
+                    spec: LayerSpec {
+                        name: name.clone(),
+                        deployed_name,
+                        artifact: artifact_ref(artifact, out_dir),
+                        dependency_hash: artifact.sha256.clone(),
+                        compatible_runtimes,
+                        compatible_architectures,
+                    },
+                    reference: REQUIREMENTS_LAYER_REF.to_owned(),
+                    requirement_users: artifact.functions.clone(),
+                })
+            }
+            _ => None,
         })
         .collect()
 }
@@ -401,13 +369,7 @@ fn function_spec(
 ) -> Result<FunctionSpec, SpecError> {
     let aws = config.aws.as_ref();
     let code = report
-        .artifacts
-        .iter()
-        .find(|artifact| {
-            artifact.kind == ArtifactKindName::Function
-                && artifact.cloud == Cloud::Aws.as_str()
-                && artifact.functions.contains(&function.name)
-        })
+        .function_code(Cloud::Aws, &function.name)
         .ok_or_else(|| SpecError::MissingArtifact {
             function: function.name.clone(),
         })?;
@@ -491,9 +453,9 @@ fn function_spec(
 mod tests {
     use std::collections::BTreeMap;
 
-    use strata_manifest::LoadOptions;
+    use strata_build::{ArtifactReport, ArtifactTarget, CodeScope};
+    use strata_manifest::{Architecture, LoadOptions, PythonRuntime};
 
-    use crate::build::report::ArtifactReport;
     use crate::clouds::CloudAdapter;
 
     use super::*;
@@ -515,14 +477,24 @@ mod tests {
         (dir, loaded.config)
     }
 
-    fn artifact(kind: ArtifactKindName, path: &str, functions: &[&str]) -> ArtifactReport {
+    const ARM312: ArtifactTarget = ArtifactTarget {
+        runtime: PythonRuntime {
+            major: 3,
+            minor: 12,
+        },
+        architecture: Architecture::Arm64,
+    };
+
+    /// A built artifact as the build reports it: its zip lies at `<name>.zip`.
+    fn artifact(id: ArtifactId, name: &str, functions: &[&str]) -> ArtifactReport {
         ArtifactReport {
-            kind,
-            name: path.trim_end_matches(".zip").to_owned(),
-            cloud: "aws".to_owned(),
-            target: (kind == ArtifactKindName::Layer).then(|| "python3.12 arm64".to_owned()),
-            path: path.to_owned(),
-            sha256: format!("{:0>64}", path.len()),
+            id: id.clone(),
+            kind: id.kind(),
+            name: String::new(),
+            cloud: id.cloud(),
+            target: id.target(),
+            path: String::new(),
+            sha256: format!("{:0>64}", name.len()),
             code_sha256: "AAAA".to_owned(),
             zipped_size: 10,
             unzipped_size: 20,
@@ -531,6 +503,15 @@ mod tests {
             functions: functions.iter().map(|name| (*name).to_owned()).collect(),
             reused: false,
             input_key: "key".to_owned(),
+        }
+        .with_id(id, name)
+    }
+
+    fn service_code() -> ArtifactId {
+        ArtifactId::FunctionCode {
+            cloud: Cloud::Aws,
+            scope: CodeScope::Service,
+            target: None,
         }
     }
 
@@ -598,14 +579,13 @@ functions:
     fn requirements_layer_is_attached_by_reference_and_by_use() {
         let (dir, config) = load(LAYERED, &["named.py", "implicit.py"]);
         let build = report(vec![
+            artifact(service_code(), "aws/svc", &["named", "implicit"]),
             artifact(
-                ArtifactKindName::Function,
-                "aws/svc.zip",
-                &["named", "implicit"],
-            ),
-            artifact(
-                ArtifactKindName::Layer,
-                "aws/layers/python-requirements-py312-arm64.zip",
+                ArtifactId::RequirementsLayer {
+                    name: "python-requirements-py312-arm64".to_owned(),
+                    target: ARM312,
+                },
+                "aws/layers/python-requirements-py312-arm64",
                 &["named", "implicit"],
             ),
         ]);
@@ -661,12 +641,14 @@ functions:
     #[test]
     fn only_zips_over_the_backends_direct_upload_limit_get_the_s3_note() {
         let limit = strata_aws::DEFAULT_DIRECT_UPLOAD_LIMIT;
-        let mut over = artifact(ArtifactKindName::Function, "aws/big.zip", &["big"]);
+        let mut over = artifact(service_code(), "aws/big", &["big"]);
         over.zipped_size = limit + 1;
-        let mut at = artifact(ArtifactKindName::Function, "aws/small.zip", &["small"]);
+        let mut at = artifact(service_code(), "aws/small", &["small"]);
         at.zipped_size = limit;
-        let mut elsewhere = artifact(ArtifactKindName::Function, "gcp/big.zip", &["big"]);
-        elsewhere.cloud = "gcp".to_owned();
+        let gcp_source = ArtifactId::GcpSource {
+            function: "big".to_owned(),
+        };
+        let mut elsewhere = artifact(gcp_source, "gcp/big", &["big"]);
         elsewhere.zipped_size = limit + 1;
         let notes = AwsAdapter.build_notes(&report(vec![over, at, elsewhere]));
         assert_eq!(notes.len(), 1, "{notes:?}");
@@ -678,8 +660,8 @@ functions:
     fn selection_limits_the_functions() {
         let (dir, config) = load(LAYERED, &["named.py", "implicit.py"]);
         let build = report(vec![artifact(
-            ArtifactKindName::Function,
-            "aws/svc.zip",
+            service_code(),
+            "aws/svc",
             &["named", "implicit"],
         )]);
         let spec = spec_for(&config, &build, dir.path(), &["implicit".to_owned()], true).unwrap();
@@ -708,11 +690,7 @@ functions:
     role: arn:aws:iam::111111111111:role/special
 ";
         let (dir, config) = load(manifest, &["one.py"]);
-        let build = report(vec![artifact(
-            ArtifactKindName::Function,
-            "aws/svc.zip",
-            &["one", "two"],
-        )]);
+        let build = report(vec![artifact(service_code(), "aws/svc", &["one", "two"])]);
         let spec = spec_for(&config, &build, dir.path(), &[], false).unwrap();
         assert_eq!(
             spec.role,
@@ -749,11 +727,7 @@ functions:
       - Ref: PythonRequirementsLambdaLayer
 ";
         let (dir, config) = load(manifest, &["one.py"]);
-        let build = report(vec![artifact(
-            ArtifactKindName::Function,
-            "aws/svc.zip",
-            &["one"],
-        )]);
+        let build = report(vec![artifact(service_code(), "aws/svc", &["one"])]);
         let error = spec_for(&config, &build, dir.path(), &[], false).unwrap_err();
         assert!(matches!(error, SpecError::UnknownLayer { .. }), "{error}");
     }

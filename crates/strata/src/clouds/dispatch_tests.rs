@@ -12,7 +12,6 @@ use strata_provider::{DeploySpec, RoleSpec, Step};
 use strata_tests::stand_in::{StandInCloud, StandInError};
 
 use super::{Backend, CloudAdapter, Clouds, ConnectInput, Erased, SpecInput};
-use crate::build::report::ArtifactKindName;
 use crate::cli::Cli;
 use crate::commands::{self, Context};
 use crate::error::{CliError, ErrorKind};
@@ -43,13 +42,7 @@ impl CloudAdapter for StandInAdapter {
             .map(|(function, target)| {
                 let code = input
                     .build
-                    .artifacts
-                    .iter()
-                    .find(|artifact| {
-                        artifact.kind == ArtifactKindName::Function
-                            && artifact.cloud == self.cloud.as_str()
-                            && artifact.functions.contains(&function.name)
-                    })
+                    .function_code(self.cloud, &function.name)
                     .ok_or_else(|| {
                         CliError::internal(format!(
                             "no code artifact in {:?}",

@@ -18,13 +18,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use strata_build::{ArtifactReport, BuildReport};
 use strata_manifest::{Cloud, FunctionConfig, FunctionTarget, ResolvedConfig};
 use strata_provider::{
     ArtifactRef, CloudSettings, DeployPlan, DeployReport, DeploySpec, FunctionSpec, InfoReport,
     Provider, RemovePlan, RemoveReport, Reporter, RollbackReport, RollbackRequest,
 };
 
-use crate::build::report::{ArtifactReport, BuildReport};
 use crate::error::CliError;
 
 /// A backend as the commands hold it: a [`Provider`] with its error type erased into a
@@ -245,7 +245,7 @@ pub fn neutral_function_spec(
             .iter()
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect(),
-        architecture: architecture(target.architecture),
+        architecture: target.architecture,
         layers: Vec::new(),
         code,
         role: None,
@@ -261,14 +261,6 @@ pub fn artifact_ref(artifact: &ArtifactReport, out_dir: &Path) -> ArtifactRef {
         code_sha256_base64: artifact.code_sha256.clone(),
         zipped_size: artifact.zipped_size,
         unzipped_size: artifact.unzipped_size,
-    }
-}
-
-/// The manifest's CPU architecture in the contract's terms.
-pub fn architecture(architecture: strata_manifest::Architecture) -> strata_provider::Architecture {
-    match architecture {
-        strata_manifest::Architecture::X86_64 => strata_provider::Architecture::X86_64,
-        strata_manifest::Architecture::Arm64 => strata_provider::Architecture::Arm64,
     }
 }
 

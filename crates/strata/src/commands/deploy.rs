@@ -2,10 +2,10 @@
 //! targets compare with what is deployed and change only what differs, one function at a time
 //! all-old or all-new. Clouds are deployed concurrently; one report, one exit code.
 
+use strata_build::plan::PlanOptions;
 use strata_manifest::{Cloud, Loaded};
 use strata_provider::{DeployReport, DeploySpec, FunctionOutcome, FunctionReport};
 
-use crate::build::plan::PlanOptions;
 use crate::cli::{DeployArgs, DeploySelectionArgs, LockModeArgs};
 use crate::clouds::{SpecInput, cloud_functions, runtime};
 use crate::commands::package::{build_settings, build_with_progress, own_output_dir};

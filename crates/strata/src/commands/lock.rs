@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
-use crate::build::plan::{PlanOptions, plan_build};
-use crate::build::{BuildError, BuildSettings, pin_dependencies};
+use strata_build::plan::{PlanOptions, plan_build};
+use strata_build::{BuildError, BuildSettings, pin_dependencies};
+
 use crate::cli::{LockArgs, LockModeArgs};
 use crate::commands::Context;
 use crate::commands::package::build_settings;
@@ -60,7 +61,7 @@ pub fn run(context: &Context, args: &LockArgs) -> Result<(), CliError> {
             .iter()
             .map(|(need, pins)| LockedNeed {
                 requirements: need.requirements.display().to_string(),
-                target: crate::build::python_target(&need.target)
+                target: strata_build::python_target(&need.target)
                     .map(|target| target.label())
                     .unwrap_or_else(|_| need.target.to_string()),
                 distributions: pins

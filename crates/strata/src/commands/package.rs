@@ -1,7 +1,8 @@
 //! `strata package`: build every artifact the stage needs into `.strata/build/<stage>/`.
 
-use crate::build::plan::PlanOptions;
-use crate::build::{BuildOutcome, BuildSettings, build};
+use strata_build::plan::PlanOptions;
+use strata_build::{BuildOutcome, BuildSettings, build};
+
 use crate::cli::{LockModeArgs, PackageArgs};
 use crate::commands::Context;
 use crate::error::CliError;
@@ -105,5 +106,6 @@ pub fn build_settings(
         upgrade,
         source_date_epoch,
         env: context.env.clone(),
+        schema_version: crate::printer::JSON_SCHEMA_VERSION,
     })
 }

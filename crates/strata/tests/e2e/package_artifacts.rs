@@ -320,7 +320,16 @@ fn unchanged_rebuild_reuses_everything_and_touches_nothing() {
     let layer = artifact(&report, LAYER);
     assert_eq!(layer["kind"], "layer");
     assert_eq!(layer["name"], "aws/layers/python-requirements-py312-x86_64");
-    assert_eq!(layer["target"], "python3.12 x86_64");
+    let target = serde_json::json!({ "runtime": "python3.12", "architecture": "x86_64" });
+    assert_eq!(layer["target"], target);
+    assert_eq!(
+        layer["id"],
+        serde_json::json!({
+            "type": "requirements_layer",
+            "name": "python-requirements-py312-x86_64",
+            "target": target,
+        })
+    );
     let sha = layer["sha256"].as_str().unwrap();
     assert_eq!(sha, sha256_file(&project.out(LAYER)));
     assert_eq!(

@@ -85,7 +85,10 @@ fn layers_for_x86_64_and_arm64_get_their_own_platform_wheels() {
 
         let report = project.report();
         let arm_report = artifact(&report, "aws/layers/python-requirements-py312-arm64.zip");
-        assert_eq!(arm_report["target"], "python3.12 arm64");
+        assert_eq!(
+            arm_report["target"],
+            serde_json::json!({ "runtime": "python3.12", "architecture": "arm64" })
+        );
         assert_eq!(arm_report["functions"], serde_json::json!(["graviton"]));
         let lock = project.read("strata.lock");
         assert!(

@@ -4,7 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::build::plan::{ArtifactKind, TargetSpec};
+use strata_manifest::Cloud;
+
+use crate::id::{ArtifactId, ArtifactKind, ArtifactTarget};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DistributionReport {
@@ -16,11 +18,15 @@ pub struct DistributionReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ArtifactReport {
-    pub kind: ArtifactKindName,
+    /// What the artifact is; `kind`, `cloud` and `target` repeat what it says for readers of
+    /// the JSON.
+    pub id: ArtifactId,
+    pub kind: ArtifactKind,
+    /// Path of the zip relative to the output directory, without `.zip`.
     pub name: String,
-    pub cloud: String,
-    /// `python3.12 x86_64` style, or null for code-only artifacts with no wheels.
-    pub target: Option<String>,
+    pub cloud: Cloud,
+    /// The Python and CPU the wheels were chosen for; null for code-only artifacts.
+    pub target: Option<ArtifactTarget>,
     /// Relative to the output directory.
     pub path: String,
     /// Lowercase hex sha256 of the zip.
@@ -38,27 +44,19 @@ pub struct ArtifactReport {
     pub input_key: String,
 }
 
-/// `ArtifactKind` as it appears in JSON (kept separate so the report can be read back).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ArtifactKindName {
-    Function,
-    Layer,
-    App,
-}
-
-impl From<ArtifactKind> for ArtifactKindName {
-    fn from(kind: ArtifactKind) -> Self {
-        match kind {
-            ArtifactKind::Function => Self::Function,
-            ArtifactKind::Layer => Self::Layer,
-            ArtifactKind::App => Self::App,
+impl ArtifactReport {
+    /// Sets the fields that follow from the identity, so they cannot disagree with it.
+    pub fn with_id(self, id: ArtifactId, name: &str) -> Self {
+        Self {
+            kind: id.kind(),
+            cloud: id.cloud(),
+            target: id.target(),
+            id,
+            name: name.to_owned(),
+            path: format!("{name}.zip"),
+            ..self
         }
     }
-}
-
-pub fn target_label(target: &TargetSpec) -> String {
-    format!("{} {}", target.runtime, target.architecture.as_str())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -72,6 +70,23 @@ pub struct BuildReport {
 }
 
 impl BuildReport {
+    /// The zip a function deploys as its code on `cloud`: its own, the service's, its Azure
+    /// app or its Google source.
+    pub fn function_code(&self, cloud: Cloud, function: &str) -> Option<&ArtifactReport> {
+        self.artifacts.iter().find(|artifact| {
+            artifact.id.is_code()
+                && artifact.id.cloud() == cloud
+                && artifact.functions.iter().any(|name| name == function)
+        })
+    }
+
+    /// The layers built for `cloud`: requirements layers and `layers:` entries.
+    pub fn layers(&self, cloud: Cloud) -> impl Iterator<Item = &ArtifactReport> {
+        self.artifacts.iter().filter(move |artifact| {
+            artifact.id.kind() == ArtifactKind::Layer && artifact.id.cloud() == cloud
+        })
+    }
+
     pub fn reused_count(&self) -> usize {
         self.artifacts
             .iter()
@@ -109,8 +124,10 @@ impl fmt::Display for BuildReport {
             .map(|artifact| {
                 [
                     artifact.path.clone(),
-                    format!("{:?}", artifact.kind).to_lowercase(),
-                    artifact.target.clone().unwrap_or_else(|| "-".to_owned()),
+                    artifact.kind.as_str().to_owned(),
+                    artifact
+                        .target
+                        .map_or_else(|| "-".to_owned(), |target| target.to_string()),
                     human_size(artifact.zipped_size),
                     human_size(artifact.unzipped_size),
                     artifact.file_count.to_string(),
@@ -209,14 +226,15 @@ pub fn read_previous(out_dir: &std::path::Path) -> Option<BuildReport> {
 pub fn write(
     out_dir: &std::path::Path,
     report: &BuildReport,
-) -> Result<(), crate::build::BuildError> {
+    schema_version: u32,
+) -> Result<(), crate::BuildError> {
     let document = ReportDocument {
-        schema_version: crate::printer::JSON_SCHEMA_VERSION,
+        schema_version,
         kind: "package".to_owned(),
         report: report.clone(),
     };
     let text = serde_json::to_string_pretty(&document).expect("reports serialize");
-    crate::build::cache::write_atomically(&out_dir.join(REPORT_FILE), text.as_bytes())
+    crate::cache::write_atomically(&out_dir.join(REPORT_FILE), text.as_bytes())
 }
 
 impl BuildReport {
@@ -234,7 +252,7 @@ impl BuildReport {
             .find(|a| a.path == path && a.input_key == key)?;
         let metadata = fs_err::metadata(output).ok()?;
         (metadata.len() == artifact.zipped_size
-            && crate::build::cache::has_sha256(output, &artifact.sha256))
+            && crate::cache::has_sha256(output, &artifact.sha256))
         .then_some(artifact)
     }
 }

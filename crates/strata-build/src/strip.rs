@@ -23,8 +23,8 @@ use strata_archive::{Excludes, VerifiedWheel, WheelEntry};
 use strata_manifest::Architecture;
 use strata_python::EnvMap;
 
-use crate::build::BuildError;
-use crate::build::cache::write_atomically;
+use crate::BuildError;
+use crate::cache::write_atomically;
 
 /// A program that strips ELF objects of one CPU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,7 +294,7 @@ fn strip_entry(
         if expected == input {
             return Ok(None);
         }
-        if crate::build::cache::has_sha256(&output, expected) {
+        if crate::cache::has_sha256(&output, expected) {
             return Ok(Some(output));
         }
     }

@@ -9,23 +9,14 @@ use strata_manifest::{
     Architecture, Cloud, FunctionConfig, ManifestKind, PythonRuntime, ResolvedConfig,
 };
 
+use crate::id::{ArtifactId, ArtifactKind, ArtifactTarget, CodeScope};
+
 /// The prefix Lambda puts on a layer's Python packages (`/opt/python`).
 pub const LAMBDA_LAYER_PREFIX: &str = "python/";
 /// Where Azure Functions' Python worker looks for an app's packages.
 pub const AZURE_PACKAGES_PREFIX: &str = ".python_packages/lib/site-packages/";
 /// The layer name serverless-python-requirements gives its layer (before the service prefix).
 const REQUIREMENTS_LAYER: &str = "python-requirements";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ArtifactKind {
-    /// A Lambda function zip, a Google Cloud Functions source zip.
-    Function,
-    /// A Lambda layer: dependencies under `python/`, or a `layers:` entry of the manifest.
-    Layer,
-    /// An Azure function app zip: all its functions and `.python_packages`.
-    App,
-}
 
 /// What wheels are for: the cloud's Python, CPU and glibc. Wheels are picked for this, never
 /// for the machine strata runs on.
@@ -34,6 +25,16 @@ pub struct TargetSpec {
     pub cloud: Cloud,
     pub runtime: PythonRuntime,
     pub architecture: Architecture,
+}
+
+impl TargetSpec {
+    /// The target without its cloud, as an artifact's identity carries it.
+    pub fn artifact_target(self) -> ArtifactTarget {
+        ArtifactTarget {
+            runtime: self.runtime,
+            architecture: self.architecture,
+        }
+    }
 }
 
 impl std::fmt::Display for TargetSpec {
@@ -101,9 +102,7 @@ pub struct DependencyInput {
 pub struct ArtifactPlan {
     /// Path of the zip relative to the output directory, without `.zip`.
     pub name: String,
-    pub kind: ArtifactKind,
-    pub cloud: Cloud,
-    pub target: Option<TargetSpec>,
+    pub id: ArtifactId,
     pub code: Option<CodeInput>,
     pub dependencies: Option<DependencyInput>,
     /// Functions that deploy this artifact (code) or use it (layer).
@@ -113,6 +112,23 @@ pub struct ArtifactPlan {
 impl ArtifactPlan {
     pub fn file_name(&self) -> String {
         format!("{}.zip", self.name)
+    }
+
+    pub fn kind(&self) -> ArtifactKind {
+        self.id.kind()
+    }
+
+    pub fn cloud(&self) -> Cloud {
+        self.id.cloud()
+    }
+
+    /// The target the artifact's wheels are chosen for, with its cloud.
+    pub fn target(&self) -> Option<TargetSpec> {
+        self.id.target().map(|target| TargetSpec {
+            cloud: self.cloud(),
+            runtime: target.runtime,
+            architecture: target.architecture,
+        })
     }
 }
 
@@ -433,12 +449,14 @@ impl Planner<'_> {
                     }
                 }
             };
+            let name = format!("{base}{module}-{suffix}");
             self.upsert(
                 ArtifactPlan {
-                    name: format!("aws/layers/{base}{module}-{suffix}"),
-                    kind: ArtifactKind::Layer,
-                    cloud: Cloud::Aws,
-                    target: Some(target),
+                    name: format!("aws/layers/{name}"),
+                    id: ArtifactId::RequirementsLayer {
+                        name,
+                        target: target.artifact_target(),
+                    },
                     code: None,
                     dependencies: Some(DependencyInput {
                         need: need.clone(),
@@ -462,10 +480,13 @@ impl Planner<'_> {
         // Serverless builds one service zip unless `package.individually` (or a module) asks
         // for one per function; the artifact name carries whatever makes its inputs differ.
         let individually = self.individually(function);
-        let mut name = if individually {
-            format!("aws/functions/{}", function.name)
+        let (mut name, scope) = if individually {
+            (
+                format!("aws/functions/{}", function.name),
+                CodeScope::Function(function.name.clone()),
+            )
         } else {
-            format!("aws/{}", self.config.service)
+            (format!("aws/{}", self.config.service), CodeScope::Service)
         };
         if embedded.is_some() && !individually {
             name.push_str(&format!("-{suffix}"));
@@ -475,9 +496,11 @@ impl Planner<'_> {
         self.upsert(
             ArtifactPlan {
                 name,
-                kind: ArtifactKind::Function,
-                cloud: Cloud::Aws,
-                target: embedded.as_ref().map(|need| need.target),
+                id: ArtifactId::FunctionCode {
+                    cloud: Cloud::Aws,
+                    scope,
+                    target: embedded.as_ref().map(|need| need.target.artifact_target()),
+                },
                 code: Some(CodeInput {
                     root: self.code_root(function),
                     base: self.code_base(function),
@@ -524,9 +547,10 @@ impl Planner<'_> {
         self.upsert(
             ArtifactPlan {
                 name: format!("azure/{app}"),
-                kind: ArtifactKind::App,
-                cloud: Cloud::Azure,
-                target: Some(target),
+                id: ArtifactId::AzureApp {
+                    app,
+                    target: target.artifact_target(),
+                },
                 code: Some(CodeInput {
                     root: self.config.project_dir.clone(),
                     base: String::new(),
@@ -547,9 +571,9 @@ impl Planner<'_> {
         self.upsert(
             ArtifactPlan {
                 name: format!("gcp/functions/{}", function.name),
-                kind: ArtifactKind::Function,
-                cloud: Cloud::Gcp,
-                target: None,
+                id: ArtifactId::GcpSource {
+                    function: function.name.clone(),
+                },
                 code: Some(CodeInput {
                     root: self.code_root(function),
                     base: self.code_base(function),
@@ -580,9 +604,9 @@ impl Planner<'_> {
                 format!("aws/layers/{}", layer.name),
                 ArtifactPlan {
                     name: format!("aws/layers/{}", layer.name),
-                    kind: ArtifactKind::Layer,
-                    cloud: Cloud::Aws,
-                    target: None,
+                    id: ArtifactId::ManifestLayer {
+                        name: layer.name.clone(),
+                    },
                     code: Some(CodeInput {
                         root: self.config.project_dir.join(path),
                         base: String::new(),

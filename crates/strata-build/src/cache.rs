@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::build::BuildError;
-use crate::build::report::ArtifactReport;
+use crate::BuildError;
+use crate::report::ArtifactReport;
 
 pub struct ArtifactCache {
     root: PathBuf,
@@ -117,14 +117,21 @@ fn copy_atomically(from: &Path, to: &Path) -> Result<(), BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::build::report::{ArtifactKindName, BuildReport};
+    use crate::id::{ArtifactId, ArtifactKind, CodeScope};
+    use crate::report::BuildReport;
+    use strata_manifest::Cloud;
 
     fn report_of(path: &Path, input_key: &str) -> ArtifactReport {
         let bytes = fs_err::read(path).unwrap();
         ArtifactReport {
-            kind: ArtifactKindName::Function,
+            id: ArtifactId::FunctionCode {
+                cloud: Cloud::Aws,
+                scope: CodeScope::Service,
+                target: None,
+            },
+            kind: ArtifactKind::Function,
             name: "aws/svc".to_owned(),
-            cloud: "aws".to_owned(),
+            cloud: Cloud::Aws,
             target: None,
             path: "aws/svc.zip".to_owned(),
             sha256: strata_archive::hash_file(path).unwrap(),

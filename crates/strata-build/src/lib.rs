@@ -1,12 +1,22 @@
 //! The packager: from a resolved manifest to byte-identical zips in `.strata/build/<stage>/`.
 //!
-//! Steps: plan the artifacts ([`plan`]), pin every dependency set for its target from
-//! `strata.lock` (resolving and updating the lock when it is stale, unless `--locked` or
-//! `--offline`), compute each artifact's input key, reuse what the output directory or the
-//! build cache already has for that key, and assemble the rest from verified wheels without
-//! unpacking them. Nothing here prints: progress goes through [`BuildReporter`].
+//! This crate owns build planning (which artifacts a stage needs, [`plan`]), the typed
+//! identity of every artifact ([`ArtifactId`]: function code, requirements layer, manifest
+//! layer, Azure app, Google source, each with its [`Cloud`] and target), input keys (the hash
+//! of everything that decides an artifact's bytes), the artifact cache ([`cache`]) and the
+//! [`BuildReport`] that the CLI prints and the cloud adapters map into deploy specs.
+//!
+//! Steps: plan the artifacts, pin every dependency set for its target from `strata.lock`
+//! (resolving and updating the lock when it is stale, unless `--locked` or `--offline`),
+//! compute each artifact's input key, reuse what the output directory or the build cache
+//! already has for that key, and assemble the rest from verified wheels without unpacking
+//! them (strata-python finds and downloads the wheels, strata-archive writes the zips).
+//!
+//! It must never touch a cloud SDK, a terminal or clap: nothing here prints, progress goes
+//! through [`BuildReporter`], and errors carry their hints for the CLI to render.
 
 pub mod cache;
+mod id;
 pub mod plan;
 pub mod report;
 mod requirements;
@@ -18,20 +28,19 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use strata_archive::{ArchiveBuilder, ArchiveOptions, Excludes, VerifiedWheel, WheelLimits};
-use strata_manifest::{Architecture, Cloud, ResolvedConfig};
+use strata_manifest::ResolvedConfig;
+pub use strata_manifest::{Architecture, Cloud};
 use strata_python::{
     DependencySet, DownloadConfig, Downloader, EnvMap, IndexConfig, IndexOptions, Lockfile,
     PinnedDistribution, Target, Upgrade, WheelCache,
 };
 
-use crate::build::cache::ArtifactCache;
-use crate::build::plan::{
-    ArtifactKind, ArtifactPlan, BuildPlan, DependencyNeed, PlanOptions, RequirementsFormat,
-    TargetSpec,
+use crate::cache::ArtifactCache;
+pub use crate::id::{ArtifactId, ArtifactKind, ArtifactTarget, CodeScope};
+use crate::plan::{
+    ArtifactPlan, BuildPlan, DependencyNeed, PlanOptions, RequirementsFormat, TargetSpec,
 };
-use crate::build::report::{
-    ArtifactReport, BuildReport, DistributionReport, human_size, target_label,
-};
+pub use crate::report::{ArtifactReport, BuildReport, DistributionReport, human_size};
 
 /// Lambda's limit on a function's unzipped code plus all its layers.
 pub const LAMBDA_UNZIPPED_LIMIT: u64 = 262_144_000;
@@ -53,6 +62,9 @@ pub struct BuildSettings {
     pub source_date_epoch: Option<u64>,
     /// The process environment (index settings, credentials, `STRATA_CACHE_DIR`, `PATH`).
     pub env: EnvMap,
+    /// The `schema_version` written into `build-report.json`: the caller's, since the file
+    /// is the same document `strata package --output-format json` prints.
+    pub schema_version: u32,
 }
 
 /// Progress callbacks; the CLI draws bars or prints lines.
@@ -280,7 +292,7 @@ pub fn build(
             .dependencies
             .as_ref()
             .filter(|dependencies| dependencies.strip)
-            .zip(artifact.target.as_ref())
+            .zip(artifact.target())
             .map(|(_, target)| strip_tools.for_architecture(target.architecture));
         let key = input_key(
             artifact,
@@ -300,16 +312,7 @@ pub fn build(
                 ..report.clone()
             },
             None => match artifact_cache.get(&key, &output)? {
-                // The key covers contents, not identity: another artifact with the same
-                // inputs (an AWS zip and a GCP source of the same files) shares the bytes,
-                // but keeps its own name, cloud, target and functions.
                 Some(report) => ArtifactReport {
-                    kind: artifact.kind.into(),
-                    name: artifact.name.clone(),
-                    cloud: artifact.cloud.to_string(),
-                    target: artifact.target.as_ref().map(target_label),
-                    path: artifact.file_name(),
-                    functions: artifact.functions.clone(),
                     reused: true,
                     ..report
                 },
@@ -343,12 +346,15 @@ pub fn build(
                 }
             },
         };
+        // The key covers contents, not identity: a reused report may come from another
+        // artifact with the same inputs (an AWS zip and a GCP source of the same files), whose
+        // bytes are right but whose identity and functions are its own.
         let built = ArtifactReport {
             functions: artifact.functions.clone(),
-            path: artifact.file_name(),
             ..built
-        };
-        if artifact.cloud == Cloud::Aws && artifact.dependencies.is_some() {
+        }
+        .with_id(artifact.id.clone(), &artifact.name);
+        if artifact.cloud() == Cloud::Aws && artifact.dependencies.is_some() {
             for provided in LAMBDA_PROVIDED {
                 if built
                     .distributions
@@ -375,7 +381,7 @@ pub fn build(
         artifacts,
         notes,
     };
-    report::write(&settings.out_dir, &report)?;
+    report::write(&settings.out_dir, &report, settings.schema_version)?;
     Ok(BuildOutcome {
         report,
         lock_written,
@@ -473,7 +479,7 @@ fn merge_identical_layers(
             let dependencies = candidate
                 .dependencies
                 .as_ref()
-                .filter(|_| candidate.kind == ArtifactKind::Layer);
+                .filter(|_| candidate.kind() == ArtifactKind::Layer);
             dependencies.map(|d| {
                 (
                     pins[&d.need].key.clone(),
@@ -726,7 +732,7 @@ fn input_key(
         "options",
         &serde_json::to_string(options).expect("options serialize"),
     );
-    field("kind", &format!("{:?}", artifact.kind));
+    field("kind", &format!("{:?}", artifact.kind()));
     let describe = |files: &[strata_archive::TreeFile]| -> Result<Vec<String>, BuildError> {
         files
             .iter()
@@ -910,10 +916,11 @@ fn assemble(
         })
         .collect();
     let report = ArtifactReport {
-        kind: artifact.kind.into(),
+        id: artifact.id.clone(),
+        kind: artifact.kind(),
         name: artifact.name.clone(),
-        cloud: artifact.cloud.to_string(),
-        target: artifact.target.as_ref().map(target_label),
+        cloud: artifact.cloud(),
+        target: artifact.id.target(),
         path: artifact.file_name(),
         sha256: archive.sha256,
         code_sha256: archive.code_sha256,
@@ -940,7 +947,7 @@ fn strip_shared_libraries(
         replacements: vec![BTreeMap::new(); verified.len()],
         warnings: Vec::new(),
     };
-    let (Some((support, cache_dir)), Some(target)) = (strip, artifact.target.as_ref()) else {
+    let (Some((support, cache_dir)), Some(target)) = (strip, artifact.target()) else {
         return Ok(unchanged());
     };
     match support {
@@ -1024,12 +1031,12 @@ fn check_lambda_budget(
             .iter()
             .zip(artifacts)
             .filter(|(planned, _)| {
-                planned.cloud == Cloud::Aws && planned.functions.contains(&function.name)
+                planned.cloud() == Cloud::Aws && planned.functions.contains(&function.name)
             })
             .collect();
         if !used
             .iter()
-            .any(|(planned, _)| planned.kind == ArtifactKind::Function)
+            .any(|(planned, _)| planned.kind() == ArtifactKind::Function)
         {
             continue;
         }

@@ -14,7 +14,7 @@ use strata_archive::{ArchiveBuilder, ArchiveError, TreeFile};
 use strata_manifest::{Cloud, ResolvedConfig};
 use strata_python::secret::strip_requirements_credentials;
 
-use crate::build::plan::ArtifactPlan;
+use crate::plan::ArtifactPlan;
 
 /// File names read as requirements: the manifest's and every function's, plus the usual
 /// spellings (`requirements*.txt`, `*-requirements.txt`, `constraints*.txt`, `*.in`), since
@@ -114,7 +114,7 @@ pub fn credentials_note(
     files: &[TreeFile],
     names: &RequirementNames,
 ) -> Result<Option<String>, ArchiveError> {
-    if artifact.cloud != Cloud::Gcp {
+    if artifact.cloud() != Cloud::Gcp {
         return Ok(None);
     }
     let (_, stripped) = split(files.to_vec(), names)?;
