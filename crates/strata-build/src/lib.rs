@@ -733,6 +733,11 @@ fn input_key(
         &serde_json::to_string(options).expect("options serialize"),
     );
     field("kind", &format!("{:?}", artifact.kind()));
+    // Platform wheels differ by target anyway; pure ones do not, and the artifact is still
+    // another target's (its identity, and Lambda's compatible architectures, say so).
+    if let Some(target) = artifact.target() {
+        field("target", &target.to_string());
+    }
     let describe = |files: &[strata_archive::TreeFile]| -> Result<Vec<String>, BuildError> {
         files
             .iter()
@@ -1118,5 +1123,291 @@ mod tests {
                 .to_string()
                 .contains("is not a URL")
         );
+    }
+
+    mod layers_and_keys {
+        use std::collections::BTreeMap;
+        use std::path::Path;
+
+        use strata_archive::ArchiveOptions;
+        use strata_manifest::{Architecture, ResolvedConfig};
+        use strata_python::PinnedDistribution;
+
+        use crate::plan::tests::{plan, project, target};
+        use crate::plan::{ArtifactPlan, BuildPlan, DependencyNeed};
+        use crate::strip::StripSupport;
+        use crate::{ArtifactId, ArtifactKind, PinnedSet};
+
+        const SPLIT_REQUIREMENTS: &str = "\
+service: svc
+runtime: python3.12
+custom:
+  pythonRequirements:
+    layer: true
+functions:
+  one:
+    handler: one.handler
+    requirements: one/requirements.txt
+  two:
+    handler: two.handler
+    requirements: two/requirements.txt
+";
+
+        /// The pins `pin_dependencies` would give, with each set keyed as strata-python
+        /// keys it (from the requirement contents), without resolving anything.
+        fn pins_of(
+            config: &ResolvedConfig,
+            plan: &BuildPlan,
+        ) -> BTreeMap<DependencyNeed, PinnedSet> {
+            plan.dependency_needs()
+                .into_iter()
+                .map(|need| {
+                    let python = crate::python_target(&need.target).unwrap();
+                    let set =
+                        crate::dependency_set(config, &need, &python, &BTreeMap::new()).unwrap();
+                    let pinned = PinnedSet {
+                        key: set.key.clone(),
+                        pins: Vec::new(),
+                        index: set.requirements.options.clone(),
+                    };
+                    (need, pinned)
+                })
+                .collect()
+        }
+
+        fn layers(plan: &BuildPlan) -> Vec<(String, Vec<String>)> {
+            plan.artifacts
+                .iter()
+                .filter(|a| a.kind() == ArtifactKind::Layer)
+                .map(|a| (a.file_name(), a.functions.clone()))
+                .collect()
+        }
+
+        #[test]
+        fn requirement_files_with_the_same_contents_share_one_layer() {
+            let (_dir, config) = project(
+                "strata.yml",
+                SPLIT_REQUIREMENTS,
+                &[
+                    "one.py",
+                    "two.py",
+                    "one/requirements.txt=six==1.16.0\n",
+                    "two/requirements.txt=six==1.16.0\n",
+                ],
+            );
+            let planned = plan(&config);
+            assert_eq!(
+                layers(&planned).len(),
+                2,
+                "one layer per file before reading them"
+            );
+            let pins = pins_of(&config, &planned);
+            let merged = crate::merge_identical_layers(planned, &pins);
+            assert_eq!(
+                layers(&merged),
+                vec![(
+                    "aws/layers/python-requirements-one-requirements-py312-x86_64.zip".to_owned(),
+                    vec!["one".to_owned(), "two".to_owned()],
+                )]
+            );
+        }
+
+        #[test]
+        fn different_requirements_or_targets_keep_their_own_layers() {
+            let files = |two: &'static str| {
+                [
+                    "one.py",
+                    "two.py",
+                    "one/requirements.txt=six==1.16.0\n",
+                    two,
+                ]
+            };
+            let (_dir, config) = project(
+                "strata.yml",
+                SPLIT_REQUIREMENTS,
+                &files("two/requirements.txt=six==1.17.0\n"),
+            );
+            let planned = plan(&config);
+            let pins = pins_of(&config, &planned);
+            assert_eq!(
+                layers(&crate::merge_identical_layers(planned, &pins)).len(),
+                2
+            );
+
+            // The same file for two CPUs: the same requirements, two sets of wheels.
+            let arm = SPLIT_REQUIREMENTS.replace(
+                "    requirements: two/requirements.txt\n",
+                "    requirements: one/requirements.txt\n    aws:\n      architecture: arm64\n",
+            );
+            let (_dir, config) = project("strata.yml", &arm, &files("two.txt=unused"));
+            let planned = plan(&config);
+            let pins = pins_of(&config, &planned);
+            let merged = crate::merge_identical_layers(planned, &pins);
+            let targets: Vec<ArtifactId> = merged
+                .artifacts
+                .iter()
+                .filter(|a| a.kind() == ArtifactKind::Layer)
+                .map(|a| a.id.clone())
+                .collect();
+            assert_eq!(
+                targets.iter().map(ArtifactId::target).collect::<Vec<_>>(),
+                vec![
+                    Some(target(12, Architecture::Arm64)),
+                    Some(target(12, Architecture::X86_64)),
+                ]
+            );
+        }
+
+        const INDIVIDUAL: &str = "\
+service: svc
+provider:
+  name: aws
+  runtime: python3.12
+plugins:
+  - serverless-python-requirements
+package:
+  individually: true
+  patterns:
+    - '!notes/**'
+functions:
+  one:
+    handler: one.handler
+";
+
+        fn wheel(sha256: &str) -> PinnedDistribution {
+            PinnedDistribution::new(
+                "six",
+                "1.16.0",
+                "six-1.16.0-py2.py3-none-any.whl",
+                &"https://pypi.example/six-1.16.0-py2.py3-none-any.whl"
+                    .parse()
+                    .unwrap(),
+                sha256,
+            )
+        }
+
+        /// What decides one artifact's key besides its plan.
+        struct Inputs {
+            options: ArchiveOptions,
+            wheels: Vec<PinnedDistribution>,
+            strip: Option<StripSupport>,
+        }
+
+        impl Default for Inputs {
+            fn default() -> Self {
+                Self {
+                    options: ArchiveOptions::with_source_date_epoch(None),
+                    wheels: vec![wheel(&"a".repeat(64))],
+                    strip: None,
+                }
+            }
+        }
+
+        fn key(artifact: &ArtifactPlan, inputs: &Inputs) -> String {
+            let code = artifact.code.as_ref().unwrap();
+            let files =
+                strata_archive::list_tree_based(&code.root, &code.base, &code.patterns, &[])
+                    .unwrap();
+            crate::input_key(
+                artifact,
+                &inputs.options,
+                &inputs.wheels,
+                &files,
+                &[],
+                inputs.strip.as_ref(),
+            )
+            .unwrap()
+        }
+
+        fn function_zip(config: &ResolvedConfig) -> ArtifactPlan {
+            plan(config)
+                .artifacts
+                .into_iter()
+                .find(|a| a.id.is_code())
+                .unwrap()
+        }
+
+        fn write(dir: &Path, path: &str, contents: &str) {
+            let path = dir.join(path);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, contents).unwrap();
+        }
+
+        #[test]
+        fn the_input_key_changes_with_every_input_and_only_with_those() {
+            let (dir, config) = project(
+                "serverless.yml",
+                INDIVIDUAL,
+                &["one.py", "requirements.txt=six\n", "notes/todo.txt=later"],
+            );
+            let artifact = function_zip(&config);
+            let inputs = Inputs::default();
+            let original = key(&artifact, &inputs);
+            assert_eq!(
+                key(&artifact, &inputs),
+                original,
+                "the same inputs, the same key"
+            );
+
+            // Unrelated: a file the patterns leave out, and the manifest itself.
+            write(dir.path(), "notes/todo.txt", "much later");
+            write(
+                dir.path(),
+                "serverless.yml",
+                &format!("{INDIVIDUAL}# a comment\n"),
+            );
+            assert_eq!(key(&artifact, &inputs), original);
+
+            // A file of the code.
+            write(
+                dir.path(),
+                "one.py",
+                "def handler(event, context):\n    return 2\n",
+            );
+            let edited = key(&artifact, &inputs);
+            assert_ne!(edited, original);
+
+            // A lock entry: the same wheel name with other bytes.
+            let relocked = Inputs {
+                wheels: vec![wheel(&"b".repeat(64))],
+                ..Inputs::default()
+            };
+            assert_ne!(key(&artifact, &relocked), edited);
+
+            // An option: another timestamp for every entry.
+            let dated = Inputs {
+                options: ArchiveOptions::with_source_date_epoch(Some(1_700_000_000)),
+                ..Inputs::default()
+            };
+            assert_ne!(key(&artifact, &dated), edited);
+
+            // The strip tool decides the stripped bytes.
+            let stripless = Inputs {
+                strip: Some(StripSupport::Missing {
+                    looked_for: vec!["strip".to_owned()],
+                }),
+                ..Inputs::default()
+            };
+            assert_ne!(key(&artifact, &stripless), edited);
+        }
+
+        #[test]
+        fn the_input_key_changes_with_the_target() {
+            let files = ["one.py", "requirements.txt=six\n"];
+            let (_dir, config) = project("serverless.yml", INDIVIDUAL, &files);
+            let x86 = function_zip(&config);
+            let (_dir, config) = project(
+                "serverless.yml",
+                &INDIVIDUAL.replace(
+                    "runtime: python3.12",
+                    "runtime: python3.12\n  architecture: arm64",
+                ),
+                &files,
+            );
+            let arm = function_zip(&config);
+            assert_eq!(arm.id.target(), Some(target(12, Architecture::Arm64)));
+            // Same code, same (pure) wheels: only the target differs.
+            assert_ne!(key(&x86, &Inputs::default()), key(&arm, &Inputs::default()));
+        }
     }
 }

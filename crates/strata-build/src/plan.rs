@@ -640,3 +640,395 @@ fn slug(path: &Path) -> String {
         .trim_matches('-')
         .to_owned()
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::BTreeMap;
+
+    use strata_manifest::LoadOptions;
+
+    use super::*;
+    use crate::id::ArtifactTarget;
+
+    /// A project in a temporary directory: `files` are written with a small handler (or with
+    /// the text after `=`, as in `requirements.txt=six==1.16.0`), then the manifest is loaded
+    /// for the `dev` stage.
+    pub(crate) fn project(
+        manifest_name: &str,
+        manifest: &str,
+        files: &[&str],
+    ) -> (tempfile::TempDir, ResolvedConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::write(dir.path().join(manifest_name), manifest).unwrap();
+        for file in files {
+            let (path, contents) = file
+                .split_once('=')
+                .unwrap_or((file, "def handler(event, context):\n    return 1\n"));
+            let path = dir.path().join(path);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, contents).unwrap();
+        }
+        let options = LoadOptions {
+            project_dir: dir.path().to_owned(),
+            env: BTreeMap::new(),
+            ..LoadOptions::default()
+        };
+        let loaded = strata_manifest::load(&options).unwrap();
+        (dir, loaded.config)
+    }
+
+    pub(crate) fn serverless(
+        manifest: &str,
+        files: &[&str],
+    ) -> (tempfile::TempDir, ResolvedConfig) {
+        project("serverless.yml", manifest, files)
+    }
+
+    pub(crate) fn plan(config: &ResolvedConfig) -> BuildPlan {
+        plan_build(config, &PlanOptions::default()).unwrap()
+    }
+
+    /// Each planned artifact as (file, identity, functions), in plan order.
+    fn summary(plan: &BuildPlan) -> Vec<(String, ArtifactId, Vec<String>)> {
+        plan.artifacts
+            .iter()
+            .map(|a| (a.file_name(), a.id.clone(), a.functions.clone()))
+            .collect()
+    }
+
+    pub(crate) fn target(minor: u8, architecture: Architecture) -> ArtifactTarget {
+        ArtifactTarget {
+            runtime: PythonRuntime { major: 3, minor },
+            architecture,
+        }
+    }
+
+    fn names(functions: &[&str]) -> Vec<String> {
+        functions.iter().map(|f| (*f).to_owned()).collect()
+    }
+
+    const TWO_FUNCTIONS: &str = "\
+service: svc
+provider:
+  name: aws
+  runtime: python3.12
+plugins:
+  - serverless-python-requirements
+functions:
+  one:
+    handler: one.handler
+  two:
+    handler: two.handler
+";
+
+    const FILES: &[&str] = &["one.py", "two.py", "requirements.txt=six==1.16.0\n"];
+
+    #[test]
+    fn functions_share_the_service_zip_with_its_dependencies_by_default() {
+        let (_dir, config) = serverless(TWO_FUNCTIONS, FILES);
+        let plan = plan(&config);
+        assert_eq!(
+            summary(&plan),
+            vec![(
+                "aws/svc-py312-x86_64.zip".to_owned(),
+                ArtifactId::FunctionCode {
+                    cloud: Cloud::Aws,
+                    scope: CodeScope::Service,
+                    target: Some(target(12, Architecture::X86_64)),
+                },
+                names(&["one", "two"]),
+            )]
+        );
+        let dependencies = plan.artifacts[0].dependencies.as_ref().unwrap();
+        assert_eq!(
+            dependencies.need.requirements,
+            Path::new("requirements.txt")
+        );
+        assert_eq!(dependencies.prefix, "");
+    }
+
+    #[test]
+    fn individually_gives_each_function_its_own_zip() {
+        let manifest =
+            TWO_FUNCTIONS.replace("functions:", "package:\n  individually: true\nfunctions:");
+        let (_dir, config) = serverless(&manifest, FILES);
+        let plan = plan(&config);
+        let code = |name: &str| ArtifactId::FunctionCode {
+            cloud: Cloud::Aws,
+            scope: CodeScope::Function(name.to_owned()),
+            target: Some(target(12, Architecture::X86_64)),
+        };
+        assert_eq!(
+            summary(&plan),
+            vec![
+                (
+                    "aws/functions/one.zip".to_owned(),
+                    code("one"),
+                    names(&["one"])
+                ),
+                (
+                    "aws/functions/two.zip".to_owned(),
+                    code("two"),
+                    names(&["two"])
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_requirements_layer_takes_the_dependencies_out_of_the_code() {
+        let manifest = format!("{TWO_FUNCTIONS}custom:\n  pythonRequirements:\n    layer: true\n");
+        let (_dir, config) = serverless(&manifest, FILES);
+        let plan = plan(&config);
+        let layer = ArtifactId::RequirementsLayer {
+            name: "python-requirements-py312-x86_64".to_owned(),
+            target: target(12, Architecture::X86_64),
+        };
+        let code = ArtifactId::FunctionCode {
+            cloud: Cloud::Aws,
+            scope: CodeScope::Service,
+            target: None,
+        };
+        assert_eq!(
+            summary(&plan),
+            vec![
+                (
+                    "aws/layers/python-requirements-py312-x86_64.zip".to_owned(),
+                    layer,
+                    names(&["one", "two"]),
+                ),
+                ("aws/svc.zip".to_owned(), code, names(&["one", "two"])),
+            ]
+        );
+        assert!(plan.artifacts[1].dependencies.is_none());
+        assert_eq!(
+            plan.artifacts[0].dependencies.as_ref().unwrap().prefix,
+            LAMBDA_LAYER_PREFIX
+        );
+
+        let layers_only = plan_build(
+            &config,
+            &PlanOptions {
+                layers_only: true,
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            layers_only
+                .artifacts
+                .iter()
+                .map(|a| a.kind())
+                .collect::<Vec<_>>(),
+            vec![ArtifactKind::Layer]
+        );
+    }
+
+    #[test]
+    fn an_arm64_function_gets_its_own_layer_and_service_zip() {
+        let manifest = format!(
+            "{}custom:\n  pythonRequirements:\n    layer: true\n",
+            TWO_FUNCTIONS.replace(
+                "    handler: two.handler\n",
+                "    handler: two.handler\n    architecture: arm64\n"
+            )
+        );
+        let (_dir, config) = serverless(&manifest, FILES);
+        let layers: Vec<(ArtifactId, Vec<String>)> = plan(&config)
+            .artifacts
+            .into_iter()
+            .filter(|a| a.kind() == ArtifactKind::Layer)
+            .map(|a| (a.id, a.functions))
+            .collect();
+        assert_eq!(
+            layers,
+            vec![
+                (
+                    ArtifactId::RequirementsLayer {
+                        name: "python-requirements-py312-arm64".to_owned(),
+                        target: target(12, Architecture::Arm64),
+                    },
+                    names(&["two"]),
+                ),
+                (
+                    ArtifactId::RequirementsLayer {
+                        name: "python-requirements-py312-x86_64".to_owned(),
+                        target: target(12, Architecture::X86_64),
+                    },
+                    names(&["one"]),
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_cloud_gets_its_own_kind_of_artifact() {
+        let manifest = "\
+service: orders
+runtime: python3.11
+aws:
+  architecture: arm64
+azure:
+  subscriptionId: 00000000-0000-0000-0000-000000000000
+  resourceGroup: orders-rg
+  functionApp: orders-app
+  storageAccount: ordersstore
+  region: westeurope
+gcp:
+  project: orders-dev-123
+  region: europe-west1
+functions:
+  api:
+    handler: handler.handler
+    targets: [aws]
+  hello:
+    handler: function_app.handler
+    targets: [azure]
+  report:
+    handler: main.handler
+    targets: [aws, gcp]
+";
+        let (_dir, config) = project(
+            "strata.yml",
+            manifest,
+            &[
+                "handler.py",
+                "function_app.py",
+                "main.py",
+                "requirements.txt=six==1.16.0\n",
+            ],
+        );
+        let plan = plan(&config);
+        let by_cloud = |cloud: Cloud| -> Vec<(String, ArtifactId, Vec<String>)> {
+            summary(&plan)
+                .into_iter()
+                .filter(|(_, id, _)| id.cloud() == cloud)
+                .collect()
+        };
+        assert_eq!(
+            by_cloud(Cloud::Aws),
+            vec![(
+                "aws/orders-py311-arm64.zip".to_owned(),
+                ArtifactId::FunctionCode {
+                    cloud: Cloud::Aws,
+                    scope: CodeScope::Service,
+                    target: Some(target(11, Architecture::Arm64)),
+                },
+                names(&["api", "report"]),
+            )]
+        );
+        // Azure and Google run x86_64 whatever the AWS functions use.
+        assert_eq!(
+            by_cloud(Cloud::Azure),
+            vec![(
+                "azure/orders-app.zip".to_owned(),
+                ArtifactId::AzureApp {
+                    app: "orders-app".to_owned(),
+                    target: target(11, Architecture::X86_64),
+                },
+                names(&["hello"]),
+            )]
+        );
+        let azure = plan.artifacts.iter().find(|a| a.cloud() == Cloud::Azure);
+        assert_eq!(
+            azure.unwrap().dependencies.as_ref().unwrap().prefix,
+            AZURE_PACKAGES_PREFIX
+        );
+        assert_eq!(
+            by_cloud(Cloud::Gcp),
+            vec![(
+                "gcp/functions/report.zip".to_owned(),
+                ArtifactId::GcpSource {
+                    function: "report".to_owned(),
+                },
+                names(&["report"]),
+            )]
+        );
+        let gcp = plan.artifacts.iter().find(|a| a.cloud() == Cloud::Gcp);
+        assert!(
+            gcp.unwrap().dependencies.is_none(),
+            "Google's build installs them"
+        );
+    }
+
+    #[test]
+    fn a_manifest_layer_is_planned_for_the_functions_that_refer_to_it() {
+        let manifest = "\
+service: svc
+provider:
+  name: aws
+layers:
+  shared:
+    path: shared
+functions:
+  one:
+    handler: one.handler
+    layers:
+      - Ref: SharedLambdaLayer
+  two:
+    handler: two.handler
+";
+        let (_dir, config) = serverless(manifest, &["one.py", "two.py", "shared/util.py"]);
+        let plan = plan(&config);
+        let layer = plan
+            .artifacts
+            .iter()
+            .find(|a| a.kind() == ArtifactKind::Layer)
+            .unwrap();
+        assert_eq!(
+            (layer.file_name(), &layer.id, &layer.functions),
+            (
+                "aws/layers/shared.zip".to_owned(),
+                &ArtifactId::ManifestLayer {
+                    name: "shared".to_owned()
+                },
+                &names(&["one"]),
+            )
+        );
+        // The layer's folder ships as the layer, not inside the code.
+        let code = plan.artifacts.iter().find(|a| a.id.is_code()).unwrap();
+        assert!(
+            code.code
+                .as_ref()
+                .unwrap()
+                .patterns
+                .contains(&"!shared/**".to_owned()),
+            "{code:?}"
+        );
+    }
+
+    #[test]
+    fn selecting_a_function_plans_only_what_it_uses_and_an_unknown_one_is_named() {
+        let manifest =
+            TWO_FUNCTIONS.replace("functions:", "package:\n  individually: true\nfunctions:");
+        let (_dir, config) = serverless(&manifest, FILES);
+        let selected = plan_build(
+            &config,
+            &PlanOptions {
+                functions: names(&["two"]),
+                layers_only: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            selected
+                .artifacts
+                .iter()
+                .map(ArtifactPlan::file_name)
+                .collect::<Vec<_>>(),
+            ["aws/functions/two.zip"]
+        );
+        let error = plan_build(
+            &config,
+            &PlanOptions {
+                functions: names(&["three"]),
+                layers_only: false,
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&error, PlanError::UnknownFunction { name, known } if name == "three" && *known == names(&["one", "two"])),
+            "{error:?}"
+        );
+    }
+}
