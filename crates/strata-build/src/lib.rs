@@ -446,15 +446,7 @@ fn manifest_index_options(arguments: &[String]) -> Result<IndexOptions, BuildErr
 /// The target strata-python resolves for: the cloud's Python, CPU and glibc.
 pub fn python_target(spec: &TargetSpec) -> Result<Target, BuildError> {
     let python = (spec.runtime.major, spec.runtime.minor);
-    let arch = match spec.architecture {
-        Architecture::X86_64 => strata_python::Arch::X86_64,
-        Architecture::Arm64 => strata_python::Arch::Aarch64,
-    };
-    Ok(match spec.cloud {
-        Cloud::Aws => Target::aws_lambda(python, arch)?,
-        Cloud::Azure => Target::azure_functions(python)?,
-        Cloud::Gcp => Target::gcp_functions(python)?,
-    })
+    Ok(Target::for_cloud(spec.cloud, python, spec.architecture)?)
 }
 
 /// A dependency set's key (equal for equal requirement inputs) and its pins for one target.

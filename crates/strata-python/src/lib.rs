@@ -43,4 +43,4 @@ pub use requirements::{
 };
 pub use resolve::{ResolveError, ResolveRequest, ResolverTool, Upgrade, find_resolver, resolve};
 pub use secret::{Credentials, SecretUrl};
-pub use target::{Arch, Cloud, NoWheelError, Tag, Target, TargetError, WheelFilename, best_wheel};
+pub use target::{NoWheelError, Tag, Target, TargetError, WheelFilename, best_wheel, machine};

@@ -411,7 +411,7 @@ mod tests {
     use super::*;
     use crate::index::EnvMap;
     use crate::requirements::parse_requirements_str;
-    use crate::target::Arch;
+    use strata_provider::Architecture;
 
     fn set(text: &str, source: &str) -> DependencySet {
         let file = parse_requirements_str(text, Path::new(source), &EnvMap::new()).unwrap();
@@ -443,8 +443,8 @@ mod tests {
 
     #[test]
     fn round_trip_is_deterministic_and_has_no_credentials() {
-        let x86 = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
-        let arm = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+        let x86 = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
+        let arm = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
         let set = set("requests>=2\nboto3\n", "requirements.txt");
         let mut one = Lockfile::default();
         one.insert(
@@ -501,8 +501,8 @@ mod tests {
 
     #[test]
     fn staleness_says_which_set_target_and_why() {
-        let x86 = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
-        let arm = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+        let x86 = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
+        let arm = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
         let original = set("requests>=2\nboto3\n", "requirements.txt");
         let mut lock = Lockfile::default();
         lock.insert(&original, &x86, vec![pin("requests", "2.32.0")]);

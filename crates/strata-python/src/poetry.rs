@@ -748,7 +748,7 @@ fn requirement_line(package: &LockedPackage, lock: &Path) -> Result<String, Poet
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Arch;
+    use strata_provider::Architecture;
 
     const PYPROJECT: &str = r#"
 [tool.poetry]
@@ -854,7 +854,7 @@ files = []
     }
 
     fn lambda(minor: u8) -> Target {
-        Target::aws_lambda((3, minor), Arch::X86_64).unwrap()
+        Target::aws_lambda((3, minor), Architecture::X86_64).unwrap()
     }
 
     #[test]

@@ -514,7 +514,10 @@ fn uv_platform(target: &Target) -> String {
         .copied()
         .find(|&minor| target.glibc.0 == 2 && minor <= target.glibc.1)
         .unwrap_or(17);
-    format!("{}-manylinux_2_{minor}", target.arch)
+    format!(
+        "{}-manylinux_2_{minor}",
+        crate::target::machine(target.arch)
+    )
 }
 
 fn resolve_with_uv(
@@ -1016,7 +1019,7 @@ fn walk_for_target(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Arch;
+    use strata_provider::Architecture;
 
     #[test]
     fn hostile_requires_dist_in_a_report_is_skipped_not_a_panic() {
@@ -1033,7 +1036,7 @@ mod tests {
         }))
         .unwrap();
         let roots = vec![parse_requirement_text("demo", Path::new(".")).unwrap()];
-        let target = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
+        let target = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
         let walk = walk_for_target(&report, &roots, &target);
         assert!(walk.reachable.contains("demo"));
         // The well-formed dependency is still followed (and is missing from this report).
@@ -1042,9 +1045,9 @@ mod tests {
 
     #[test]
     fn uv_platform_never_exceeds_the_baseline() {
-        let lambda39 = Target::aws_lambda((3, 9), Arch::Aarch64).unwrap();
+        let lambda39 = Target::aws_lambda((3, 9), Architecture::Arm64).unwrap();
         assert_eq!(uv_platform(&lambda39), "aarch64-manylinux_2_17");
-        let lambda312 = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
+        let lambda312 = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
         assert_eq!(uv_platform(&lambda312), "x86_64-manylinux_2_34");
         let azure = Target::azure_functions((3, 11)).unwrap();
         assert_eq!(uv_platform(&azure), "x86_64-manylinux_2_31");
@@ -1168,7 +1171,7 @@ wheels = [
             b = "b".repeat(64),
             c = "c".repeat(64)
         );
-        let arm = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+        let arm = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
         let pins = parse_pylock(&text, &arm, Path::new("/"), None).unwrap();
         assert_eq!(
             pins[0].filename,
@@ -1176,7 +1179,7 @@ wheels = [
         );
         assert_eq!(pins[0].sha256, "a".repeat(64));
         assert_eq!(pins[0].size, Some(10));
-        let py311 = Target::aws_lambda((3, 11), Arch::X86_64).unwrap();
+        let py311 = Target::aws_lambda((3, 11), Architecture::X86_64).unwrap();
         let pins = parse_pylock(&text, &py311, Path::new("/"), None).unwrap();
         assert_eq!(pins[0].filename, "pkg-1.0-py3-none-any.whl");
 

@@ -16,74 +16,23 @@ use std::str::FromStr;
 use pep440_rs::Version;
 use pep508_rs::{MarkerEnvironment, MarkerEnvironmentBuilder, PackageName};
 use serde::{Deserialize, Serialize};
+use strata_provider::{Architecture, Cloud};
 
-/// CPU architecture of a target, spelled as wheel platform tags spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Arch {
-    X86_64,
-    Aarch64,
-}
-
-impl Arch {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "aarch64",
-        }
-    }
-
-    /// How AWS names it (`x86_64`, `arm64`).
-    pub fn aws_name(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "x86_64",
-            Arch::Aarch64 => "arm64",
-        }
+/// How wheel platform tags and `platform_machine` spell an architecture (`aarch64` where Lambda
+/// says `arm64`).
+pub fn machine(architecture: Architecture) -> &'static str {
+    match architecture {
+        Architecture::X86_64 => "x86_64",
+        Architecture::Arm64 => "aarch64",
     }
 }
 
-impl fmt::Display for Arch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Arch {
-    type Err = TargetError;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.to_ascii_lowercase().as_str() {
-            "x86_64" | "amd64" | "x64" => Ok(Arch::X86_64),
-            "aarch64" | "arm64" => Ok(Arch::Aarch64),
-            _ => Err(TargetError::UnknownArch {
-                arch: text.to_string(),
-            }),
-        }
-    }
-}
-
-/// The cloud whose runtime a target describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Cloud {
-    AwsLambda,
-    AzureFunctions,
-    GcpFunctions,
-}
-
-impl Cloud {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Cloud::AwsLambda => "aws-lambda",
-            Cloud::AzureFunctions => "azure-functions",
-            Cloud::GcpFunctions => "gcp-functions",
-        }
-    }
-}
-
-impl fmt::Display for Cloud {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The runtime family a target's cloud offers, as labels name it (`aws-lambda`).
+fn runtime_family(cloud: Cloud) -> &'static str {
+    match cloud {
+        Cloud::Aws => "aws-lambda",
+        Cloud::Azure => "azure-functions",
+        Cloud::Gcp => "gcp-functions",
     }
 }
 
@@ -92,22 +41,23 @@ impl fmt::Display for Cloud {
 pub struct Target {
     pub cloud: Cloud,
     pub python: (u8, u8),
-    pub arch: Arch,
+    pub arch: Architecture,
     pub glibc: (u16, u16),
 }
 
 /// Errors about targets and wheel filenames.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("{cloud} has no Python {}.{} runtime on {arch} (it offers: {offered})", python.0, python.1)]
+    #[error(
+        "{} has no Python {}.{} runtime on {} (it offers: {offered})",
+        runtime_family(*cloud), python.0, python.1, machine(*arch)
+    )]
     UnsupportedRuntime {
         cloud: Cloud,
         python: (u8, u8),
-        arch: Arch,
+        arch: Architecture,
         offered: String,
     },
-    #[error("unknown architecture `{arch}` (expected x86_64 or arm64)")]
-    UnknownArch { arch: String },
     #[error("`{filename}` is not a valid wheel filename: {reason}")]
     InvalidWheelFilename { filename: String, reason: String },
 }
@@ -126,10 +76,10 @@ fn offered(pythons: &[(u8, u8)]) -> String {
 
 impl Target {
     /// A Lambda `pythonX.Y` runtime on `arch`.
-    pub fn aws_lambda(python: (u8, u8), arch: Arch) -> Result<Self, TargetError> {
+    pub fn aws_lambda(python: (u8, u8), arch: Architecture) -> Result<Self, TargetError> {
         if !LAMBDA_PYTHONS.contains(&python) {
             return Err(TargetError::UnsupportedRuntime {
-                cloud: Cloud::AwsLambda,
+                cloud: Cloud::Aws,
                 python,
                 arch,
                 offered: offered(LAMBDA_PYTHONS),
@@ -137,7 +87,7 @@ impl Target {
         }
         let glibc = if python >= (3, 12) { (2, 34) } else { (2, 26) };
         Ok(Self {
-            cloud: Cloud::AwsLambda,
+            cloud: Cloud::Aws,
             python,
             arch,
             glibc,
@@ -148,17 +98,17 @@ impl Target {
     pub fn azure_functions(python: (u8, u8)) -> Result<Self, TargetError> {
         if !AZURE_PYTHONS.contains(&python) {
             return Err(TargetError::UnsupportedRuntime {
-                cloud: Cloud::AzureFunctions,
+                cloud: Cloud::Azure,
                 python,
-                arch: Arch::X86_64,
+                arch: Architecture::X86_64,
                 offered: offered(AZURE_PYTHONS),
             });
         }
         let glibc = if python >= (3, 12) { (2, 36) } else { (2, 31) };
         Ok(Self {
-            cloud: Cloud::AzureFunctions,
+            cloud: Cloud::Azure,
             python,
-            arch: Arch::X86_64,
+            arch: Architecture::X86_64,
             glibc,
         })
     }
@@ -167,9 +117,9 @@ impl Target {
     pub fn gcp_functions(python: (u8, u8)) -> Result<Self, TargetError> {
         if !GCP_PYTHONS.contains(&python) {
             return Err(TargetError::UnsupportedRuntime {
-                cloud: Cloud::GcpFunctions,
+                cloud: Cloud::Gcp,
                 python,
-                arch: Arch::X86_64,
+                arch: Architecture::X86_64,
                 offered: offered(GCP_PYTHONS),
             });
         }
@@ -179,19 +129,23 @@ impl Target {
             _ => (2, 35),
         };
         Ok(Self {
-            cloud: Cloud::GcpFunctions,
+            cloud: Cloud::Gcp,
             python,
-            arch: Arch::X86_64,
+            arch: Architecture::X86_64,
             glibc,
         })
     }
 
     /// A target for `cloud`; `arch` must be x86_64 except on Lambda.
-    pub fn for_cloud(cloud: Cloud, python: (u8, u8), arch: Arch) -> Result<Self, TargetError> {
+    pub fn for_cloud(
+        cloud: Cloud,
+        python: (u8, u8),
+        arch: Architecture,
+    ) -> Result<Self, TargetError> {
         let target = match cloud {
-            Cloud::AwsLambda => return Self::aws_lambda(python, arch),
-            Cloud::AzureFunctions => Self::azure_functions(python)?,
-            Cloud::GcpFunctions => Self::gcp_functions(python)?,
+            Cloud::Aws => return Self::aws_lambda(python, arch),
+            Cloud::Azure => Self::azure_functions(python)?,
+            Cloud::Gcp => Self::gcp_functions(python)?,
         };
         if target.arch != arch {
             return Err(TargetError::UnsupportedRuntime {
@@ -201,7 +155,7 @@ impl Target {
                 offered: format!(
                     "{} on x86_64",
                     offered(match cloud {
-                        Cloud::AzureFunctions => AZURE_PYTHONS,
+                        Cloud::Azure => AZURE_PYTHONS,
                         _ => GCP_PYTHONS,
                     })
                 ),
@@ -214,7 +168,7 @@ impl Target {
     pub fn all_runtimes() -> Vec<Self> {
         let mut targets = Vec::new();
         for &python in LAMBDA_PYTHONS {
-            for arch in [Arch::X86_64, Arch::Aarch64] {
+            for arch in [Architecture::X86_64, Architecture::Arm64] {
                 targets.extend(Self::aws_lambda(python, arch));
             }
         }
@@ -244,21 +198,21 @@ impl Target {
     /// The runtime as the cloud names it: `python3.12` (Lambda), `python312` (GCP), `3.12` (Azure).
     pub fn runtime(&self) -> String {
         match self.cloud {
-            Cloud::AwsLambda => format!("python{}", self.python_version()),
-            Cloud::GcpFunctions => format!("python{}{}", self.python.0, self.python.1),
-            Cloud::AzureFunctions => self.python_version(),
+            Cloud::Aws => format!("python{}", self.python_version()),
+            Cloud::Gcp => format!("python{}{}", self.python.0, self.python.1),
+            Cloud::Azure => self.python_version(),
         }
     }
 
     /// `aws-lambda python3.12 arm64 (glibc 2.34)`: for messages and reports.
     pub fn label(&self) -> String {
         let arch = match self.cloud {
-            Cloud::AwsLambda => self.arch.aws_name(),
-            _ => self.arch.as_str(),
+            Cloud::Aws => self.arch.as_str(),
+            _ => machine(self.arch),
         };
         format!(
             "{} {} {arch} (glibc {}.{})",
-            self.cloud,
+            runtime_family(self.cloud),
             self.runtime(),
             self.glibc.0,
             self.glibc.1
@@ -273,7 +227,7 @@ impl Target {
             self.cpython_tag(),
             self.glibc.0,
             self.glibc.1,
-            self.arch
+            machine(self.arch)
         )
     }
 
@@ -281,10 +235,10 @@ impl Target {
     /// x86_64, 2_17 on aarch64, as `packaging` does), each legacy alias right after its
     /// equivalent. `linux_<arch>` is left out: such wheels are not portable.
     pub fn platform_tags(&self) -> Vec<String> {
-        let arch = self.arch.as_str();
+        let arch = machine(self.arch);
         let oldest = match self.arch {
-            Arch::X86_64 => 5,
-            Arch::Aarch64 => 17,
+            Architecture::X86_64 => 5,
+            Architecture::Arm64 => 17,
         };
         let mut tags = Vec::new();
         if self.glibc.0 != 2 {
@@ -294,8 +248,8 @@ impl Target {
             tags.push(format!("manylinux_2_{minor}_{arch}"));
             let legacy = match minor {
                 17 => Some("manylinux2014"),
-                12 if self.arch == Arch::X86_64 => Some("manylinux2010"),
-                5 if self.arch == Arch::X86_64 => Some("manylinux1"),
+                12 if self.arch == Architecture::X86_64 => Some("manylinux2010"),
+                5 if self.arch == Architecture::X86_64 => Some("manylinux1"),
                 _ => None,
             };
             if let Some(legacy) = legacy {
@@ -354,7 +308,7 @@ impl Target {
             implementation_name: "cpython",
             implementation_version: &full_version,
             os_name: "posix",
-            platform_machine: self.arch.as_str(),
+            platform_machine: machine(self.arch),
             platform_python_implementation: "CPython",
             platform_release: "",
             platform_system: "Linux",
@@ -552,7 +506,7 @@ impl NoWheelError {
         } else {
             format!(
                 "pin a version of {package} with a wheel for {} glibc {}.{} and Python {}, or choose another runtime",
-                target.arch,
+                machine(target.arch),
                 target.glibc.0,
                 target.glibc.1,
                 target.python_version()
@@ -584,7 +538,7 @@ mod tests {
 
     #[test]
     fn lambda_python39_x86_64_tags() {
-        let target = Target::aws_lambda((3, 9), Arch::X86_64).unwrap();
+        let target = Target::aws_lambda((3, 9), Architecture::X86_64).unwrap();
         assert_eq!(target.glibc, (2, 26));
         assert_eq!(
             tags(&target, 12),
@@ -630,7 +584,7 @@ mod tests {
 
     #[test]
     fn lambda_python312_arm64_tags() {
-        let target = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+        let target = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
         assert_eq!(target.glibc, (2, 34));
         let platforms = target.platform_tags();
         assert_eq!(platforms.first().unwrap(), "manylinux_2_34_aarch64");
@@ -667,18 +621,22 @@ mod tests {
         assert_eq!(Target::gcp_functions((3, 14)).unwrap().glibc, (2, 39));
         assert_eq!(Target::gcp_functions((3, 9)).unwrap().glibc, (2, 27));
         assert_eq!(
-            Target::aws_lambda((3, 11), Arch::Aarch64).unwrap().glibc,
+            Target::aws_lambda((3, 11), Architecture::Arm64)
+                .unwrap()
+                .glibc,
             (2, 26)
         );
         assert_eq!(
-            Target::aws_lambda((3, 8), Arch::X86_64)
+            Target::aws_lambda((3, 8), Architecture::X86_64)
                 .unwrap_err()
                 .to_string(),
             "aws-lambda has no Python 3.8 runtime on x86_64 (it offers: 3.9, 3.10, 3.11, 3.12, 3.13, 3.14)"
         );
-        assert!(Target::for_cloud(Cloud::AzureFunctions, (3, 12), Arch::Aarch64).is_err());
+        assert!(Target::for_cloud(Cloud::Azure, (3, 12), Architecture::Arm64).is_err());
         assert_eq!(
-            Target::aws_lambda((3, 12), Arch::Aarch64).unwrap().label(),
+            Target::aws_lambda((3, 12), Architecture::Arm64)
+                .unwrap()
+                .label(),
             "aws-lambda python3.12 arm64 (glibc 2.34)"
         );
         assert_eq!(
@@ -696,9 +654,9 @@ mod tests {
             "arm-helper; platform_machine == \"aarch64\" and sys_platform == \"linux\""
                 .parse()
                 .unwrap();
-        let py311 = Target::aws_lambda((3, 11), Arch::X86_64).unwrap();
-        let py312 = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
-        let arm = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+        let py311 = Target::aws_lambda((3, 11), Architecture::X86_64).unwrap();
+        let py312 = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
+        let arm = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
         assert!(old_python.evaluate_markers(&py311.marker_environment(), &[]));
         assert!(!old_python.evaluate_markers(&py312.marker_environment(), &[]));
         assert!(!arm_only.evaluate_markers(&py312.marker_environment(), &[]));
@@ -749,22 +707,22 @@ mod tests {
             "pkg-1.0-cp312-cp312-manylinux_2_35_x86_64.whl",
             "pkg-1.0-cp312-cp312-macosx_11_0_arm64.whl",
         ]);
-        let x86 = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
+        let x86 = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
         assert_eq!(
             best_wheel(&files, &x86).unwrap().filename,
             "pkg-1.0-cp312-cp312-manylinux_2_28_x86_64.whl"
         );
-        let arm = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+        let arm = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
         assert_eq!(
             best_wheel(&files, &arm).unwrap().filename,
             "pkg-1.0-cp312-cp312-manylinux_2_17_aarch64.manylinux2014_aarch64.whl"
         );
-        let py311 = Target::aws_lambda((3, 11), Arch::X86_64).unwrap();
+        let py311 = Target::aws_lambda((3, 11), Architecture::X86_64).unwrap();
         assert_eq!(
             best_wheel(&files, &py311).unwrap().filename,
             "pkg-1.0-cp39-abi3-manylinux_2_17_x86_64.whl"
         );
-        let py311_arm = Target::aws_lambda((3, 11), Arch::Aarch64).unwrap();
+        let py311_arm = Target::aws_lambda((3, 11), Architecture::Arm64).unwrap();
         assert_eq!(
             best_wheel(&files, &py311_arm).unwrap().filename,
             "pkg-1.0-py3-none-any.whl"
@@ -787,7 +745,7 @@ mod tests {
 
     #[test]
     fn no_wheel_error_message() {
-        let target = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+        let target = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
         let files: Vec<String> = (0..7)
             .map(|i| format!("pkg-1.0-cp31{i}-cp31{i}-win_amd64.whl"))
             .collect();

@@ -5,9 +5,10 @@ mod common;
 use common::index_config;
 use std::path::Path;
 
+use strata_provider::Architecture;
 use strata_python::{
-    Arch, DependencySet, EnvMap, IndexConfig, Lockfile, PinnedDistribution, ResolveError,
-    ResolveRequest, ResolverTool, Target, Upgrade, parse_requirements_str, resolve,
+    DependencySet, EnvMap, IndexConfig, Lockfile, PinnedDistribution, ResolveError, ResolveRequest,
+    ResolverTool, Target, Upgrade, parse_requirements_str, resolve,
 };
 use strata_tests::LocalIndex;
 use strata_tests::wheel::{WheelBuilder, tags};
@@ -103,7 +104,7 @@ fn check_tree(tool: &ResolverTool) {
     let config = index_config(&index.url());
     let set = dependency_set("a\n");
 
-    let x86 = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
+    let x86 = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
     let pins = run(tool, &set, &x86, &config).unwrap();
     assert_eq!(
         summary(&pins),
@@ -117,7 +118,7 @@ fn check_tree(tool: &ResolverTool) {
     let bytes = std::fs::read(dir.path().join(&b.filename)).unwrap();
     assert_eq!(b.sha256, strata_tests::wheel::sha256_hex(&bytes));
 
-    let arm = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+    let arm = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
     let pins = run(tool, &set, &arm, &config).unwrap();
     assert_eq!(
         summary(&pins),
@@ -129,7 +130,7 @@ fn check_tree(tool: &ResolverTool) {
     );
 
     // Python 3.11 needs d; 3.11 has b's cp311 wheel on x86_64 but only the pure b 0.9 on arm64.
-    let py311 = Target::aws_lambda((3, 11), Arch::X86_64).unwrap();
+    let py311 = Target::aws_lambda((3, 11), Architecture::X86_64).unwrap();
     let pins = run(tool, &set, &py311, &config).unwrap();
     assert_eq!(
         summary(&pins),
@@ -160,12 +161,12 @@ fn top_level_markers_are_evaluated_for_the_target() {
     let config = index_config(&index.url());
     let set = dependency_set("c; platform_machine == \"aarch64\"\nd; python_version < \"3.12\"\n");
     let tool = pip_tool();
-    let arm = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+    let arm = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
     assert_eq!(
         summary(&run(&tool, &set, &arm, &config).unwrap()),
         ["c-2.0-py3-none-any.whl"]
     );
-    let py311 = Target::aws_lambda((3, 11), Arch::X86_64).unwrap();
+    let py311 = Target::aws_lambda((3, 11), Architecture::X86_64).unwrap();
     assert_eq!(
         summary(&run(&tool, &set, &py311, &config).unwrap()),
         ["d-3.0-py3-none-any.whl"]
@@ -182,7 +183,7 @@ fn credentials_reach_pip_but_never_the_lock_or_errors() {
         .unwrap();
     let config = index_config(&index.url_with_credentials());
     let tool = pip_tool();
-    let target = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
+    let target = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
     let set = dependency_set("a\n");
     let pins = run(&tool, &set, &target, &config).unwrap();
     assert_eq!(pins.len(), 2);
@@ -230,7 +231,7 @@ fn upgrade_package_keeps_other_pins() {
     let index = LocalIndex::start(dir.path()).unwrap();
     let config = index_config(&index.url());
     let tool = pip_tool();
-    let target = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
+    let target = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
     let set = dependency_set("x\ny\n");
     let first = run(&tool, &set, &target, &config).unwrap();
     WheelBuilder::new("x", "2.0").write_to(dir.path()).unwrap();
@@ -270,7 +271,7 @@ fn no_wheel_for_the_target_is_an_error() {
     let index = LocalIndex::start(dir.path()).unwrap();
     let config = index_config(&index.url());
     let set = dependency_set("native\n");
-    let arm = Target::aws_lambda((3, 12), Arch::Aarch64).unwrap();
+    let arm = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
     let uv = which("uv").expect("uv is required for this test: `pip install uv==0.13.9`");
     for tool in [pip_tool(), ResolverTool::Uv(uv)] {
         let error = run(&tool, &set, &arm, &config).unwrap_err();

@@ -9,8 +9,9 @@ use common::index_config;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use strata_provider::Architecture;
 use strata_python::{
-    Arch, DependencySet, DownloadConfig, DownloadError, Downloader, EnvMap, NoReporter,
+    DependencySet, DownloadConfig, DownloadError, Downloader, EnvMap, NoReporter,
     PinnedDistribution, ResolveError, ResolveRequest, ResolverTool, Target, Upgrade, WheelCache,
     parse_requirements_str, resolve,
 };
@@ -140,7 +141,7 @@ fn resolve_through(
     env: &EnvMap,
 ) -> Result<Vec<PinnedDistribution>, ResolveError> {
     let set = dependency_set("demo==1.0\n");
-    let target = Target::aws_lambda((3, 12), Arch::X86_64).unwrap();
+    let target = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
     let index = index_config(&front.url());
     resolve(
         tool,
