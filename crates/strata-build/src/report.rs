@@ -3,7 +3,6 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-
 use strata_manifest::Cloud;
 
 use crate::id::{ArtifactId, ArtifactKind, ArtifactTarget};
@@ -194,7 +193,116 @@ impl fmt::Display for BuildReport {
 
 #[cfg(test)]
 mod tests {
-    use super::human_size;
+    use super::*;
+    use crate::id::CodeScope;
+
+    fn built(id: ArtifactId, name: &str, functions: &[&str]) -> ArtifactReport {
+        ArtifactReport {
+            id: id.clone(),
+            kind: id.kind(),
+            name: String::new(),
+            cloud: id.cloud(),
+            target: None,
+            path: String::new(),
+            sha256: "00".repeat(32),
+            code_sha256: String::new(),
+            zipped_size: 1,
+            unzipped_size: 1,
+            file_count: 1,
+            distributions: Vec::new(),
+            functions: functions.iter().map(|f| (*f).to_owned()).collect(),
+            reused: false,
+            input_key: String::new(),
+        }
+        .with_id(id, name)
+    }
+
+    #[test]
+    fn function_code_and_layers_are_found_by_identity_and_cloud() {
+        let target = ArtifactTarget {
+            runtime: strata_manifest::PythonRuntime::DEFAULT,
+            architecture: strata_manifest::Architecture::X86_64,
+        };
+        let report = BuildReport {
+            service: "svc".to_owned(),
+            stage: "dev".to_owned(),
+            output_dir: "out".to_owned(),
+            artifacts: vec![
+                built(
+                    ArtifactId::RequirementsLayer {
+                        name: "deps".to_owned(),
+                        target,
+                    },
+                    "aws/layers/deps",
+                    &["api", "report"],
+                ),
+                built(
+                    ArtifactId::ManifestLayer {
+                        name: "shared".to_owned(),
+                    },
+                    "aws/layers/shared",
+                    &["api"],
+                ),
+                built(
+                    ArtifactId::FunctionCode {
+                        cloud: Cloud::Aws,
+                        scope: CodeScope::Service,
+                        target: None,
+                    },
+                    "aws/svc",
+                    &["api", "report"],
+                ),
+                built(
+                    ArtifactId::AzureApp {
+                        app: "svc".to_owned(),
+                        target,
+                    },
+                    "azure/svc",
+                    &["hello"],
+                ),
+                built(
+                    ArtifactId::GcpSource {
+                        function: "report".to_owned(),
+                    },
+                    "gcp/functions/report",
+                    &["report"],
+                ),
+            ],
+            notes: Vec::new(),
+        };
+        let path = |found: Option<&ArtifactReport>| found.map(|a| a.path.clone());
+        // A layer lists the function too, but it is not the function's code.
+        assert_eq!(
+            path(report.function_code(Cloud::Aws, "report")),
+            Some("aws/svc.zip".to_owned())
+        );
+        assert_eq!(
+            path(report.function_code(Cloud::Gcp, "report")),
+            Some("gcp/functions/report.zip".to_owned())
+        );
+        assert_eq!(
+            path(report.function_code(Cloud::Azure, "hello")),
+            Some("azure/svc.zip".to_owned())
+        );
+        assert_eq!(path(report.function_code(Cloud::Gcp, "api")), None);
+        assert_eq!(
+            report
+                .layers(Cloud::Aws)
+                .map(|a| a.path.as_str())
+                .collect::<Vec<_>>(),
+            ["aws/layers/deps.zip", "aws/layers/shared.zip"]
+        );
+        assert_eq!(report.layers(Cloud::Azure).count(), 0);
+        // The fields a JSON reader sees follow the identity.
+        assert_eq!(
+            (
+                report.artifacts[3].kind,
+                report.artifacts[3].cloud,
+                report.artifacts[3].target
+            ),
+            (ArtifactKind::App, Cloud::Azure, Some(target))
+        );
+    }
 
     #[test]
     fn sizes_use_decimal_units() {
