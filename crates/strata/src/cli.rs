@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use strata_manifest::Cloud;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -124,13 +126,13 @@ pub struct DeploySelectionArgs {
 #[derive(Debug, Clone, Default, Args)]
 pub struct CloudFilterArgs {
     /// Act on this cloud only; repeat for several (default: every cloud the stage targets)
-    #[arg(long = "cloud", value_enum, value_name = "CLOUD")]
-    pub clouds: Vec<CloudArg>,
+    #[arg(long = "cloud", value_parser = cloud_parser(), value_name = "CLOUD")]
+    pub clouds: Vec<Cloud>,
 }
 
 impl CloudFilterArgs {
-    pub fn clouds(&self) -> Vec<strata_manifest::Cloud> {
-        self.clouds.iter().map(|cloud| cloud.cloud()).collect()
+    pub fn clouds(&self) -> Vec<Cloud> {
+        self.clouds.clone()
     }
 }
 
@@ -269,8 +271,8 @@ pub enum DocumentFormat {
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Cloud to target; repeat for several (default: aws)
-    #[arg(long = "cloud", value_enum, value_name = "CLOUD")]
-    pub clouds: Vec<CloudArg>,
+    #[arg(long = "cloud", value_parser = cloud_parser(), value_name = "CLOUD")]
+    pub clouds: Vec<Cloud>,
 
     /// Service name (default: the directory's name)
     #[arg(long, value_name = "NAME")]
@@ -281,19 +283,8 @@ pub struct InitArgs {
     pub dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CloudArg {
-    Aws,
-    Azure,
-    Gcp,
-}
-
-impl CloudArg {
-    pub fn cloud(self) -> strata_manifest::Cloud {
-        match self {
-            Self::Aws => strata_manifest::Cloud::Aws,
-            Self::Azure => strata_manifest::Cloud::Azure,
-            Self::Gcp => strata_manifest::Cloud::Gcp,
-        }
-    }
+/// `--cloud` takes the spellings manifests use; clap lists them in `--help` and in errors.
+fn cloud_parser() -> impl clap::builder::TypedValueParser<Value = Cloud> {
+    clap::builder::PossibleValuesParser::new(Cloud::ALL.map(Cloud::as_str))
+        .map(|name| name.parse::<Cloud>().expect("every listed name is a cloud"))
 }

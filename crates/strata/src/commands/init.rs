@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::cli::{CloudArg, InitArgs};
+use crate::cli::InitArgs;
 use crate::commands::Context;
 use crate::error::CliError;
 
@@ -14,15 +14,7 @@ struct InitReport {
 }
 
 pub fn run(context: &Context, args: &InitArgs) -> Result<(), CliError> {
-    let mut clouds: Vec<strata_manifest::Cloud> = args
-        .clouds
-        .iter()
-        .map(|cloud| match cloud {
-            CloudArg::Aws => strata_manifest::Cloud::Aws,
-            CloudArg::Azure => strata_manifest::Cloud::Azure,
-            CloudArg::Gcp => strata_manifest::Cloud::Gcp,
-        })
-        .collect();
+    let mut clouds = args.clouds.clone();
     if clouds.is_empty() {
         clouds.push(strata_manifest::Cloud::Aws);
     }
