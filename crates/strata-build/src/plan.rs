@@ -158,6 +158,8 @@ pub struct PlanOptions {
     /// Only these functions (and the layers they use); empty means all.
     pub functions: Vec<String>,
     pub layers_only: bool,
+    /// Only these clouds' artifacts (`--cloud`); empty means every cloud a function targets.
+    pub clouds: Vec<Cloud>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -189,8 +191,9 @@ pub fn plan_build(config: &ResolvedConfig, options: &PlanOptions) -> Result<Buil
         artifacts: BTreeMap::new(),
         notes: BTreeSet::new(),
     };
+    let wanted = |cloud: &Cloud| options.clouds.is_empty() || options.clouds.contains(cloud);
     for function in &selected {
-        for cloud in &function.targets {
+        for cloud in function.targets.iter().filter(|cloud| wanted(cloud)) {
             match cloud {
                 Cloud::Aws => planner.aws_function(function, options.layers_only),
                 Cloud::Azure if !options.layers_only => planner.azure_function(function),
@@ -199,7 +202,10 @@ pub fn plan_build(config: &ResolvedConfig, options: &PlanOptions) -> Result<Buil
             }
         }
     }
-    planner.manifest_layers(&selected);
+    // `layers:` entries are Lambda layers.
+    if wanted(&Cloud::Aws) {
+        planner.manifest_layers(&selected);
+    }
     Ok(BuildPlan {
         artifacts: planner.artifacts.into_values().collect(),
         notes: planner.notes.into_iter().collect(),
@@ -949,6 +955,23 @@ functions:
             gcp.unwrap().dependencies.is_none(),
             "Google's build installs them"
         );
+
+        // `--cloud gcp` builds only Google's source zip, not the Lambda zip of the same
+        // function nor the others.
+        let narrowed = plan_build(
+            &config,
+            &PlanOptions {
+                clouds: vec![Cloud::Gcp],
+                ..PlanOptions::default()
+            },
+        )
+        .unwrap();
+        let names: Vec<String> = narrowed
+            .artifacts
+            .iter()
+            .map(ArtifactPlan::file_name)
+            .collect();
+        assert_eq!(names, ["gcp/functions/report.zip"]);
     }
 
     #[test]
@@ -1006,7 +1029,7 @@ functions:
             &config,
             &PlanOptions {
                 functions: names(&["two"]),
-                layers_only: false,
+                ..PlanOptions::default()
             },
         )
         .unwrap();
@@ -1022,7 +1045,7 @@ functions:
             &config,
             &PlanOptions {
                 functions: names(&["three"]),
-                layers_only: false,
+                ..PlanOptions::default()
             },
         )
         .unwrap_err();

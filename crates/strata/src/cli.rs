@@ -230,6 +230,9 @@ pub struct PackageArgs {
     pub out: Option<PathBuf>,
 
     #[command(flatten)]
+    pub clouds: CloudFilterArgs,
+
+    #[command(flatten)]
     pub lock_mode: LockModeArgs,
 }
 

@@ -52,6 +52,8 @@ pub fn prepare(
         PlanOptions {
             functions: selection.functions.clone(),
             layers_only: false,
+            // Only what the targeted clouds deploy is built.
+            clouds: targets.clouds.iter().map(|(cloud, _)| *cloud).collect(),
         },
         strata_python::Upgrade::None,
     )?;

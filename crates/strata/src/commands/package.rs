@@ -12,6 +12,11 @@ use crate::project_lock;
 pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
     let loaded = context.load_manifest(crate::commands::ManifestUse::Build)?;
     let config = &loaded.config;
+    let clouds = args.clouds.clouds();
+    if !clouds.is_empty() {
+        // Names the cloud no selected function targets, as the cloud commands do.
+        crate::commands::stage::targets(context, config, &args.functions, &clouds)?;
+    }
     let out_dir = match &args.out {
         Some(out) => context.project_dir.join(out),
         None => config
@@ -27,6 +32,7 @@ pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
         PlanOptions {
             functions: args.functions.clone(),
             layers_only: args.layers_only,
+            clouds,
         },
         strata_python::Upgrade::None,
     )?;

@@ -11,6 +11,7 @@ mod aws_deploy;
 mod corpus_packaging;
 mod interrupt_and_lock;
 mod package_artifacts;
+mod package_clouds;
 mod package_differential;
 mod package_failures;
 mod package_lock;
