@@ -22,11 +22,12 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::depset::DependencySet;
-use crate::download::{DownloadError, Downloader};
+use crate::download::{DownloadError, Downloader, WheelCache};
 use crate::index::{EnvMap, IndexConfig};
 use crate::lock::{PinnedDistribution, normalize_name};
 use crate::requirements::{RequirementLine, canonical_requirement, parse_requirement_text};
 use crate::secret::{SecretUrl, redact_text, strip_credentials};
+use crate::source::{BuildTool, BuiltWheel, SourceBuilder, SourceError};
 use crate::target::{NoWheelError, Target, WheelFilename, best_wheel};
 
 /// Which resolver to run.
@@ -134,6 +135,10 @@ pub enum ResolveError {
         #[source]
         source: Box<DownloadError>,
     },
+    #[error("no cache directory for the wheels built from source")]
+    Cache(#[source] DownloadError),
+    #[error(transparent)]
+    Source(#[from] Box<SourceError>),
     #[error(
         "the dependencies for {target} did not settle after {rounds} resolver runs (still missing: {missing})"
     )]
@@ -156,6 +161,7 @@ impl ResolveError {
             Self::InterpreterMismatch { wanted, .. } => Some(format!(
                 "install uv (`pip install uv`), which resolves for any target Python, or put python{wanted} with pip on PATH"
             )),
+            Self::Source(error) => error.hint(),
             Self::UntrustedCertificate { .. } => Some(
                 "if the index, or a TLS proxy on the way to it, uses a private or self-signed CA, set SSL_CERT_FILE to a PEM file holding that CA; strata passes it on to uv and pip"
                     .to_string(),
@@ -236,17 +242,17 @@ fn pip_python_version(interpreter: &Path, env: &EnvMap) -> Option<String> {
 /// Gives the child the caller's environment (minus index settings) and the chosen indexes
 /// through `<PREFIX>_INDEX_URL`, `_EXTRA_INDEX_URL` and `_FIND_LINKS`: credentials travel in
 /// the environment, never in argv. `find_links_separator` is how the tool splits that list.
-fn pass_indexes(
+pub(crate) fn pass_indexes(
     command: &mut Command,
-    request: &ResolveRequest<'_>,
+    index: &IndexConfig,
+    env: &EnvMap,
     prefix: &str,
     find_links_separator: &str,
 ) {
-    let index = request.index;
     if index.no_index {
         command.arg("--no-index");
     }
-    command.env_clear().envs(child_env(request.env));
+    command.env_clear().envs(child_env(env));
     command.env(
         format!("{prefix}_INDEX_URL"),
         index.index_url.expose().as_str(),
@@ -267,7 +273,7 @@ fn pass_indexes(
     }
 }
 
-fn find_on_path(search_path: &str, name: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(search_path: &str, name: &str) -> Option<PathBuf> {
     std::env::split_paths(search_path)
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
@@ -294,7 +300,101 @@ pub struct ResolveRequest<'a> {
 ///
 /// Previous pins (minus upgraded packages) are passed as constraints; when they no longer fit
 /// the requirements the resolution is retried without them.
+///
+/// Git and directory dependencies are built first (see [`crate::source`]); the resolver sees
+/// their wheels, so it resolves what they depend on, and their pins name the source (the
+/// commit, or the directory) with the built wheel's sha256.
 pub fn resolve(
+    tool: &ResolverTool,
+    request: &ResolveRequest<'_>,
+) -> Result<Vec<PinnedDistribution>, ResolveError> {
+    let (set, built) = build_sources(tool, request)?;
+    let request = &ResolveRequest {
+        set: set.as_ref().unwrap_or(request.set),
+        ..*request
+    };
+    let mut pins = resolve_with_preferences(tool, request)?;
+    for pin in &mut pins {
+        if let Some(wheel) = built.get(&pin.name) {
+            *pin = PinnedDistribution {
+                url: wheel.locked_url.clone(),
+                ..PinnedDistribution::new(
+                    &wheel.name,
+                    &wheel.version,
+                    &wheel.filename,
+                    &Url::parse("file:///").expect("a valid URL"),
+                    &wheel.sha256,
+                )
+            };
+        }
+    }
+    pins.sort();
+    Ok(pins)
+}
+
+/// Builds the set's git and directory dependencies into the wheel cache. Returns the set with
+/// those requirements pointing at the built wheels (`None` when there were none) and the
+/// wheels by normalised name.
+fn build_sources(
+    tool: &ResolverTool,
+    request: &ResolveRequest<'_>,
+) -> Result<(Option<DependencySet>, BTreeMap<String, BuiltWheel>), ResolveError> {
+    let mut built = BTreeMap::new();
+    let environment = request.target.marker_environment();
+    let sources: Vec<(usize, crate::source::SourceSpec)> = request
+        .set
+        .requirements
+        .requirements
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| line.requirement.evaluate_markers(&environment, &[]))
+        .filter_map(|(index, line)| line.source().map(|source| (index, source)))
+        .collect();
+    if sources.is_empty() {
+        return Ok((None, built));
+    }
+    let cache = match request.downloader {
+        Some(downloader) => downloader.cache().clone(),
+        None => WheelCache::from_env(request.env).map_err(ResolveError::Cache)?,
+    };
+    let build_tool = match tool {
+        ResolverTool::Uv(uv) => BuildTool::Uv(uv.clone()),
+        ResolverTool::Pip(python) => BuildTool::Pip(python.clone()),
+    };
+    let builder = SourceBuilder::new(
+        &cache,
+        request.env,
+        Some(build_tool),
+        Some(request.index),
+        false,
+    );
+    let mut set = request.set.clone();
+    for (index, source) in sources {
+        let line = &mut set.requirements.requirements[index];
+        let name = line.requirement.name.to_string();
+        let wheel = builder
+            .build(&name, &source, None)
+            .map_err(|error| ResolveError::Source(Box::new(error)))?;
+        let url = Url::from_file_path(&wheel.path).map_err(|()| ResolveError::Parse {
+            tool: tool.name().to_string(),
+            reason: format!("the cache path {} is not absolute", wheel.path.display()),
+        })?;
+        let mut head = line.requirement.clone();
+        head.version_or_url = None;
+        head.marker = pep508_rs::MarkerTree::TRUE;
+        let text = format!("{} @ {url}", canonical_requirement(&head));
+        let base = wheel.path.parent().unwrap_or(Path::new("/"));
+        line.requirement =
+            parse_requirement_text(&text, base).map_err(|error| ResolveError::Parse {
+                tool: tool.name().to_string(),
+                reason: error.to_string(),
+            })?;
+        built.insert(normalize_name(&name), wheel);
+    }
+    Ok((Some(set), built))
+}
+
+fn resolve_with_preferences(
     tool: &ResolverTool,
     request: &ResolveRequest<'_>,
 ) -> Result<Vec<PinnedDistribution>, ResolveError> {
@@ -382,7 +482,7 @@ fn write_scratch(path: &Path, lines: &[String]) -> Result<(), ResolveError> {
 
 /// The child's environment: the caller's, minus every variable that could redirect the
 /// resolver, plus ours.
-fn child_env(env: &EnvMap) -> EnvMap {
+pub(crate) fn child_env(env: &EnvMap) -> EnvMap {
     env.iter()
         .filter(|(key, _)| {
             !(key.starts_with("PIP_") || key.starts_with("UV_") || key.as_str() == "PYTHONPATH")
@@ -558,7 +658,7 @@ fn resolve_with_uv(
     if request.index.pre {
         command.args(["--prerelease", "allow"]);
     }
-    pass_indexes(&mut command, request, "UV", ",");
+    pass_indexes(&mut command, request.index, request.env, "UV", ",");
     command.env("UV_NO_PROGRESS", "1");
     // Trust the operating system's certificate store, as strata's own downloads do (a
     // corporate proxy's CA is often only there); `SSL_CERT_FILE` still adds to it. The
@@ -718,6 +818,16 @@ fn pinned(
                 url: clean.to_string(),
                 source: Box::new(source),
             };
+            // A wheel on this machine (one built from source) is hashed where it is.
+            if downloader.is_none()
+                && url.scheme() == "file"
+                && let Ok(path) = url.to_file_path()
+                && let Ok(sha256) = strata_archive::hash_file(&path)
+            {
+                let mut pin = PinnedDistribution::new(name, version, filename, &clean, &sha256);
+                pin.size = fs_err::metadata(&path).ok().map(|metadata| metadata.len());
+                return Ok(pin);
+            }
             let downloader = downloader.ok_or_else(|| {
                 no_hash(DownloadError::OfflineMissing {
                     filename: filename.to_string(),
@@ -919,7 +1029,7 @@ fn run_pip(
     if request.index.pre {
         command.arg("--pre");
     }
-    pass_indexes(&mut command, request, "PIP", " ");
+    pass_indexes(&mut command, request.index, request.env, "PIP", " ");
     // uv reads SSL_CERT_FILE itself. pip's trust store finds it only where OpenSSL does the
     // checking (Linux), and the user's PIP_CERT went with the other PIP_* settings, so the
     // bundle is handed over explicitly.
