@@ -1018,6 +1018,48 @@ mod tests {
         assert_eq!(SourceSpec::from_url(&wheel), None);
     }
 
+    /// The helper is what hands the URL's credentials to git when a server asks: `git
+    /// credential fill` runs it as a clone would.
+    #[cfg(unix)]
+    #[test]
+    fn credentials_reach_git_through_the_helper_for_that_host_only() {
+        use std::io::Write as _;
+        let env = EnvMap::from([
+            ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
+            ("GIT_CONFIG_NOSYSTEM".to_owned(), "1".to_owned()),
+            ("GIT_CONFIG_GLOBAL".to_owned(), "/dev/null".to_owned()),
+        ]);
+        let url = Url::parse("git+https://ci:t0k3n@git.example.test/o/r.git@main").unwrap();
+        let spec = SourceSpec::from_url(&url).unwrap();
+        let SourceSpec::Git { repository, .. } = &spec else {
+            panic!("a git source");
+        };
+        let git = Git::new(&env, "r", &spec).unwrap();
+        let fill = |host: &str| {
+            let mut command = git.command(repository);
+            command
+                .args(["credential", "fill"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = command.spawn().unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("protocol=https\nhost={host}\n\n").as_bytes())
+                .unwrap();
+            String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+        };
+        let answer = fill("git.example.test");
+        assert!(
+            answer.contains("username=ci\n") && answer.contains("password=t0k3n\n"),
+            "{answer}"
+        );
+        // Another host gets nothing from it (git then fails for want of a prompt).
+        assert!(!fill("elsewhere.example.test").contains("t0k3n"));
+    }
+
     #[test]
     fn tree_digest_follows_contents_not_location_or_build_leftovers() {
         let one = tempfile::tempdir().unwrap();

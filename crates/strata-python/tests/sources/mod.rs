@@ -293,6 +293,26 @@ fn credentials_in_a_git_url_reach_neither_the_lock_nor_errors() {
     ] {
         setup.env.insert(key.to_owned(), value);
     }
+    // git's argv is recorded by a wrapper first on PATH.
+    let wrapper = tempfile::tempdir().unwrap();
+    let argv_log = wrapper.path().join("argv.log");
+    let real_git = which("git").expect("git is installed");
+    let script = wrapper.path().join("git");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
+            argv_log.display(),
+            real_git.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", wrapper.path().display(), setup.env["PATH"]);
+    setup.env.insert("PATH".to_owned(), path);
     let set = setup.set(
         "private @ git+https://ci:t0k3n-s3cret@git.example.invalid/private.git@main\n",
         repository.path(),
@@ -318,4 +338,7 @@ fn credentials_in_a_git_url_reach_neither_the_lock_nor_errors() {
             .contains("`git ls-remote` failed for `private`"),
         "{error}"
     );
+    let argv = std::fs::read_to_string(&argv_log).unwrap();
+    assert!(argv.contains("ls-remote"), "git ran: {argv}");
+    assert!(!argv.contains("t0k3n"), "{argv}");
 }
