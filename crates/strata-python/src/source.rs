@@ -336,7 +336,95 @@ impl<'a> SourceBuilder<'a> {
         spec: &SourceSpec,
         expected: Option<&str>,
     ) -> Result<BuiltWheel, SourceError> {
-        let source_text = spec.describe();
+        let built = match spec {
+            SourceSpec::Git {
+                repository,
+                reference,
+                subdirectory,
+            } => self.build_git(
+                package,
+                spec,
+                repository,
+                reference.as_deref(),
+                subdirectory.as_deref(),
+            )?,
+            SourceSpec::Directory { path } => self.build_directory(package, spec, path)?,
+        };
+        self.check_expected(package, &spec.describe(), built, expected)
+    }
+
+    fn build_git(
+        &self,
+        package: &str,
+        spec: &SourceSpec,
+        repository: &SecretUrl,
+        reference: Option<&str>,
+        subdirectory: Option<&str>,
+    ) -> Result<BuiltWheel, SourceError> {
+        let git = Git::new(self.env, package, spec)?;
+        // An abbreviated commit has no key: only a clone can say which one it is.
+        let commit = git.resolve_commit(repository, reference)?;
+        if let Some(commit) = &commit
+            && let Some(built) = self.cached(&git_key(repository, commit, subdirectory))
+        {
+            return Ok(built);
+        }
+        let (tool, scratch) = self.prepare(package, spec)?;
+        let checkout = scratch.path().join("src");
+        let commit = git.checkout(repository, reference, commit, &checkout)?;
+        let mut locked_url = format!("git+{}@{commit}", repository.without_credentials());
+        if let Some(subdirectory) = subdirectory {
+            locked_url.push_str(&format!("#subdirectory={subdirectory}"));
+        }
+        let project_dir = match subdirectory {
+            Some(subdirectory) => checkout.join(subdirectory),
+            None => checkout,
+        };
+        let built_path = self.run_build(&tool, package, spec, &project_dir, scratch.path())?;
+        let key_input = git_key(repository, &commit, subdirectory);
+        self.store(package, spec, &built_path, &key_input, locked_url)
+    }
+
+    fn build_directory(
+        &self,
+        package: &str,
+        spec: &SourceSpec,
+        path: &Path,
+    ) -> Result<BuiltWheel, SourceError> {
+        let io_error = |(path, source)| SourceError::Io {
+            package: package.to_owned(),
+            path,
+            source,
+        };
+        let key_input = format!("directory\n{}", tree_digest(path).map_err(io_error)?);
+        if let Some(mut built) = self.cached(&key_input) {
+            // The same files elsewhere build the same wheel; the lock names this place.
+            built.locked_url = directory_url(path);
+            return Ok(built);
+        }
+        let (tool, scratch) = self.prepare(package, spec)?;
+        let copy = scratch.path().join("src");
+        copy_tree(path, &copy).map_err(io_error)?;
+        let built_path = self.run_build(&tool, package, spec, &copy, scratch.path())?;
+        self.store(package, spec, &built_path, &key_input, directory_url(path))
+    }
+
+    /// The build tool and a scratch directory, once it is clear that a build must run.
+    fn prepare(
+        &self,
+        package: &str,
+        spec: &SourceSpec,
+    ) -> Result<(BuildTool, tempfile::TempDir), SourceError> {
+        if self.offline {
+            return Err(SourceError::Offline {
+                package: package.to_owned(),
+                source_text: spec.describe(),
+            });
+        }
+        let tool = self.tool.clone().ok_or_else(|| SourceError::NoBuildTool {
+            package: package.to_owned(),
+            source_text: spec.describe(),
+        })?;
         let scratch = tempfile::Builder::new()
             .prefix("strata-source-")
             .tempdir()
@@ -345,88 +433,7 @@ impl<'a> SourceBuilder<'a> {
                 path: std::env::temp_dir(),
                 source,
             })?;
-        let (key_input, checkout) = match spec {
-            SourceSpec::Git {
-                repository,
-                reference,
-                subdirectory,
-            } => {
-                let git = Git::new(self.env, package, spec)?;
-                let commit = git.resolve_commit(repository, reference.as_deref())?;
-                // An abbreviated commit has no key: only a clone can say which one it is.
-                let key = commit
-                    .as_deref()
-                    .map(|commit| git_key(repository, commit, subdirectory.as_deref()));
-                (key, Checkout::Git { git, commit })
-            }
-            SourceSpec::Directory { path } => {
-                let digest = tree_digest(path).map_err(|(path, source)| SourceError::Io {
-                    package: package.to_owned(),
-                    path,
-                    source,
-                })?;
-                (Some(format!("directory\n{digest}")), Checkout::Directory)
-            }
-        };
-        if let Some(key_input) = &key_input
-            && let Some(mut built) = self.cached(key_input)
-        {
-            // The same files elsewhere build the same wheel; the lock names this place.
-            if let SourceSpec::Directory { path } = spec {
-                built.locked_url = directory_url(path);
-            }
-            return self.check_expected(package, &source_text, built, expected);
-        }
-        if self.offline {
-            return Err(SourceError::Offline {
-                package: package.to_owned(),
-                source_text,
-            });
-        }
-        let tool = self.tool.clone().ok_or_else(|| SourceError::NoBuildTool {
-            package: package.to_owned(),
-            source_text: source_text.clone(),
-        })?;
-        let source_dir = scratch.path().join("src");
-        let (key_input, locked_url) = match (spec, checkout) {
-            (
-                SourceSpec::Git {
-                    repository,
-                    reference,
-                    subdirectory,
-                },
-                Checkout::Git { git, commit },
-            ) => {
-                let commit = git.checkout(repository, reference.as_deref(), commit, &source_dir)?;
-                let mut url = format!("git+{}@{commit}", repository.without_credentials());
-                if let Some(subdirectory) = subdirectory {
-                    url.push_str(&format!("#subdirectory={subdirectory}"));
-                }
-                (git_key(repository, &commit, subdirectory.as_deref()), url)
-            }
-            (SourceSpec::Directory { path }, _) => {
-                copy_tree(path, &source_dir).map_err(|(path, source)| SourceError::Io {
-                    package: package.to_owned(),
-                    path,
-                    source,
-                })?;
-                (key_input.unwrap_or_default(), directory_url(path))
-            }
-            (SourceSpec::Git { .. }, Checkout::Directory) => {
-                unreachable!("a git source is checked out by git")
-            }
-        };
-        let project_dir = match spec {
-            SourceSpec::Git {
-                subdirectory: Some(subdirectory),
-                ..
-            } => source_dir.join(subdirectory),
-            _ => source_dir,
-        };
-        let out_dir = scratch.path().join("out");
-        let built_path = self.run_build(&tool, package, spec, &project_dir, &out_dir)?;
-        let built = self.store(package, &source_text, &built_path, &key_input, locked_url)?;
-        self.check_expected(package, &source_text, built, expected)
+        Ok((tool, scratch))
     }
 
     fn check_expected(
@@ -494,8 +501,9 @@ impl<'a> SourceBuilder<'a> {
         package: &str,
         spec: &SourceSpec,
         project_dir: &Path,
-        out_dir: &Path,
+        scratch: &Path,
     ) -> Result<PathBuf, SourceError> {
+        let out_dir = &scratch.join("out");
         let mut command = match tool {
             BuildTool::Uv(uv) => {
                 let mut command = Command::new(uv);
@@ -588,11 +596,12 @@ impl<'a> SourceBuilder<'a> {
     fn store(
         &self,
         package: &str,
-        source_text: &str,
+        spec: &SourceSpec,
         built_path: &Path,
         key_input: &str,
         locked_url: String,
     ) -> Result<BuiltWheel, SourceError> {
+        let source_text = &spec.describe();
         let wheel_error = |source: Box<dyn std::error::Error + Send + Sync>| SourceError::Wheel {
             package: package.to_owned(),
             source_text: source_text.to_owned(),
@@ -725,15 +734,6 @@ fn log_tail(output: &std::process::Output, secrets: &[String]) -> String {
         .filter(|line| !line.trim().is_empty())
         .collect();
     lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
-}
-
-enum Checkout<'a> {
-    Git {
-        git: Git<'a>,
-        /// The commit when the reference named one (or ls-remote found it).
-        commit: Option<String>,
-    },
-    Directory,
 }
 
 /// git, run with the caller's environment (so the user's `url.<base>.insteadOf` and
