@@ -48,7 +48,7 @@ pub enum PipenvError {
         name: String,
         kind: &'static str,
     },
-    #[error("`{}`: `{name}` has no version, file or git source strata can install", path.display())]
+    #[error("`{}`: `{name}` has no version, file, git or path source strata can install", path.display())]
     Unsupported { path: PathBuf, name: String },
 }
 

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use strata_python::{
-    Arch, DependencySet, DownloadConfig, Downloader, EnvMap, NoReporter, PinnedDistribution,
-    ResolveError, ResolveRequest, ResolverTool, SourceError, Target, Upgrade, WheelCache,
-    parse_requirements_str, resolve,
+    Arch, BuildTool, DependencySet, DownloadConfig, Downloader, EnvMap, NoReporter,
+    PinnedDistribution, ResolveError, ResolveRequest, ResolverTool, SourceBuilder, SourceError,
+    SourceSpec, Target, Upgrade, WheelCache, parse_requirements_str, resolve,
 };
 use strata_tests::wheel::WheelBuilder;
 use strata_tests::{LocalIndex, SourceProject};
@@ -194,6 +194,33 @@ fn a_directory_dependency_is_built_without_touching_the_directory() {
         .unwrap()
         .unwrap();
     assert_eq!(module_text(&cached, "local"), "NAME = 'local'\n");
+}
+
+#[test]
+fn a_build_that_differs_from_the_locked_sha256_is_refused() {
+    let setup = Setup::new();
+    let dir = tempfile::tempdir().unwrap();
+    SourceProject::write(dir.path(), "drift", "1.0", "X = 1\n");
+    let spec = SourceSpec::Directory {
+        path: dir.path().to_path_buf(),
+    };
+    let cache = WheelCache::new(setup.cache.path());
+    let builder = SourceBuilder::new(&cache, &setup.env, BuildTool::find(&setup.env), None, false);
+    let built = builder.build("drift", &spec, None).unwrap();
+    // Control: the locked sha256 is accepted, from the cache.
+    assert_eq!(
+        builder.build("drift", &spec, Some(&built.sha256)).unwrap(),
+        built
+    );
+    let error = builder
+        .build("drift", &spec, Some(&"0".repeat(64)))
+        .unwrap_err();
+    assert!(
+        matches!(error, SourceError::LockMismatch { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains(&built.sha256), "{error}");
+    assert!(error.hint().unwrap().contains("--upgrade-package"));
 }
 
 #[test]
