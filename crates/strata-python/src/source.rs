@@ -24,7 +24,7 @@ use url::Url;
 
 use crate::download::WheelCache;
 use crate::index::{EnvMap, IndexConfig};
-use crate::lock::normalize_name;
+use crate::lock::{PinnedDistribution, normalize_name};
 use crate::secret::{SecretUrl, redact_text};
 
 /// Bumped when the same source would build to other bytes (the normalisation changed).
@@ -298,6 +298,21 @@ pub struct BuiltWheel {
     pub path: PathBuf,
 }
 
+impl BuiltWheel {
+    /// The lock entry: the source it was built from, and the sha256 of the wheel it gave.
+    pub fn pin(&self) -> PinnedDistribution {
+        PinnedDistribution {
+            name: normalize_name(&self.name),
+            version: self.version.clone(),
+            filename: self.filename.clone(),
+            url: self.locked_url.clone(),
+            sha256: self.sha256.clone(),
+            size: None,
+            requires_python: None,
+        }
+    }
+}
+
 /// Builds source dependencies into the wheel cache.
 pub struct SourceBuilder<'a> {
     cache: &'a WheelCache,
@@ -484,14 +499,7 @@ impl<'a> SourceBuilder<'a> {
     fn cached(&self, key_input: &str) -> Option<BuiltWheel> {
         let text = fs_err::read_to_string(self.record_path(key_input)).ok()?;
         let mut built: BuiltWheel = serde_json::from_str(&text).ok()?;
-        let pin = crate::lock::PinnedDistribution::new(
-            &built.name,
-            &built.version,
-            &built.filename,
-            &Url::parse("file:///").expect("a valid URL"),
-            &built.sha256,
-        );
-        built.path = self.cache.get(&pin).ok()??;
+        built.path = self.cache.get(&built.pin()).ok()??;
         Some(built)
     }
 

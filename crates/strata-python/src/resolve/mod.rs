@@ -304,16 +304,7 @@ pub fn resolve(
     let mut pins = resolve_with_preferences(tool, request)?;
     for pin in &mut pins {
         if let Some(wheel) = built.get(&pin.name) {
-            *pin = PinnedDistribution {
-                url: wheel.locked_url.clone(),
-                ..PinnedDistribution::new(
-                    &wheel.name,
-                    &wheel.version,
-                    &wheel.filename,
-                    &Url::parse("file:///").expect("a valid URL"),
-                    &wheel.sha256,
-                )
-            };
+            *pin = wheel.pin();
         }
     }
     pins.sort();
