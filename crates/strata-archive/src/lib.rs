@@ -34,6 +34,8 @@
 //!   Lambda `CodeSha256`, sizes, per-distribution contributions).
 //! - [`Excludes`]: glob patterns (`slim`, `slimPatterns`) dropped from wheels.
 //! - [`hash_file`]: streaming sha256 of a file.
+//! - [`normalize_wheel`]: a wheel built on this machine rewritten in one canonical form
+//!   (sorted, fixed timestamp and modes, deflated here), so its sha256 names its contents.
 //!
 //! # The bytes
 //!
@@ -65,6 +67,7 @@
 
 mod builder;
 mod hash;
+mod normalize;
 mod timestamp;
 mod tree;
 mod wheel;
@@ -75,6 +78,7 @@ pub use builder::{
     DEFAULT_COMPRESSION_LEVEL, SourceKind, SourceReport, read_wheel_entry,
 };
 pub use hash::hash_file;
+pub use normalize::normalize_wheel;
 pub use timestamp::ZipTimestamp;
 pub use tree::{
     DEFAULT_TREE_EXCLUDES, Excludes, SLIM_DEFAULT_PATTERNS, TreeFile, list_tree, list_tree_based,

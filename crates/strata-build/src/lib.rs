@@ -165,6 +165,7 @@ impl BuildError {
             ),
             Self::OfflineStale { .. } => Some("run `strata lock` while online, then build with --offline".to_owned()),
             Self::Resolve { source, .. } => source.hint(),
+            Self::Download { source, .. } => source.hint(),
             Self::Poetry { source, .. } => source.hint(),
             Self::Pipenv(source) => source.hint(),
             Self::Plan(plan::PlanError::UnknownFunction { known, .. }) => {

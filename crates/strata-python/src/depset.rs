@@ -17,7 +17,8 @@ pub struct DependencySet {
     pub sources: Vec<String>,
     /// Normalised, sorted input lines: canonical requirements with their hashes, constraints
     /// (`-c …`) and the files' index options without credentials. Markers stay unevaluated:
-    /// one set serves every target.
+    /// one set serves every target. A local directory dependency carries the hash of its
+    /// files, so editing it makes the lock stale.
     pub inputs: Vec<String>,
     pub requirements: RequirementsFile,
 }
@@ -70,6 +71,9 @@ fn normalized_inputs(file: &RequirementsFile) -> Vec<String> {
         hashes.sort();
         for hash in hashes {
             text.push_str(&format!(" --hash=sha256:{hash}"));
+        }
+        if let Some(tree) = &line.tree_sha256 {
+            text.push_str(&format!(" (directory sha256 {tree})"));
         }
         inputs.push(text);
     }

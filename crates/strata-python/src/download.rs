@@ -121,10 +121,22 @@ pub enum DownloadError {
         #[source]
         source: TransportError,
     },
+    #[error(transparent)]
+    Source(#[from] Box<crate::source::SourceError>),
     #[error(
         "refusing to send the index credentials for {filename} to {url} over plain http\nhint: use https for this index; plain http with credentials is only allowed to a loopback address (127.0.0.1, ::1, localhost)"
     )]
     InsecureCredentials { filename: String, url: String },
+}
+
+impl DownloadError {
+    /// What to do about it, where the message does not already say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Source(error) => error.hint(),
+            _ => None,
+        }
+    }
 }
 
 /// A transport failure, with any credentials scrubbed from its text.
@@ -340,6 +352,8 @@ pub struct Downloader {
     index: IndexConfig,
     config: DownloadConfig,
     secrets: Vec<String>,
+    /// For building git and directory dependencies that are not in the cache yet.
+    env: EnvMap,
 }
 
 enum Attempt {
@@ -368,6 +382,7 @@ impl Downloader {
             index,
             config,
             secrets,
+            env: env.clone(),
         })
     }
 
@@ -439,6 +454,12 @@ impl Downloader {
             reporter.on_finish(&pin.filename, true);
             return Ok(path);
         }
+        if let Some(source) = Url::parse(&pin.url)
+            .ok()
+            .and_then(|url| crate::source::SourceSpec::from_url(&url))
+        {
+            return self.build_source(pin, &source, reporter);
+        }
         if self.config.offline {
             return Err(DownloadError::OfflineMissing {
                 filename: pin.filename.clone(),
@@ -451,6 +472,29 @@ impl Downloader {
         let (path, _) = self.fetch_url(&pin.filename, &url, Some(&pin.sha256), limit, reporter)?;
         reporter.on_finish(&pin.filename, false);
         Ok(path)
+    }
+
+    /// Builds a locked git or directory dependency that is not in the cache (a fresh machine,
+    /// a cleared cache): the same commit or files, which must build to the locked sha256.
+    fn build_source(
+        &self,
+        pin: &PinnedDistribution,
+        source: &crate::source::SourceSpec,
+        reporter: &dyn DownloadReporter,
+    ) -> Result<PathBuf, DownloadError> {
+        reporter.on_start(&pin.filename, None);
+        let builder = crate::source::SourceBuilder::new(
+            &self.cache,
+            &self.env,
+            crate::source::BuildTool::find(&self.env),
+            Some(&self.index),
+            self.config.offline,
+        );
+        let built = builder
+            .build(&pin.name, source, Some(&pin.sha256))
+            .map_err(Box::new)?;
+        reporter.on_finish(&pin.filename, false);
+        Ok(built.path)
     }
 
     /// Downloads (or copies) `url` into the cache without a known hash, for resolvers that

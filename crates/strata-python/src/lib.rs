@@ -24,6 +24,7 @@ pub mod poetry;
 pub mod requirements;
 pub mod resolve;
 pub mod secret;
+pub mod source;
 pub mod target;
 
 pub use depset::DependencySet;
@@ -43,4 +44,5 @@ pub use requirements::{
 };
 pub use resolve::{ResolveError, ResolveRequest, ResolverTool, Upgrade, find_resolver, resolve};
 pub use secret::{Credentials, SecretUrl};
+pub use source::{BuildTool, BuiltWheel, SourceBuilder, SourceError, SourceSpec};
 pub use target::{NoWheelError, Tag, Target, TargetError, WheelFilename, best_wheel, machine};

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::poetry::{directory_url, git_url};
+
 /// The file Pipenv locks into, beside the `Pipfile`.
 pub const PIPFILE_LOCK: &str = "Pipfile.lock";
 
@@ -46,7 +48,7 @@ pub enum PipenvError {
         name: String,
         kind: &'static str,
     },
-    #[error("`{}`: `{name}` has no version, file or git source strata can install", path.display())]
+    #[error("`{}`: `{name}` has no version, file, git or path source strata can install", path.display())]
     Unsupported { path: PathBuf, name: String },
 }
 
@@ -58,11 +60,10 @@ impl PipenvError {
                 "run `pipenv lock` and commit Pipfile.lock (serverless-python-requirements would lock anew on every build)"
                     .to_owned(),
             ),
-            // A locked file is installed from there; git and path sources need a build.
-            Self::UnlockedSource { kind: "file", .. } => Some(
+            // A locked file is installed from there, with the hash the lock records.
+            Self::UnlockedSource { .. } => Some(
                 "run `pipenv lock` and commit Pipfile.lock, or give the package a version".to_owned(),
             ),
-            Self::UnlockedSource { .. } => Some(crate::poetry::SOURCE_BUILD_HINT.to_owned()),
             Self::Unsupported { .. } => Some(
                 "strata installs wheels only: lock a released version, or a wheel file or URL".to_owned(),
             ),
@@ -97,6 +98,8 @@ struct LockedPackage {
     git: Option<String>,
     #[serde(rename = "ref")]
     git_ref: Option<String>,
+    subdirectory: Option<String>,
+    path: Option<String>,
     #[serde(default)]
     extras: Vec<String>,
     markers: Option<String>,
@@ -126,6 +129,9 @@ struct PipfileTable {
     extras: Vec<String>,
     markers: Option<String>,
     git: Option<String>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    subdirectory: Option<String>,
     path: Option<String>,
     file: Option<String>,
 }
@@ -172,27 +178,30 @@ pub fn pipfile_requirements(dir: &Path) -> Result<String, PipenvError> {
             },
             PipfilePackage::Table(table) => table,
         };
-        let source = [
-            ("git", &table.git),
-            ("path", &table.path),
-            ("file", &table.file),
-        ]
-        .into_iter()
-        .find_map(|(kind, value)| value.as_ref().map(|_| kind));
-        if let Some(kind) = source {
+        if table.file.is_some() {
             return Err(PipenvError::UnlockedSource {
                 pipfile: path,
                 name,
-                kind,
+                kind: "file",
             });
         }
         let mut line = name;
         if !table.extras.is_empty() {
             line.push_str(&format!("[{}]", table.extras.join(",")));
         }
-        let version = table.version.as_deref().map(str::trim).unwrap_or("*");
-        if version != "*" {
-            line.push_str(version);
+        if let Some(git) = &table.git {
+            line.push_str(&git_url(
+                git,
+                table.git_ref.as_deref(),
+                table.subdirectory.as_deref(),
+            ));
+        } else if let Some(directory) = &table.path {
+            line.push_str(&format!(" @ {}", directory_url(dir, directory)));
+        } else {
+            let version = table.version.as_deref().map(str::trim).unwrap_or("*");
+            if version != "*" {
+                line.push_str(version);
+            }
         }
         if let Some(markers) = &table.markers {
             line.push_str(&format!(" ; {markers}"));
@@ -231,12 +240,16 @@ pub fn pipenv_requirements(dir: &Path) -> Result<String, PipenvError> {
         } else if let Some(file) = &package.file {
             format!("{name}{extras} @ {file}")
         } else if let Some(git) = &package.git {
-            let reference = package
-                .git_ref
-                .as_ref()
-                .map(|reference| format!("@{reference}"))
-                .unwrap_or_default();
-            format!("{name}{extras} @ git+{git}{reference}")
+            format!(
+                "{name}{extras}{}",
+                git_url(
+                    git,
+                    package.git_ref.as_deref(),
+                    package.subdirectory.as_deref()
+                )
+            )
+        } else if let Some(directory) = &package.path {
+            format!("{name}{extras} @ {}", directory_url(dir, directory))
         } else {
             return Err(PipenvError::Unsupported {
                 path,
@@ -348,20 +361,43 @@ python_version = "3.12"
     }
 
     #[test]
-    fn without_a_lock_a_git_or_path_package_is_refused_by_name() {
+    fn git_and_path_packages_become_source_requirements_with_or_without_a_lock() {
         let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("lib")).unwrap();
+        let library =
+            url::Url::from_directory_path(dir.path().join("lib").canonicalize().unwrap()).unwrap();
+        let library = library.as_str().trim_end_matches('/');
         fs_err::write(
             dir.path().join("Pipfile"),
-            "[packages]\nmylib = {git = \"https://example.test/mylib.git\"}\n",
+            "[packages]\nmylib = {git = \"https://example.test/mylib.git\", ref = \"v1\"}\nlocal = {path = \"./lib\", editable = true}\n",
         )
         .unwrap();
-        let error = pipfile_requirements(dir.path()).unwrap_err();
-        assert!(
-            error.to_string().contains("`mylib` is a git dependency"),
-            "{error}"
+        assert_eq!(
+            pipfile_requirements(dir.path()).unwrap(),
+            format!("local @ {library}\nmylib @ git+https://example.test/mylib.git@v1\n")
         );
-        // Locking would not help: a git source needs a build.
-        assert!(error.hint().unwrap().contains("publish a wheel"));
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        fs_err::write(
+            dir.path().join(PIPFILE_LOCK),
+            format!(
+                r#"{{"default": {{
+                    "mylib": {{"git": "https://example.test/mylib.git", "ref": "{commit}", "subdirectory": "py"}},
+                    "local": {{"path": "./lib", "editable": true}}
+                }}}}"#
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            pipenv_requirements(dir.path()).unwrap(),
+            format!(
+                "local @ {library}\nmylib @ git+https://example.test/mylib.git@{commit}#subdirectory=py\n"
+            )
+        );
+    }
+
+    #[test]
+    fn without_a_lock_a_file_package_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
         fs_err::write(
             dir.path().join("Pipfile"),
             "[packages]\nmylib = {file = \"https://example.test/mylib-1.0-py3-none-any.whl\"}\n",

@@ -76,16 +76,6 @@ pub enum PoetryError {
         name: String,
         constraint: String,
     },
-    #[error(
-        "`{}` takes `{name}` from {kind}, and strata installs built wheels only (from an index, a wheel file or a wheel URL)",
-        file.display()
-    )]
-    SourceBuild {
-        /// `pyproject.toml` or `poetry.lock`, whichever named the source.
-        file: PathBuf,
-        name: String,
-        kind: String,
-    },
     #[error("`{}`: invalid marker `{marker}` for `{name}`", path.display())]
     Marker {
         path: PathBuf,
@@ -102,7 +92,6 @@ impl PoetryError {
                 "run `poetry lock` and commit poetry.lock (serverless-python-requirements would run `poetry export`, which resolves anew on every build)"
                     .to_owned(),
             ),
-            Self::SourceBuild { .. } => Some(SOURCE_BUILD_HINT.to_owned()),
             Self::UnlockedSource { .. } | Self::Alternatives { .. } => Some(
                 "run `poetry lock` and commit poetry.lock, or write the dependency as a version constraint"
                     .to_owned(),
@@ -111,9 +100,6 @@ impl PoetryError {
         }
     }
 }
-
-/// What to do about a git or path dependency: strata does not build packages from source.
-pub(crate) const SOURCE_BUILD_HINT: &str = "publish a wheel of it to an index strata uses (or point at a wheel file or URL), or depend on a released version; serverless-python-requirements would build it from source on the build machine";
 
 /// Whether `dir` holds a Poetry project: a `pyproject.toml` whose `build-system.requires`
 /// names Poetry (the plugin's test, so a PEP 621 project built with another backend keeps
@@ -148,7 +134,7 @@ pub fn is_poetry_project(dir: &Path) -> bool {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 enum DependencySpec {
-    Table(DependencyTable),
+    Table(Box<DependencyTable>),
     Alternatives(Vec<DependencyTable>),
     /// A bare constraint (`"^2.31"`): with a lock, the lock has the version.
     Constraint(String),
@@ -164,6 +150,10 @@ struct DependencyTable {
     markers: Option<String>,
     python: Option<String>,
     git: Option<String>,
+    rev: Option<String>,
+    tag: Option<String>,
+    branch: Option<String>,
+    subdirectory: Option<String>,
     path: Option<String>,
     url: Option<String>,
     /// A PEP 621 `project.dependencies` entry, kept whole: it is PEP 508 already.
@@ -178,7 +168,7 @@ impl DependencySpec {
                 version: Some(version.clone()),
                 ..DependencyTable::default()
             }],
-            Self::Table(table) => vec![table.clone()],
+            Self::Table(table) => vec![(**table).clone()],
             Self::Alternatives(tables) => tables.clone(),
         }
     }
@@ -250,6 +240,9 @@ struct LockedSource {
     #[serde(rename = "type")]
     kind: String,
     url: Option<String>,
+    reference: Option<String>,
+    resolved_reference: Option<String>,
+    subdirectory: Option<String>,
 }
 
 /// A dependency to follow: its normalised name and the extras asked of it.
@@ -392,44 +385,42 @@ pub fn poetry_constraint_requirements(
             if table.optional {
                 continue;
             }
-            let source = [
-                ("git", &table.git),
-                ("path", &table.path),
-                ("url", &table.url),
-            ]
-            .into_iter()
-            .find_map(|(kind, value)| value.as_ref().map(|_| kind));
-            match source {
-                // Locked, a URL is installed from there; unlocked, it has no hash to trust.
-                Some("url") => {
-                    return Err(PoetryError::UnlockedSource {
-                        pyproject: pyproject_path,
-                        name,
-                        kind: "url",
-                    });
-                }
-                // Git and path dependencies need a build, lock or not.
-                Some(kind) => {
-                    return Err(PoetryError::SourceBuild {
-                        file: pyproject_path,
-                        name,
-                        kind: kind.to_owned(),
-                    });
-                }
-                None => {}
+            // Locked, a URL is installed from there; unlocked, it has no hash to trust.
+            if table.url.is_some() {
+                return Err(PoetryError::UnlockedSource {
+                    pyproject: pyproject_path,
+                    name,
+                    kind: "url",
+                });
             }
-            let constraint = table.version.as_deref().unwrap_or("");
-            let specifier =
-                pep440_specifier(constraint).ok_or_else(|| PoetryError::Alternatives {
-                    pyproject: pyproject_path.clone(),
-                    name: name.clone(),
-                    constraint: constraint.to_owned(),
-                })?;
             let mut line = name.clone();
             if !table.extras.is_empty() {
                 line.push_str(&format!("[{}]", table.extras.join(",")));
             }
-            line.push_str(&specifier);
+            // Git and path dependencies are built from source, as `poetry export` leaves them
+            // to pip.
+            if let Some(repository) = &table.git {
+                line.push_str(&git_url(
+                    repository,
+                    table
+                        .rev
+                        .as_deref()
+                        .or(table.tag.as_deref())
+                        .or(table.branch.as_deref()),
+                    table.subdirectory.as_deref(),
+                ));
+            } else if let Some(path) = &table.path {
+                line.push_str(&format!(" @ {}", directory_url(dir, path)));
+            } else {
+                let constraint = table.version.as_deref().unwrap_or("");
+                let specifier =
+                    pep440_specifier(constraint).ok_or_else(|| PoetryError::Alternatives {
+                        pyproject: pyproject_path.clone(),
+                        name: name.clone(),
+                        constraint: constraint.to_owned(),
+                    })?;
+                line.push_str(&specifier);
+            }
             let mut clauses = Vec::new();
             if let Some(markers) = &table.markers {
                 clauses.push(format!("({markers})"));
@@ -596,12 +587,12 @@ fn pep621_dependency(requirement: &str) -> (String, DependencySpec) {
         .unwrap_or_default();
     (
         name,
-        DependencySpec::Table(DependencyTable {
+        DependencySpec::Table(Box::new(DependencyTable {
             extras,
             markers: marker,
             pep508: Some(requirement.trim().to_owned()),
             ..DependencyTable::default()
-        }),
+        })),
     )
 }
 
@@ -712,23 +703,66 @@ fn bump(parts: &[u64], index: usize) -> String {
         .join(".")
 }
 
+/// ` @ git+<repository>[@<reference>][#subdirectory=<dir>]`.
+pub(crate) fn git_url(
+    repository: &str,
+    reference: Option<&str>,
+    subdirectory: Option<&str>,
+) -> String {
+    let mut text = format!(" @ git+{repository}");
+    if let Some(reference) = reference {
+        text.push_str(&format!("@{reference}"));
+    }
+    if let Some(subdirectory) = subdirectory {
+        text.push_str(&format!("#subdirectory={subdirectory}"));
+    }
+    text
+}
+
+/// The `file:` URL of `path`, relative to the project directory `dir` unless absolute.
+pub(crate) fn directory_url(dir: &Path, path: &str) -> String {
+    let joined = dir.join(path);
+    let absolute = fs_err::canonicalize(&joined)
+        .or_else(|_| std::path::absolute(&joined))
+        .unwrap_or(joined);
+    url::Url::from_directory_path(&absolute)
+        .map(|url| url.as_str().trim_end_matches('/').to_owned())
+        .unwrap_or_else(|()| absolute.display().to_string())
+}
+
 fn requirement_line(package: &LockedPackage, lock: &Path) -> Result<String, PoetryError> {
     // A package Poetry locked from a file or URL is installed from there, as export writes it;
-    // one from git or a directory would have to be built, and taking the index's release of
-    // the same version instead could install other code.
+    // one from git or a directory is built from there (at the commit Poetry resolved), never
+    // taken from the index at the same version, which could be other code.
     let mut line = match &package.source {
         Some(LockedSource {
             kind,
             url: Some(url),
+            ..
         }) if kind == "url" || kind == "file" => {
             format!("{} @ {url}", package.name)
         }
-        Some(LockedSource { kind, .. }) if kind == "git" || kind == "directory" => {
-            return Err(PoetryError::SourceBuild {
-                file: lock.to_path_buf(),
-                name: package.name.clone(),
-                kind: kind.clone(),
-            });
+        Some(LockedSource {
+            kind,
+            url: Some(url),
+            reference,
+            resolved_reference,
+            subdirectory,
+        }) if kind == "git" => {
+            let reference = resolved_reference.as_deref().or(reference.as_deref());
+            return Ok(format!(
+                "{}{}",
+                package.name,
+                git_url(url, reference, subdirectory.as_deref())
+            ));
+        }
+        Some(LockedSource {
+            kind,
+            url: Some(url),
+            ..
+        }) if kind == "directory" => {
+            let dir = lock.parent().unwrap_or(Path::new("."));
+            return Ok(format!("{} @ {}", package.name, directory_url(dir, url)));
         }
         _ => format!("{}=={}", package.name, package.version),
     };
@@ -1004,40 +1038,53 @@ urllib3 = [
     }
 
     #[test]
-    fn a_locked_git_or_directory_package_is_refused_never_taken_from_the_index() {
-        for (kind, source) in [
+    fn a_locked_git_or_directory_package_is_built_from_its_source_never_taken_from_the_index() {
+        let dir = project();
+        let sibling = tempfile::tempdir_in(dir.path()).unwrap();
+        fs_err::write(
+            sibling.path().join("pyproject.toml"),
+            "[project]\nname = \"idna\"\n",
+        )
+        .unwrap();
+        let sibling_name = sibling.path().file_name().unwrap().to_string_lossy();
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        for (source, expected) in [
             (
-                "git",
-                "type = \"git\"\nurl = \"https://example.test/idna.git\"\nreference = \"v3.10\"",
+                format!(
+                    "type = \"git\"\nurl = \"https://example.test/idna.git\"\nreference = \"v3.10\"\nresolved_reference = \"{commit}\"\nsubdirectory = \"src\""
+                ),
+                format!("idna @ git+https://example.test/idna.git@{commit}#subdirectory=src"),
             ),
-            ("directory", "type = \"directory\"\nurl = \"../idna\""),
+            (
+                format!("type = \"directory\"\nurl = \"{sibling_name}\""),
+                format!(
+                    "idna @ {}",
+                    url::Url::from_directory_path(sibling.path().canonicalize().unwrap())
+                        .unwrap()
+                        .as_str()
+                        .trim_end_matches('/')
+                ),
+            ),
         ] {
-            let dir = project();
-            // `idna` (a dependency of requests, in the main group) comes from `kind`.
+            // `idna` (a dependency of requests, in the main group) comes from `source`.
             let lock = LOCK.replace(
                 "name = \"idna\"\nversion = \"3.10\"\nfiles = [{file = \"idna-3.10-py3-none-any.whl\", hash = \"sha256:ff\"}]\n",
                 &format!("name = \"idna\"\nversion = \"3.10\"\nfiles = []\n\n[package.source]\n{source}\n"),
             );
             assert_ne!(lock, LOCK, "the fixture changed");
             fs_err::write(dir.path().join(POETRY_LOCK), lock).unwrap();
-            let error =
-                poetry_requirements(dir.path(), &PoetryGroups::default(), &lambda(12)).unwrap_err();
-            let message = error.to_string();
-            assert!(
-                message.contains("`idna`")
-                    && message.contains(kind)
-                    && message.contains("poetry.lock"),
-                "{message}"
-            );
-            assert!(
-                error.hint().unwrap().contains("publish a wheel"),
-                "{:?}",
-                error.hint()
-            );
+            let text =
+                poetry_requirements(dir.path(), &PoetryGroups::default(), &lambda(12)).unwrap();
+            assert!(text.contains(&format!("{expected}\n")), "{text}");
+            assert!(!text.contains("idna=="), "{text}");
+            let file = crate::parse_requirements_str(
+                &expected,
+                &dir.path().join(POETRY_LOCK),
+                &crate::EnvMap::default(),
+            )
+            .unwrap();
+            assert!(file.requirements[0].source().is_some(), "{file:?}");
         }
-        // Control: the same lock with idna from the index is accepted.
-        let dir = project();
-        assert!(poetry_requirements(dir.path(), &PoetryGroups::default(), &lambda(12)).is_ok());
     }
 
     #[test]
@@ -1050,32 +1097,50 @@ urllib3 = [
             )
             .unwrap();
         };
-        for (body, kind) in [
-            ("mylib = {git = \"https://example.test/mylib.git\"}", "git"),
-            ("mylib = {path = \"../mylib\"}", "path"),
-            ("mylib = {url = \"https://example.test/mylib.whl\"}", "url"),
-        ] {
-            write(body);
-            let error =
-                poetry_constraint_requirements(dir.path(), &PoetryGroups::default()).unwrap_err();
-            let message = error.to_string();
-            assert!(
-                message.contains("`mylib`") && message.contains(kind),
-                "{message}"
-            );
-            // A git or path dependency needs a build, lock or not; a URL is fine once locked.
-            let expected = if kind == "url" {
-                "poetry lock"
-            } else {
-                "publish a wheel"
-            };
-            assert!(error.hint().unwrap().contains(expected), "{kind}");
-        }
+        write("mylib = {url = \"https://example.test/mylib.whl\"}");
+        let error =
+            poetry_constraint_requirements(dir.path(), &PoetryGroups::default()).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("`mylib`") && message.contains("url"),
+            "{message}"
+        );
+        // A URL is fine once locked, with its hash.
+        assert!(error.hint().unwrap().contains("poetry lock"));
         write("mylib = \"^1.0 || ^2.0\"");
         let error =
             poetry_constraint_requirements(dir.path(), &PoetryGroups::default()).unwrap_err();
         assert!(error.to_string().contains("^1.0 || ^2.0"), "{error}");
         assert!(error.to_string().contains("`mylib`"), "{error}");
+    }
+
+    #[test]
+    fn unlocked_git_and_path_dependencies_become_source_requirements() {
+        let dir = tempfile::tempdir().unwrap();
+        fs_err::create_dir_all(dir.path().join("libs/mylib")).unwrap();
+        fs_err::write(
+            dir.path().join("pyproject.toml"),
+            r#"
+[tool.poetry.dependencies]
+bottle = {git = "https://git@github.com/bottlepy/bottle.git", tag = "0.12.16"}
+tool = {git = "https://example.test/tool.git", branch = "main", subdirectory = "py", markers = "sys_platform == 'linux'"}
+mylib = {path = "libs/mylib", develop = true}
+"#,
+        )
+        .unwrap();
+        let text = poetry_constraint_requirements(dir.path(), &PoetryGroups::default()).unwrap();
+        let library =
+            url::Url::from_directory_path(dir.path().join("libs/mylib").canonicalize().unwrap())
+                .unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "bottle @ git+https://git@github.com/bottlepy/bottle.git@0.12.16\n\
+                 mylib @ {}\n\
+                 tool @ git+https://example.test/tool.git@main#subdirectory=py ; (sys_platform == 'linux')\n",
+                library.as_str().trim_end_matches('/')
+            )
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::index::{EnvMap, IndexOptions};
 use crate::secret::{SecretUrl, redact_text};
+use crate::source::{SourceSpec, tree_digest};
 use crate::target::WheelFilename;
 
 /// A file and 1-based line number.
@@ -37,6 +38,9 @@ pub struct RequirementLine {
     /// Lowercase hex sha256 digests from `--hash=sha256:…`.
     pub hashes: Vec<String>,
     pub location: Location,
+    /// For a local directory dependency: the hash of its files when the line was read
+    /// ([`crate::source::tree_digest`]), so that editing the directory makes the lock stale.
+    pub tree_sha256: Option<String>,
 }
 
 impl RequirementLine {
@@ -52,6 +56,11 @@ impl RequirementLine {
             Some(VersionOrUrl::Url(url)) => Some(url.raw()),
             _ => None,
         }
+    }
+
+    /// Where the package is built from, when it comes from git or a local directory.
+    pub fn source(&self) -> Option<SourceSpec> {
+        self.url().and_then(SourceSpec::from_url)
     }
 }
 
@@ -360,8 +369,66 @@ fn unsupported(location: &Location, line: &str, reason: &str, hint: &str) -> Req
     }
 }
 
-const VCS_PREFIXES: &[&str] = &["git+", "hg+", "svn+", "bzr+"];
-const VCS_HINT: &str = "build a wheel (`pip wheel <url>`), publish it to an index or reference the .whl file, then require it by name";
+const OTHER_VCS_PREFIXES: &[&str] = &["hg+", "svn+", "bzr+"];
+const VCS_HINT: &str = "use a git repository, or build a wheel (`pip wheel <url>`), publish it to an index or reference the .whl file, then require it by name";
+
+fn requirement_is_source(requirement: &Requirement<VerbatimUrl>) -> bool {
+    match &requirement.version_or_url {
+        Some(VersionOrUrl::Url(url)) => SourceSpec::from_url(url.raw()).is_some(),
+        _ => false,
+    }
+}
+
+/// The name a bare git URL gives with `#egg=<name>`.
+fn egg_name(target: &str) -> Option<&str> {
+    target
+        .split_once('#')?
+        .1
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("egg="))
+        .filter(|name| !name.is_empty())
+}
+
+/// The project name a directory declares: `[project] name` or `[tool.poetry] name` in
+/// `pyproject.toml`, else `name` in `setup.cfg`'s `[metadata]`.
+fn project_name(dir: &Path) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Pyproject {
+        project: Option<Named>,
+        tool: Option<Tool>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Tool {
+        poetry: Option<Named>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: Option<String>,
+    }
+    if let Ok(text) = fs_err::read_to_string(dir.join("pyproject.toml"))
+        && let Ok(pyproject) = toml::from_str::<Pyproject>(&text)
+        && let Some(name) = pyproject
+            .project
+            .and_then(|project| project.name)
+            .or_else(|| pyproject.tool.and_then(|tool| tool.poetry?.name))
+    {
+        return Some(name);
+    }
+    let text = fs_err::read_to_string(dir.join("setup.cfg")).ok()?;
+    let mut in_metadata = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_metadata = line == "[metadata]";
+        } else if in_metadata
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "name"
+        {
+            return Some(value.trim().to_owned());
+        }
+    }
+    None
+}
 const SDIST_HINT: &str = "strata installs wheels only; point at a .whl file or require the package by name from an index that has wheels";
 
 fn parse_text(
@@ -434,15 +501,41 @@ fn parse_text(
             }
         }
         let requirement = parse_requirement(&requirement_text, &shown, &location, &base_dir)?;
-        let entry = RequirementLine {
-            requirement,
-            hashes,
-            location,
-        };
-        match kind {
-            Kind::Requirements => file.requirements.push(entry),
-            Kind::Constraints => file.constraints.push(entry),
-        }
+        push_requirement(file, kind, requirement, hashes, location, &shown)?;
+    }
+    Ok(())
+}
+
+fn push_requirement(
+    file: &mut RequirementsFile,
+    kind: Kind,
+    requirement: Requirement<VerbatimUrl>,
+    hashes: Vec<String>,
+    location: Location,
+    shown: &str,
+) -> Result<(), RequirementsError> {
+    let mut entry = RequirementLine {
+        requirement,
+        hashes,
+        location,
+        tree_sha256: None,
+    };
+    if let Some(SourceSpec::Directory { path }) = entry.source() {
+        let digest = tree_digest(&path)
+            .map_err(|(path, source)| RequirementsError::Read { path, source })?;
+        entry.tree_sha256 = Some(digest);
+    }
+    if entry.source().is_some() && !entry.hashes.is_empty() {
+        return Err(unsupported(
+            &entry.location,
+            shown,
+            "`--hash` cannot apply to a package built from source",
+            "drop the `--hash` options of this line; strata.lock records the sha256 of the wheel it builds",
+        ));
+    }
+    match kind {
+        Kind::Requirements => file.requirements.push(entry),
+        Kind::Constraints => file.constraints.push(entry),
     }
     Ok(())
 }
@@ -536,13 +629,20 @@ fn parse_option_line(
                     ));
                 }
             }
+            // A zip cannot hold an editable install: the project is built and installed as
+            // a wheel, as from any other path or git URL.
             "-e" | "--editable" => {
-                return Err(unsupported(
-                    location,
-                    shown,
-                    "editable installs need a local build",
-                    "build a wheel of the project (`pip wheel .`) and require it by path or name",
-                ));
+                let target = value()?;
+                let requirement = parse_requirement(&target, shown, location, base_dir)?;
+                if !requirement_is_source(&requirement) {
+                    return Err(unsupported(
+                        location,
+                        shown,
+                        "an editable install needs a project directory or a git URL",
+                        "use `-e ./path/to/project` or `-e git+https://…#egg=name`",
+                    ));
+                }
+                push_requirement(file, kind, requirement, Vec::new(), location.clone(), shown)?;
             }
             _ => {
                 return Err(RequirementsError::UnknownOption {
@@ -579,6 +679,27 @@ fn wheel_name_of(target: &str) -> Option<&str> {
     last.ends_with(".whl").then_some(last)
 }
 
+/// The directory `target` names, when it is an existing one: a path (relative to `base_dir`)
+/// or a `file:` URL.
+fn local_directory(target: &str, base_dir: &Path) -> Option<PathBuf> {
+    let path = if let Some(rest) = target.strip_prefix("file:") {
+        match Url::parse(target) {
+            Ok(url) if rest.starts_with("//") => url.to_file_path().ok()?,
+            _ => base_dir.join(rest),
+        }
+    } else if target.contains("://") {
+        return None;
+    } else {
+        let expanded = match target.strip_prefix("~/") {
+            Some(rest) => dirs::home_dir()?.join(rest),
+            None => PathBuf::from(target),
+        };
+        base_dir.join(expanded)
+    };
+    path.is_dir()
+        .then(|| fs_err::canonicalize(&path).unwrap_or_else(|_| absolute(&path)))
+}
+
 fn looks_like_path(text: &str) -> bool {
     text.starts_with('.')
         || text.starts_with('/')
@@ -612,26 +733,89 @@ fn parse_requirement(
                 .filter(|url| url.contains("://"))
         });
     let target = url_part.unwrap_or(head);
-    if VCS_PREFIXES.iter().any(|prefix| target.starts_with(prefix)) {
+    if OTHER_VCS_PREFIXES
+        .iter()
+        .any(|prefix| target.starts_with(prefix))
+    {
         return Err(unsupported(
             location,
             shown,
-            "version-control requirements need building from source",
+            "only git repositories are built from version control",
             VCS_HINT,
         ));
+    }
+    if target.starts_with("git+") {
+        if url_part.is_some() {
+            return parse_pep508(text, shown, location, base_dir);
+        }
+        let Some(name) = egg_name(target) else {
+            return Err(unsupported(
+                location,
+                shown,
+                "a git URL without a name",
+                "name the package: `<name> @ git+https://…` or `git+https://…#egg=<name>`",
+            ));
+        };
+        let synthesized = match marker {
+            Some(marker) => format!("{name} @ {target} ; {marker}"),
+            None => format!("{name} @ {target}"),
+        };
+        return parse_pep508(&synthesized, shown, location, base_dir);
+    }
+    if let Some(dir) = local_directory(target, base_dir) {
+        if !dir.join("pyproject.toml").is_file() && !dir.join("setup.py").is_file() {
+            return Err(unsupported(
+                location,
+                shown,
+                "the directory has no pyproject.toml or setup.py to build it with",
+                "point at the project's root directory",
+            ));
+        }
+        if url_part.is_some() {
+            return parse_pep508(text, shown, location, base_dir);
+        }
+        let Some(name) = project_name(&dir) else {
+            return Err(unsupported(
+                location,
+                shown,
+                "strata cannot read the project's name from its pyproject.toml or setup.cfg",
+                "name the package: `<name> @ file:./path/to/project`",
+            ));
+        };
+        let url = Url::from_directory_path(&dir).map_err(|()| {
+            unsupported(
+                location,
+                shown,
+                "the directory cannot be written as a file URL",
+                "use a path without unusual characters",
+            )
+        })?;
+        let url = url.as_str().trim_end_matches('/');
+        let synthesized = match marker {
+            Some(marker) => format!("{name} @ {url} ; {marker}"),
+            None => format!("{name} @ {url}"),
+        };
+        return parse_pep508(&synthesized, shown, location, base_dir);
     }
     let is_url = target.contains("://");
     if url_part.is_some() || is_url || looks_like_path(target) {
         let Some(wheel) = wheel_name_of(target) else {
+            if is_url || target.ends_with(".tar.gz") || target.ends_with(".zip") {
+                return Err(unsupported(
+                    location,
+                    shown,
+                    "it points at a source distribution or a page, not a wheel",
+                    SDIST_HINT,
+                ));
+            }
             return Err(unsupported(
                 location,
                 shown,
-                if is_url || target.ends_with(".tar.gz") || target.ends_with(".zip") {
-                    "it points at a source distribution or a page, not a wheel"
-                } else {
-                    "it points at a local project that would need building"
-                },
-                SDIST_HINT,
+                &format!(
+                    "there is no project directory at `{}`",
+                    base_dir.join(target).display()
+                ),
+                "check the path: a relative one is read from the requirements file's folder, and the directory must hold a pyproject.toml or setup.py",
             ));
         };
         if is_url
@@ -915,22 +1099,25 @@ mod tests {
     #[test]
     fn unsupported_lines_quote_the_line_with_a_hint() {
         assert_eq!(
-            error_for("six\n-e ./project\n"),
-            "<dir>/requirements.txt:2: `-e ./project` is not supported: editable installs need a local build\n\
-             hint: build a wheel of the project (`pip wheel .`) and require it by path or name"
+            error_for("six\n-e six==1.0\n"),
+            "<dir>/requirements.txt:2: `-e six==1.0` is not supported: an editable install needs a project directory or a git URL\n\
+             hint: use `-e ./path/to/project` or `-e git+https://…#egg=name`"
         );
-        let vcs = error_for("pkg @ git+https://github.com/o/r.git@v1\n");
-        assert!(vcs.starts_with("<dir>/requirements.txt:1: `pkg @ git+https://github.com/o/r.git@v1` is not supported: version-control"), "{vcs}");
-        let bare_vcs = error_for("git+https://github.com/o/r.git#egg=pkg\n");
-        assert!(
-            bare_vcs.contains("version-control requirements"),
-            "{bare_vcs}"
-        );
+        let vcs = error_for("pkg @ hg+https://example.test/r@v1\n");
+        assert!(vcs.starts_with("<dir>/requirements.txt:1: `pkg @ hg+https://example.test/r@v1` is not supported: only git"), "{vcs}");
+        let nameless = error_for("git+https://github.com/o/r.git@v1\n");
+        assert!(nameless.contains("a git URL without a name"), "{nameless}");
+        assert!(nameless.contains("#egg=<name>"), "{nameless}");
+        let hashed = error_for(&format!(
+            "pkg @ git+https://github.com/o/r.git@v1 --hash=sha256:{}\n",
+            "a".repeat(64)
+        ));
+        assert!(hashed.contains("`--hash` cannot apply"), "{hashed}");
         let sdist = error_for("pkg @ https://files.example/pkg-1.0.tar.gz\n");
         assert!(sdist.contains("source distribution"), "{sdist}");
         let project = error_for("./some/project\n");
         assert!(
-            project.contains("local project that would need building"),
+            project.contains("there is no project directory at `<dir>/./some/project`"),
             "{project}"
         );
         assert_eq!(
@@ -956,6 +1143,70 @@ mod tests {
             error_for("--index-url\n"),
             "<dir>/requirements.txt:1: option `--index-url` needs a value in `--index-url`"
         );
+    }
+
+    #[test]
+    fn git_and_directory_requirements_in_every_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        fs_err::create_dir_all(root.join("libs/named")).unwrap();
+        fs_err::write(
+            root.join("libs/named/pyproject.toml"),
+            "[project]\nname = \"Named_Lib\"\nversion = \"1.0\"\n",
+        )
+        .unwrap();
+        fs_err::create_dir_all(root.join("cfg")).unwrap();
+        fs_err::write(root.join("cfg/setup.py"), "").unwrap();
+        fs_err::write(root.join("cfg/setup.cfg"), "[metadata]\nname = cfg-lib\n").unwrap();
+        let text = "pkg @ git+https://u:t0ken@github.com/o/r.git@v1 ; python_version >= '3.8'\n\
+                    git+https://github.com/o/other.git@main#egg=other&subdirectory=py\n\
+                    ./libs/named\n\
+                    -e cfg\n\
+                    explicit @ file:./libs/named\n";
+        let file =
+            parse_requirements_str(text, &root.join("requirements.txt"), &EnvMap::new()).unwrap();
+        let named = format!("file://{}/libs/named", root.display());
+        assert_eq!(
+            canonical(&file),
+            vec![
+                "pkg @ git+https://github.com/o/r.git@v1 ; python_full_version >= '3.8'".to_owned(),
+                "other @ git+https://github.com/o/other.git@main#egg=other&subdirectory=py"
+                    .to_owned(),
+                format!("named-lib @ {named}"),
+                format!("cfg-lib @ file://{}/cfg", root.display()),
+                format!("explicit @ {named}"),
+            ]
+        );
+        assert!(matches!(
+            file.requirements[0].source(),
+            Some(SourceSpec::Git { .. })
+        ));
+        assert!(matches!(
+            file.requirements[2].source(),
+            Some(SourceSpec::Directory { .. })
+        ));
+        assert_eq!(file.requirements[0].tree_sha256, None);
+        let digest = file.requirements[2].tree_sha256.clone().unwrap();
+        assert_eq!(file.requirements[4].tree_sha256.as_ref(), Some(&digest));
+        // Editing the directory changes what the dependency set is keyed by.
+        let set =
+            crate::DependencySet::from_requirements(file, vec!["requirements.txt".to_owned()]);
+        fs_err::write(root.join("libs/named/module.py"), "x = 1\n").unwrap();
+        let edited =
+            parse_requirements_str(text, &root.join("requirements.txt"), &EnvMap::new()).unwrap();
+        let edited =
+            crate::DependencySet::from_requirements(edited, vec!["requirements.txt".to_owned()]);
+        assert_ne!(set.key, edited.key);
+        assert!(
+            edited
+                .inputs
+                .iter()
+                .any(|input| input.starts_with("named-lib @ file://")
+                    && input.contains("(directory sha256 ")),
+            "{:?}",
+            edited.inputs
+        );
+        assert!(!format!("{:?}", set.inputs).contains("t0ken"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Resolution end to end through pip (and uv) against a local index.
 
 mod common;
+mod sources;
 
 use common::index_config;
 use std::path::Path;

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::support::*;
-use strata_tests::LocalIndex;
 use strata_tests::wheel::WheelBuilder;
+use strata_tests::{LocalIndex, SourceProject};
 
 /// Projects the manifest loader refuses (pinned in strata-manifest's corpus snapshots), so
 /// there is nothing to package.
@@ -32,16 +32,14 @@ const REFUSED_TO_LOAD: &[(&str, &str)] = &[
 
 /// Projects strata refuses to package on purpose, with the reason; the snapshot pins the
 /// message.
-const REFUSED_ON_PURPOSE: &[(&str, &str)] = &[
-    (
-        "spr-poetry",
-        "`bottle` comes from git, and strata installs wheels only (no poetry.lock to pin it)",
-    ),
-    (
-        "spr-poetry_individually",
-        "`bottle` comes from git, and strata installs wheels only (no poetry.lock to pin it)",
-    ),
-];
+const REFUSED_ON_PURPOSE: &[(&str, &str)] = &[];
+
+/// The plugin's Poetry fixtures take bottle from GitHub at a tag. A local repository with a
+/// stub `bottle` module stands in for it, built by the real git and build path, and strata
+/// reaches it as a user behind a mirror reaches theirs: git's `url.<mirror>.insteadOf`, set
+/// through `GIT_CONFIG_*` in strata's environment.
+const BOTTLE_REPOSITORY: &str = "https://github.com/bottlepy/bottle.git";
+const BOTTLE_TAG: &str = "0.12.16";
 
 /// Poetry and Pipenv projects without a lock, packaged from their constraints: the
 /// distributions the plugin would install (its default groups), and the ones of other groups
@@ -275,6 +273,22 @@ fn package_project(name: &str) -> (bool, String) {
         std::fs::write(&pipfile, text).expect("write Pipfile");
     }
     project.env("PIP_INDEX_URL", &index.url());
+    let bottle = tempfile::tempdir().expect("temp dir");
+    let repository = SourceProject::write(
+        bottle.path(),
+        "bottle",
+        BOTTLE_TAG,
+        "__version__ = '0.12.16'\n",
+    );
+    repository.init_git();
+    repository.tag(BOTTLE_TAG);
+    project
+        .env("GIT_CONFIG_COUNT", "1")
+        .env(
+            "GIT_CONFIG_KEY_0",
+            &format!("url.{}.insteadOf", repository.file_url()),
+        )
+        .env("GIT_CONFIG_VALUE_0", BOTTLE_REPOSITORY);
     for line in ENVIRONMENT.lines() {
         if let Some((key, value)) = line.split_once('=').filter(|_| !line.starts_with('#')) {
             project.env(key, value);

@@ -17,6 +17,7 @@ mod package_failures;
 mod package_lock;
 mod package_pypi;
 mod package_serverless;
+mod package_sources;
 mod package_targets;
 mod secret_marker;
 mod secrets_canary;

@@ -7,18 +7,6 @@ use strata_tests::wheel::WheelBuilder;
 
 const LAYER: &str = "aws/layers/python-requirements-py312-x86_64.zip";
 
-fn layer_project(resolver: Resolver, index: &LocalIndex, lines: &[&str]) -> Project {
-    let project = Project::new(resolver);
-    project
-        .write(
-            "serverless.yml",
-            &serverless_yml("python3.12", "x86_64", true),
-        )
-        .write("handler.py", HANDLER)
-        .write("requirements.txt", &requirements(index, lines));
-    project
-}
-
 fn pinned_versions(project: &Project) -> Vec<String> {
     let lock = project.read("strata.lock");
     let mut pins = Vec::new();

@@ -208,7 +208,7 @@ fn unsupported_requirement_lines_fail_quoting_file_and_line() {
     publish(&index, &[WheelBuilder::new("fine", "1.0")]);
     for (line, number) in [
         ("-e .", 3),
-        ("git+https://github.com/example/project.git#egg=project", 3),
+        ("hg+https://example.invalid/project#egg=project", 3),
     ] {
         let project = Project::new(Resolver::Pip);
         project

@@ -370,6 +370,20 @@ pub fn serverless_yml(runtime: &str, architecture: &str, layer: bool) -> String 
 
 pub const HANDLER: &str = "def main(event, context):\n    return {\"ok\": True}\n";
 
+/// A Lambda python3.12 x86_64 project whose requirements (`lines`, from `index`) go into the
+/// layer.
+pub fn layer_project(resolver: Resolver, index: &LocalIndex, lines: &[&str]) -> Project {
+    let project = Project::new(resolver);
+    project
+        .write(
+            "serverless.yml",
+            &serverless_yml("python3.12", "x86_64", true),
+        )
+        .write("handler.py", HANDLER)
+        .write("requirements.txt", &requirements(index, lines));
+    project
+}
+
 /// requirements.txt text pointing at `index`.
 pub fn requirements(index: &LocalIndex, lines: &[&str]) -> String {
     let mut text = format!("--index-url {}\n", index.url());
