@@ -16,8 +16,8 @@ use strata_provider::{DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec};
 
 use crate::clouds::{
     Backend, CloudAdapter, ConnectInput, Erased, SpecInput, artifact_ref, neutral_function_spec,
+    unmanaged_items,
 };
-use crate::commands::unmanaged_items;
 use crate::error::CliError;
 
 /// The `{Ref: …}` serverless-python-requirements gives its layer.

@@ -264,6 +264,22 @@ pub fn artifact_ref(artifact: &ArtifactReport, out_dir: &Path) -> ArtifactRef {
     }
 }
 
+/// The manifest parts a deploy leaves alone, as the user should read them: triggers and
+/// resources, which strata does not create yet.
+pub fn unmanaged_items(config: &ResolvedConfig) -> Vec<String> {
+    config
+        .unmanaged
+        .iter()
+        .filter(|item| {
+            matches!(
+                item.kind,
+                strata_manifest::UnmanagedKind::Event | strata_manifest::UnmanagedKind::Resource
+            )
+        })
+        .map(|item| format!("{} ({})", item.description, item.key_path))
+        .collect()
+}
+
 /// The runtime the cloud commands run on: two workers are plenty for I/O-bound calls.
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()

@@ -104,7 +104,7 @@ impl Context {
             .collect();
         self.show_warnings(&warnings);
         if usage == ManifestUse::Deploy && !self.printer.is_json() {
-            let items = unmanaged_items(config);
+            let items = crate::clouds::unmanaged_items(config);
             if !items.is_empty() {
                 self.printer.warning(&format!(
                     "not managed yet (left as they are): {}",
@@ -165,15 +165,4 @@ pub fn run(command: Command, context: &Context) -> Result<(), CliError> {
         Command::Rollback(args) => rollback::run(context, &args),
         Command::Remove(args) => remove::run(context, &args),
     }
-}
-
-/// The manifest parts a deploy leaves alone, as the user should read them: triggers and
-/// resources, which strata does not create yet.
-pub fn unmanaged_items(config: &strata_manifest::ResolvedConfig) -> Vec<String> {
-    config
-        .unmanaged
-        .iter()
-        .filter(|item| matches!(item.kind, UnmanagedKind::Event | UnmanagedKind::Resource))
-        .map(|item| format!("{} ({})", item.description, item.key_path))
-        .collect()
 }
