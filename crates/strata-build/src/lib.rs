@@ -152,8 +152,8 @@ impl From<strata_python::LockError> for BuildError {
     }
 }
 
-impl BuildError {
-    pub fn hint(&self) -> Option<String> {
+impl strata_provider::Hint for BuildError {
+    fn hint(&self) -> Option<String> {
         match self {
             Self::OverBudget { .. } => Some(
                 "drop packages the runtime provides with custom.pythonRequirements.noDeploy, strip tests and metadata with `slim: true`, or split the function"
@@ -164,10 +164,8 @@ impl BuildError {
                     .to_owned(),
             ),
             Self::OfflineStale { .. } => Some("run `strata lock` while online, then build with --offline".to_owned()),
-            Self::Resolve { source, .. } => source.hint(),
-            Self::Download { source, .. } => source.hint(),
-            Self::Poetry { source, .. } => source.hint(),
-            Self::Pipenv(source) => source.hint(),
+            // Transparent: the lock error is not a link of the chain.
+            Self::Lock(error) => error.hint(),
             Self::Plan(plan::PlanError::UnknownFunction { known, .. }) => {
                 Some(format!("functions in the manifest: {}", known.join(", ")))
             }

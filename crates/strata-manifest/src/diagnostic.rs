@@ -83,9 +83,8 @@ fn error_count(diagnostics: &[Diagnostic]) -> usize {
         .count()
 }
 
-impl ManifestError {
-    /// What the user can do about it, for the CLI's `hint:` line.
-    pub fn hint(&self) -> Option<String> {
+impl strata_provider::Hint for ManifestError {
+    fn hint(&self) -> Option<String> {
         match self {
             Self::NotFound { .. } => Some(
                 "run `strata init` to create a strata.yml, or pass the manifest with -c/--config"
@@ -95,7 +94,9 @@ impl ManifestError {
             Self::Invalid { .. } => None,
         }
     }
+}
 
+impl ManifestError {
     /// Errors and warnings of an invalid manifest; empty for the other variants.
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
@@ -224,6 +225,7 @@ pub(crate) fn sort_diagnostics(diagnostics: &mut Vec<Diagnostic>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strata_provider::Hint as _;
 
     #[test]
     fn display_matches_the_compiler_style() {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use strata_manifest::{Diagnostic, LoadOptions, ManifestError, Severity, load};
+use strata_provider::Hint as _;
 
 fn render(diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();

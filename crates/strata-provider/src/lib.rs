@@ -6,7 +6,8 @@
 //! [`InfoReport`], [`RollbackReport`], [`RemovePlan`], [`RemoveReport`]), how progress is
 //! reported ([`Reporter`]), how calls are retried ([`RetryPolicy`], [`retry`], [`Deadline`],
 //! [`Clock`]), how a deploy is asked to stop early ([`Interrupt`]), the redacting [`Secret`]
-//! type, and the [`Provider`] trait itself.
+//! type, how an error carries a hint for the user ([`Hint`]), and the [`Provider`] trait
+//! itself.
 //!
 //! It must never depend on a cloud SDK, on the manifest crate or on a terminal: the CLI maps
 //! its resolved configuration into these types, backends map them onto their cloud, and only
@@ -40,6 +41,7 @@
 //! backoff are shared. Step names in [`StepFailure`] are common to all three clouds.
 
 mod cloud;
+mod hint;
 mod interrupt;
 mod plan;
 mod provider;
@@ -50,6 +52,7 @@ mod secret;
 mod spec;
 
 pub use cloud::{Architecture, Cloud};
+pub use hint::{Hint, hint_of};
 pub use interrupt::Interrupt;
 pub use plan::{
     BucketAction, BucketPlan, CodeChange, DeployPlan, FieldChange, FunctionAction, FunctionPlan,

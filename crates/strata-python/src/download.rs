@@ -58,12 +58,11 @@ pub enum DownloadError {
         expected: String,
         actual: String,
     },
-    #[error("downloading {filename} from {url} failed with HTTP {status}{hint}")]
+    #[error("downloading {filename} from {url} failed with HTTP {status}")]
     Status {
         filename: String,
         url: String,
         status: u16,
-        hint: String,
     },
     #[error("downloading {filename} from {url} failed after {attempts} attempts")]
     Transport {
@@ -80,7 +79,7 @@ pub enum DownloadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{filename} is not in the cache and --offline forbids downloading it\nhint: run the same build once without --offline to fill the cache (`{}`)", cache.display())]
+    #[error("{filename} is not in the cache and --offline forbids downloading it")]
     OfflineMissing { filename: String, cache: PathBuf },
     #[error("unsupported URL scheme in {url} for {filename}")]
     UnsupportedUrl { filename: String, url: String },
@@ -90,9 +89,7 @@ pub enum DownloadError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "no TLS root certificates found in the OS store\nhint: set SSL_CERT_FILE to a PEM bundle"
-    )]
+    #[error("no TLS root certificates found in the OS store")]
     NoRootCertificates,
     #[error(
         "{filename} from {url} is larger than {limit} bytes ({why}); the download was discarded"
@@ -104,7 +101,7 @@ pub enum DownloadError {
         why: &'static str,
     },
     #[error(
-        "downloading {filename} from {url} did not finish within {} seconds; gave up\nhint: check the network and the index; a stalled download is abandoned rather than waited on for ever",
+        "downloading {filename} from {url} did not finish within {} seconds; gave up",
         after.as_secs()
     )]
     TimedOut {
@@ -112,9 +109,7 @@ pub enum DownloadError {
         url: String,
         after: Duration,
     },
-    #[error(
-        "the TLS certificate of {url} is not trusted, so {filename} was not downloaded\nhint: if the index uses a private or self-signed CA, set SSL_CERT_FILE to a PEM file holding it"
-    )]
+    #[error("the TLS certificate of {url} is not trusted, so {filename} was not downloaded")]
     Tls {
         filename: String,
         url: String,
@@ -123,19 +118,40 @@ pub enum DownloadError {
     },
     #[error(transparent)]
     Source(#[from] Box<crate::source::SourceError>),
-    #[error(
-        "refusing to send the index credentials for {filename} to {url} over plain http\nhint: use https for this index; plain http with credentials is only allowed to a loopback address (127.0.0.1, ::1, localhost)"
-    )]
+    #[error("refusing to send the index credentials for {filename} to {url} over plain http")]
     InsecureCredentials { filename: String, url: String },
 }
 
-impl DownloadError {
-    /// What to do about it, where the message does not already say.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Self::Source(error) => error.hint(),
-            _ => None,
-        }
+impl strata_provider::Hint for DownloadError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
+            Self::Status {
+                status: 401 | 403, ..
+            } => {
+                "check the index credentials (URL userinfo, STRATA_INDEX_USERNAME/STRATA_INDEX_PASSWORD or ~/.netrc)"
+            }
+            Self::Status { status: 404, .. } => {
+                "the file is gone from the index; run `strata lock --upgrade-package <name>` for it"
+            }
+            Self::OfflineMissing { cache, .. } => {
+                return Some(format!(
+                    "run the same build once without --offline to fill the cache (`{}`)",
+                    cache.display()
+                ));
+            }
+            Self::NoRootCertificates => "set SSL_CERT_FILE to a PEM bundle",
+            Self::TimedOut { .. } => {
+                "check the network and the index; a stalled download is abandoned rather than waited on for ever"
+            }
+            Self::Tls { .. } => {
+                "if the index uses a private or self-signed CA, set SSL_CERT_FILE to a PEM file holding it"
+            }
+            Self::InsecureCredentials { .. } => crate::index::INSECURE_CREDENTIALS_HINT,
+            // Transparent: the source error is not a link of the chain.
+            Self::Source(error) => return error.hint(),
+            _ => return None,
+        };
+        Some(hint.to_owned())
     }
 }
 
@@ -706,20 +722,10 @@ impl Downloader {
                     } else if status >= 500 || status == 429 || status == 408 {
                         Attempt::Retry(format!("HTTP {status}"))
                     } else {
-                        let hint = match status {
-                            401 | 403 => {
-                                "\nhint: check the index credentials (URL userinfo, STRATA_INDEX_USERNAME/STRATA_INDEX_PASSWORD or ~/.netrc)"
-                            }
-                            404 => {
-                                "\nhint: the file is gone from the index; run `strata lock --upgrade-package <name>` for it"
-                            }
-                            _ => "",
-                        };
                         Attempt::Fail(DownloadError::Status {
                             filename: filename.to_string(),
                             url: shown_url.clone(),
                             status,
-                            hint: hint.to_string(),
                         })
                     }
                 }

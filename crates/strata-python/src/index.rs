@@ -73,6 +73,9 @@ pub struct IndexConfig {
     host_credentials: BTreeMap<String, Credentials>,
 }
 
+/// What to do when credentials would go out over plain http.
+pub(crate) const INSECURE_CREDENTIALS_HINT: &str = "use https for this index; plain http with credentials is only allowed to a loopback address (127.0.0.1, ::1, localhost)";
+
 /// Errors building an [`IndexConfig`].
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -82,9 +85,7 @@ pub enum IndexError {
         #[source]
         source: url::ParseError,
     },
-    #[error(
-        "refusing to send credentials to the index {url} over plain http\nhint: use https for this index; plain http with credentials is only allowed to a loopback address (127.0.0.1, ::1, localhost)"
-    )]
+    #[error("refusing to send credentials to the index {url} over plain http")]
     InsecureCredentials { url: SecretUrl },
     #[error("cannot read netrc file `{}`", path.display())]
     Netrc {
@@ -92,6 +93,15 @@ pub enum IndexError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl strata_provider::Hint for IndexError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::InsecureCredentials { .. } => Some(INSECURE_CREDENTIALS_HINT.to_owned()),
+            _ => None,
+        }
+    }
 }
 
 /// Where credentials may come from besides URLs.
@@ -359,6 +369,7 @@ impl Netrc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strata_provider::Hint as _;
 
     fn env(pairs: &[(&str, &str)]) -> EnvMap {
         pairs
@@ -486,7 +497,7 @@ mod tests {
                 matches!(error, IndexError::InsecureCredentials { .. }),
                 "{url}"
             );
-            assert!(message.contains("hint: use https"), "{message}");
+            assert!(error.hint().unwrap().starts_with("use https"), "{message}");
             assert!(
                 !message.contains("pw") && !message.contains("t0ken"),
                 "{message}"

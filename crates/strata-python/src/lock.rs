@@ -178,7 +178,7 @@ pub enum LockError {
         #[source]
         source: Box<toml::de::Error>,
     },
-    #[error("`{}` has lock format version {found}; this strata reads version {LOCK_VERSION}\nhint: run `strata lock` to rewrite it", path.display())]
+    #[error("`{}` has lock format version {found}; this strata reads version {LOCK_VERSION}", path.display())]
     UnsupportedVersion { path: PathBuf, found: u32 },
     #[error("cannot write `{}`", path.display())]
     Write {
@@ -186,12 +186,24 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
-    #[error("`{}` is out of date for {target}: {staleness}\nhint: run `strata lock` and commit {LOCK_FILE_NAME}, or drop `--locked`", path.display())]
+    #[error("`{}` is out of date for {target}: {staleness}", path.display())]
     Stale {
         path: PathBuf,
         target: String,
         staleness: Staleness,
     },
+}
+
+impl strata_provider::Hint for LockError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::UnsupportedVersion { .. } => Some("run `strata lock` to rewrite it".to_owned()),
+            Self::Stale { .. } => Some(format!(
+                "run `strata lock` and commit {LOCK_FILE_NAME}, or drop `--locked`"
+            )),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -412,6 +424,7 @@ mod tests {
     use crate::index::EnvMap;
     use crate::requirements::parse_requirements_str;
     use strata_provider::Architecture;
+    use strata_provider::Hint as _;
 
     fn set(text: &str, source: &str) -> DependencySet {
         let file = parse_requirements_str(text, Path::new(source), &EnvMap::new()).unwrap();
@@ -526,8 +539,11 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "`strata.lock` is out of date for aws-lambda python3.12 x86_64 (glibc 2.34): \
-             requirements.txt changed since the lock was written; added: requests>=2.1; removed: requests>=2\n\
-             hint: run `strata lock` and commit strata.lock, or drop `--locked`"
+             requirements.txt changed since the lock was written; added: requests>=2.1; removed: requests>=2"
+        );
+        assert_eq!(
+            error.hint().unwrap(),
+            "run `strata lock` and commit strata.lock, or drop `--locked`"
         );
         let missing =
             Lockfile::require_fresh(None, Path::new("strata.lock"), &original, &x86).unwrap_err();

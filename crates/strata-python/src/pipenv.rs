@@ -52,9 +52,8 @@ pub enum PipenvError {
     Unsupported { path: PathBuf, name: String },
 }
 
-impl PipenvError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+impl strata_provider::Hint for PipenvError {
+    fn hint(&self) -> Option<String> {
         match self {
             Self::MissingLock { .. } => Some(
                 "run `pipenv lock` and commit Pipfile.lock (serverless-python-requirements would lock anew on every build)"
@@ -278,6 +277,7 @@ pub fn pipenv_requirements(dir: &Path) -> Result<String, PipenvError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strata_provider::Hint as _;
 
     #[test]
     fn default_packages_with_markers_hashes_and_indexes() {

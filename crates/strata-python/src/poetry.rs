@@ -84,9 +84,8 @@ pub enum PoetryError {
     },
 }
 
-impl PoetryError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+impl strata_provider::Hint for PoetryError {
+    fn hint(&self) -> Option<String> {
         match self {
             Self::MissingLock { .. } | Self::NotLocked { .. } => Some(
                 "run `poetry lock` and commit poetry.lock (serverless-python-requirements would run `poetry export`, which resolves anew on every build)"
@@ -783,6 +782,7 @@ fn requirement_line(package: &LockedPackage, lock: &Path) -> Result<String, Poet
 mod tests {
     use super::*;
     use strata_provider::Architecture;
+    use strata_provider::Hint as _;
 
     const PYPROJECT: &str = r#"
 [tool.poetry]

@@ -129,16 +129,14 @@ pub enum RequirementsError {
         #[source]
         source: Box<pep508_rs::Pep508Error<VerbatimUrl>>,
     },
-    #[error("{location}: `{line}` is not supported: {reason}\nhint: {hint}")]
+    #[error("{location}: `{line}` is not supported: {reason}")]
     Unsupported {
         location: Location,
         line: String,
         reason: String,
         hint: String,
     },
-    #[error(
-        "{location}: unknown option `{option}` in `{line}`\nhint: strata reads the pip options -r, -c, -i/--index-url, --extra-index-url, -f/--find-links, --no-index, --pre, --hash, --only-binary, --prefer-binary and --trusted-host"
-    )]
+    #[error("{location}: unknown option `{option}` in `{line}`")]
     UnknownOption {
         location: Location,
         line: String,
@@ -158,6 +156,19 @@ pub enum RequirementsError {
         #[source]
         source: url::ParseError,
     },
+}
+
+impl strata_provider::Hint for RequirementsError {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Self::Unsupported { hint, .. } => Some(hint.clone()),
+            Self::UnknownOption { .. } => Some(
+                "strata reads the pip options -r, -c, -i/--index-url, --extra-index-url, -f/--find-links, --no-index, --pre, --hash, --only-binary, --prefer-binary and --trusted-host"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// Reads `path` and everything it includes. `env` supplies `${VAR}` expansions.
@@ -953,6 +964,7 @@ fn name_ending_in_separator(text: &str) -> Option<(usize, &'static str, char)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strata_provider::Hint as _;
 
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let path = dir.join(name);
@@ -1037,9 +1049,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("requirements.txt");
         let error = parse_requirements_str(text, &path, &EnvMap::new()).unwrap_err();
-        error
-            .to_string()
-            .replace(&dir.path().display().to_string(), "<dir>")
+        // As the CLI shows it: the message, then the hint on its own line.
+        let mut shown = error.to_string();
+        if let Some(hint) = error.hint() {
+            shown.push_str(&format!("\nhint: {hint}"));
+        }
+        shown.replace(&dir.path().display().to_string(), "<dir>")
     }
 
     /// Found by the requirements fuzz target: pep508_rs panicked on these.

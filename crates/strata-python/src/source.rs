@@ -210,9 +210,8 @@ pub enum SourceError {
     },
 }
 
-impl SourceError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+impl strata_provider::Hint for SourceError {
+    fn hint(&self) -> Option<String> {
         Some(match self {
             Self::GitMissing { .. } => "install git (it is needed to check out git dependencies), or publish a wheel of the package to an index".to_owned(),
             Self::Git { .. } => "check the repository URL and your access to it; behind a mirror, point git at it with `url.<mirror>.insteadOf` (GIT_CONFIG_COUNT / GIT_CONFIG_KEY_0 / GIT_CONFIG_VALUE_0 work too)".to_owned(),

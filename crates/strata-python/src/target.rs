@@ -477,7 +477,7 @@ pub fn best_wheel<'a>(files: &'a [WheelFilename], target: &Target) -> Option<&'a
 /// No wheel of a requirement fits the target.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "no wheel of {package} {versions} fits {target}\n  wheels seen: {seen}\n  tags looked for: {tags}\nhint: {hint}",
+    "no wheel of {package} {versions} fits {target}\n  wheels seen: {seen}\n  tags looked for: {tags}",
     versions = versions.join(", "),
     seen = if seen.is_empty() { "none".to_string() } else { seen.join(", ") },
 )]
@@ -489,6 +489,12 @@ pub struct NoWheelError {
     pub seen: Vec<String>,
     pub tags: String,
     pub hint: String,
+}
+
+impl strata_provider::Hint for NoWheelError {
+    fn hint(&self) -> Option<String> {
+        Some(self.hint.clone())
+    }
 }
 
 impl NoWheelError {
@@ -526,6 +532,7 @@ impl NoWheelError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use strata_provider::Hint as _;
 
     fn tags(target: &Target, count: usize) -> Vec<String> {
         target
@@ -758,8 +765,11 @@ mod tests {
              pkg-1.0-cp314-cp314-win_amd64.whl, … (2 more)\n  \
              tags looked for: cp312-cp312, cp312-abi3 (and abi3 down to cp32), cp312-none, py3*-none \
              on manylinux_2_34_aarch64 … manylinux2014_aarch64 (with manylinux2014/2010/1 aliases), \
-             then cp312-none-any and py3*-none-any\n\
-             hint: pin a version of pkg with a wheel for aarch64 glibc 2.34 and Python 3.12, or choose another runtime"
+             then cp312-none-any and py3*-none-any"
+        );
+        assert_eq!(
+            error.hint().unwrap(),
+            "pin a version of pkg with a wheel for aarch64 glibc 2.34 and Python 3.12, or choose another runtime"
         );
     }
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use strata_provider::Architecture;
+use strata_provider::Hint as _;
 use strata_python::{
     DependencySet, DownloadConfig, DownloadError, Downloader, EnvMap, NoReporter,
     PinnedDistribution, ResolveError, ResolveRequest, ResolverTool, Target, Upgrade, WheelCache,
@@ -77,9 +78,10 @@ fn an_untrusted_index_certificate_fails_once_naming_the_host_and_ssl_cert_file()
             "{what}: {error:?}"
         );
         let message = error.to_string();
+        let hint = error.hint().unwrap_or_default();
         assert!(
-            message.contains(&host) && message.contains("SSL_CERT_FILE"),
-            "{what}: names the host and the fix: {message}"
+            message.contains(&host) && hint.contains("SSL_CERT_FILE"),
+            "{what}: names the host and the fix: {message}\nhint: {hint}"
         );
         assert_eq!(
             front.connections() - before,

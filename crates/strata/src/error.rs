@@ -3,9 +3,33 @@
 //! Exit codes (documented in docs/cli.md): 0 success, 1 a failure caused by input or the cloud,
 //! 2 a usage error or a bug in strata.
 
+use std::error::Error;
+
 use serde::Serialize;
+use strata_provider::hint_of;
 
 use crate::printer::{Printer, Tone};
+
+/// Finds the hint of one link of a `source` chain.
+type HintOf = fn(&(dyn Error + 'static)) -> Option<String>;
+
+/// Every error type that carries a hint for the user. A library error type with a
+/// [`strata_provider::Hint`] impl belongs here, or its hints are never shown.
+const HINTED_ERRORS: &[HintOf] = &[
+    hint_of::<strata_manifest::ManifestError>,
+    hint_of::<strata_python::DownloadError>,
+    hint_of::<strata_python::IndexError>,
+    hint_of::<strata_python::LockError>,
+    hint_of::<strata_python::NoWheelError>,
+    hint_of::<strata_python::PipenvError>,
+    hint_of::<strata_python::PoetryError>,
+    hint_of::<strata_python::RequirementsError>,
+    hint_of::<strata_python::ResolveError>,
+    hint_of::<strata_python::SourceError>,
+    hint_of::<strata_build::BuildError>,
+    hint_of::<crate::clouds::aws::SpecError>,
+    crate::clouds::aws::aws_error_hint,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -60,21 +84,28 @@ impl CliError {
     }
 
     /// Builds an input error from any error: its Display is the message, its sources the
-    /// causes. Lines starting with `hint: ` anywhere in the chain become hint lines.
-    pub fn from_source(error: &(dyn std::error::Error + 'static)) -> Self {
-        let mut hints = Vec::new();
-        let message = split_hints(&error.to_string(), &mut hints);
-        let mut this = Self::input(message);
+    /// causes, and the hint of every link in the chain (each shown once) the hint lines.
+    pub fn from_source(error: &(dyn Error + 'static)) -> Self {
+        let mut this = Self::input(error.to_string());
+        this.add_hints(error);
         let mut source = error.source();
         while let Some(cause) = source {
-            let text = split_hints(&cause.to_string(), &mut hints);
+            let text = cause.to_string();
             if !text.is_empty() {
                 this.causes.push(text);
             }
+            this.add_hints(cause);
             source = cause.source();
         }
-        this.hints = hints;
         this
+    }
+
+    fn add_hints(&mut self, link: &(dyn Error + 'static)) {
+        for hint in HINTED_ERRORS.iter().filter_map(|hint_of| hint_of(link)) {
+            if !self.hints.contains(&hint) {
+                self.hints.push(hint);
+            }
+        }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -105,24 +136,9 @@ impl CliError {
     }
 }
 
-/// Removes `hint: …` lines from `text` into `hints`; returns the rest.
-fn split_hints(text: &str, hints: &mut Vec<String>) -> String {
-    let mut kept = Vec::new();
-    for line in text.lines() {
-        match line.trim_start().strip_prefix("hint: ") {
-            Some(hint) => hints.push(hint.to_owned()),
-            None => kept.push(line),
-        }
-    }
-    kept.join("\n")
-}
-
 impl From<strata_build::BuildError> for CliError {
     fn from(error: strata_build::BuildError) -> Self {
-        let hint = error.hint();
-        let mut this = Self::from_source(&error);
-        this.hints.extend(hint);
-        this
+        Self::from_source(&error)
     }
 }
 
@@ -146,8 +162,7 @@ fn eprintln_text(text: &str) {
 
 impl From<strata_manifest::ManifestError> for CliError {
     fn from(error: strata_manifest::ManifestError) -> Self {
-        let hint = error.hint();
-        let mut this = match error {
+        match error {
             strata_manifest::ManifestError::Invalid { path, diagnostics } => {
                 let errors = diagnostics
                     .iter()
@@ -162,8 +177,50 @@ impl From<strata_manifest::ManifestError> for CliError {
                 this
             }
             other => Self::from_source(&other),
-        };
-        this.hints.extend(hint);
-        this
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strata_provider::Architecture;
+    use strata_python::{NoWheelError, ResolveError, Target};
+
+    use super::*;
+    use strata_build::BuildError;
+
+    /// A command's own wrapper around a build failure, as the commands add context.
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot package the stage")]
+    struct Packaging(#[source] BuildError);
+
+    #[test]
+    fn a_hint_deep_in_the_chain_is_shown_once_and_never_inside_a_message() {
+        let target = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
+        let no_wheel = NoWheelError::new("pkg", &["1.0".to_owned()], &[], &target);
+        // Boxed, transparent inside ResolveError, two links below the top.
+        let error = Packaging(BuildError::Resolve {
+            sources: "requirements.txt".to_owned(),
+            target: target.label(),
+            source: Box::new(ResolveError::NoWheel(Box::new(no_wheel))),
+        });
+
+        let rendered = CliError::from_source(&error);
+
+        assert_eq!(
+            rendered.hints,
+            [
+                "pkg publishes no wheels for these versions; pin a version that has manylinux or pure-Python wheels"
+            ]
+        );
+        assert_eq!(rendered.message, "cannot package the stage");
+        assert_eq!(rendered.causes.len(), 2, "{:?}", rendered.causes);
+        assert!(rendered.causes[1].starts_with("no wheel of pkg 1.0 fits"));
+        let mut link: Option<&(dyn Error + 'static)> = Some(&error);
+        while let Some(current) = link {
+            let text = current.to_string();
+            assert!(!text.contains("publishes no wheels"), "{text}");
+            link = current.source();
+        }
     }
 }

@@ -70,7 +70,7 @@ pub enum Upgrade {
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(
-        "no resolver found: neither uv nor python with pip is on PATH, and the lock has no fresh entry\nhint: install uv (`pip install uv`) or pip, or commit an up-to-date strata.lock and build with --locked"
+        "no resolver found: neither uv nor python with pip is on PATH, and the lock has no fresh entry"
     )]
     NoResolver,
     #[error("configured uv `{}` does not exist", path.display())]
@@ -109,9 +109,7 @@ pub enum ResolveError {
         #[source]
         stderr: ChildOutput,
     },
-    #[error(
-        "no wheel of {package} ({versions}) fits {target}\n  tags looked for: {tags}\nhint: check the name and version, pin a version with manylinux or pure-Python wheels for this target, or choose another runtime"
-    )]
+    #[error("no wheel of {package} ({versions}) fits {target}\n  tags looked for: {tags}")]
     NoWheelForTarget {
         package: String,
         versions: String,
@@ -160,10 +158,20 @@ pub enum ResolveError {
 #[error("{0}")]
 pub struct ChildOutput(pub String);
 
-impl ResolveError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+impl strata_provider::Hint for ResolveError {
+    fn hint(&self) -> Option<String> {
         match self {
+            Self::NoResolver => Some(
+                "install uv (`pip install uv`) or pip, or commit an up-to-date strata.lock and build with --locked"
+                    .to_owned(),
+            ),
+            Self::NoWheelForTarget { .. } => Some(
+                "check the name and version, pin a version with manylinux or pure-Python wheels for this target, or choose another runtime"
+                    .to_owned(),
+            ),
+            // Transparent: the wrapped error is not a link of the chain, so its hint is
+            // passed on here.
+            Self::NoWheel(error) => error.hint(),
             Self::InterpreterMismatch { wanted, .. } => Some(format!(
                 "install uv (`pip install uv`), which resolves for any target Python, or put python{wanted} with pip on PATH"
             )),
@@ -644,6 +652,8 @@ fn pinned(
 
 #[cfg(test)]
 mod tests {
+    use strata_provider::Hint as _;
+
     use super::*;
 
     #[test]
@@ -714,7 +724,7 @@ mod tests {
         let empty = EnvMap::from([("PATH".to_string(), dir.path().display().to_string())]);
         let error = find_resolver(&empty, None, (3, 12)).unwrap_err();
         assert!(matches!(error, ResolveError::NoResolver));
-        assert!(error.to_string().contains("hint: install uv"));
+        assert!(error.hint().unwrap().starts_with("install uv"));
 
         let configured = dir.path().join("my-uv");
         assert!(matches!(

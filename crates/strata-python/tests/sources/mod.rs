@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use strata_provider::Architecture;
+use strata_provider::{Architecture, Hint as _};
 use strata_python::{
     BuildTool, DependencySet, DownloadConfig, Downloader, EnvMap, NoReporter, PinnedDistribution,
     ResolveError, ResolveRequest, ResolverTool, SourceBuilder, SourceError, SourceSpec, Target,

@@ -48,7 +48,7 @@ pub enum SpecError {
     RoleNotArn { owner: String, role: String },
 }
 
-impl SpecError {
+impl strata_provider::Hint for SpecError {
     fn hint(&self) -> Option<String> {
         match self {
             Self::MissingArtifact { .. } => {
@@ -73,52 +73,54 @@ impl SpecError {
 
 impl From<SpecError> for CliError {
     fn from(error: SpecError) -> Self {
-        let hint = error.hint();
-        let mut this = Self::from_source(&error);
-        this.hints.extend(hint);
-        this
+        Self::from_source(&error)
     }
 }
 
 impl From<AwsError> for CliError {
     fn from(error: AwsError) -> Self {
-        let hint = match &error {
-            AwsError::NoCredentials { .. } => Some(
-                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pick a profile with AWS_PROFILE \
+        Self::from_source(&error)
+    }
+}
+
+/// The hint for an AWS backend error, in the CLI's words (flags, manifest keys); one of the
+/// renderer's hinted error types.
+pub(crate) fn aws_error_hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let error = error.downcast_ref::<AwsError>()?;
+    let hint = match error {
+        AwsError::NoCredentials { .. } => Some(
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pick a profile with AWS_PROFILE \
                  or provider.profile, or sign in with `aws sso login`",
-            ),
-            AwsError::Call { source, .. } if source.timed_out => Some(
-                "AWS did not answer in time; check the network, or give calls longer with \
+        ),
+        AwsError::Call { source, .. } if source.timed_out => Some(
+            "AWS did not answer in time; check the network, or give calls longer with \
                  STRATA_AWS_CALL_TIMEOUT and each function longer with STRATA_DEPLOY_DEADLINE \
                  (seconds)",
-            ),
-            AwsError::Call { source, .. } if source.transport => Some(
-                "check the network; when you use an emulator, check AWS_ENDPOINT_URL and that it is running",
-            ),
-            AwsError::NotOwned {
-                kind: "deployment bucket",
-                ..
-            } => Some(
-                "pass --adopt to take it over on purpose (strata then tags it and uploads to it \
+        ),
+        AwsError::Call { source, .. } if source.transport => Some(
+            "check the network; when you use an emulator, check AWS_ENDPOINT_URL and that it is running",
+        ),
+        AwsError::NotOwned {
+            kind: "deployment bucket",
+            ..
+        } => Some(
+            "pass --adopt to take it over on purpose (strata then tags it and uploads to it \
                  from now on), or set provider.deploymentBucket to use a bucket of your own",
-            ),
-            AwsError::NotOwned { .. } => Some(
-                "pass --adopt to take it over on purpose (strata then tags it and manages it \
+        ),
+        AwsError::NotOwned { .. } => Some(
+            "pass --adopt to take it over on purpose (strata then tags it and manages it \
                  from now on), or give strata's resource another name",
-            ),
-            AwsError::LayerNotOwned { .. } => Some(
-                "pass --adopt to take the layer name over on purpose (strata then publishes its \
+        ),
+        AwsError::LayerNotOwned { .. } => Some(
+            "pass --adopt to take the layer name over on purpose (strata then publishes its \
                  own versions into it, leaving the others alone), or give strata's layer another name",
-            ),
-            AwsError::NoPreviousVersion { .. } => {
-                Some("pass --to VERSION; `strata info` lists the published versions")
-            }
-            _ => None,
-        };
-        let mut this = Self::from_source(&error);
-        this.hints.extend(hint.map(str::to_owned));
-        this
-    }
+        ),
+        AwsError::NoPreviousVersion { .. } => {
+            Some("pass --to VERSION; `strata info` lists the published versions")
+        }
+        _ => None,
+    };
+    hint.map(str::to_owned)
 }
 
 /// The backend's settings. Region: `--region`, then the manifest's `aws.region` or
