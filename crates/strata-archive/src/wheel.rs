@@ -382,20 +382,22 @@ impl VerifiedWheel {
     }
 }
 
-/// PEP 503 normalisation: lowercase, runs of `-`, `_`, `.` become one `-`.
+/// PEP 503 normalisation: lowercase, each run of `-`, `_`, `.` becomes one `-`. The one
+/// implementation in strata: the lock, the resolvers, `noDeploy` and wheel verification must
+/// agree on which names are the same distribution.
 pub fn normalize_name(name: &str) -> String {
     let mut normalized = String::with_capacity(name.len());
     let mut in_separator = false;
     for character in name.chars() {
         if matches!(character, '-' | '_' | '.') {
+            if !in_separator {
+                normalized.push('-');
+            }
             in_separator = true;
-            continue;
+        } else {
+            normalized.extend(character.to_lowercase());
+            in_separator = false;
         }
-        if in_separator && !normalized.is_empty() {
-            normalized.push('-');
-        }
-        in_separator = false;
-        normalized.extend(character.to_lowercase());
     }
     normalized
 }
@@ -1214,6 +1216,9 @@ mod tests {
         assert_eq!(normalize_name("Foo.Bar__baz-Qux"), "foo-bar-baz-qux");
         assert_eq!(normalize_name("python_dateutil"), "python-dateutil");
         assert_eq!(normalize_name("zope.interface"), "zope-interface");
+        // PEP 503's `re.sub(r"[-_.]+", "-", name).lower()` keeps separators at the ends too.
+        assert_eq!(normalize_name("_Private-"), "-private-");
+        assert_eq!(normalize_name("a-_.b"), "a-b");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use strata_archive::normalize_name;
 use url::Url;
 
 use crate::depset::DependencySet;
@@ -47,24 +48,6 @@ impl PinnedDistribution {
             requires_python: None,
         }
     }
-}
-
-/// PEP 503 normalisation: lowercase, runs of `-_.` become `-`.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut last_was_separator = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !last_was_separator {
-                out.push('-');
-            }
-            last_was_separator = true;
-        } else {
-            out.push(c.to_ascii_lowercase());
-            last_was_separator = false;
-        }
-    }
-    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

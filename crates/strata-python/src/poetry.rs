@@ -19,8 +19,8 @@ use std::str::FromStr;
 use pep508_rs::{ExtraName, MarkerTree};
 use serde::Deserialize;
 
-use crate::lock::normalize_name;
 use crate::target::Target;
+use strata_archive::normalize_name;
 
 /// The file Poetry locks into, beside `pyproject.toml`.
 pub const POETRY_LOCK: &str = "poetry.lock";

@@ -30,7 +30,9 @@ use url::Url;
 use crate::depset::DependencySet;
 use crate::download::{DownloadError, Downloader, WheelCache};
 use crate::index::{EnvMap, IndexConfig};
-use crate::lock::{PinnedDistribution, normalize_name};
+use strata_archive::normalize_name;
+
+use crate::lock::PinnedDistribution;
 use crate::requirements::{RequirementLine, canonical_requirement, parse_requirement_text};
 use crate::secret::{SecretUrl, redact_text, strip_credentials};
 use crate::source::{BuildTool, BuiltWheel, SourceBuilder, SourceError};
