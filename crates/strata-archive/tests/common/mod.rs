@@ -1,5 +1,5 @@
-//! Builds wheel files for tests, valid or crafted to be malicious, with a zip writer
-//! independent of the crate's own (so a bug in one is not mirrored in the other).
+//! Builds wheel files for tests, valid or crafted to be malicious, with the shared test zip
+//! writer (independent of the crate's own, so a bug in one is not mirrored in the other).
 
 #![allow(dead_code)]
 
@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use strata_tests::zip::{Method, ZipEntry};
 
 pub const S_IFREG: u32 = 0o100_000;
 pub const S_IFLNK: u32 = 0o120_000;
@@ -146,63 +147,26 @@ impl TestWheel {
     }
 }
 
-/// miniz_oxide directly, not flate2: the pinned archive digest must not move when some crate
-/// in the workspace switches flate2's backend.
-fn compress(data: &[u8]) -> Vec<u8> {
-    miniz_oxide::deflate::compress_to_vec(data, 9)
-}
-
+/// Writes `entries` with the shared test zip writer, which shares no code with this crate's.
 pub fn write_zip(entries: &[TestEntry]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for entry in entries {
-        let data = match entry.method {
-            8 => compress(&entry.data),
-            _ => entry.data.clone(),
-        };
-        let crc = entry.crc.unwrap_or_else(|| crc32fast::hash(&entry.data));
-        let size = entry.declared_size.unwrap_or(entry.data.len() as u32);
-        let offset = out.len() as u32;
-        let name = entry.name.as_bytes();
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        out.extend_from_slice(&20u16.to_le_bytes());
-        out.extend_from_slice(&entry.flags.to_le_bytes());
-        out.extend_from_slice(&entry.method.to_le_bytes());
-        out.extend_from_slice(&[0x00, 0x60, 0x21, 0x58]); // a 2024 date, any will do
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(name);
-        out.extend_from_slice(&data);
-
-        central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
-        central.extend_from_slice(&((3u16 << 8) | 20).to_le_bytes());
-        central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&entry.flags.to_le_bytes());
-        central.extend_from_slice(&entry.method.to_le_bytes());
-        central.extend_from_slice(&[0x00, 0x60, 0x21, 0x58]);
-        central.extend_from_slice(&crc.to_le_bytes());
-        let central_size = entry.central_compressed_size.unwrap_or(data.len() as u32);
-        central.extend_from_slice(&central_size.to_le_bytes());
-        central.extend_from_slice(&size.to_le_bytes());
-        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        central.extend_from_slice(&[0; 8]);
-        central.extend_from_slice(&(entry.mode << 16).to_le_bytes());
-        central.extend_from_slice(&offset.to_le_bytes());
-        central.extend_from_slice(name);
-    }
-    let central_offset = out.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&central_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    let entries: Vec<ZipEntry> = entries
+        .iter()
+        .map(|entry| ZipEntry {
+            name: entry.name.clone(),
+            data: entry.data.clone(),
+            method: match entry.method {
+                0 => Method::Stored,
+                8 => Method::Deflated,
+                other => Method::Other(other),
+            },
+            unix_mode: entry.mode,
+            declared_size: entry.declared_size,
+            flags: entry.flags,
+            crc: entry.crc,
+            central_compressed_size: entry.central_compressed_size,
+        })
+        .collect();
+    strata_tests::zip::write_zip(&entries)
 }
 
 /// Lists a zip with Python's `zipfile`: one line per entry with name, mode, date, extra
