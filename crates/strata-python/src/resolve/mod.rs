@@ -598,8 +598,9 @@ fn no_wheel_in_output(stderr: &str) -> Option<(String, Vec<String>)> {
 }
 
 fn percent_decode_filename(name: &str) -> String {
-    // Wheel filenames only ever contain `+` (local versions) escaped as %2B.
-    name.replace("%2B", "+").replace("%2b", "+")
+    percent_encoding::percent_decode_str(name)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn pinned(
