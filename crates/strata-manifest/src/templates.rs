@@ -46,7 +46,10 @@ const TEMPLATE_SERVICE: &str = "my-service";
 ///
 /// One cloud gives that template verbatim. Several clouds give one manifest with every
 /// chosen settings block and one `hello-<cloud>` function per cloud (each cloud's handler
-/// has its own signature), and the union of the requirements.
+/// has its own signature), each with its own requirements, so no cloud's zip carries another
+/// cloud's framework: AWS and GCP functions live in a `module` folder named after the cloud
+/// (handler and `requirements.txt`, which is also the file Google builds from), and the Azure
+/// function app, which packages the project root, keeps its files there.
 pub fn init_files(clouds: &[Cloud], service_name: &str) -> Vec<(PathBuf, String)> {
     let mut chosen: Vec<Cloud> = if clouds.is_empty() {
         vec![Cloud::Aws]
@@ -60,30 +63,48 @@ pub fn init_files(clouds: &[Cloud], service_name: &str) -> Vec<(PathBuf, String)
         .filter_map(|cloud| TEMPLATES.iter().find(|t| t.cloud == *cloud))
         .collect();
 
-    let manifest = match templates.as_slice() {
-        [single] => rename_service(single.manifest, service_name),
-        several => combined_manifest(several, service_name),
-    };
-    let mut requirements: Vec<&str> = Vec::new();
-    for template in &templates {
-        for line in template.requirements.lines() {
-            let duplicate = !line.starts_with('#') && requirements.contains(&line);
-            let comment_of_one_template = line.starts_with('#') && templates.len() > 1;
-            if !duplicate && !comment_of_one_template {
-                requirements.push(line);
-            }
+    let [single] = templates.as_slice() else {
+        let mut files = vec![(
+            PathBuf::from("strata.yml"),
+            combined_manifest(&templates, service_name),
+        )];
+        for template in &templates {
+            let folder = module_of(template.cloud).map_or_else(PathBuf::new, PathBuf::from);
+            files.push((
+                folder.join(template.handler_name),
+                template.handler.to_owned(),
+            ));
+            files.push((
+                folder.join("requirements.txt"),
+                template.requirements.to_owned(),
+            ));
         }
+        return files;
+    };
+    vec![
+        (
+            PathBuf::from("strata.yml"),
+            rename_service(single.manifest, service_name),
+        ),
+        (
+            PathBuf::from(single.handler_name),
+            single.handler.to_owned(),
+        ),
+        (
+            PathBuf::from("requirements.txt"),
+            single.requirements.to_owned(),
+        ),
+    ]
+}
+
+/// The folder a cloud's function lives in when a project targets several clouds; `None` for
+/// Azure, whose function app is packaged from the project root.
+fn module_of(cloud: Cloud) -> Option<&'static str> {
+    match cloud {
+        Cloud::Aws => Some("aws"),
+        Cloud::Gcp => Some("gcp"),
+        Cloud::Azure => None,
     }
-    let mut files = vec![(PathBuf::from("strata.yml"), manifest)];
-    files.extend(
-        templates
-            .iter()
-            .map(|t| (PathBuf::from(t.handler_name), t.handler.to_owned())),
-    );
-    let mut requirements_text = requirements.join("\n");
-    requirements_text.push('\n');
-    files.push((PathBuf::from("requirements.txt"), requirements_text));
-    files
 }
 
 fn rename_service(manifest: &str, service_name: &str) -> String {
@@ -106,7 +127,12 @@ fn combined_manifest(templates: &[&Template], service_name: &str) -> String {
             match key.as_str() {
                 "functions" => {
                     if let serde_json::Value::Object(template_functions) = value {
-                        for (name, function) in template_functions {
+                        for (name, mut function) in template_functions {
+                            if let (Some(module), serde_json::Value::Object(keys)) =
+                                (module_of(template.cloud), &mut function)
+                            {
+                                keys.insert("module".to_owned(), module.into());
+                            }
                             functions.insert(format!("{name}-{}", template.cloud), function);
                         }
                     }
@@ -143,10 +169,26 @@ mod tests {
     }
 
     #[test]
-    fn several_clouds_get_one_function_each() {
-        let files = init_files(&[Cloud::Gcp, Cloud::Aws], "shop");
-        assert!(files[0].1.contains("hello-aws:"));
-        assert!(files[0].1.contains("hello-gcp:"));
-        assert!(files.last().unwrap().1.contains("functions-framework"));
+    fn several_clouds_get_one_function_each_with_its_own_requirements() {
+        let files = init_files(&[Cloud::Gcp, Cloud::Aws, Cloud::Azure], "shop");
+        let names: Vec<_> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "strata.yml",
+                "aws/handler.py",
+                "aws/requirements.txt",
+                "function_app.py",
+                "requirements.txt",
+                "gcp/main.py",
+                "gcp/requirements.txt",
+            ]
+        );
+        let file = |name: &str| &files.iter().find(|(p, _)| p.ends_with(name)).unwrap().1;
+        assert!(file("strata.yml").contains("hello-aws:"));
+        assert!(file("strata.yml").contains("hello-gcp:"));
+        assert!(!file("aws/requirements.txt").contains("functions"));
+        assert_eq!(file("gcp/requirements.txt").trim(), "functions-framework");
+        assert_eq!(files[4].1.trim(), "azure-functions");
     }
 }
