@@ -2,7 +2,7 @@
 //!
 //! `cargo run --release -p strata-archive --example build_layer -- OUT.zip WHEEL...`
 
-#![allow(clippy::print_stdout)]
+#![expect(clippy::print_stdout, reason = "an example program prints its result")]
 
 use std::path::PathBuf;
 use std::time::Instant;

@@ -313,7 +313,10 @@ impl Uploader<'_> {
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the multipart upload's state, passed down once"
+    )]
     async fn upload_parts(
         &self,
         ctx: &CallContext<'_>,

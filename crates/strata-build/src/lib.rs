@@ -790,7 +790,10 @@ struct AssemblyInputs<'a> {
     strip: Option<(&'a strip::StripSupport, &'a Path)>,
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one artifact's inputs, each used once; a struct would only be unpacked again"
+)]
 fn assemble(
     artifact: &ArtifactPlan,
     options: &ArchiveOptions,

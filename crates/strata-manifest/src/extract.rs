@@ -396,7 +396,10 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a function's keys come from several places of the manifest"
+    )]
     fn function(
         &mut self,
         service: &str,
@@ -583,7 +586,6 @@ impl<'a> Extractor<'a> {
         }
     }
 
-    #[allow(clippy::too_many_lines)]
     fn function_target(
         &mut self,
         service: &str,

@@ -204,7 +204,6 @@ struct Pass {
     config: ResolvedConfig,
 }
 
-#[allow(clippy::too_many_lines)]
 fn run_passes(
     options: &LoadOptions,
     display: &Path,

@@ -551,7 +551,10 @@ fn push_requirement(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the parser's state for one line, as pip keeps it"
+)]
 fn parse_option_line(
     line: &str,
     shown: &str,

@@ -155,7 +155,10 @@ pub fn render_diagnostic(printer: &Printer, diagnostic: &strata_manifest::Diagno
     eprintln_text(&text);
 }
 
-#[allow(clippy::print_stderr)]
+#[expect(
+    clippy::print_stderr,
+    reason = "diagnostics go to stderr with their own layout, line by line"
+)]
 fn eprintln_text(text: &str) {
     eprintln!("{text}");
 }

@@ -60,7 +60,10 @@ fn install_panic_hook() {
         default(info);
         let error = CliError::internal("strata hit an internal bug (a panic)")
             .with_hint("please report it with the command you ran and the output above");
-        #[allow(clippy::print_stderr)]
+        #[expect(
+            clippy::print_stderr,
+            reason = "the panic hook runs outside the printer, which may be what panicked"
+        )]
         {
             eprintln!("error: {}", error.message);
             for hint in &error.hints {

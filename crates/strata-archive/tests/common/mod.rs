@@ -1,6 +1,8 @@
 //! Builds wheel files for tests, valid or crafted to be malicious, with the shared test zip
 //! writer (independent of the crate's own, so a bug in one is not mirrored in the other).
 
+// Each test binary uses a different part, so an item is dead in some binaries and used in
+// others: `expect` would fail in the binaries that do use it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

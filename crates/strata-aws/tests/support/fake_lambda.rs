@@ -691,8 +691,10 @@ fn get_configuration(state: &mut State, name: &str, qualifier: Option<&str>) -> 
 }
 
 /// The zip bytes of a `Code`/update input: inline, or an object uploaded to the fake S3.
-// The error is the fake's whole answer, built once per failing request: boxing buys nothing.
-#[allow(clippy::result_large_err)]
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the fake's whole answer, built once per failing request: boxing buys nothing"
+)]
 fn code_bytes(state: &State, input: &Value) -> Result<Vec<u8>, Reply> {
     if let Some(zip) = input["ZipFile"].as_str() {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -797,7 +799,10 @@ fn layers_of(input: &Value) -> Value {
 
 /// Common gate of both update calls: conflicts (scripted, or a real overlap with an update
 /// still in progress).
-#[allow(clippy::result_large_err)]
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the fake's whole answer, as in code_bytes"
+)]
 fn update_gate(state: &mut State, name: &str) -> Result<(), Reply> {
     if state.knobs.conflicts > 0 {
         state.knobs.conflicts -= 1;

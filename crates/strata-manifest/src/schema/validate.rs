@@ -145,7 +145,6 @@ impl Validator<'_> {
             Shape::Integer => match &node.value {
                 Value::Int(_) => {}
                 Value::Float(value) if value.fract() == 0.0 && value.abs() < 1e15 => {
-                    #[allow(clippy::cast_possible_truncation)]
                     let integer = *value as i64;
                     node.value = Value::Int(integer);
                 }
