@@ -183,9 +183,9 @@ impl Drop for LocalIndex {
 }
 
 /// PEP 503 name normalisation, as the index's URLs spell names. Written here again rather than
-/// taken from strata-archive: this crate depends on no strata crate (each of them dev-depends
-/// on it), and a fake index that computed its URLs with the code under test could not catch
-/// a wrong normaliser.
+/// taken from strata-archive: this crate depends on no strata crate but the contract (each of
+/// them dev-depends on it), and a fake index that computed its URLs with the code under test
+/// could not catch a wrong normaliser.
 pub fn normalize_name(name: &str) -> String {
     let mut out = String::new();
     let mut last_was_separator = false;
