@@ -320,7 +320,9 @@ fn every_template_combination_loads() {
     for clouds in combinations {
         let dir = tempfile::tempdir().unwrap();
         for (path, contents) in init_files(clouds, "hello-world") {
-            fs_err::write(dir.path().join(path), contents).unwrap();
+            let path = dir.path().join(path);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, contents).unwrap();
         }
         let loaded = load_dir(dir.path(), None, &[]);
         assert!(
