@@ -24,7 +24,9 @@ use url::Url;
 
 use crate::download::WheelCache;
 use crate::index::{EnvMap, IndexConfig};
-use crate::lock::{PinnedDistribution, normalize_name};
+use strata_archive::normalize_name;
+
+use crate::lock::PinnedDistribution;
 use crate::secret::{SecretUrl, redact_text};
 
 /// Bumped when the same source would build to other bytes (the normalisation changed).

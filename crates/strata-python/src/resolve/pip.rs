@@ -16,7 +16,9 @@ use super::{
     run_child, write_scratch,
 };
 use crate::index::EnvMap;
-use crate::lock::{PinnedDistribution, normalize_name};
+use strata_archive::normalize_name;
+
+use crate::lock::PinnedDistribution;
 use crate::requirements::parse_requirement_text;
 use crate::target::{NoWheelError, Target, WheelFilename};
 
