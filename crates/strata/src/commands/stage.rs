@@ -65,7 +65,7 @@ pub fn targets<'a>(
             return Err(
                 CliError::input(format!("--cloud {cloud}: {what} deploys to {cloud}")).with_hint(
                     format!(
-                        "give a function a {cloud} target (`targets: [{cloud}]`), or leave \
+                        "add {cloud} to a function's targets (`targets: [{cloud}]`), or leave \
                          --cloud out to act on every cloud the stage targets"
                     ),
                 ),

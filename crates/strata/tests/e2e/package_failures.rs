@@ -7,18 +7,6 @@ use strata_tests::wheel::{Malice, WheelBuilder, sha256_hex};
 
 const LAYER: &str = "aws/layers/python-requirements-py312-x86_64.zip";
 
-fn layer_project(index: &LocalIndex, lines: &[&str]) -> Project {
-    let project = Project::new(Resolver::Pip);
-    project
-        .write(
-            "serverless.yml",
-            &serverless_yml("python3.12", "x86_64", true),
-        )
-        .write("handler.py", HANDLER)
-        .write("requirements.txt", &requirements(index, lines));
-    project
-}
-
 /// Points the lock's pin of `filename` at other bytes, as if the index had served them when
 /// the lock was written: the build then trusts the hash and must catch the wheel itself.
 fn repin(project: &Project, old: &[u8], new: &[u8]) {
@@ -38,7 +26,7 @@ fn malicious_wheels_fail_naming_wheel_and_entry_and_leave_the_old_zip() {
     let index = LocalIndex::start(wheels.path()).unwrap();
     let benign = WheelBuilder::new("evil", "1.0");
     publish(&index, &[WheelBuilder::new("good", "1.0"), benign.clone()]);
-    let project = layer_project(&index, &["good==1.0", "evil==1.0"]);
+    let project = layer_project(Resolver::Pip, &index, &["good==1.0", "evil==1.0"]);
     project.strata(&["package"]).assert_success();
     let good_zip = std::fs::read(project.out(LAYER)).unwrap();
     let filename = benign.filename();
@@ -91,7 +79,7 @@ fn corrupted_download_fails_naming_file_and_both_hashes_and_caches_nothing() {
     let index = LocalIndex::start(wheels.path()).unwrap();
     let wheel = WheelBuilder::new("fragile", "1.0");
     publish(&index, std::slice::from_ref(&wheel));
-    let project = layer_project(&index, &["fragile==1.0"]);
+    let project = layer_project(Resolver::Pip, &index, &["fragile==1.0"]);
     project.strata(&["lock"]).assert_success();
 
     index.corrupt(&wheel.filename());
@@ -138,7 +126,11 @@ fn function_over_lambda_size_budget_fails_listing_the_largest_distributions() {
             WheelBuilder::new("tiny", "1.0"),
         ],
     );
-    let project = layer_project(&index, &["hefty==1.0", "bulky==1.0", "tiny==1.0"]);
+    let project = layer_project(
+        Resolver::Pip,
+        &index,
+        &["hefty==1.0", "bulky==1.0", "tiny==1.0"],
+    );
     let run = project.strata(&["package"]);
     run.assert_failure(1);
     let stderr = &run.stderr;
@@ -150,7 +142,7 @@ fn function_over_lambda_size_budget_fails_listing_the_largest_distributions() {
     assert!(stderr.contains("hint:"), "{stderr}");
 
     // Under the budget the same layer builds (sizes count real bytes, not headers).
-    let project = layer_project(&index, &["bulky==1.0", "tiny==1.0"]);
+    let project = layer_project(Resolver::Pip, &index, &["bulky==1.0", "tiny==1.0"]);
     project.strata(&["package"]).assert_success();
     let report = project.report();
     let layer = artifact(&report, LAYER);
@@ -170,7 +162,7 @@ fn bundling_boto3_for_lambda_warns_and_no_deploy_drops_it() {
             WheelBuilder::new("requests", "2.0"),
         ],
     );
-    let project = layer_project(&index, &["boto3==1.35.0", "requests==2.0"]);
+    let project = layer_project(Resolver::Pip, &index, &["boto3==1.35.0", "requests==2.0"]);
     let run = project.strata(&["package"]);
     run.assert_success();
     for package in ["boto3", "botocore"] {
@@ -213,7 +205,7 @@ fn tampered_verification_record_never_reaches_a_zip() {
     let index = LocalIndex::start(wheels.path()).unwrap();
     publish(&index, &[WheelBuilder::new("good", "1.0")]);
     let cache = tempfile::tempdir().unwrap();
-    let mut project = layer_project(&index, &["good==1.0"]);
+    let mut project = layer_project(Resolver::Pip, &index, &["good==1.0"]);
     project.env("STRATA_CACHE_DIR", cache.path().to_str().unwrap());
     project.strata(&["package"]).assert_success();
     let built = names(&read_zip(&project.out(LAYER)));
