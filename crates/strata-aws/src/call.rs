@@ -66,6 +66,24 @@ pub(crate) struct CallContext<'a> {
 }
 
 impl<'a> CallContext<'a> {
+    /// Calls about `resource` under the provider's retry policy, with a fresh per-function
+    /// deadline, reported to `reporter`.
+    pub fn new(
+        provider: &'a crate::AwsProvider,
+        resource: &'a str,
+        reporter: &'a dyn Reporter,
+    ) -> Self {
+        let clock = provider.clock.as_ref();
+        let policy = &provider.settings.retry;
+        Self {
+            policy,
+            clock,
+            deadline: Deadline::after(clock, policy.function_deadline),
+            reporter,
+            resource,
+        }
+    }
+
     pub fn for_resource(&self, resource: &'a str) -> Self {
         Self { resource, ..*self }
     }

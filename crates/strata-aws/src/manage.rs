@@ -4,8 +4,8 @@
 use aws_sdk_lambda::types::FunctionConfiguration;
 use futures::{StreamExt, TryStreamExt};
 use strata_provider::{
-    Deadline, FunctionInfo, InfoReport, NoopReporter, PointerInfo, RemovePlan, RemoveReport,
-    Resource, ResourceKind, RollbackEntry, RollbackReport, RollbackRequest, Step,
+    FunctionInfo, InfoReport, NoopReporter, PointerInfo, RemovePlan, RemoveReport, Resource,
+    ResourceKind, RollbackEntry, RollbackReport, RollbackRequest, Step,
 };
 
 use crate::AwsProvider;
@@ -17,15 +17,7 @@ use crate::role::managed_role_name;
 use crate::upload::{BucketOwner, object_prefix};
 
 fn context<'a>(provider: &'a AwsProvider, resource: &'a str) -> CallContext<'a> {
-    let clock = provider.clock.as_ref();
-    let policy = &provider.settings.retry;
-    CallContext {
-        policy,
-        clock,
-        deadline: Deadline::after(clock, policy.function_deadline),
-        reporter: &NoopReporter,
-        resource,
-    }
+    CallContext::new(provider, resource, &NoopReporter)
 }
 
 /// The `$LATEST` configuration of every function tagged with the service and stage.

@@ -9,7 +9,7 @@ use aws_sdk_lambda::types::{
 };
 use futures::StreamExt;
 use strata_provider::{
-    Deadline, DeployPlan, DeployReport, DeploySpec, FunctionAction, FunctionOutcome, FunctionPlan,
+    DeployPlan, DeployReport, DeploySpec, FunctionAction, FunctionOutcome, FunctionPlan,
     FunctionReport, FunctionSpec, LayerAction, LayerReport, Reporter, Step,
 };
 
@@ -30,14 +30,7 @@ pub(crate) async fn apply(
     let clock = provider.clock.as_ref();
     let started = clock.now();
     let spec = plan.spec();
-    let policy = &provider.settings.retry;
-    let ctx = CallContext {
-        policy,
-        clock,
-        deadline: Deadline::after(clock, policy.function_deadline),
-        reporter,
-        resource: &spec.service,
-    };
+    let ctx = CallContext::new(provider, &spec.service, reporter);
     let region = provider.clients.region.as_str();
     let interrupt = reporter.interrupt();
 
@@ -135,14 +128,7 @@ async fn deploy_function(
     let clock = provider.clock.as_ref();
     let started = clock.now();
     let name = plan.deployed_name.as_str();
-    let policy = &provider.settings.retry;
-    let ctx = CallContext {
-        policy,
-        clock,
-        deadline: Deadline::after(clock, policy.function_deadline),
-        reporter,
-        resource: name,
-    };
+    let ctx = CallContext::new(provider, name, reporter);
     let mut report = FunctionReport {
         logical_name: plan.logical_name.clone(),
         deployed_name: plan.deployed_name.clone(),

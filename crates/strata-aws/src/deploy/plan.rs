@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use aws_sdk_lambda::types::FunctionConfiguration;
 use futures::{StreamExt, TryStreamExt};
 use strata_provider::{
-    CodeChange, Deadline, DeployPlan, DeploySpec, FunctionAction, FunctionPlan, FunctionSpec,
-    LayerAction, LayerRef, NoopReporter, PointerMove, RoleAction, Step,
+    CodeChange, DeployPlan, DeploySpec, FunctionAction, FunctionPlan, FunctionSpec, LayerAction,
+    LayerRef, NoopReporter, PointerMove, RoleAction, Step,
 };
 
 use super::layers::plan_layer;
@@ -21,15 +21,7 @@ pub(crate) async fn plan(
     provider: &AwsProvider,
     spec: &DeploySpec,
 ) -> Result<DeployPlan, AwsError> {
-    let clock = provider.clock.as_ref();
-    let policy = &provider.settings.retry;
-    let ctx = CallContext {
-        policy,
-        clock,
-        deadline: Deadline::after(clock, policy.function_deadline),
-        reporter: &NoopReporter,
-        resource: &spec.service,
-    };
+    let ctx = CallContext::new(provider, &spec.service, &NoopReporter);
     let region = provider.clients.region.as_str();
     let mut plan = DeployPlan::new("aws", region, spec.clone());
 
