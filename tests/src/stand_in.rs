@@ -368,6 +368,8 @@ impl Provider for StandInProvider {
                 outcome,
                 release,
                 pointer: Some(Self::pointer(&spec.stage)),
+                id: Some(format!("stand-in:{}", function.deployed_name)),
+                url: None,
                 duration: Duration::ZERO,
             };
             reporter.on_function_finished(&report);

@@ -153,6 +153,13 @@ async fn first_deploy_creates_everything_and_the_second_makes_no_mutating_call()
     for function in &report.functions {
         assert_eq!(function.outcome, FunctionOutcome::Created, "{report}");
         assert_eq!(function.release.as_deref(), Some("1"));
+        // What callers invoke: the stage alias, by its ARN.
+        let id = function.id.as_deref().unwrap_or_default();
+        assert!(
+            id.starts_with("arn:aws:lambda:")
+                && id.ends_with(&format!(":function:{}:{STAGE}", function.deployed_name)),
+            "{id}"
+        );
     }
 
     let info = provider.info(&project.service, STAGE).await.unwrap();

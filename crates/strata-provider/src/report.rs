@@ -131,6 +131,12 @@ pub struct FunctionReport {
     /// The release the stage's pointer serves after the deploy (a Lambda version).
     pub release: Option<String>,
     pub pointer: Option<Pointer>,
+    /// The cloud's identifier of what the stage serves (the Lambda alias ARN, the Azure
+    /// function's resource id, the Cloud Functions name), when the deploy learnt it.
+    pub id: Option<String>,
+    /// Where the function answers HTTP requests, when it does (a Cloud Functions URL, an
+    /// Azure HTTP trigger's URL).
+    pub url: Option<String>,
     #[serde(rename = "duration_ms", serialize_with = "as_millis")]
     pub duration: Duration,
 }
@@ -203,6 +209,9 @@ impl fmt::Display for DeployReport {
             )?;
             if let (Some(pointer), Some(release)) = (&function.pointer, &function.release) {
                 write!(f, "; {pointer} -> {release}")?;
+            }
+            if let Some(url) = &function.url {
+                write!(f, "; {url}")?;
             }
             writeln!(f, " [{}]", format_duration(function.duration))?;
         }
@@ -493,6 +502,8 @@ mod tests {
                     outcome: FunctionOutcome::UpdatedCode,
                     release: Some("4".into()),
                     pointer: Some(Pointer::new(PointerKind::Alias, "prod")),
+                    id: Some("arn:aws:lambda:eu-west-1:1:function:svc-prod-hello:prod".into()),
+                    url: Some("https://example.invalid/hello".into()),
                     duration: Duration::from_millis(1234),
                 },
                 FunctionReport {
@@ -507,6 +518,8 @@ mod tests {
                     }),
                     release: Some("2".into()),
                     pointer: Some(Pointer::new(PointerKind::Alias, "prod")),
+                    id: None,
+                    url: None,
                     duration: Duration::from_millis(80),
                 },
             ],
@@ -520,7 +533,7 @@ mod tests {
         insta::assert_snapshot!(report().to_string(), @r"
         Deployed service `svc`, stage `prod` (aws)
           layer deps (svc-prod-deps): reused version 2
-          function hello (svc-prod-hello): updated (code); alias prod -> 4 [1.2s]
+          function hello (svc-prod-hello): updated (code); alias prod -> 4; https://example.invalid/hello [1.2s]
           function world (svc-prod-world): FAILED: update-configuration failed: InvalidParameterValueException: bad memory (request id req-1); alias prod -> 2 [0.1s]
         ");
         assert!(!report().is_success());
@@ -536,5 +549,11 @@ mod tests {
             "update-configuration"
         );
         assert_eq!(json["functions"][1]["outcome"]["request_id"], "req-1");
+        assert_eq!(
+            json["functions"][0]["id"],
+            "arn:aws:lambda:eu-west-1:1:function:svc-prod-hello:prod"
+        );
+        assert_eq!(json["functions"][0]["url"], "https://example.invalid/hello");
+        assert_eq!(json["functions"][1]["url"], serde_json::Value::Null);
     }
 }

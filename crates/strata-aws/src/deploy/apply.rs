@@ -135,10 +135,12 @@ async fn deploy_function(
         outcome: FunctionOutcome::Unchanged,
         release: plan.pointer.as_ref().and_then(|change| change.from.clone()),
         pointer: Some(stage_alias(&spec.stage)),
+        id: None,
+        url: None,
         duration: Default::default(),
     };
     if matches!(plan.action, FunctionAction::Unchanged) {
-        report.release = current_alias_version(&ctx, provider, name, &spec.stage).await;
+        (report.release, report.id) = current_alias(&ctx, provider, name, &spec.stage).await;
         report.duration = clock.now().saturating_sub(started);
         return report;
     }
@@ -164,11 +166,9 @@ async fn deploy_function(
     match result {
         Ok((outcome, version)) => {
             report.outcome = outcome;
-            if version.is_some() {
-                report.release = version;
-            } else {
-                report.release = current_alias_version(&ctx, provider, name, &spec.stage).await;
-            }
+            let (current, alias_arn) = current_alias(&ctx, provider, name, &spec.stage).await;
+            report.release = version.or(current);
+            report.id = alias_arn;
         }
         Err(AwsError::Interrupted { step, .. }) => {
             report.outcome = FunctionOutcome::Interrupted { before: Some(step) };
@@ -182,12 +182,14 @@ async fn deploy_function(
     report
 }
 
-async fn current_alias_version(
+/// The version the stage alias points at and the alias ARN (what callers invoke), or `None`s
+/// when the alias cannot be read.
+async fn current_alias(
     ctx: &CallContext<'_>,
     provider: &AwsProvider,
     name: &str,
     stage: &str,
-) -> Option<String> {
+) -> (Option<String>, Option<String>) {
     let lambda = &provider.clients.lambda;
     ctx.call_optional(Step::Read, || async {
         lambda
@@ -201,7 +203,13 @@ async fn current_alias_version(
     .await
     .ok()
     .flatten()
-    .and_then(|alias| alias.function_version().map(str::to_owned))
+    .map(|alias| {
+        (
+            alias.function_version().map(str::to_owned),
+            alias.alias_arn().map(str::to_owned),
+        )
+    })
+    .unwrap_or_default()
 }
 
 /// The ordered steps of one function. Returns the outcome and the version the alias points
