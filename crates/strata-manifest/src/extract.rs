@@ -686,7 +686,7 @@ impl<'a> Extractor<'a> {
         let memory = at_u32(from("memorySize"), DEFAULT_MEMORY, key_pos, base);
         let timeout = at_u32(from("timeout"), DEFAULT_TIMEOUT, key_pos, base);
         if let Some((low, high)) = limits.memory
-            && !(low..=high).contains(&memory.value)
+            && !(i64::from(low)..=i64::from(high)).contains(&memory.value)
         {
             self.report.error(
                 memory.pos,
@@ -700,7 +700,9 @@ impl<'a> Extractor<'a> {
             );
         }
         let (low, high) = limits.timeout;
-        if timeout.value < low || high.is_some_and(|high| timeout.value > high) {
+        if timeout.value < i64::from(low)
+            || high.is_some_and(|high| timeout.value > i64::from(high))
+        {
             self.report.error(
                 timeout.pos,
                 &timeout.path,
@@ -814,8 +816,8 @@ impl<'a> Extractor<'a> {
             cloud,
             deployed_name,
             runtime,
-            memory_size: memory.value,
-            timeout: timeout.value,
+            memory_size: clamp_u32(memory.value),
+            timeout: clamp_u32(timeout.value),
             architecture,
             environment,
             region,
@@ -1438,19 +1440,27 @@ fn u32_at(node: Option<&Node>) -> Option<u32> {
     }
 }
 
-fn at_u32(found: Option<(&Node, String)>, default: u32, fallback_pos: Pos, base: &str) -> At<u32> {
+/// A size or duration as written (a negative one too, so its error can quote it), or `default`.
+fn at_u32(found: Option<(&Node, String)>, default: u32, fallback_pos: Pos, base: &str) -> At<i64> {
     match found {
         Some((node, path)) => At {
-            value: u32_at(Some(node)).unwrap_or(default),
+            value: match node.value {
+                Value::Int(value) => value,
+                _ => i64::from(default),
+            },
             pos: node.pos,
             path,
         },
         None => At {
-            value: default,
+            value: i64::from(default),
             pos: fallback_pos,
             path: base.to_owned(),
         },
     }
+}
+
+fn clamp_u32(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
 }
 
 fn arch_at(node: Option<&Node>) -> Architecture {

@@ -38,7 +38,7 @@ pub use config::{
 pub use diagnostic::{Diagnostic, ManifestError, Severity};
 pub use schema::json_schema;
 pub use templates::init_files;
-pub use yaml::to_yaml;
+pub use yaml::{to_yaml, yaml_to_json};
 
 use diagnostic::Report;
 use yaml::{Key, Node, Pos, Value};

@@ -202,6 +202,23 @@ impl ParseProblem {
     }
 }
 
+/// Reads a YAML document that is not a manifest (a GitHub workflow, an `action.yml`) as JSON,
+/// with the same limits as manifests; the error names the first problem's line and column.
+pub fn yaml_to_json(source: &str) -> Result<serde_json::Value, String> {
+    match parse(source, FileId(0)) {
+        (Some(root), problems) if problems.is_empty() => Ok(root.to_json()),
+        (_, problems) => Err(problems.first().map_or_else(
+            || "the document is empty".to_owned(),
+            |problem| {
+                format!(
+                    "line {}, column {}: {}",
+                    problem.line, problem.column, problem.message
+                )
+            },
+        )),
+    }
+}
+
 /// Parses one YAML document. Returns the tree (if the syntax allowed building one) and
 /// every problem found; a syntax error stops parsing, everything else is collected.
 pub(crate) fn parse(source: &str, file: FileId) -> (Option<Node>, Vec<ParseProblem>) {

@@ -60,6 +60,11 @@ pub struct GlobalArgs {
     /// Never draw progress bars (they are only drawn when stderr is a terminal)
     #[arg(long, global = true)]
     pub no_progress: bool,
+
+    /// Report for GitHub Actions: annotations, job summary, step outputs (on by itself when
+    /// GITHUB_ACTIONS=true)
+    #[arg(long, global = true)]
+    pub github: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

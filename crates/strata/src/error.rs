@@ -122,6 +122,13 @@ impl CliError {
     }
 
     pub fn render(&self, printer: &Printer) {
+        if let Some(github) = printer.github() {
+            // On the diff for each located problem, and once for the error as a whole.
+            for diagnostic in &self.diagnostics {
+                printer.workflow_command(&github.annotation(diagnostic));
+            }
+            printer.workflow_command(&github.error("strata", &self.message, &self.hints));
+        }
         if self.reported {
             return;
         }
@@ -144,6 +151,12 @@ impl From<strata_build::BuildError> for CliError {
 
 /// Prints one located manifest problem: `error: file:line:col: key: message`, then its hint.
 pub fn render_diagnostic(printer: &Printer, diagnostic: &strata_manifest::Diagnostic) {
+    if let Some(github) = printer.github() {
+        // Errors are annotated by `CliError::render`; a warning is annotated here.
+        if diagnostic.severity == strata_manifest::Severity::Warning {
+            printer.workflow_command(&github.annotation(diagnostic));
+        }
+    }
     let (label, tone) = match diagnostic.severity {
         strata_manifest::Severity::Error => ("error", Tone::Error),
         strata_manifest::Severity::Warning => ("warning", Tone::Warning),

@@ -6,6 +6,7 @@ mod cloud_variables;
 mod clouds;
 mod commands;
 mod error;
+mod github;
 mod interrupt;
 mod logging;
 mod printer;
@@ -32,9 +33,16 @@ fn main() -> ExitCode {
         }
     };
     logging::init_logging(cli.global.verbose, cli.global.quiet);
+    let env: std::collections::BTreeMap<String, String> = std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .collect();
     let printer = Printer::new(
         &cli.global,
         std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+    )
+    .with_github(
+        github::GithubActions::from_env(cli.global.github, &env),
+        cli.global.color,
     );
     let context = match Context::from_args(&cli.global, printer.clone()) {
         Ok(context) => context,

@@ -1,11 +1,13 @@
 //! The only place strata writes to the terminal: data to stdout, everything else to stderr.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 
 use owo_colors::OwoColorize;
 use serde::Serialize;
 
 use crate::cli::{ColorChoice, GlobalArgs, OutputFormat};
+use crate::github::GithubActions;
 
 /// Version of every JSON document strata prints; bumped on incompatible changes.
 pub const JSON_SCHEMA_VERSION: u32 = 2;
@@ -16,9 +18,11 @@ pub struct Printer {
     quiet: bool,
     color_stderr: bool,
     progress: bool,
+    /// Set inside a GitHub Actions job (or with `--github`): annotations, summary, outputs.
+    github: Option<Arc<GithubActions>>,
     /// Where stdout goes in the CLI's own tests, which run commands in-process.
     #[cfg(test)]
-    pub captured: Option<std::sync::Arc<std::sync::Mutex<String>>>,
+    pub captured: Option<Arc<std::sync::Mutex<String>>>,
 }
 
 impl Printer {
@@ -34,9 +38,28 @@ impl Printer {
             quiet: global.quiet,
             color_stderr: wants(stderr_terminal),
             progress: stderr_terminal && !global.quiet && !global.no_progress,
+            github: None,
             #[cfg(test)]
             captured: None,
         }
+    }
+
+    /// Inside a GitHub Actions job the log is a file: no bars, no colour unless asked for
+    /// with `--color always`, and one line per finished step instead.
+    pub fn with_github(mut self, github: Option<GithubActions>, color: ColorChoice) -> Self {
+        if github.is_some() {
+            self.progress = false;
+            if color == ColorChoice::Auto {
+                self.color_stderr = false;
+            }
+        }
+        self.github = github.map(Arc::new);
+        self
+    }
+
+    /// The GitHub Actions integration, when strata runs inside a job.
+    pub fn github(&self) -> Option<&GithubActions> {
+        self.github.as_deref()
     }
 
     /// Whether progress bars may be drawn (stderr is a terminal, not quiet, not disabled).
@@ -69,13 +92,7 @@ impl Printer {
 
     /// Writes one JSON document with `schema_version` to stdout.
     pub fn json<T: Serialize>(&self, kind: &str, value: &T) {
-        let mut document =
-            serde_json::json!({ "schema_version": JSON_SCHEMA_VERSION, "kind": kind });
-        let body = serde_json::to_value(value).expect("reports serialize to JSON");
-        if let (Some(target), serde_json::Value::Object(fields)) = (document.as_object_mut(), body)
-        {
-            target.extend(fields);
-        }
+        let document = document(kind, value);
         self.data(&serde_json::to_string_pretty(&document).expect("JSON values serialize"));
     }
 
@@ -123,10 +140,26 @@ impl Printer {
         }
     }
 
+    /// A workflow command for the runner (`::error …`), on a line of its own on stderr.
+    pub fn workflow_command(&self, command: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{command}");
+    }
+
     fn stderr_line(&self, label: &str, message: &str) {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{label} {message}");
     }
+}
+
+/// The JSON document of `kind` with `value`'s fields: what `--output-format json` prints.
+pub fn document<T: Serialize>(kind: &str, value: &T) -> serde_json::Value {
+    let mut document = serde_json::json!({ "schema_version": JSON_SCHEMA_VERSION, "kind": kind });
+    let body = serde_json::to_value(value).expect("reports serialize to JSON");
+    if let (Some(target), serde_json::Value::Object(fields)) = (document.as_object_mut(), body) {
+        target.extend(fields);
+    }
+    document
 }
 
 #[derive(Debug, Clone, Copy)]

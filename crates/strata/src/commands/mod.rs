@@ -13,7 +13,7 @@ mod schema;
 pub mod stage;
 mod validate;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use strata_manifest::{LoadOptions, Loaded, Severity, UnmanagedKind};
@@ -75,6 +75,11 @@ impl Context {
     /// names are needed they are dropped.
     pub fn load_manifest(&self, usage: ManifestUse) -> Result<Loaded, CliError> {
         let loaded = strata_manifest::load(&self.load_options)?;
+        if let Some(github) = self.printer.github() {
+            for value in secret_values(&loaded.config) {
+                github.mask(&value);
+            }
+        }
         if usage == ManifestUse::Build {
             self.show_warnings(&loaded.warnings);
             return Ok(loaded);
@@ -139,6 +144,32 @@ impl Context {
             render_diagnostic(&self.printer, warning);
         }
     }
+}
+
+/// Every value of the stage strata would show as `****`: environment values the manifest
+/// marks secret or that look secret, and Azure app settings that look secret. Inside GitHub
+/// Actions they are masked in the log before any line could hold one.
+fn secret_values(config: &strata_manifest::ResolvedConfig) -> BTreeSet<String> {
+    let mut values = BTreeSet::new();
+    for function in config.functions.values() {
+        for target in function.clouds.values() {
+            for (key, value) in &target.environment {
+                if function.secret_environment.contains(key)
+                    || strata_provider::looks_secret(key, value)
+                {
+                    values.insert(value.clone());
+                }
+            }
+        }
+    }
+    if let Some(azure) = &config.azure {
+        for (key, value) in &azure.app_settings {
+            if strata_provider::looks_secret(key, value) {
+                values.insert(value.clone());
+            }
+        }
+    }
+    values
 }
 
 pub fn run(command: Command, context: &Context) -> Result<(), CliError> {

@@ -40,6 +40,24 @@ pub fn run(context: &Context, args: &PackageArgs) -> Result<(), CliError> {
         project_lock::acquire(&context.printer, &config.project_dir, &args.lock_mode.wait)?;
     own_output_dir(&settings);
     let outcome = build_with_progress(context, config, &settings)?;
+    if let Some(github) = context.printer.github() {
+        let document = crate::printer::document("package", &outcome.report);
+        let written = github
+            .write_report(&context.project_dir, &document)
+            .and_then(|path| {
+                github.write_outputs(&[
+                    ("changed", "0".to_owned()),
+                    ("functions", "[]".to_owned()),
+                    ("report", path.display().to_string()),
+                ])?;
+                github.write_summary(&crate::github::package_summary(&document))
+            });
+        if let Err(error) = written {
+            context.printer.warning(&format!(
+                "could not write the GitHub Actions report, outputs or job summary: {error}"
+            ));
+        }
+    }
     if context.printer.is_json() {
         context.printer.json("package", &outcome.report);
     } else {

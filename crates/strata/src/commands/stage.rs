@@ -323,17 +323,23 @@ pub fn finish<T: CloudReport>(
         Some(error) => Some(error.clone()),
         None => failure(ending.verb, &outcomes, ending.asked_for),
     };
+    let document = crate::printer::document(
+        ending.kind,
+        &StageDocument {
+            service: config.service.clone(),
+            stage: config.stage.clone(),
+            success: error.is_none() && ending.interrupted != Some(true),
+            interrupted: ending.interrupted,
+            clouds: outcomes.iter().map(cloud_json).collect(),
+        },
+    );
+    if let Some(github) = context.printer.github() {
+        report_to_github(context, github, &document);
+    }
     if context.printer.is_json() {
-        context.printer.json(
-            ending.kind,
-            &StageDocument {
-                service: config.service.clone(),
-                stage: config.stage.clone(),
-                success: error.is_none() && ending.interrupted != Some(true),
-                interrupted: ending.interrupted,
-                clouds: outcomes.iter().map(cloud_json).collect(),
-            },
-        );
+        context
+            .printer
+            .data(&serde_json::to_string_pretty(&document).expect("JSON values serialize"));
         // The report is the one JSON document; an error document after it would make two.
         return match error {
             Some(error) => Err(CliError {
@@ -351,6 +357,34 @@ pub fn finish<T: CloudReport>(
     match error {
         Some(error) => Err(error),
         None => Ok(()),
+    }
+}
+
+/// Inside a GitHub Actions job: the JSON report written to a file, the step outputs
+/// (`changed`, `functions`, `report`) and the job summary. A file that cannot be written is a
+/// warning, never a reason to fail a deploy that happened.
+fn report_to_github(context: &Context, github: &crate::github::GithubActions, document: &Value) {
+    let report = match github.write_report(&context.project_dir, document) {
+        Ok(path) => path.display().to_string(),
+        Err(error) => {
+            context.printer.warning(&format!(
+                "could not write the JSON report for GitHub Actions: {error}"
+            ));
+            String::new()
+        }
+    };
+    let (changed, functions) = crate::github::stage_outputs(document);
+    let written = github
+        .write_outputs(&[
+            ("changed", changed.to_string()),
+            ("functions", functions.to_string()),
+            ("report", report),
+        ])
+        .and_then(|()| github.write_summary(&crate::github::stage_summary(document)));
+    if let Err(error) = written {
+        context.printer.warning(&format!(
+            "could not write the GitHub Actions outputs or job summary: {error}"
+        ));
     }
 }
 

@@ -35,23 +35,23 @@ fn unique_service(prefix: &str) -> String {
     )
 }
 
-struct Output {
-    stdout: String,
-    stderr: String,
-    code: i32,
+pub(crate) struct Output {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) code: i32,
 }
 
 /// A project directory, its own caches, and the environment strata runs with.
-struct Project {
+pub(crate) struct Project {
     dir: tempfile::TempDir,
     /// Holds the AWS files that do not exist and the caches; removed with the project.
     _home: tempfile::TempDir,
-    service: String,
-    env: Vec<(String, String)>,
+    pub(crate) service: String,
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Project {
-    fn new(prefix: &str) -> Self {
+    pub(crate) fn new(prefix: &str) -> Self {
         // Fails with the start-up hint when moto is down. (Not `/moto-api/data.json`: moto
         // answers that with 500 once it holds a Lambda function and has no Docker.)
         moto_api("GET", "/moto-api/");
@@ -98,17 +98,17 @@ impl Project {
         }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn write(&self, relative: &str, contents: &str) {
+    pub(crate) fn write(&self, relative: &str, contents: &str) {
         let path = self.path().join(relative);
         fs_create_parent(&path);
         std::fs::write(path, contents).unwrap();
     }
 
-    fn set_env(&mut self, key: &str, value: &str) {
+    pub(crate) fn set_env(&mut self, key: &str, value: &str) {
         self.env.retain(|(existing, _)| existing != key);
         self.env.push((key.to_owned(), value.to_owned()));
     }
@@ -117,7 +117,7 @@ impl Project {
         self.env.retain(|(existing, _)| existing != key);
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         let output = Command::new(strata_bin())
             .current_dir(self.path())
             .args(args)
@@ -166,7 +166,7 @@ impl Project {
     }
 
     /// Deletes what the test deployed, so moto stays small for the tests after it.
-    fn clean_up(&self) {
+    pub(crate) fn clean_up(&self) {
         let output = self.run(&["remove", "--yes"]);
         assert_eq!(output.code, 0, "clean-up failed: {}", output.stderr);
     }
