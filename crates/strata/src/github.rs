@@ -466,16 +466,32 @@ fn remove_table(out: &mut String, section: &Value) {
 /// The job summary of `strata package`: each artifact with its sizes, and for Lambda layers
 /// their share of the 250 MB unzipped budget a function and its layers share.
 pub fn package_summary(document: &Value) -> String {
-    let mut out = format!(
-        "## strata package: `{}`, stage `{}`\n\n| artifact | cloud | zipped | unzipped | of Lambda's 250 MB budget | built |\n|---|---|---|---|---|---|\n",
+    format!(
+        "## strata package: `{}`, stage `{}`\n\n{}",
         document["service"].as_str().unwrap_or_default(),
-        document["stage"].as_str().unwrap_or_default()
-    );
+        document["stage"].as_str().unwrap_or_default(),
+        artifact_table(document)
+    )
+}
+
+/// The artifacts a `deploy` or `plan` built first, in a collapsed section above its report.
+pub fn build_summary(document: &Value) -> String {
+    let count = document["artifacts"].as_array().map_or(0, Vec::len);
+    format!(
+        "<details><summary>strata built {count} artifact(s) for `{}`, stage `{}`</summary>\n\n{}</details>\n\n",
+        document["service"].as_str().unwrap_or_default(),
+        document["stage"].as_str().unwrap_or_default(),
+        artifact_table(document)
+    )
+}
+
+fn artifact_table(document: &Value) -> String {
+    let mut out = "| artifact | cloud | zipped | unzipped | of Lambda's 250 MB budget | built |\n|---|---|---|---|---|---|\n".to_owned();
     for artifact in document["artifacts"].as_array().into_iter().flatten() {
         let unzipped = artifact["unzipped_size"].as_u64().unwrap_or(0);
         let budget = if artifact["cloud"] == "aws" {
             format!(
-                "{:.0} %",
+                "{:.1} %",
                 unzipped as f64 * 100.0 / LAMBDA_UNZIPPED_BUDGET as f64
             )
         } else {
@@ -658,6 +674,6 @@ mod tests {
             "notes": [] });
         let summary = package_summary(&document);
         assert!(summary.contains("| `aws/layers/deps` | aws |"), "{summary}");
-        assert!(summary.contains("| 50 % | reused |"), "{summary}");
+        assert!(summary.contains("| 50.0 % | reused |"), "{summary}");
     }
 }

@@ -59,6 +59,15 @@ pub fn prepare(
     )?;
     own_output_dir(&settings);
     let outcome = build_with_progress(context, config, &settings)?;
+    if let Some(github) = context.printer.github() {
+        // What was built, with each layer against its budget, above the deploy's own section.
+        let document = crate::printer::document("package", &outcome.report);
+        if let Err(error) = github.write_summary(&crate::github::build_summary(&document)) {
+            context.printer.warning(&format!(
+                "could not write the GitHub Actions job summary: {error}"
+            ));
+        }
+    }
     let clouds = targets
         .clouds
         .iter()

@@ -360,7 +360,7 @@ fn the_action_plans_deploys_and_a_later_job_reuses_the_cached_layer() {
     assert_eq!(plan.steps["install"]["source"], "release", "{}", plan.log);
     assert_eq!(plan.steps["install"]["version"], version());
     assert!(
-        plan.summary.starts_with(&format!(
+        plan.summary.contains(&format!(
             "## strata plan: `{}`, stage `prod`",
             project.service
         )),
@@ -376,6 +376,13 @@ fn the_action_plans_deploys_and_a_later_job_reuses_the_cached_layer() {
         );
     }
     assert_eq!(plan.outputs["changed"], "2");
+    // What the plan built, each layer against Lambda's unzipped budget.
+    let layer_row = plan
+        .summary
+        .lines()
+        .find(|line| line.starts_with("| `aws/layers/"))
+        .unwrap_or_else(|| panic!("no layer row:\n{}", plan.summary));
+    assert!(layer_row.contains(" % | built |"), "{layer_row}");
     assert_no_canary(&plan);
 
     // A push to main: deploy. The outputs name what changed, for a later step.
