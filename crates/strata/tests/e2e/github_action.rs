@@ -683,6 +683,27 @@ fn the_action_and_the_workflows_validate_against_githubs_schemas() {
         );
         assert!(ok, "{workflow}: {text}");
     }
+    // The complete workflows the README offers to copy validate too.
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let copies = tempfile::tempdir().unwrap();
+    let mut complete = 0;
+    for (index, block) in readme.split("```yaml\n").skip(1).enumerate() {
+        let block = block.split("```").next().unwrap();
+        if !block.starts_with("name:") {
+            continue;
+        }
+        complete += 1;
+        let file = copies.path().join(format!("readme-{index}.yml"));
+        std::fs::write(&file, block).unwrap();
+        let (ok, text) = validates("vendor.github-workflows", &file);
+        assert!(ok, "README workflow {index}:\n{block}\n{text}");
+        assert!(block.contains("id-token: write"), "{block}");
+        assert!(block.contains("uses: strata-deploy/strata@v1"), "{block}");
+    }
+    assert!(
+        complete >= 2,
+        "the README's complete workflows were not found"
+    );
     // Positive control: the validator does reject a broken action.
     let broken = tempfile::tempdir().unwrap();
     let action = std::fs::read_to_string(root.join("action.yml"))
