@@ -504,6 +504,20 @@ fn manifest_problems_become_annotations_on_the_diff() {
             "{annotation} is not at {place}"
         );
     }
+    // A warning is annotated too, and does not fail the step.
+    let warned = manifest
+        .replace("memorySize: lots", "memorySize: 256")
+        .replace("timeout: -5", "runtime: python3.9");
+    project.write("svc/serverless.yml", &warned);
+    let warning_run = runner.run(&[("command", "validate"), ("working-directory", "svc")]);
+    assert!(warning_run.success, "{}", warning_run.log);
+    let (line, column) = position(&warned, "python3.9");
+    let place = format!("::warning file=svc/serverless.yml,line={line},col={column},");
+    assert!(
+        warning_run.log.lines().any(|l| l.starts_with(&place)),
+        "no {place} in:\n{}",
+        warning_run.log
+    );
     assert!(
         run.log
             .lines()
