@@ -268,3 +268,34 @@ impl Recorder {
         operations
     }
 }
+
+/// Writes `events` (milliseconds since the epoch, message) into a CloudWatch Logs group and
+/// stream in moto, creating both when missing, as Lambda writes a function's output.
+pub fn put_log_events(region: &str, group: &str, stream: &str, events: &[(i64, &str)]) {
+    let call = |target: &str, body: serde_json::Value| {
+        let (status, text) = moto_json_call(region, "logs", target, &body.to_string());
+        assert!(
+            status == 200 || text.contains("AlreadyExists"),
+            "{target}: {status} {text}"
+        );
+    };
+    call(
+        "Logs_20140328.CreateLogGroup",
+        serde_json::json!({ "logGroupName": group }),
+    );
+    call(
+        "Logs_20140328.CreateLogStream",
+        serde_json::json!({ "logGroupName": group, "logStreamName": stream }),
+    );
+    // CloudWatch takes one request's events in time order only.
+    let mut events = events.to_vec();
+    events.sort_by_key(|(timestamp, _)| *timestamp);
+    let events: Vec<serde_json::Value> = events
+        .iter()
+        .map(|(timestamp, message)| serde_json::json!({ "timestamp": timestamp, "message": message }))
+        .collect();
+    call(
+        "Logs_20140328.PutLogEvents",
+        serde_json::json!({ "logGroupName": group, "logStreamName": stream, "logEvents": events }),
+    );
+}

@@ -111,6 +111,8 @@ pub struct AwsClients {
     /// For the manifest's `${ssm:…}` and `${cf:…}` variables.
     pub(crate) ssm: aws_sdk_ssm::Client,
     pub(crate) cloudformation: aws_sdk_cloudformation::Client,
+    /// For `strata logs`.
+    pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
     pub(crate) region: String,
 }
 
@@ -220,6 +222,11 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
         ),
         cloudformation: aws_sdk_cloudformation::Client::from_conf(
             aws_sdk_cloudformation::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&config)
                 .interceptor(RecordOperation)
                 .build(),
         ),

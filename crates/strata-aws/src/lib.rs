@@ -28,6 +28,7 @@ mod deploy;
 mod desired;
 mod error;
 mod manage;
+mod observe;
 mod role;
 mod upload;
 mod variables;
@@ -49,6 +50,7 @@ pub use client::{
 pub use deploy::layer_description;
 pub use desired::{TAG_SERVICE, TAG_STAGE};
 pub use error::{ApiError, AwsError};
+pub use observe::log_group;
 pub use role::{POLICY_NAME, managed_role_name};
 pub use upload::{TAG_MANAGED, object_key, object_prefix};
 pub use variables::{

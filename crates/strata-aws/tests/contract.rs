@@ -692,3 +692,83 @@ async fn a_function_strata_did_not_create_is_refused_and_adopted_only_on_purpose
     let plan = h.provider.plan(&spec).await.unwrap();
     assert_eq!(plan.functions[0].action, FunctionAction::Unchanged);
 }
+
+fn invoke_request(payload: &str) -> strata_provider::InvokeRequest {
+    strata_provider::InvokeRequest {
+        deployed_name: NAME.to_owned(),
+        logical_name: "hello".to_owned(),
+        stage: STAGE.to_owned(),
+        payload: payload.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn invoke_calls_the_stage_alias_and_returns_the_answer_and_the_log_tail() {
+    use strata_provider::Observer;
+    let h = harness().await;
+    h.deploy_first().await;
+    let response = h
+        .provider
+        .invoke(&invoke_request(r#"{"name":"x"}"#))
+        .await
+        .expect("invoke");
+    assert_eq!(response.status, Some(200));
+    assert_eq!(response.function_error, None);
+    let payload: serde_json::Value = serde_json::from_str(&response.payload).unwrap();
+    assert_eq!(payload["echo"]["name"], "x");
+    // The alias, not $LATEST: the release the stage serves answered.
+    assert_eq!(response.release.as_deref(), Some("1"));
+    let invoke = h
+        .fake
+        .requests()
+        .into_iter()
+        .find(|request| request.operation == "Invoke")
+        .expect("an Invoke call");
+    assert_eq!(
+        invoke.headers.get("x-amz-log-type").map(String::as_str),
+        Some("Tail")
+    );
+    let tail = response.log_tail.expect("the log tail");
+    assert!(tail.starts_with("START RequestId:"), "{tail}");
+    assert!(tail.contains("Version: 1"), "{tail}");
+}
+
+#[tokio::test]
+async fn a_function_error_is_an_answer_with_its_kind_not_a_failed_call() {
+    use strata_provider::Observer;
+    let h = harness().await;
+    h.deploy_first().await;
+    let response = h
+        .provider
+        .invoke(&invoke_request(r#"{"raise":"no such order"}"#))
+        .await
+        .expect("a raised error is still an answer");
+    assert_eq!(response.function_error.as_deref(), Some("Unhandled"));
+    assert!(
+        response.payload.contains("no such order"),
+        "{}",
+        response.payload
+    );
+    assert!(
+        response
+            .log_tail
+            .unwrap_or_default()
+            .contains("[ERROR] RuntimeError"),
+        "the tail carries the error's log line"
+    );
+    // Not retried: one call.
+    assert_eq!(h.fake.count("Invoke"), 1);
+}
+
+#[tokio::test]
+async fn invoking_a_stage_that_was_never_deployed_names_the_function() {
+    use strata_provider::Observer;
+    let h = harness().await;
+    let error = h
+        .provider
+        .invoke(&invoke_request("{}"))
+        .await
+        .expect_err("nothing deployed");
+    let text = format!("{error}");
+    assert!(text.contains(NAME), "{text}");
+}

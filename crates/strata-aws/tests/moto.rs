@@ -1417,3 +1417,90 @@ async fn the_aws_backend_keeps_the_provider_contract() {
     };
     strata_tests::conformance::run(&harness).await;
 }
+
+/// Writes `events` (milliseconds, message) into the function's log group, as Lambda would.
+fn put_log_events(function: &str, stream: &str, events: &[(i64, &str)]) {
+    strata_tests::moto::put_log_events(REGION, &strata_aws::log_group(function), stream, events);
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn log_query(function: &str, since_ms: i64, filter: Option<&str>) -> strata_provider::LogQuery {
+    strata_provider::LogQuery {
+        deployed_name: function.to_owned(),
+        logical_name: "hello".to_owned(),
+        stage: STAGE.to_owned(),
+        since_ms,
+        filter: filter.map(str::to_owned),
+        limit: 100,
+    }
+}
+
+#[tokio::test]
+async fn logs_come_oldest_first_from_the_functions_group_and_since_and_filter_select() {
+    use strata_provider::Observer;
+    let provider = provider(|_| {}).await;
+    let function = unique("logs-");
+    let now = now_ms();
+    // Written out of order over two streams, as two instances of the function would.
+    put_log_events(
+        &function,
+        "2026/12/02/[1]aaaa",
+        &[
+            (now - 50_000, "START RequestId: 1 Version: 1"),
+            (now - 20_000, "[ERROR]\tboom in order 42"),
+        ],
+    );
+    put_log_events(
+        &function,
+        "2026/12/02/[1]bbbb",
+        &[
+            (now - 30_000, "[INFO]\tcreated order 42"),
+            (now - 600_000, "too old"),
+        ],
+    );
+
+    let events = provider
+        .logs(&log_query(&function, now - 60_000, None))
+        .await
+        .expect("logs");
+    let messages: Vec<&str> = events.iter().map(|event| event.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "START RequestId: 1 Version: 1",
+            "[INFO]\tcreated order 42",
+            "[ERROR]\tboom in order 42"
+        ],
+        "oldest first, nothing before --since"
+    );
+    assert_eq!(events[2].level.as_deref(), Some("ERROR"));
+    assert!(
+        events
+            .iter()
+            .all(|event| event.cloud == "aws" && event.function == "hello")
+    );
+
+    let filtered = provider
+        .logs(&log_query(&function, now - 60_000, Some("order 42")))
+        .await
+        .unwrap();
+    assert_eq!(filtered.len(), 2, "{filtered:?}");
+    assert!(
+        filtered
+            .iter()
+            .all(|event| event.message.contains("order 42"))
+    );
+
+    // A function that never ran has no group yet: no lines, not an error.
+    let none = provider
+        .logs(&log_query(&unique("never-"), now - 60_000, None))
+        .await
+        .expect("a missing group is no lines");
+    assert!(none.is_empty());
+}

@@ -43,6 +43,7 @@
 mod cloud;
 mod hint;
 mod interrupt;
+mod observe;
 mod plan;
 mod provider;
 mod report;
@@ -54,6 +55,7 @@ mod spec;
 pub use cloud::{Architecture, Cloud};
 pub use hint::{Hint, hint_of};
 pub use interrupt::Interrupt;
+pub use observe::{InvokeRequest, InvokeResponse, LogEvent, LogQuery, Observer, format_timestamp};
 pub use plan::{
     BucketAction, BucketPlan, CodeChange, DeployPlan, FieldChange, FunctionAction, FunctionPlan,
     LayerAction, LayerPlan, PointerMove, RoleAction, RolePlan,

@@ -104,6 +104,82 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Delete the functions, layer versions, objects and role strata created for the stage
     Remove(RemoveArgs),
+    /// Show the log lines the stage's deployed functions wrote
+    Logs(LogsArgs),
+    /// Call a deployed function on its stage, or run its handler here with --local
+    Invoke(InvokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only this function; repeat for several (default: every function of the stage)
+    #[arg(long = "function", short = 'f', value_name = "NAME")]
+    pub functions: Vec<String>,
+
+    /// How far back to start: 30s, 10m, 2h, 1d
+    #[arg(long, default_value = "10m", value_name = "DURATION")]
+    pub since: String,
+
+    /// Keep following new lines until Ctrl-C
+    #[arg(long)]
+    pub tail: bool,
+
+    /// Only lines containing this text
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+
+    /// At most this many lines (the newest)
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub limit: usize,
+
+    #[command(flatten)]
+    pub clouds: CloudFilterArgs,
+}
+
+/// The sample events `invoke --local --event` supplies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SampleEvent {
+    /// API Gateway REST (proxy) request
+    Api,
+    /// S3 ObjectCreated records
+    S3,
+    /// SQS records
+    Sqs,
+    /// EventBridge scheduled event
+    Schedule,
+    /// Pub/Sub message as a CloudEvent
+    Pubsub,
+    /// Cloud Storage or Azure blob object
+    Storage,
+    /// Plain HTTP request (Azure, Cloud Functions)
+    Http,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The function to call (required when the stage has more than one)
+    #[arg(long = "function", short = 'f', value_name = "NAME")]
+    pub function: Option<String>,
+
+    /// The event, as JSON text
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["path", "event"])]
+    pub data: Option<String>,
+
+    /// The event, from a JSON file
+    #[arg(long, value_name = "FILE", conflicts_with = "event")]
+    pub path: Option<PathBuf>,
+
+    /// Run the handler on this machine with the target's Python instead of calling the cloud
+    #[arg(long)]
+    pub local: bool,
+
+    /// A realistic sample event of this shape (with --local)
+    #[arg(long, value_enum, requires = "local", value_name = "KIND")]
+    pub event: Option<SampleEvent>,
+
+    /// The cloud to call, when the function deploys to several
+    #[arg(long, value_parser = cloud_parser(), value_name = "CLOUD")]
+    pub cloud: Option<Cloud>,
 }
 
 /// Which functions a deploy covers and how hard it pushes.

@@ -47,6 +47,8 @@ pub struct Signals {
 
 struct Shared {
     cooperative: AtomicBool,
+    /// A command that runs until stopped (`logs --tail`): the first signal ends it quietly.
+    following: AtomicBool,
     /// Directories only this process writes to (held under the project lock), whose
     /// `.partial` files are removed on an immediate stop.
     owned_dirs: Mutex<Vec<PathBuf>>,
@@ -121,6 +123,7 @@ impl Signals {
             interrupt: Interrupt::new(),
             shared: Arc::new(Shared {
                 cooperative: AtomicBool::new(false),
+                following: AtomicBool::new(false),
                 owned_dirs: Mutex::new(Vec::new()),
                 printer: printer.clone(),
                 grace,
@@ -152,6 +155,12 @@ impl Signals {
     /// of stopping the process.
     pub fn cooperate(&self) {
         self.shared.cooperative.store(true, Ordering::SeqCst);
+    }
+
+    /// The command runs until it is stopped (`strata logs --tail`): the first signal asks it
+    /// to end normally, with nothing to report; a second one stops at once.
+    pub fn follow(&self) {
+        self.shared.following.store(true, Ordering::SeqCst);
     }
 
     /// `dir` is written only by this process (it holds the project lock): a stale or
@@ -206,6 +215,11 @@ impl Signals {
                 }
             };
             signals.next().await;
+            if self.shared.following.load(Ordering::SeqCst) {
+                self.interrupt.trigger();
+                signals.next().await;
+                self.stop_now("interrupted again");
+            }
             if !self.shared.cooperative.load(Ordering::SeqCst) {
                 self.stop_now("interrupted");
             }

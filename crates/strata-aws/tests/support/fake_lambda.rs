@@ -417,6 +417,7 @@ fn operation_name(method: &str, path: &str) -> &'static str {
         ("GET", ["2015-03-31", "functions", _]) => "GetFunction",
         ("GET", ["2015-03-31", "functions", _, "configuration"]) => "GetFunctionConfiguration",
         ("POST", ["2015-03-31", "functions"]) => "CreateFunction",
+        ("POST", ["2015-03-31", "functions", _, "invocations"]) => "Invoke",
         ("PUT", ["2015-03-31", "functions", _, "code"]) => "UpdateFunctionCode",
         ("PUT", ["2015-03-31", "functions", _, "configuration"]) => "UpdateFunctionConfiguration",
         ("POST", ["2015-03-31", "functions", _, "versions"]) => "PublishVersion",
@@ -449,6 +450,13 @@ fn route(
     let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let parts = segments(path);
     match (method, parts.as_slice()) {
+        ("POST", ["2015-03-31", "functions", name, "invocations"]) => invoke(
+            state,
+            name,
+            query.get("Qualifier").map(String::as_str),
+            headers,
+            &input,
+        ),
         ("GET", ["2015-03-31", "functions", name]) => match state.functions.get(*name) {
             Some(function) => ok(json!({
                 "Configuration": function.config,
@@ -645,6 +653,68 @@ fn route(
             &format!("fake: no route for {method} {path}"),
         ),
     }
+}
+
+/// Invoke, as Lambda answers it: the function's return value as the body, status 200 even
+/// when the function raised (the error is in `X-Amz-Function-Error` and the body is the
+/// error document), the last 4 KB of its log base64-encoded in `X-Amz-Log-Result` when the
+/// caller asked for `Tail`, and the version that ran in `X-Amz-Executed-Version`. The fake's
+/// "function" echoes its event, and raises when the event has `"raise": <message>`.
+fn invoke(
+    state: &mut State,
+    name: &str,
+    qualifier: Option<&str>,
+    headers: &BTreeMap<String, String>,
+    event: &Value,
+) -> Reply {
+    let Some(function) = state.functions.get(name) else {
+        return not_found(name);
+    };
+    let version = match qualifier {
+        None | Some("$LATEST") => "$LATEST".to_owned(),
+        Some(alias) => match function.aliases.get(alias) {
+            Some(version) => version.clone(),
+            None => {
+                return error(
+                    404,
+                    "ResourceNotFoundException",
+                    &format!("Function not found: {name}:{alias}"),
+                );
+            }
+        },
+    };
+    let request = "8f5e4c1a-0000-4000-8000-000000000001";
+    let mut log = format!("START RequestId: {request} Version: {version}\n");
+    let mut reply = match event.get("raise").and_then(Value::as_str) {
+        Some(message) => {
+            log.push_str(&format!("[ERROR] RuntimeError: {message}\n"));
+            let mut reply = ok(json!({
+                "errorMessage": message,
+                "errorType": "RuntimeError",
+                "stackTrace": ["  File \"/var/task/handler.py\", line 2, in hello\n"],
+            }));
+            reply
+                .headers
+                .push(("X-Amz-Function-Error", "Unhandled".to_owned()));
+            reply
+        }
+        None => {
+            log.push_str(&format!("[INFO] got {event}\n"));
+            ok(json!({ "echo": event, "version": version }))
+        }
+    };
+    log.push_str(&format!("END RequestId: {request}\n"));
+    if headers
+        .get("x-amz-log-type")
+        .is_some_and(|value| value == "Tail")
+    {
+        reply.headers.push((
+            "X-Amz-Log-Result",
+            base64::engine::general_purpose::STANDARD.encode(log),
+        ));
+    }
+    reply.headers.push(("X-Amz-Executed-Version", version));
+    reply
 }
 
 fn alias_body(name: &str, alias: &str, version: &str) -> Value {

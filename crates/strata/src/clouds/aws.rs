@@ -15,8 +15,8 @@ use strata_manifest::{
 use strata_provider::{DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec};
 
 use crate::clouds::{
-    Backend, CloudAdapter, ConnectInput, Erased, SpecInput, artifact_ref, neutral_function_spec,
-    unmanaged_items,
+    Backend, CloudAdapter, ConnectInput, Erased, ObserveBackend, SpecInput, artifact_ref,
+    neutral_function_spec, unmanaged_items,
 };
 use crate::error::CliError;
 
@@ -217,6 +217,15 @@ impl CloudAdapter for AwsAdapter {
     /// credentials. The timeout variables of the environment apply here, so every command is
     /// bounded alike.
     async fn connect(&self, input: &ConnectInput<'_>) -> Result<Box<dyn Backend>, CliError> {
+        let mut settings = aws_settings(input.config, input.region);
+        apply_timeout_variables(&mut settings, input.env)?;
+        Ok(Box::new(Erased(AwsProvider::new(settings).await?)))
+    }
+
+    async fn connect_observer(
+        &self,
+        input: &ConnectInput<'_>,
+    ) -> Result<Box<dyn ObserveBackend>, CliError> {
         let mut settings = aws_settings(input.config, input.region);
         apply_timeout_variables(&mut settings, input.env)?;
         Ok(Box::new(Erased(AwsProvider::new(settings).await?)))

@@ -22,7 +22,8 @@ use strata_build::{ArtifactReport, BuildReport};
 use strata_manifest::{Cloud, FunctionConfig, FunctionTarget, ResolvedConfig};
 use strata_provider::{
     ArtifactRef, CloudSettings, DeployPlan, DeployReport, DeploySpec, FunctionSpec, InfoReport,
-    Provider, RemovePlan, RemoveReport, Reporter, RollbackReport, RollbackRequest,
+    InvokeRequest, InvokeResponse, LogEvent, LogQuery, Observer, Provider, RemovePlan,
+    RemoveReport, Reporter, RollbackReport, RollbackRequest,
 };
 
 use crate::error::CliError;
@@ -82,6 +83,29 @@ where
     }
 }
 
+/// An [`Observer`] as `strata logs` and `strata invoke` hold it, errors erased into
+/// [`CliError`]s with the cloud's hints.
+#[async_trait]
+pub trait ObserveBackend: Send + Sync {
+    async fn logs(&self, query: &LogQuery) -> Result<Vec<LogEvent>, CliError>;
+    async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeResponse, CliError>;
+}
+
+#[async_trait]
+impl<P> ObserveBackend for Erased<P>
+where
+    P: Observer,
+    CliError: From<P::Error>,
+{
+    async fn logs(&self, query: &LogQuery) -> Result<Vec<LogEvent>, CliError> {
+        Ok(self.0.logs(query).await?)
+    }
+
+    async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeResponse, CliError> {
+        Ok(self.0.invoke(request).await?)
+    }
+}
+
 /// What an adapter needs to map one cloud's part of the stage into a [`DeploySpec`].
 pub struct SpecInput<'a> {
     pub config: &'a ResolvedConfig,
@@ -122,6 +146,22 @@ pub trait CloudAdapter: Send + Sync {
     /// Reads credentials and builds the clients; fails early, with the sources tried, when
     /// there are none.
     async fn connect(&self, input: &ConnectInput<'_>) -> Result<Box<dyn Backend>, CliError>;
+
+    /// Like [`Self::connect`], for reading logs and calling deployed functions. A backend
+    /// that cannot do that yet says so.
+    async fn connect_observer(
+        &self,
+        _input: &ConnectInput<'_>,
+    ) -> Result<Box<dyn ObserveBackend>, CliError> {
+        let cloud = self.cloud();
+        Err(CliError::input(format!(
+            "strata logs and strata invoke do not reach {} yet",
+            cloud.product()
+        ))
+        .with_hint(format!(
+            "use the cloud's own tools for {cloud} for now; `strata invoke --local` runs the handler on this machine"
+        )))
+    }
 }
 
 /// Every cloud strata can deploy to, in the order their reports are shown.

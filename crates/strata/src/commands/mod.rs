@@ -3,7 +3,9 @@
 mod deploy;
 mod info;
 mod init;
+mod invoke;
 mod lock;
+mod logs;
 mod package;
 mod plan;
 mod print;
@@ -195,5 +197,7 @@ pub fn run(command: Command, context: &Context) -> Result<(), CliError> {
         Command::Info(args) => info::run(context, &args),
         Command::Rollback(args) => rollback::run(context, &args),
         Command::Remove(args) => remove::run(context, &args),
+        Command::Logs(args) => logs::run(context, &args),
+        Command::Invoke(args) => invoke::run(context, &args),
     }
 }

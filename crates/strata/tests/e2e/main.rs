@@ -12,6 +12,7 @@ mod corpus_packaging;
 mod github_action;
 mod init_clouds;
 mod interrupt_and_lock;
+mod logs_invoke;
 mod package_artifacts;
 mod package_clouds;
 mod package_differential;

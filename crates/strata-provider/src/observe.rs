@@ -1,0 +1,153 @@
+//! What `strata logs` and `strata invoke` ask of a cloud, in neutral terms: the log events of
+//! a deployed function, and one call of it on its stage.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// Which log events to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogQuery {
+    /// The function's name in the cloud.
+    pub deployed_name: String,
+    /// The manifest's name, which events are reported under.
+    pub logical_name: String,
+    pub stage: String,
+    /// Events at or after this time (milliseconds since the Unix epoch).
+    pub since_ms: i64,
+    /// Only events whose message contains this text.
+    pub filter: Option<String>,
+    /// At most this many events, the newest kept.
+    pub limit: usize,
+}
+
+/// One log line of a deployed function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogEvent {
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    pub cloud: String,
+    /// The manifest's name of the function.
+    pub function: String,
+    /// `INFO`, `ERROR`, … where the cloud or the line says so.
+    pub level: Option<String>,
+    pub message: String,
+    /// The cloud's identity of the event, so a tail shows each event once.
+    #[serde(skip)]
+    pub id: String,
+}
+
+/// One call of a deployed function on its stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvokeRequest {
+    pub deployed_name: String,
+    pub logical_name: String,
+    pub stage: String,
+    /// The event, as JSON text.
+    pub payload: String,
+}
+
+/// What the call answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InvokeResponse {
+    pub cloud: String,
+    pub function: String,
+    /// The HTTP status of the function's answer, where it is an HTTP call.
+    pub status: Option<u16>,
+    /// What the function returned (or the error document it raised).
+    pub payload: String,
+    /// Set when the function raised: the cloud's kind of error (`Unhandled`).
+    pub function_error: Option<String>,
+    /// The last lines the call logged, where the cloud returns them.
+    pub log_tail: Option<String>,
+    /// The release that answered (a Lambda version).
+    pub release: Option<String>,
+}
+
+impl fmt::Display for LogEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {}",
+            format_timestamp(self.timestamp_ms),
+            self.cloud,
+            self.function
+        )?;
+        if let Some(level) = &self.level {
+            write!(f, " {level}")?;
+        }
+        write!(f, " {}", self.message.trim_end())
+    }
+}
+
+/// `2026-12-02T05:31:07.123Z` for milliseconds since the epoch, without a date crate.
+pub fn format_timestamp(timestamp_ms: i64) -> String {
+    let seconds = timestamp_ms.div_euclid(1000);
+    let millis = timestamp_ms.rem_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let in_day = seconds.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        in_day / 3600,
+        in_day % 3600 / 60,
+        in_day % 60
+    )
+}
+
+/// Reading and calling what a backend deployed. Separate from [`crate::Provider`], so a
+/// backend can deploy before it can observe.
+#[async_trait]
+pub trait Observer: Send + Sync {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The function's log events matching `query`, oldest first.
+    async fn logs(&self, query: &LogQuery) -> Result<Vec<LogEvent>, Self::Error>;
+
+    /// Calls the function on its stage with `request`'s payload.
+    async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeResponse, Self::Error>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_with_milliseconds() {
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_timestamp(951_782_400_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            format_timestamp(1_796_189_467_123),
+            "2026-12-02T05:31:07.123Z"
+        );
+    }
+
+    #[test]
+    fn an_event_is_one_line_with_time_cloud_function_level_and_message() {
+        let event = LogEvent {
+            timestamp_ms: 1_796_189_467_123,
+            cloud: "aws".into(),
+            function: "hello".into(),
+            level: Some("ERROR".into()),
+            message: "boom\n".into(),
+            id: "1".into(),
+        };
+        assert_eq!(
+            event.to_string(),
+            "2026-12-02T05:31:07.123Z aws hello ERROR boom"
+        );
+    }
+}
