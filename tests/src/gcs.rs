@@ -132,16 +132,7 @@ pub fn list_objects(bucket: &str, prefix: &str) -> Vec<String> {
 
 /// The bytes of `bucket/name`.
 pub fn download(bucket: &str, name: &str) -> Vec<u8> {
-    let encoded: String = name
-        .bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-                (byte as char).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
     let (status, _, body) = exchange(
         &gcs_url(),
         "GET",

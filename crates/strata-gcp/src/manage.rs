@@ -326,5 +326,10 @@ fn function_info(function: &Function, stage: &str) -> FunctionInfo {
             release: revision,
         }),
         layers: Vec::new(),
+        state: function.state.name().map(str::to_owned),
+        url: non_empty(&function.url).or_else(|| non_empty(&service.uri)),
+        trigger: Some(desired::describe_trigger(
+            desired::deployed_trigger(function).as_ref(),
+        )),
     }
 }

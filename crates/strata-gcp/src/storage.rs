@@ -5,6 +5,7 @@
 
 use google_cloud_auth::credentials::CacheableResource;
 use google_cloud_functions_v2::model::StorageSource;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use strata_provider::Secret;
 
 use crate::client::Clients;
@@ -26,16 +27,15 @@ pub fn object_name(service: &str, stage: &str, function_id: &str, sha256_hex: &s
     )
 }
 
+/// What a path segment or query value keeps unescaped (RFC 3986 unreserved characters).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn percent(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(text, COMPONENT).to_string()
 }
 
 async fn auth_headers(clients: &Clients) -> Result<http::HeaderMap, CallError> {
@@ -166,16 +166,15 @@ pub async fn upload_to_bucket(
     if object_size(clients, bucket, name).await? == Some(zip.len() as u64) {
         return Ok(false);
     }
-    // The checksums go up front, in the object's metadata, rather than in a trailing part:
-    // the zip is in memory already, and servers other than Google's (fake-gcs-server) store a
-    // trailing part as part of the object.
+    // The CRC32C goes up front, in the object's metadata, rather than in a trailing part: the
+    // zip is in memory already, and servers other than Google's (fake-gcs-server) store a
+    // trailing part as part of the object. Google still checks it against what arrives.
+    let crc32c = crc32c::crc32c(&zip);
     clients
         .storage
         .write_object(format!("projects/_/buckets/{bucket}"), name, zip)
         .set_content_type("application/zip")
-        .precompute_checksums()
-        .await
-        .map_err(CallError::from)?
+        .with_known_crc32c(crc32c)
         .send_unbuffered()
         .await
         .map_err(CallError::from)?;

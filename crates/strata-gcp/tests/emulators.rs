@@ -2,13 +2,17 @@
 //! Functions v2 contract fake: the conformance suite, uploads, and the slow and failing paths.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use strata_gcp::{GcpProvider, GcpSettings};
-use strata_provider::{ArtifactRef, DeploySpec, RetryPolicy, RoleSpec};
+use strata_provider::{
+    ArtifactRef, DeploySpec, FunctionOutcome, NoopReporter, Provider, Reporter, RetryPolicy,
+    RoleSpec, Step,
+};
 use strata_tests::conformance::{self, Harness};
-use strata_tests::gcp_fake::FunctionsFake;
+use strata_tests::gcp_fake::{FunctionsFake, SIGNATURE_CANARY};
 use strata_tests::gcs::{self, GcsProxy};
 use strata_tests::zip::{ZipEntry, write_zip};
 
@@ -222,5 +226,298 @@ async fn the_gcp_backend_keeps_the_contract() {
             &format!("strata/{}/", harness.service)
         ),
         Vec::<String>::new()
+    );
+}
+
+/// One function `f` of a service, deployed from `code`.
+fn single(service: &str, code: ArtifactRef) -> DeploySpec {
+    let mut spec = conformance::spec(
+        &SpecOnly {
+            service: service.to_owned(),
+        },
+        &conformance::Variant::default(),
+    );
+    spec.functions.truncate(1);
+    spec.functions[0].code = code;
+    spec
+}
+
+/// A harness that only names the service, for building specs.
+struct SpecOnly {
+    service: String,
+}
+
+impl Harness for SpecOnly {
+    type Provider = GcpProvider;
+
+    fn provider(&self) -> &GcpProvider {
+        unreachable!("specs only")
+    }
+
+    fn service(&self) -> &str {
+        &self.service
+    }
+
+    fn stage(&self) -> &str {
+        "prod"
+    }
+
+    fn artifact(&self, function: &str, version: u32) -> ArtifactRef {
+        ArtifactRef {
+            path: format!("{function}-{version}.zip").into(),
+            sha256_hex: format!("{version:064}"),
+            code_sha256_base64: String::new(),
+            zipped_size: 1,
+            unzipped_size: 1,
+        }
+    }
+
+    fn role(&self) -> RoleSpec {
+        RoleSpec::Managed { statements: vec![] }
+    }
+
+    fn fail_midway(&self, _: &mut DeploySpec, _: &str) {}
+
+    fn mutations(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    async fn live_release(&self, _: &str) -> Option<String> {
+        None
+    }
+
+    async fn create_by_hand(&self) -> String {
+        String::new()
+    }
+
+    async fn exists(&self, _: &str) -> bool {
+        false
+    }
+}
+
+async fn deploy(provider: &GcpProvider, spec: &DeploySpec) -> strata_provider::DeployReport {
+    let plan = provider.plan(spec).await.expect("plan");
+    provider.apply(&plan, &NoopReporter).await.expect("apply")
+}
+
+fn failure(report: &strata_provider::DeployReport) -> &strata_provider::StepFailure {
+    match &report.functions[0].outcome {
+        FunctionOutcome::Failed(failure) => failure,
+        other => panic!("expected a failure, got {other:?}\n{report}"),
+    }
+}
+
+/// Incompressible bytes, so the zip is as large as asked.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sources_over_16_mib_go_up_resumably_and_a_kept_object_is_not_sent_again() {
+    let cloud = Cloud::start();
+    let bucket = cloud.bucket.clone();
+    let provider = cloud
+        .provider(Some(&bucket), Duration::from_secs(120))
+        .await;
+    let service = unique("big");
+    let big = cloud.artifact("big", &noise(17 * 1024 * 1024));
+    let spec = single(&service, big.clone());
+    let report = deploy(&provider, &spec).await;
+    assert!(report.is_success(), "{report}");
+    let uploads: Vec<_> = cloud
+        .proxy
+        .mutations(&bucket)
+        .into_iter()
+        .map(|request| request.path)
+        .collect();
+    assert!(
+        uploads
+            .iter()
+            .any(|path| path.contains("uploadType=resumable")),
+        "{uploads:?}"
+    );
+    let id = &spec.functions[0].deployed_name;
+    let object = strata_gcp::object_name(&service, "prod", id, &big.sha256_hex);
+    let stored = gcs::download(&bucket, &object);
+    assert_eq!(
+        hex::encode(Sha256::digest(&stored)),
+        big.sha256_hex,
+        "the stored object is not the zip"
+    );
+
+    // A second service stage whose source object is already there: no upload, only the
+    // metadata read that found it.
+    let small = cloud.zip("small", b"def alpha(request):\n    return 'small'\n");
+    let other = unique("kept");
+    let spec = single(&other, small.clone());
+    let id = spec.functions[0].deployed_name.clone();
+    let name = strata_gcp::object_name(&other, "prod", &id, &small.sha256_hex);
+    let bytes = fs_err::read(&small.path).unwrap();
+    let (status, _, _) = gcs::exchange(
+        &gcs::gcs_url(),
+        "POST",
+        &format!(
+            "/upload/storage/v1/b/{bucket}/o?uploadType=media&name={}",
+            percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        &[("Content-Type".to_owned(), "application/zip".to_owned())],
+        &bytes,
+    );
+    assert_eq!(status, 200);
+    let report = deploy(&provider, &spec).await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(
+        cloud.proxy.mutations(&other),
+        vec![],
+        "a kept source was sent again"
+    );
+    assert_eq!(
+        cloud.fake.source_object(&id).as_deref(),
+        Some(name.as_str())
+    );
+}
+
+#[tokio::test]
+async fn without_a_bucket_the_source_goes_to_a_signed_url_without_credentials() {
+    let cloud = Cloud::start();
+    let provider = cloud.provider(None, Duration::from_secs(30)).await;
+    let spec = single(&unique("url"), cloud.zip("u", b"x = 1\n"));
+    let plan = provider.plan(&spec).await.unwrap();
+    let report = provider.apply(&plan, &NoopReporter).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    for text in [
+        report.to_string(),
+        serde_json::to_string(&report).unwrap(),
+        format!("{plan:?}"),
+    ] {
+        assert!(!text.contains(SIGNATURE_CANARY), "{text}");
+    }
+    let puts: Vec<_> = cloud
+        .proxy
+        .requests()
+        .into_iter()
+        .filter(|request| request.method == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 1, "{puts:?}");
+    assert!(puts[0].path.contains(&cloud.upload_bucket));
+    assert!(!puts[0].authorization, "the signed-URL PUT carried a token");
+}
+
+#[tokio::test]
+async fn sources_over_100_mb_are_refused_before_any_upload() {
+    let cloud = Cloud::start();
+    let provider = cloud
+        .provider(Some(&cloud.bucket.clone()), Duration::from_secs(30))
+        .await;
+    let mut code = cloud.zip("huge", b"x = 1\n");
+    code.zipped_size = strata_gcp::MAX_SOURCE_BYTES + 1;
+    let service = unique("huge");
+    let report = deploy(&provider, &single(&service, code)).await;
+    let failure = failure(&report);
+    assert_eq!(failure.step, Step::Upload);
+    assert_eq!(failure.code.as_deref(), Some("SourceTooLarge"));
+    assert_eq!(cloud.proxy.mutations(&cloud.bucket), vec![]);
+    assert!(cloud.fake.mutations().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_build_reports_its_error_and_log_and_the_old_source_keeps_serving() {
+    let cloud = Cloud::start();
+    let provider = cloud
+        .provider(Some(&cloud.bucket.clone()), Duration::from_secs(30))
+        .await;
+    let service = unique("bld");
+    let spec = single(&service, cloud.zip("v1", b"x = 1\n"));
+    assert!(deploy(&provider, &spec).await.is_success());
+    let id = spec.functions[0].deployed_name.clone();
+    let before = cloud.fake.source_object(&id);
+
+    let mut next = single(&service, cloud.zip("v2", b"x = 2\n"));
+    next.functions[0].memory_mb = 512;
+    cloud
+        .fake
+        .fail_next_build(&id, "Could not find a version that satisfies flask==99.");
+    let report = deploy(&provider, &next).await;
+    let failure = failure(&report);
+    assert_eq!(failure.step, Step::Wait);
+    assert!(failure.message.contains("flask==99"), "{failure}");
+    assert!(
+        failure
+            .message
+            .contains("https://console.cloud.google.com/cloud-build/builds"),
+        "{failure}"
+    );
+    assert_eq!(cloud.fake.source_object(&id), before);
+}
+
+#[tokio::test]
+async fn an_operation_that_never_ends_stops_at_the_deadline() {
+    let cloud = Cloud::start();
+    let provider = cloud
+        .provider(Some(&cloud.bucket.clone()), Duration::from_secs(2))
+        .await;
+    let service = unique("slow");
+    let spec = single(&service, cloud.zip("s", b"x = 1\n"));
+    cloud.fake.stall(&spec.functions[0].deployed_name);
+    let report = deploy(&provider, &spec).await;
+    let failure = failure(&report);
+    assert_eq!(failure.step, Step::Wait, "{failure}");
+    assert_eq!(failure.code.as_deref(), Some("DeadlineExceeded"));
+    assert!(failure.attempts > 1, "it polled: {failure}");
+}
+
+/// Counts retries, so a test can tell a retried call from a first-time success.
+#[derive(Default)]
+struct Retries(AtomicU32);
+
+impl Reporter for Retries {
+    fn on_retry(&self, _: &str, _: Step, _: u32, _: Duration) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn busy_functions_and_throttling_are_retried_until_they_pass() {
+    let cloud = Cloud::start();
+    let provider = cloud
+        .provider(Some(&cloud.bucket.clone()), Duration::from_secs(30))
+        .await;
+    let service = unique("busy");
+    let spec = single(&service, cloud.zip("b1", b"x = 1\n"));
+    assert!(deploy(&provider, &spec).await.is_success());
+    let id = spec.functions[0].deployed_name.clone();
+
+    // Another client's operation runs: the patch meets 409 ABORTED until it ends.
+    let mut next = spec.clone();
+    next.functions[0].memory_mb = 512;
+    let plan = provider.plan(&next).await.unwrap();
+    cloud.fake.start_foreign_operation(&id, 3);
+    cloud.fake.throttle(1);
+    let retries = Retries::default();
+    let report = provider.apply(&plan, &retries).await.unwrap();
+    assert!(report.is_success(), "{report}");
+    assert!(retries.0.load(Ordering::SeqCst) >= 2, "no retry was made");
+    let patches: Vec<_> = cloud
+        .fake
+        .mutations()
+        .into_iter()
+        .filter(|call| call.kind == "patch" && call.function == id)
+        .collect();
+    assert_eq!(
+        patches.len(),
+        1,
+        "a refused patch is not counted: {patches:?}"
+    );
+    assert_eq!(
+        patches[0].mask.as_deref(),
+        Some(&["serviceConfig.availableMemory".to_owned()][..])
     );
 }
