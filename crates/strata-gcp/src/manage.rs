@@ -319,7 +319,7 @@ fn function_info(function: &Function, stage: &str) -> FunctionInfo {
         runtime: non_empty(&build.runtime),
         handler: non_empty(&build.entry_point),
         code_sha256: function.labels.get(LABEL_SOURCE).cloned(),
-        last_modified: function.update_time.clone().map(String::from),
+        last_modified: function.update_time.map(String::from),
         releases: Vec::new(),
         pointer: non_empty(&service.revision).map(|revision| PointerInfo {
             pointer: Pointer::new(PointerKind::Revision, stage),
