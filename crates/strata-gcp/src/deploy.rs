@@ -178,6 +178,8 @@ impl GcpProvider {
             outcome: FunctionOutcome::Unchanged,
             release: None,
             pointer: None,
+            id: None,
+            url: None,
             duration: started.elapsed(),
         };
         if matches!(
@@ -196,10 +198,18 @@ impl GcpProvider {
         }
         let outcome = self.deploy_function(spec, entry, function, reporter).await;
         match outcome {
-            Ok((outcome, revision)) => {
+            Ok((outcome, deployed)) => {
+                let service = deployed.service_config.clone().unwrap_or_default();
                 report.outcome = outcome;
-                report.release = revision;
+                report.release = Some(service.revision).filter(|revision| !revision.is_empty());
                 report.pointer = Some(pointer);
+                report.id = Some(self.function_name(&function.deployed_name));
+                // Only an HTTP function answers at its URL.
+                if deployed.event_trigger.is_none() {
+                    report.url = [deployed.url.clone(), service.uri]
+                        .into_iter()
+                        .find(|url| !url.is_empty());
+                }
             }
             Err(failure) => {
                 reporter.on_failure(&entry.deployed_name, &failure);
@@ -218,7 +228,7 @@ impl GcpProvider {
         entry: &FunctionPlan,
         function: &FunctionSpec,
         reporter: &dyn Reporter,
-    ) -> Result<(FunctionOutcome, Option<String>), StepFailure> {
+    ) -> Result<(FunctionOutcome, Function), StepFailure> {
         let deadline = Deadline::after(self.clock.as_ref(), self.policy.function_deadline);
         let name = self.function_name(&function.deployed_name);
         let id = function_id(&function.deployed_name);
@@ -328,18 +338,13 @@ impl GcpProvider {
             .await?
         };
         let deployed = self.wait(operation, &id, deadline, reporter).await?;
-        let revision = deployed
-            .service_config
-            .as_ref()
-            .map(|service| service.revision.clone())
-            .filter(|revision| !revision.is_empty());
         let outcome = match (create, code, config.is_empty()) {
             (true, _, _) => FunctionOutcome::Created,
             (false, true, true) => FunctionOutcome::UpdatedCode,
             (false, false, _) => FunctionOutcome::UpdatedConfiguration,
             (false, true, false) => FunctionOutcome::UpdatedCodeAndConfiguration,
         };
-        Ok((outcome, revision))
+        Ok((outcome, deployed))
     }
 
     /// Puts the source zip where Cloud Functions reads it: the kept, content-addressed object
