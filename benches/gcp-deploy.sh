@@ -33,9 +33,13 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 1 50); do
-  [ "$(wc -l <"$work/fake.env")" -ge 2 ] && break
+  [ -f "$work/fake.env" ] && [ "$(wc -l <"$work/fake.env")" -ge 2 ] && break
   sleep 0.1
 done
+if ! grep -q CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDFUNCTIONS "$work/fake.env" 2>/dev/null; then
+  echo "benchmark: the contract fake did not start" >&2
+  exit 1
+fi
 set -a
 # shellcheck disable=SC1091
 . "$work/fake.env"
@@ -55,7 +59,7 @@ mkdir -p "$project"
   echo "service: $service"
   echo "runtime: python3.12"
   echo "gcp:"
-  echo "  project: bench"
+  echo "  project: strata-bench"
   echo "  region: europe-west1"
   echo "  bucket: $bucket"
   echo "package:"
@@ -81,7 +85,8 @@ strata() { (cd "$project" && "$STRATA_BIN" --quiet "$@" >/dev/null); }
 time_ms() {
   local start end
   start=$(date +%s%N)
-  "$@"
+  # A failing command stops the whole script, not only this command substitution.
+  "$@" || { echo "benchmark: \`$*\` failed" >&2; kill "$$"; exit 1; }
   end=$(date +%s%N)
   echo $(((end - start) / 1000000))
 }
