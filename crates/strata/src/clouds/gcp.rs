@@ -328,17 +328,16 @@ fn deploy_spec(input: &SpecInput<'_>) -> Result<DeploySpec, SpecError> {
     })
 }
 
-/// The backend's settings from the manifest and the environment.
+/// The backend's settings from the manifest (`gcp:`) and the environment.
 pub fn gcp_settings(input: &ConnectInput<'_>) -> Result<GcpSettings, CliError> {
     let gcp = input.config.gcp.as_ref();
     let mut settings = GcpSettings {
         project: gcp
             .map(|gcp| gcp.project.clone())
             .filter(|project| !project.is_empty()),
-        region: input
-            .region
-            .map(str::to_owned)
-            .or_else(|| gcp.map(|gcp| gcp.region.clone()))
+        // Not `--region`: on a deploy to several clouds it names the AWS region.
+        region: gcp
+            .map(|gcp| gcp.region.clone())
             .unwrap_or_else(|| "us-central1".to_owned()),
         bucket: gcp.and_then(|gcp| gcp.bucket.clone()),
         env: input.env.clone(),
