@@ -11,6 +11,8 @@
 //! production code.
 
 pub mod conformance;
+pub mod gcp_fake;
+pub mod gcs;
 pub mod index;
 pub mod moto;
 pub mod source;

@@ -405,6 +405,9 @@ impl Provider for StandInProvider {
                     release: release.to_string(),
                 }),
                 layers: Vec::new(),
+                state: None,
+                url: None,
+                trigger: None,
                 deployed_name: name,
             })
             .collect();

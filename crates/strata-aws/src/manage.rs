@@ -167,6 +167,9 @@ pub(crate) async fn info(
                 .filter_map(|layer| layer.arn().map(str::to_owned))
                 .collect(),
             deployed_name: name,
+            state: None,
+            url: None,
+            trigger: None,
         });
     }
     Ok(InfoReport {

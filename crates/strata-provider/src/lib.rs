@@ -73,5 +73,6 @@ pub use retry::{
 };
 pub use secret::{MASK, Secret, display_environment_value, looks_secret};
 pub use spec::{
-    ArtifactRef, CloudSettings, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec,
+    ArtifactRef, CloudSettings, DeploySpec, EventTrigger, FunctionSpec, LayerRef, LayerSpec,
+    RoleSpec,
 };

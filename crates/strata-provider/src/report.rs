@@ -299,6 +299,16 @@ pub struct FunctionInfo {
     pub releases: Vec<String>,
     pub pointer: Option<PointerInfo>,
     pub layers: Vec<String>,
+    /// The cloud's own state word (`ACTIVE`, `FAILED`), where it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Where an HTTP function answers, where the cloud gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// What invokes the function (`http`, or an event type and its source), where the
+    /// backend manages triggers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -337,6 +347,15 @@ impl fmt::Display for InfoReport {
             }
             if let Some(hash) = &function.code_sha256 {
                 writeln!(f, "      code sha256: {hash}")?;
+            }
+            if let Some(state) = &function.state {
+                writeln!(f, "      state: {state}")?;
+            }
+            if let Some(url) = &function.url {
+                writeln!(f, "      url: {url}")?;
+            }
+            if let Some(trigger) = &function.trigger {
+                writeln!(f, "      trigger: {trigger}")?;
             }
             for layer in &function.layers {
                 writeln!(f, "      layer: {layer}")?;

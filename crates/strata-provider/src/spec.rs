@@ -90,7 +90,20 @@ pub enum CloudSettings {
         max_instances: Option<u32>,
         /// `ALLOW_ALL`, `ALLOW_INTERNAL_ONLY` or `ALLOW_INTERNAL_AND_GCLB`.
         ingress: Option<String>,
+        /// The event that invokes the function; `None` is an HTTP function.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trigger: Option<EventTrigger>,
     },
+}
+
+/// An event source a function is invoked by instead of HTTP (GCP: an Eventarc trigger).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventTrigger {
+    /// The CloudEvents type (`google.cloud.pubsub.topic.v1.messagePublished`,
+    /// `google.cloud.storage.object.v1.finalized`).
+    pub event_type: String,
+    /// What emits it: the topic (`projects/<p>/topics/<t>`) or the bucket name.
+    pub resource: String,
 }
 
 /// A layer (AWS) or dependency bundle that functions reference.

@@ -12,6 +12,7 @@
 pub mod aws;
 #[cfg(test)]
 mod dispatch_tests;
+pub mod gcp;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -173,7 +174,7 @@ pub struct Clouds {
 impl Clouds {
     /// The backends this build of strata has.
     pub fn standard() -> Self {
-        Self::new(vec![Arc::new(aws::AwsAdapter)])
+        Self::new(vec![Arc::new(aws::AwsAdapter), Arc::new(gcp::GcpAdapter)])
     }
 
     pub fn new(adapters: Vec<Arc<dyn CloudAdapter>>) -> Self {
@@ -252,6 +253,8 @@ pub fn cloud_settings(config: &ResolvedConfig, target: &FunctionTarget) -> Cloud
                 min_instances: target.min_instances,
                 max_instances: target.max_instances,
                 ingress: gcp.and_then(|gcp| gcp.ingress.clone()),
+                // The GCP adapter maps the function's events.
+                trigger: None,
             }
         }
     }
@@ -360,6 +363,7 @@ mod tests {
                 min_instances: None,
                 max_instances: Some(10),
                 ingress: None,
+                trigger: None,
             }
         );
         assert_eq!(

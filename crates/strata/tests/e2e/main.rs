@@ -9,6 +9,7 @@ mod support;
 
 mod aws_deploy;
 mod corpus_packaging;
+mod gcp_deploy;
 mod github_action;
 mod init_clouds;
 mod interrupt_and_lock;

@@ -1,0 +1,415 @@
+//! `strata plan`, `deploy`, `info`, `rollback` and `remove` for GCP end to end: the real
+//! binary on the seed's `main.py` (copied into `tests/fixtures/gcp-seed`), against
+//! fake-gcs-server (through the recording proxy of strata-tests) and the Cloud Functions v2
+//! contract fake, reached through `STORAGE_EMULATOR_HOST` and
+//! `CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDFUNCTIONS` as a user would point gcloud tools at
+//! emulators. Mutating calls are counted at both.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use strata_tests::gcp_fake::{FunctionsFake, Mutation, SIGNATURE_CANARY};
+use strata_tests::gcs::{self, GcsProxy};
+
+use crate::support::cloud_section;
+
+const PROJECT: &str = "strata-e2e";
+const REGION: &str = "europe-west1";
+
+struct Output {
+    stdout: String,
+    stderr: String,
+    code: i32,
+}
+
+struct GcpProject {
+    dir: tempfile::TempDir,
+    _home: tempfile::TempDir,
+    service: String,
+    bucket: Option<String>,
+    proxy: GcsProxy,
+    fake: FunctionsFake,
+    env: Vec<(String, String)>,
+}
+
+fn seed(file: &str) -> String {
+    let path = crate::support::workspace()
+        .join("crates/strata/tests/fixtures/gcp-seed")
+        .join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+impl GcpProject {
+    /// The seed's HTTP and Pub/Sub handlers as two functions of one service; with `bucket`,
+    /// sources go to (and are kept in) a bucket of the test's own.
+    fn new(prefix: &str, with_bucket: bool) -> Self {
+        let proxy = GcsProxy::start();
+        let upload_bucket = format!("gcf-uploads-{prefix}{:08x}", fastrand::u32(..));
+        gcs::create_bucket(&upload_bucket);
+        let fake = FunctionsFake::start(proxy.url(), &upload_bucket);
+        let service = format!("{prefix}{:08x}", fastrand::u32(..));
+        let bucket = with_bucket.then(|| format!("src-{service}"));
+        if let Some(bucket) = &bucket {
+            gcs::create_bucket(bucket);
+        }
+        let home = tempfile::tempdir().unwrap();
+        let mut env = vec![
+            ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
+            ("STORAGE_EMULATOR_HOST".to_owned(), proxy.host()),
+            (
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDFUNCTIONS".to_owned(),
+                format!("{}/", fake.url()),
+            ),
+            // Never the real metadata server, never the developer's gcloud files.
+            ("GCE_METADATA_HOST".to_owned(), "127.0.0.1:9".to_owned()),
+            ("HOME".to_owned(), home.path().display().to_string()),
+            (
+                "STRATA_CACHE_DIR".to_owned(),
+                home.path().join("cache").display().to_string(),
+            ),
+            ("NO_COLOR".to_owned(), "1".to_owned()),
+        ];
+        for key in ["LANG"] {
+            if let Ok(value) = std::env::var(key) {
+                env.push((key.to_owned(), value));
+            }
+        }
+        let project = Self {
+            dir: tempfile::tempdir().unwrap(),
+            _home: home,
+            service,
+            bucket,
+            proxy,
+            fake,
+            env: std::mem::take(&mut env),
+        };
+        project.write_manifest(256);
+        project.write("main.py", &seed("main.py"));
+        project.write("requirements.txt", &seed("requirements.txt"));
+        project
+    }
+
+    fn write_manifest(&self, memory: u32) {
+        let bucket = self
+            .bucket
+            .as_ref()
+            .map(|bucket| format!("  bucket: {bucket}\n"))
+            .unwrap_or_default();
+        self.write(
+            "strata.yml",
+            &format!(
+                "service: {service}\n\
+                 runtime: python3.12\n\
+                 gcp:\n  project: {PROJECT}\n  region: {REGION}\n{bucket}\
+                 functions:\n\
+                 \x20 hello:\n    handler: main.hello_http\n    targets: [gcp]\n    memorySize: {memory}\n    events:\n      - http: hello\n\
+                 \x20 pubsub:\n    handler: main.hello_pubsub\n    targets: [gcp]\n    memorySize: 256\n    events:\n      - event:\n          eventType: providers/cloud.pubsub/eventTypes/topic.publish\n          resource: projects/{PROJECT}/topics/orders\n",
+                service = self.service
+            ),
+        );
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write(&self, relative: &str, contents: &str) {
+        std::fs::write(self.path().join(relative), contents).unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = Command::new(crate::support::strata_binary())
+            .current_dir(self.path())
+            .args(args)
+            .args(["--stage", "prod"])
+            .env_clear()
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .stdin(Stdio::null())
+            .output()
+            .expect("strata runs");
+        let output = Output {
+            stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+            code: output.status.code().expect("exit code"),
+        };
+        for text in [&output.stdout, &output.stderr] {
+            assert!(
+                !text.contains(SIGNATURE_CANARY),
+                "a signed URL reached the output:\n{text}"
+            );
+        }
+        output
+    }
+
+    /// A command with `--output-format json` that must succeed; its GCP section.
+    fn json(&self, kind: &str, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--output-format", "json"]);
+        let output = self.run(&all);
+        assert_eq!(
+            output.code, 0,
+            "strata {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+            output.stdout, output.stderr
+        );
+        let document: Value = serde_json::from_str(&output.stdout).unwrap_or_else(|error| {
+            panic!(
+                "strata {args:?} printed no JSON document ({error}):\n{}",
+                output.stdout
+            )
+        });
+        assert_eq!(document["kind"], kind, "{document:#}");
+        cloud_section(&document, "gcp")
+    }
+
+    fn id(&self, function: &str) -> String {
+        format!("{}-prod-{function}", self.service)
+    }
+
+    /// Mutating calls so far at the fake and at fake-gcs-server (for this test's buckets).
+    fn mutations(&self) -> (Vec<Mutation>, Vec<String>) {
+        let objects = self
+            .proxy
+            .requests()
+            .into_iter()
+            .filter(|request| request.is_mutating())
+            .map(|request| format!("{} {}", request.method, request.path))
+            .collect();
+        (self.fake.mutations(), objects)
+    }
+}
+
+fn outcome(report: &Value, logical_name: &str) -> String {
+    report["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|function| function["logical_name"] == logical_name)
+        .unwrap_or_else(|| panic!("no {logical_name} in {report:#}"))["outcome"]["kind"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn plan_action<'a>(plan: &'a Value, logical_name: &str) -> &'a Value {
+    &plan["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|function| function["logical_name"] == logical_name)
+        .unwrap_or_else(|| panic!("no {logical_name} in {plan:#}"))["action"]
+}
+
+#[test]
+fn gcp_seed_deploys_then_changes_only_what_changed_rolls_back_and_is_removed() {
+    let project = GcpProject::new("seed", true);
+    let bucket = project.bucket.clone().unwrap();
+    let hello = project.id("hello");
+    let pubsub = project.id("pubsub");
+
+    // plan: two creates, no writes anywhere.
+    let plan = project.json("plan", &["plan"]);
+    assert_eq!(plan_action(&plan, "hello")["kind"], "create", "{plan:#}");
+    assert_eq!(plan_action(&plan, "pubsub")["kind"], "create", "{plan:#}");
+    assert_eq!(project.mutations(), (vec![], vec![]));
+
+    // deploy: both created, HTTP and Pub/Sub triggers as the manifest says.
+    let report = project.json("deploy", &["deploy"]);
+    assert_eq!(report["success"], true, "{report:#}");
+    assert_eq!(outcome(&report, "hello"), "created");
+    assert_eq!(outcome(&report, "pubsub"), "created");
+    let created = project.fake.function(&hello).expect("hello exists");
+    assert!(created.get("eventTrigger").is_none(), "{created:#}");
+    assert_eq!(created["buildConfig"]["entryPoint"], "hello_http");
+    assert_eq!(created["buildConfig"]["runtime"], "python312");
+    let subscriber = project.fake.function(&pubsub).expect("pubsub exists");
+    assert_eq!(
+        subscriber["eventTrigger"]["pubsubTopic"],
+        format!("projects/{PROJECT}/topics/orders"),
+        "{subscriber:#}"
+    );
+    assert_eq!(
+        subscriber["eventTrigger"]["eventType"],
+        "google.cloud.pubsub.topic.v1.messagePublished"
+    );
+    let first_source = project.fake.source_object(&hello).unwrap();
+    let kept = gcs::list_objects(&bucket, "strata/");
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    // The source zip holds the handler and requirements.txt at its root.
+    let zip = gcs::download(&bucket, &first_source);
+    assert!(zip.starts_with(b"PK"));
+    let (functions_before, objects_before) = project.mutations();
+
+    // An immediate second deploy: no mutating call at either server.
+    let report = project.json("deploy", &["deploy"]);
+    assert_eq!(outcome(&report, "hello"), "unchanged");
+    assert_eq!(outcome(&report, "pubsub"), "unchanged");
+    assert_eq!(
+        project.mutations(),
+        (functions_before.clone(), objects_before.clone()),
+        "a no-op deploy mutated"
+    );
+
+    // A code change: one new source per function (both share main.py), patched with only
+    // the source and the labels that record it.
+    project.write("main.py", &format!("{}\n# changed\n", seed("main.py")));
+    let report = project.json("deploy", &["deploy"]);
+    assert_eq!(outcome(&report, "hello"), "updated_code", "{report:#}");
+    let (functions_after, objects_after) = project.mutations();
+    let new_calls = &functions_after[functions_before.len()..];
+    assert_eq!(new_calls.len(), 2, "{new_calls:?}");
+    for call in new_calls {
+        assert_eq!(call.kind, "patch");
+        assert_eq!(
+            call.mask.as_deref(),
+            Some(&["buildConfig.source".to_owned(), "labels".to_owned()][..])
+        );
+    }
+    let uploads: Vec<_> = objects_after[objects_before.len()..].to_vec();
+    assert_eq!(uploads.len(), 2, "one upload per function: {uploads:?}");
+    assert!(
+        uploads.iter().any(|call| call.contains(&hello)),
+        "{uploads:?}"
+    );
+    let second_source = project.fake.source_object(&hello).unwrap();
+    assert_ne!(second_source, first_source);
+
+    // A memory change: only memory is patched, nothing uploaded.
+    project.write_manifest(512);
+    let plan = project.json("plan", &["plan"]);
+    let config = &plan_action(&plan, "hello")["config"];
+    assert_eq!(
+        config[0]["field"], "serviceConfig.availableMemory",
+        "{plan:#}"
+    );
+    assert_eq!(config[0]["new"], "512M");
+    let (functions_before, objects_before) = project.mutations();
+    let report = project.json("deploy", &["deploy"]);
+    assert_eq!(outcome(&report, "hello"), "updated_configuration");
+    assert_eq!(outcome(&report, "pubsub"), "unchanged");
+    let (functions_after, objects_after) = project.mutations();
+    let new_calls = &functions_after[functions_before.len()..];
+    assert_eq!(new_calls.len(), 1, "{new_calls:?}");
+    assert_eq!(
+        new_calls[0].mask.as_deref(),
+        Some(&["serviceConfig.availableMemory".to_owned()][..])
+    );
+    assert_eq!(objects_after, objects_before, "a memory change uploaded");
+    let stored = project.fake.function(&hello).unwrap();
+    assert_eq!(stored["serviceConfig"]["availableMemory"], "512M");
+
+    // info: state of each function from the cloud.
+    let info = project.json("info", &["info"]);
+    let names: Vec<&str> = info["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|function| function["deployed_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [hello.as_str(), pubsub.as_str()], "{info:#}");
+    let text = project.run(&["info"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains("revision prod -> revision"),
+        "{}",
+        text.stdout
+    );
+
+    // rollback: back to the first source, kept in the bucket; the report says from and to.
+    let rollback = project.json("rollback", &["rollback", "--function", "hello"]);
+    let entry = &rollback["functions"][0];
+    assert_eq!(entry["deployed_name"], hello, "{rollback:#}");
+    assert_ne!(entry["from"], entry["to"]);
+    assert_eq!(project.fake.source_object(&hello).unwrap(), first_source);
+
+    // remove: exactly the two functions and the kept sources; a function made by hand stays.
+    let by_hand = format!(
+        "projects/{PROJECT}/locations/{REGION}/functions/{}-prod-by-hand",
+        project.service
+    );
+    project
+        .fake
+        .insert(&by_hand, serde_json::json!({"labels": {"team": "data"}}));
+    let removed = project.json("remove", &["remove", "--yes"]);
+    let resources = removed["removed"].as_array().unwrap();
+    assert_eq!(
+        resources.iter().filter(|r| r["kind"] == "function").count(),
+        2,
+        "{removed:#}"
+    );
+    assert!(project.fake.function(&hello).is_none());
+    assert!(project.fake.function(&pubsub).is_none());
+    assert!(
+        project
+            .fake
+            .function(&format!("{}-prod-by-hand", project.service))
+            .is_some()
+    );
+    assert_eq!(gcs::list_objects(&bucket, "strata/"), Vec::<String>::new());
+}
+
+#[test]
+fn gcp_without_a_bucket_uploads_through_a_signed_url_without_credentials() {
+    let project = GcpProject::new("url", false);
+    let report = project.json("deploy", &["deploy"]);
+    assert_eq!(outcome(&report, "hello"), "created", "{report:#}");
+    let puts: Vec<_> = project
+        .proxy
+        .requests()
+        .into_iter()
+        .filter(|request| request.method == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 2, "{puts:?}");
+    assert!(
+        puts.iter().all(|request| !request.authorization),
+        "a signed-URL upload carried an Authorization header: {puts:?}"
+    );
+    let generated = project
+        .fake
+        .mutations()
+        .into_iter()
+        .filter(|call| call.kind == "generateUploadUrl")
+        .count();
+    assert_eq!(generated, 2);
+    // Rollback needs kept sources, which only gcp.bucket gives.
+    let output = project.run(&["rollback"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    assert!(output.stderr.contains("gcp.bucket"), "{}", output.stderr);
+}
+
+#[test]
+fn gcp_without_credentials_names_each_source_tried() {
+    let mut project = GcpProject::new("cred", true);
+    // Google's real endpoints (nothing answers on these ports), no emulator variables: the
+    // credential chain runs and finds nothing.
+    project
+        .env
+        .retain(|(key, _)| key != "STORAGE_EMULATOR_HOST");
+    project
+        .env
+        .retain(|(key, _)| key != "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDFUNCTIONS");
+    project.env.push((
+        "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDFUNCTIONS".to_owned(),
+        "https://127.0.0.1:9/".to_owned(),
+    ));
+    let output = project.run(&["plan"]);
+    assert_eq!(output.code, 1, "{}\n{}", output.stdout, output.stderr);
+    for source in [
+        "GOOGLE_APPLICATION_CREDENTIALS (not set)",
+        "application_default_credentials.json",
+        "the metadata server (127.0.0.1:9)",
+    ] {
+        assert!(
+            output.stderr.contains(source),
+            "{source}: {}",
+            output.stderr
+        );
+    }
+    assert!(
+        output
+            .stderr
+            .contains("gcloud auth application-default login"),
+        "{}",
+        output.stderr
+    );
+}
