@@ -278,7 +278,7 @@ fn hash_reader(mut reader: impl Read) -> std::io::Result<String> {
 /// redirects of credentials to other hosts.
 #[derive(Clone)]
 pub struct HttpClient {
-    agent: ureq::Agent,
+    pub(crate) agent: ureq::Agent,
     root_certificates: usize,
 }
 
