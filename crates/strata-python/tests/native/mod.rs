@@ -10,7 +10,7 @@ use strata_python::{
 };
 use strata_tests::LocalIndex;
 use strata_tests::index::RequestRecord;
-use strata_tests::wheel::{WheelBuilder, sha256_hex, tags};
+use strata_tests::wheel::{WheelBuilder, tags};
 
 use crate::common::index_config;
 use crate::{check_tree_with, dependency_set, summary, write_tree};
