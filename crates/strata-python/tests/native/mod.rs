@@ -1,6 +1,8 @@
 //! strata's own resolver against the local index: no Python, pip or uv involved. Each test
 //! gives the resolver an empty PATH, so nothing it does could reach a Python tool.
 
+mod differential;
+
 use std::path::Path;
 
 use strata_provider::{Architecture, Hint as _};
