@@ -493,8 +493,10 @@ impl Shared {
                     }
                     if self.features.metadata_files {
                         let metadata_hash = serde_json::json!({"sha256": sha256_hex(&metadata)});
+                        // PEP 714's key, and the one PyPI also sends in its place of the old
+                        // `dist-info-metadata`, which pip before 23.1 misreads as a string.
                         entry["core-metadata"] = metadata_hash.clone();
-                        entry["dist-info-metadata"] = metadata_hash;
+                        entry["data-dist-info-metadata"] = metadata_hash;
                     }
                 }
                 if let Some(time) = state.upload_times.get(filename) {

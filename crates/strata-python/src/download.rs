@@ -814,7 +814,7 @@ impl SizeLimit {
 }
 
 /// A server certificate the client does not trust: no retry will change that.
-fn is_certificate_error(error: &ureq::Error) -> bool {
+pub(crate) fn is_certificate_error(error: &ureq::Error) -> bool {
     match error {
         ureq::Error::Rustls(_) | ureq::Error::Tls(_) => true,
         ureq::Error::Io(io) => {

@@ -187,6 +187,12 @@ impl CachedClient {
                     }
                     return Ok(response);
                 }
+                Err(error) if crate::download::is_certificate_error(&error) => {
+                    return Err(NativeError::UntrustedCertificate {
+                        url: shown,
+                        reason: redact_text(&error.to_string(), &self.secrets),
+                    });
+                }
                 Err(error) => last = redact_text(&error.to_string(), &self.secrets),
             }
         }

@@ -89,6 +89,8 @@ pub enum NativeError {
     InsecureCredentials { url: String },
     #[error("cannot reach {url}: {reason}")]
     Http { url: String, reason: String },
+    #[error("could not verify the TLS certificate of the package index at {url}: {reason}")]
+    UntrustedCertificate { url: String, reason: String },
     #[error("{url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     #[error("{url} is neither a PEP 691 JSON nor a PEP 503 HTML project page")]
@@ -118,6 +120,10 @@ impl strata_provider::Hint for NativeError {
             Self::InsecureCredentials { .. } => {
                 Some(crate::index::INSECURE_CREDENTIALS_HINT.to_string())
             }
+            Self::UntrustedCertificate { .. } => Some(
+                "if the index, or a TLS proxy on the way to it, uses a private or self-signed CA, set SSL_CERT_FILE to a PEM file holding that CA"
+                    .to_string(),
+            ),
             Self::Status { status: 401 | 403, .. } => Some(
                 "give the index's credentials in its URL, STRATA_INDEX_USERNAME/STRATA_INDEX_PASSWORD or ~/.netrc"
                     .to_string(),

@@ -65,6 +65,9 @@ struct JsonFile {
     yanked: Option<BoolOrString>,
     core_metadata: Option<BoolOrHashes>,
     dist_info_metadata: Option<BoolOrHashes>,
+    /// PyPI's spelling of the old key (PEP 714 explains why).
+    #[serde(rename = "data-dist-info-metadata")]
+    data_dist_info_metadata: Option<BoolOrHashes>,
     upload_time: Option<String>,
     size: Option<u64>,
 }
@@ -99,6 +102,7 @@ pub(crate) fn parse_project_page(
                         metadata_file: file
                             .core_metadata
                             .or(file.dist_info_metadata)
+                            .or(file.data_dist_info_metadata)
                             .and_then(|value| value.as_metadata()),
                         upload_time: file.upload_time,
                         size: file.size,
