@@ -588,7 +588,7 @@ fn index_credentials_never_reach_the_lock_or_errors() {
     .unwrap_err();
     assert!(!format!("{error} {error:?}").contains(canary));
     // Nothing in the cache directory names the secret either.
-    for entry in walk(cache.path()) {
+    for entry in strata_tests::files_under(cache.path()) {
         let bytes = std::fs::read(&entry).unwrap();
         assert!(
             !String::from_utf8_lossy(&bytes).contains(canary),
@@ -596,20 +596,4 @@ fn index_credentials_never_reach_the_lock_or_errors() {
             entry.display()
         );
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }

@@ -137,23 +137,6 @@ const CANARIES: &[&str] = &[
 ];
 
 #[track_caller]
-/// Every file below `dir` (none when it does not exist).
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
-}
-
 fn assert_no_canary(place: &str, text: &str) {
     for canary in CANARIES {
         assert!(
@@ -355,9 +338,9 @@ fn canaries_reach_their_use_and_nothing_else() {
         &project.read("strata.lock"),
     );
     let cache = project.cache.path().join("strata");
-    for file in files_under(&cache.join("http-v1"))
+    for file in strata_tests::files_under(&cache.join("http-v1"))
         .into_iter()
-        .chain(files_under(&cache.join("metadata-v1")))
+        .chain(strata_tests::files_under(&cache.join("metadata-v1")))
     {
         let bytes = std::fs::read(&file).unwrap();
         assert_no_canary(
