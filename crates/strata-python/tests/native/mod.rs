@@ -295,6 +295,14 @@ fn conflicts_are_explained_in_words_for_the_target() {
         "{error:?}"
     );
     let text = error.to_string();
+    // The whole explanation, as a user reads it.
+    assert!(
+        text.ends_with(
+            "Because web depends on shared <2 and worker 1.0 depends on shared >=2, worker 1.0, web * are incompatible.\n\
+             And because the requirements need web and the requirements need worker, the requirements cannot all be met."
+        ),
+        "{text}"
+    );
     assert!(text.contains(&x86_312().label()), "{text}");
     for needle in ["web", "worker", "shared <2", "shared >=2"] {
         assert!(text.contains(needle), "{needle} missing from: {text}");
@@ -596,4 +604,40 @@ fn index_credentials_never_reach_the_lock_or_errors() {
             entry.display()
         );
     }
+}
+
+#[test]
+fn find_links_directories_serve_with_no_index() {
+    let wheels = tempfile::tempdir().unwrap();
+    WheelBuilder::new("local-only", "1.0")
+        .requires_dist("helper>=2")
+        .write_to(wheels.path())
+        .unwrap();
+    for version in ["1.0", "2.0"] {
+        WheelBuilder::new("helper", version)
+            .write_to(wheels.path())
+            .unwrap();
+    }
+    let set = dependency_set(&format!(
+        "--no-index\n--find-links {}\nlocal-only\n",
+        wheels.path().display()
+    ));
+    let index = IndexConfig::from_sources(
+        &EnvMap::new(),
+        &set.requirements.options,
+        &strata_python::IndexOptions::default(),
+        &strata_python::CredentialSources::default(),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let pins = resolve_native(&set, &x86_312(), &index, cache.path()).unwrap();
+    assert_eq!(
+        summary(&pins),
+        [
+            "helper-2.0-py3-none-any.whl",
+            "local_only-1.0-py3-none-any.whl"
+        ]
+    );
+    let helper = std::fs::read(wheels.path().join("helper-2.0-py3-none-any.whl")).unwrap();
+    assert_eq!(pins[0].sha256, strata_tests::wheel::sha256_hex(&helper));
 }
