@@ -208,7 +208,7 @@ struct Provider<'a> {
     projects: Mutex<HashMap<PackageName, Slot<Project>>>,
     metadata: Mutex<HashMap<(PackageName, Version), Slot<CoreMetadata>>>,
     discovered: Mutex<HashMap<PackageName, u32>>,
-    prefetch: Mutex<Option<Sender<PackageName>>>,
+    prefetch: Mutex<Option<Sender<(PackageName, VersionRange)>>>,
     /// Packages that had no version fitting the target in a range the solver asked for.
     no_wheel: Mutex<BTreeMap<PackageName, Unfit>>,
 }
@@ -513,10 +513,10 @@ impl Provider<'_> {
         })
     }
 
-    fn prefetch_worker(&self, receiver: &Mutex<Receiver<PackageName>>) {
+    fn prefetch_worker(&self, receiver: &Mutex<Receiver<(PackageName, VersionRange)>>) {
         loop {
             let next = lock(receiver).recv();
-            let Ok(name) = next else { return };
+            let Ok((name, range)) = next else { return };
             let Ok(project) = self.project(&name) else {
                 continue;
             };
@@ -525,15 +525,17 @@ impl Provider<'_> {
                 .get(&name)
                 .filter(|version| project.candidates.contains_key(*version))
                 .cloned()
-                .or_else(|| self.pick(&name, &project, &Ranges::full()));
+                .or_else(|| self.pick(&name, &project, &range));
             if let Some(version) = likely {
                 let _ = self.metadata(&name, &version);
             }
         }
     }
 
-    /// Notes a package the first time it is seen (for priorities) and fetches it ahead.
-    fn discover(&self, name: &PackageName) {
+    /// Notes a package the first time it is seen (for priorities) and fetches it ahead, with
+    /// the metadata of the version the solver will most likely try in `range` (the range of
+    /// the first requirement naming it: `pandas==2.2.3` must not prefetch the newest pandas).
+    fn discover(&self, name: &PackageName, range: &VersionRange) {
         let mut discovered = lock(&self.discovered);
         let count = u32::try_from(discovered.len()).unwrap_or(u32::MAX);
         if discovered.contains_key(name) {
@@ -542,7 +544,7 @@ impl Provider<'_> {
         discovered.insert(name.clone(), count);
         drop(discovered);
         if let Some(sender) = lock(&self.prefetch).as_ref() {
-            let _ = sender.send(name.clone());
+            let _ = sender.send((name.clone(), range.clone()));
         }
     }
 
@@ -725,7 +727,7 @@ impl Provider<'_> {
         if let Some(constraint) = self.constraints.get(name) {
             range = range.intersection(constraint);
         }
-        self.discover(name);
+        self.discover(name, &range);
         let mut add = |node: Node| {
             edges
                 .entry(node)
