@@ -2,7 +2,9 @@
 # Packaging benchmark: a Lambda layer (python3.12, x86_64, `python/` prefix) from the same
 # requirements with strata, with `uv pip install --target` + `zip -r`, and with
 # `pip install --target` + `zip -r`. Prints the median wall time of each and the ratios, and
-# strata's peak RSS. Needs network access to PyPI, `uv` and `pip` on PATH (`scripts/test`
+# strata's peak RSS. Two rows resolve with strata's own resolver, with neither uv nor pip (nor
+# any Python) on strata's PATH: cold (empty caches, no lock) and "a dependency added" (wheels
+# and index pages cached from the set before, one requirement added, so the set is stale). Needs network access to PyPI, `uv` and `pip` on PATH (`scripts/test`
 # installs the pinned ones into .tools/venv, which this script puts first on PATH), `zip`,
 # and GNU time at /usr/bin/time.
 #
@@ -78,6 +80,13 @@ YAML
   (cd "$dir" && STRATA_CACHE_DIR="$work/lock-cache" "$strata" lock -q >/dev/null)
 }
 
+# strata resolving itself: PATH holds nothing, so no uv, pip or Python can be what resolves.
+strata_resolve_package() {
+  local dir="$1" cache="$2"
+  (cd "$dir" && env PATH="$work/empty-path" STRATA_CACHE_DIR="$cache" \
+    "$strata" package -q --layers-only --out "$dir/out")
+}
+
 strata_package() {
   local dir="$1" cache="$2"
   (cd "$dir" && STRATA_CACHE_DIR="$cache" "$strata" package -q --layers-only --locked --out "$dir/out")
@@ -102,10 +111,12 @@ pip_layer() {
 }
 
 bench_set() {
-  local label="$1" requirements="$2"
-  local dir="$work/$label"
+  local label="$1" requirements="$2" added="$3"
+  local dir="$work/$label" grown="$work/$label-added"
   make_project "$dir" "$requirements"
+  mkdir -p "$work/empty-path"
   local -a s_cold=() s_warm=() s_same=() u_cold=() u_warm=() p_cold=() p_warm=()
+  local -a n_cold=() n_added=() u_added=()
   local i rss_cold rss_warm
   for i in $(seq "$runs"); do
     echo "$label: run $i of $runs" >&2
@@ -122,6 +133,21 @@ bench_set() {
     rm -rf "$work/pc"
     p_cold+=("$(seconds pip_layer "$dir" "$work/pc")")
     p_warm+=("$(seconds pip_layer "$dir" "$work/pc")")
+
+    # Native resolver, cold: no lock, empty cache (index pages, metadata, wheels).
+    rm -rf "$work/nc" "$grown"
+    cp -r "$dir" "$grown"
+    rm -f "$grown/strata.lock"
+    rm -rf "$grown/out"
+    n_cold+=("$(seconds strata_resolve_package "$grown" "$work/nc")")
+    # A dependency added: the caches hold the set before; the requirements gain one line.
+    printf '%s\n' "$added" >>"$grown/requirements.txt"
+    rm -rf "$grown/out"
+    n_added+=("$(seconds strata_resolve_package "$grown" "$work/nc")")
+    # uv + zip for the same change: its cache warmed with the set before.
+    rm -rf "$work/ua"
+    uv_layer "$dir" "$work/ua" >/dev/null
+    u_added+=("$(seconds uv_layer "$grown" "$work/ua")")
   done
   rm -rf "$work/sc" "$dir/out"
   rss_cold=$(peak_mb "$dir" "$work/sc")
@@ -131,8 +157,9 @@ bench_set() {
   layer=$(find "$dir/out" -name '*.zip' | head -1)
   unzipped=$(python3 -c "import sys, zipfile; print(round(sum(i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist()) / 1e6, 1))" "$layer")
 
-  local sc sw ss uc uw pc pw
+  local sc sw ss uc uw pc pw nc na ua
   sc=$(median "${s_cold[@]}"); sw=$(median "${s_warm[@]}"); ss=$(median "${s_same[@]}")
+  nc=$(median "${n_cold[@]}"); na=$(median "${n_added[@]}"); ua=$(median "${u_added[@]}")
   uc=$(median "${u_cold[@]}"); uw=$(median "${u_warm[@]}")
   pc=$(median "${p_cold[@]}"); pw=$(median "${p_warm[@]}")
   ratio() { echo "scale=1; $1 / $2" | bc; }
@@ -142,18 +169,22 @@ bench_set() {
   printf '%-38s %9s %12s %12s\n' "strata cold (empty cache, lock)" "$sc" "$(ratio "$uc" "$sc")" "$(ratio "$pc" "$sc")"
   printf '%-38s %9s %12s %12s\n' "strata warm (wheels cached)" "$sw" "$(ratio "$uw" "$sw")" "$(ratio "$pw" "$sw")"
   printf '%-38s %9s %12s %12s\n' "strata unchanged rebuild" "$ss" "$(ratio "$uw" "$ss")" "$(ratio "$pw" "$ss")"
+  printf '%-38s %9s %12s\n' "strata resolving, cold (no lock)" "$nc" "$(ratio "$uc" "$nc")"
+  printf '%-38s %9s %12s\n' "strata resolving, a dependency added" "$na" "$(ratio "$ua" "$na")"
   printf '%-38s %9s\n' "uv pip install --target + zip, cold" "$uc"
   printf '%-38s %9s\n' "uv pip install --target + zip, warm" "$uw"
+  printf '%-38s %9s\n' "uv + zip, a dependency added" "$ua"
   printf '%-38s %9s\n' "pip install --target + zip, cold" "$pc"
   printf '%-38s %9s\n' "pip install --target + zip, warm" "$pw"
   echo "strata peak RSS: cold $rss_cold MB, warm $rss_warm MB"
   echo "ratios: warm $(ratio "$uw" "$sw")x (target >= 10x), unchanged $(ratio "$uw" "$ss")x (>= 50x), cold $(ratio "$uc" "$sc")x (>= 3x) faster than uv + zip"
+  echo "resolving: cold $(ratio "$uc" "$nc")x (target >= 5x), a dependency added $(ratio "$ua" "$na")x (>= 10x) faster than uv + zip"
 }
 
 echo "strata $("$strata" --version | awk '{print $2}'), $(uv --version), $(pip --version | cut -d' ' -f1-2), $(nproc) cores, $(date -u +%Y-%m-%d)"
-bench_set "pandas-numpy" $'pandas==2.2.3\nnumpy==2.1.3'
+bench_set "pandas-numpy" $'pandas==2.2.3\nnumpy==2.1.3' "requests==2.32.3"
 # The example project's requirements without boto3 (the Lambda runtime provides it).
-bench_set "example" "$(grep -v -e '^#' -e '^boto3' "$root/examples/python-app/requirements.txt")"
+bench_set "example" "$(grep -v -e '^#' -e '^boto3' "$root/examples/python-app/requirements.txt")" "pyyaml==6.0.2"
 
 if [ "${BIG:-0}" = 1 ]; then
   dir="$work/big"

@@ -1,10 +1,15 @@
-//! `LocalIndex`: a PEP 503 simple repository on 127.0.0.1 serving the wheels in a directory.
+//! `LocalIndex`: a PEP 503 / PEP 691 simple repository on 127.0.0.1 serving the wheels in a
+//! directory.
 //!
-//! Pages: `/simple/`, `/simple/<normalised-name>/` (anchors with `#sha256=` fragments,
-//! `data-requires-python` and PEP 658 `data-dist-info-metadata` when a `<wheel>.metadata`
-//! sidecar exists), files under `/files/<filename>`. The directory is rescanned on every
-//! request, so tests may add wheels while the server runs. Optional basic auth, fault
-//! injection (HTTP 500 a number of times, corrupted bytes) and a request log.
+//! Pages: `/simple/`, `/simple/<normalised-name>/` as HTML (anchors with `#sha256=` fragments,
+//! `data-requires-python`, `data-yanked` and PEP 658/714 metadata attributes when a
+//! `<wheel>.metadata` sidecar exists) or, when `Accept` asks for it, as PEP 691 JSON (with
+//! PEP 700 `upload-time` when one is set); project pages carry an `ETag` (a matching
+//! `If-None-Match` gets a 304) and optionally `Cache-Control: max-age`. Files under
+//! `/files/<filename>`, with `Range` requests answered by 206. The directory is rescanned on
+//! every request, so tests may add wheels while the server runs. Optional basic auth, fault
+//! injection (HTTP 500 a number of times, corrupted bytes), switches that take JSON, metadata
+//! files or ranges away (to reach a client's fallbacks) and a request log.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -38,12 +43,37 @@ struct State {
     failures: HashMap<String, u32>,
     /// Filenames served with one byte flipped.
     corrupted: Vec<String>,
+    /// Filenames marked yanked (PEP 592).
+    yanked: Vec<String>,
+    /// Filename => PEP 700 upload time.
+    upload_times: HashMap<String, String>,
+}
+
+/// What the index offers beyond PEP 503 HTML.
+#[derive(Debug, Clone)]
+struct Features {
+    json: bool,
+    metadata_files: bool,
+    ranges: bool,
+    max_age: Option<u64>,
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self {
+            json: true,
+            metadata_files: true,
+            ranges: true,
+            max_age: None,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Shared {
     dir: PathBuf,
     credentials: Option<(String, String)>,
+    features: Features,
     state: Mutex<State>,
 }
 
@@ -61,9 +91,34 @@ pub struct LocalIndex {
 pub struct LocalIndexBuilder {
     dir: PathBuf,
     credentials: Option<(String, String)>,
+    features: Features,
 }
 
 impl LocalIndexBuilder {
+    /// Project pages only as PEP 503 HTML, whatever `Accept` says.
+    pub fn html_only(mut self) -> Self {
+        self.features.json = false;
+        self
+    }
+
+    /// No PEP 658 metadata files: pages do not announce them and `<wheel>.metadata` is a 404.
+    pub fn without_metadata_files(mut self) -> Self {
+        self.features.metadata_files = false;
+        self
+    }
+
+    /// `Range` headers are ignored: every file comes whole with a 200.
+    pub fn without_ranges(mut self) -> Self {
+        self.features.ranges = false;
+        self
+    }
+
+    /// Project pages say `Cache-Control: max-age=<seconds>`.
+    pub fn max_age(mut self, seconds: u64) -> Self {
+        self.features.max_age = Some(seconds);
+        self
+    }
+
     /// Every request must carry these basic-auth credentials, otherwise it gets a 401.
     pub fn basic_auth(mut self, username: &str, password: &str) -> Self {
         self.credentials = Some((username.to_string(), password.to_string()));
@@ -81,6 +136,7 @@ impl LocalIndexBuilder {
         let shared = Arc::new(Shared {
             dir: self.dir,
             credentials: self.credentials,
+            features: self.features,
             state: Mutex::new(State::default()),
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -115,6 +171,7 @@ impl LocalIndex {
         LocalIndexBuilder {
             dir: dir.into(),
             credentials: None,
+            features: Features::default(),
         }
     }
 
@@ -162,6 +219,19 @@ impl LocalIndex {
     /// Serves `filename` with one byte flipped from now on (same length, wrong hash).
     pub fn corrupt(&self, filename: &str) {
         self.shared.lock().corrupted.push(filename.to_string());
+    }
+
+    /// Marks `filename` yanked (PEP 592) from now on.
+    pub fn yank(&self, filename: &str) {
+        self.shared.lock().yanked.push(filename.to_string());
+    }
+
+    /// Gives `filename` a PEP 700 upload time (RFC 3339) on JSON pages.
+    pub fn set_upload_time(&self, filename: &str, time: &str) {
+        self.shared
+            .lock()
+            .upload_times
+            .insert(filename.to_string(), time.to_string());
     }
 
     pub fn requests(&self) -> Vec<RequestRecord> {
@@ -214,7 +284,18 @@ struct Answer {
     status: u16,
     body: Vec<u8>,
     content_type: &'static str,
+    headers: Vec<(&'static str, String)>,
 }
+
+/// The request headers an answer depends on.
+#[derive(Default)]
+struct Asked {
+    accept: Option<String>,
+    range: Option<String>,
+    if_none_match: Option<String>,
+}
+
+const JSON_TYPE: &str = "application/vnd.pypi.simple.v1+json";
 
 impl Answer {
     fn new(status: u16, body: impl Into<Vec<u8>>, content_type: &'static str) -> Self {
@@ -222,6 +303,7 @@ impl Answer {
             status,
             body: body.into(),
             content_type,
+            headers: Vec::new(),
         }
     }
 
@@ -267,14 +349,22 @@ impl Shared {
     }
 
     fn handle(&self, request: Request) {
-        let authorization = request
-            .headers()
-            .iter()
-            .find(|header| header.field.equiv("Authorization"))
-            .map(|header| header.value.as_str().to_string());
+        let header = |name: &'static str| {
+            request
+                .headers()
+                .iter()
+                .find(|header| header.field.equiv(name))
+                .map(|header| header.value.as_str().to_string())
+        };
+        let authorization = header("Authorization");
+        let asked = Asked {
+            accept: header("Accept"),
+            range: header("Range"),
+            if_none_match: header("If-None-Match"),
+        };
         let path = request.url().to_string();
         let answer = if self.authorized(authorization.as_deref()) {
-            self.answer(&path)
+            self.answer(&path, &asked)
         } else {
             Answer::new(401, "authentication required", "text/plain")
         };
@@ -288,6 +378,11 @@ impl Shared {
         if let Ok(header) = Header::from_bytes("Content-Type", answer.content_type) {
             response = response.with_header(header);
         }
+        for (name, value) in &answer.headers {
+            if let Ok(header) = Header::from_bytes(*name, value.as_bytes()) {
+                response = response.with_header(header);
+            }
+        }
         if answer.status == 401
             && let Ok(header) =
                 Header::from_bytes("WWW-Authenticate", "Basic realm=\"strata-tests\"")
@@ -297,7 +392,7 @@ impl Shared {
         let _ = request.respond(response);
     }
 
-    fn answer(&self, path: &str) -> Answer {
+    fn answer(&self, path: &str, asked: &Asked) -> Answer {
         let path = path.split(['?', '#']).next().unwrap_or(path);
         if path == "/simple/" || path == "/simple" {
             let mut body = String::from("<!DOCTYPE html>\n<html><body>\n");
@@ -313,15 +408,38 @@ impl Shared {
             let Some(files) = projects.get(&name) else {
                 return Answer::not_found();
             };
-            let mut body = String::from("<!DOCTYPE html>\n<html><body>\n");
-            for filename in files {
-                body.push_str(&self.anchor(filename));
+            let json = self.features.json
+                && asked
+                    .accept
+                    .as_deref()
+                    .is_some_and(|accept| accept.contains(JSON_TYPE));
+            let mut answer = if json {
+                Answer::new(200, self.json_page(&name, files), JSON_TYPE)
+            } else {
+                let mut body = String::from("<!DOCTYPE html>\n<html><body>\n");
+                for filename in files {
+                    body.push_str(&self.anchor(filename));
+                }
+                body.push_str("</body></html>\n");
+                Answer::new(200, body, "text/html")
+            };
+            let etag = format!("\"{}\"", sha256_hex(&answer.body));
+            if asked.if_none_match.as_deref() == Some(etag.as_str()) {
+                answer = Answer::new(304, Vec::new(), answer.content_type);
             }
-            body.push_str("</body></html>\n");
-            return Answer::new(200, body, "text/html");
+            answer.headers.push(("ETag", etag));
+            if let Some(seconds) = self.features.max_age {
+                answer
+                    .headers
+                    .push(("Cache-Control", format!("max-age={seconds}, public")));
+            }
+            return answer;
         }
         if let Some(filename) = path.strip_prefix("/files/") {
             if filename.contains('/') || filename.contains("..") {
+                return Answer::not_found();
+            }
+            if filename.ends_with(".metadata") && !self.features.metadata_files {
                 return Answer::not_found();
             }
             let wheel = filename.strip_suffix(".metadata").unwrap_or(filename);
@@ -344,9 +462,59 @@ impl Shared {
             {
                 *byte ^= 0xff;
             }
+            if self.features.ranges
+                && let Some(range) = asked.range.as_deref()
+            {
+                return range_answer(bytes, range);
+            }
             return Answer::new(200, bytes, "application/octet-stream");
         }
         Answer::not_found()
+    }
+
+    /// The PEP 691 JSON form of a project page.
+    fn json_page(&self, name: &str, files: &[String]) -> Vec<u8> {
+        let state = self.lock();
+        let entries: Vec<serde_json::Value> = files
+            .iter()
+            .map(|filename| {
+                let hash = std::fs::read(self.dir.join(filename))
+                    .map(|bytes| sha256_hex(&bytes))
+                    .unwrap_or_default();
+                let mut entry = serde_json::json!({
+                    "filename": filename,
+                    "url": format!("/files/{filename}"),
+                    "hashes": {"sha256": hash},
+                    "yanked": state.yanked.contains(filename),
+                });
+                if let Some(metadata) = self.metadata_sidecar(filename) {
+                    if let Some(requires_python) = requires_python_of(&metadata) {
+                        entry["requires-python"] = requires_python.into();
+                    }
+                    if self.features.metadata_files {
+                        let metadata_hash = serde_json::json!({"sha256": sha256_hex(&metadata)});
+                        // PEP 714's key, and the one PyPI also sends in its place of the old
+                        // `dist-info-metadata`, which pip before 23.1 misreads as a string.
+                        entry["core-metadata"] = metadata_hash.clone();
+                        entry["data-dist-info-metadata"] = metadata_hash;
+                    }
+                }
+                if let Some(time) = state.upload_times.get(filename) {
+                    entry["upload-time"] = time.clone().into();
+                }
+                entry
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "meta": {"api-version": "1.1"},
+            "name": name,
+            "files": entries,
+        }))
+        .unwrap_or_default()
+    }
+
+    fn metadata_sidecar(&self, filename: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.join(format!("{filename}.metadata"))).ok()
     }
 
     fn anchor(&self, filename: &str) -> String {
@@ -354,23 +522,65 @@ impl Shared {
             .map(|bytes| sha256_hex(&bytes))
             .unwrap_or_default();
         let mut attributes = String::new();
-        if let Ok(metadata) = std::fs::read(self.dir.join(format!("{filename}.metadata"))) {
-            let text = String::from_utf8_lossy(&metadata);
-            if let Some(requires_python) = text
-                .lines()
-                .find_map(|line| line.strip_prefix("Requires-Python: "))
-            {
+        if let Some(metadata) = self.metadata_sidecar(filename) {
+            if let Some(requires_python) = requires_python_of(&metadata) {
                 attributes.push_str(&format!(
                     " data-requires-python=\"{}\"",
-                    escape_html(requires_python.trim())
+                    escape_html(&requires_python)
                 ));
             }
-            let metadata_hash = sha256_hex(&metadata);
-            attributes.push_str(&format!(
-                " data-dist-info-metadata=\"sha256={metadata_hash}\" data-core-metadata=\"sha256={metadata_hash}\""
-            ));
+            if self.features.metadata_files {
+                let metadata_hash = sha256_hex(&metadata);
+                attributes.push_str(&format!(
+                    " data-dist-info-metadata=\"sha256={metadata_hash}\" data-core-metadata=\"sha256={metadata_hash}\""
+                ));
+            }
+        }
+        if self.lock().yanked.iter().any(|name| name == filename) {
+            attributes.push_str(" data-yanked=\"\"");
         }
         format!("<a href=\"/files/{filename}#sha256={hash}\"{attributes}>{filename}</a>\n")
+    }
+}
+
+fn requires_python_of(metadata: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(metadata)
+        .lines()
+        .find_map(|line| line.strip_prefix("Requires-Python: "))
+        .map(|value| value.trim().to_string())
+}
+
+/// A 206 for `bytes=a-b`, `bytes=a-` or `bytes=-n`; 416 for a range outside the file.
+fn range_answer(bytes: Vec<u8>, range: &str) -> Answer {
+    let total = bytes.len() as u64;
+    let spec = range.trim().strip_prefix("bytes=").unwrap_or("");
+    let parsed = spec.split_once('-').and_then(|(start, end)| {
+        match (
+            start.trim().parse::<u64>().ok(),
+            end.trim().parse::<u64>().ok(),
+        ) {
+            (None, Some(suffix)) => Some((total.saturating_sub(suffix), total.checked_sub(1)?)),
+            (Some(start), None) => Some((start, total.checked_sub(1)?)),
+            (Some(start), Some(end)) => Some((start, end.min(total.checked_sub(1)?))),
+            (None, None) => None,
+        }
+    });
+    match parsed {
+        Some((start, end)) if start <= end && end < total => {
+            let slice = bytes[start as usize..=end as usize].to_vec();
+            let mut answer = Answer::new(206, slice, "application/octet-stream");
+            answer
+                .headers
+                .push(("Content-Range", format!("bytes {start}-{end}/{total}")));
+            answer
+        }
+        _ => {
+            let mut answer = Answer::new(416, Vec::new(), "text/plain");
+            answer
+                .headers
+                .push(("Content-Range", format!("bytes */{total}")));
+            answer
+        }
     }
 }
 

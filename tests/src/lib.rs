@@ -25,3 +25,21 @@ pub use index::LocalIndex;
 pub use source::SourceProject;
 pub use tls::TlsFront;
 pub use wheel::{Malice, WheelBuilder};
+
+/// Every file below `dir`, at any depth (none when `dir` does not exist): for tests that check
+/// what a run left on disk (no secret in a cache, no partial file).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}

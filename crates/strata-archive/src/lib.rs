@@ -88,4 +88,4 @@ pub use wheel::{
     Compression, VerifiedWheel, WheelEntry, WheelError, WheelLimits, WheelTags, normalize_name,
     verify_wheel,
 };
-pub use zipfmt::ZipFormatError;
+pub use zipfmt::{ZipFormatError, read_wheel_metadata};

@@ -343,6 +343,58 @@ pub(crate) fn local_data_offset<R: Read + Seek>(
     Ok(local_header_offset + LOCAL_HEADER_LEN + u64::from(name_len) + u64::from(extra_len))
 }
 
+/// The most a wheel's `METADATA` may inflate to: real ones are a few hundred kilobytes.
+const MAX_METADATA_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The `<name>.dist-info/METADATA` file of a wheel of `archive_len` bytes, if it has one.
+///
+/// Works on any `Read + Seek`, so that a resolver can read a remote wheel through HTTP range
+/// requests and fetch only the central directory and this one entry. The entry's size and
+/// CRC-32 are checked against the central directory.
+pub fn read_wheel_metadata<R: Read + Seek>(
+    reader: &mut R,
+    archive_len: u64,
+) -> Result<Option<Vec<u8>>, ZipFormatError> {
+    let entries = read_central_directory(reader, archive_len)?;
+    let Some(entry) = entries.iter().find(|entry| {
+        std::str::from_utf8(&entry.name).is_ok_and(|name| {
+            name.strip_suffix(".dist-info/METADATA")
+                .is_some_and(|directory| !directory.is_empty() && !directory.contains('/'))
+        })
+    }) else {
+        return Ok(None);
+    };
+    if entry.is_encrypted() || entry.uncompressed_size > MAX_METADATA_BYTES {
+        return Err(malformed(
+            "the METADATA entry is encrypted or implausibly large",
+        ));
+    }
+    let offset = data_offset(reader, entry)?;
+    reader.seek(SeekFrom::Start(offset))?;
+    let raw = Read::take(&mut *reader, entry.compressed_size);
+    let mut contents = Vec::new();
+    match entry.method {
+        METHOD_STORED => Read::take(raw, entry.uncompressed_size + 1).read_to_end(&mut contents)?,
+        METHOD_DEFLATED => Read::take(
+            flate2::read::DeflateDecoder::new(raw),
+            entry.uncompressed_size + 1,
+        )
+        .read_to_end(&mut contents)?,
+        _ => {
+            return Err(malformed(
+                "the METADATA entry uses an unsupported compression method",
+            ));
+        }
+    };
+    if contents.len() as u64 != entry.uncompressed_size || crc32fast::hash(&contents) != entry.crc32
+    {
+        return Err(malformed(
+            "the METADATA entry does not match its size or CRC-32",
+        ));
+    }
+    Ok(Some(contents))
+}
+
 /// Everything the writer needs to know about an entry before its data.
 pub(crate) struct EntryHeader<'a> {
     pub name: &'a str,

@@ -56,9 +56,15 @@ pub struct BuildSettings {
     pub plan: PlanOptions,
     /// Fail instead of resolving when the lock is stale.
     pub locked: bool,
-    /// Use only the lock and the caches: no resolver, no network.
+    /// Use only the lock and the caches: no network. The native resolver may still resolve
+    /// from its HTTP cache; uv and pip are not run.
     pub offline: bool,
     pub upgrade: Upgrade,
+    /// Which resolver pins a stale set.
+    pub resolver: strata_python::ResolverKind,
+    /// The native resolver's index strategy and upload-time cutoff (`offline` is taken from
+    /// [`Self::offline`]).
+    pub native: strata_python::NativeSettings,
     pub source_date_epoch: Option<u64>,
     /// The process environment (index settings, credentials, `STRATA_CACHE_DIR`, `PATH`).
     pub env: EnvMap,
@@ -533,7 +539,7 @@ pub fn pin_dependencies(
                 if settings.locked {
                     Lockfile::require_fresh(lock.as_ref(), &lock_path, &set, &target)?;
                 }
-                if settings.offline {
+                if settings.offline && settings.resolver != strata_python::ResolverKind::Native {
                     let staleness = stale.err().unwrap_or(strata_python::Staleness::Missing);
                     return Err(BuildError::OfflineStale {
                         path: lock_path,
@@ -541,17 +547,25 @@ pub fn pin_dependencies(
                     });
                 }
                 reporter.on_resolve(&set.sources.join(", "), &target.label());
+                let native = strata_python::NativeSettings {
+                    offline: settings.offline,
+                    ..settings.native.clone()
+                };
                 // One resolver per target Python: a pip must be that Python's own.
                 let tool = match resolvers.entry(target.python) {
                     std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
                     std::collections::btree_map::Entry::Vacant(entry) => entry.insert(
-                        strata_python::find_resolver(&settings.env, None, target.python).map_err(
-                            |source| BuildError::Resolve {
-                                sources: set.sources.join(", "),
-                                target: target.label(),
-                                source: Box::new(source),
-                            },
-                        )?,
+                        strata_python::select_resolver(
+                            settings.resolver,
+                            &settings.env,
+                            target.python,
+                            &native,
+                        )
+                        .map_err(|source| BuildError::Resolve {
+                            sources: set.sources.join(", "),
+                            target: target.label(),
+                            source: Box::new(source),
+                        })?,
                     ),
                 };
                 let index = index_config(config, &settings.env, &set.requirements.options)?;

@@ -278,7 +278,7 @@ fn hash_reader(mut reader: impl Read) -> std::io::Result<String> {
 /// redirects of credentials to other hosts.
 #[derive(Clone)]
 pub struct HttpClient {
-    agent: ureq::Agent,
+    pub(crate) agent: ureq::Agent,
     root_certificates: usize,
 }
 
@@ -814,7 +814,7 @@ impl SizeLimit {
 }
 
 /// A server certificate the client does not trust: no retry will change that.
-fn is_certificate_error(error: &ureq::Error) -> bool {
+pub(crate) fn is_certificate_error(error: &ureq::Error) -> bool {
     match error {
         ureq::Error::Rustls(_) | ureq::Error::Tls(_) => true,
         ureq::Error::Io(io) => {

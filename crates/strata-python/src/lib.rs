@@ -3,7 +3,7 @@
 //!
 //! Owns: requirement parsing ([`requirements`]), build targets, wheel tags and marker
 //! environments ([`target`]), index configuration and credentials ([`index`], [`secret`]),
-//! resolution through uv or pip ([`resolve`]), the dependencies of Poetry and Pipenv projects,
+//! resolution by strata's own resolver or through uv or pip ([`resolve`]), the dependencies of Poetry and Pipenv projects,
 //! locked or not ([`poetry`], [`pipenv`]), the `strata.lock` file ([`lock`]), dependency-set
 //! keys ([`depset`]) and the content-addressed wheel download cache ([`download`]).
 //!
@@ -42,7 +42,10 @@ pub use requirements::{
     Location, RequirementLine, RequirementsError, RequirementsFile, parse_requirements,
     parse_requirements_str,
 };
-pub use resolve::{ResolveError, ResolveRequest, ResolverTool, Upgrade, find_resolver, resolve};
+pub use resolve::{
+    IndexStrategy, NativeError, NativeSettings, ResolveError, ResolveRequest, ResolverKind,
+    ResolverTool, Upgrade, find_resolver, resolve, select_resolver,
+};
 pub use secret::{Credentials, SecretUrl};
 pub use source::{BuildTool, BuiltWheel, SourceBuilder, SourceError, SourceSpec};
 pub use target::{NoWheelError, Tag, Target, TargetError, WheelFilename, best_wheel, machine};

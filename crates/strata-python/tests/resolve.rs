@@ -1,6 +1,7 @@
 //! Resolution end to end through pip (and uv) against a local index.
 
 mod common;
+mod native;
 mod sources;
 
 use common::index_config;
@@ -103,10 +104,22 @@ fn check_tree(tool: &ResolverTool) {
     write_tree(dir.path());
     let index = LocalIndex::start(dir.path()).unwrap();
     let config = index_config(&index.url());
+    check_tree_with(&index, dir.path(), |set, target| {
+        run(tool, set, target, &config)
+    });
+}
+
+/// Resolves `write_tree`'s `a` for three targets with `resolve_for` and checks the pins: the
+/// target's tags and dependency markers decide, never the host's. Every resolver must pass.
+fn check_tree_with(
+    index: &LocalIndex,
+    dir: &Path,
+    resolve_for: impl Fn(&DependencySet, &Target) -> Result<Vec<PinnedDistribution>, ResolveError>,
+) {
     let set = dependency_set("a\n");
 
     let x86 = Target::aws_lambda((3, 12), Architecture::X86_64).unwrap();
-    let pins = run(tool, &set, &x86, &config).unwrap();
+    let pins = resolve_for(&set, &x86).unwrap();
     assert_eq!(
         summary(&pins),
         [
@@ -116,11 +129,11 @@ fn check_tree(tool: &ResolverTool) {
     );
     let b = &pins[1];
     assert_eq!(b.url, index.file_url(&b.filename));
-    let bytes = std::fs::read(dir.path().join(&b.filename)).unwrap();
+    let bytes = std::fs::read(dir.join(&b.filename)).unwrap();
     assert_eq!(b.sha256, strata_tests::wheel::sha256_hex(&bytes));
 
     let arm = Target::aws_lambda((3, 12), Architecture::Arm64).unwrap();
-    let pins = run(tool, &set, &arm, &config).unwrap();
+    let pins = resolve_for(&set, &arm).unwrap();
     assert_eq!(
         summary(&pins),
         [
@@ -132,7 +145,7 @@ fn check_tree(tool: &ResolverTool) {
 
     // Python 3.11 needs d; 3.11 has b's cp311 wheel on x86_64 but only the pure b 0.9 on arm64.
     let py311 = Target::aws_lambda((3, 11), Architecture::X86_64).unwrap();
-    let pins = run(tool, &set, &py311, &config).unwrap();
+    let pins = resolve_for(&set, &py311).unwrap();
     assert_eq!(
         summary(&pins),
         [

@@ -276,12 +276,49 @@ pub struct LockModeArgs {
     #[arg(long)]
     pub locked: bool,
 
-    /// Build from strata.lock and the caches only: no resolver, no network
+    /// Build from strata.lock and the caches only: no network (the native resolver may
+    /// resolve from its HTTP cache)
     #[arg(long)]
     pub offline: bool,
 
     #[command(flatten)]
+    pub resolver: ResolverArgs,
+
+    #[command(flatten)]
     pub wait: WaitArgs,
+}
+
+/// Which resolver pins requirements, and how it reads indexes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ResolverArgs {
+    /// Resolver for stale requirements: native (strata's own, the default), uv or pip
+    /// [env: STRATA_RESOLVER]
+    #[arg(long, value_enum, value_name = "RESOLVER")]
+    pub resolver: Option<ResolverChoice>,
+
+    /// With several indexes, take a package from the first that has it (first-index, the
+    /// default) or from all of them (merged, as pip does); native resolver only
+    /// [env: STRATA_INDEX_STRATEGY]
+    #[arg(long, value_enum, value_name = "STRATEGY")]
+    pub index_strategy: Option<IndexStrategyChoice>,
+
+    /// Ignore files uploaded after this time (RFC 3339, e.g. 2025-06-01T00:00:00Z); native
+    /// resolver only [env: STRATA_EXCLUDE_NEWER]
+    #[arg(long, value_name = "TIME")]
+    pub exclude_newer: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResolverChoice {
+    Native,
+    Uv,
+    Pip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IndexStrategyChoice {
+    FirstIndex,
+    Merged,
 }
 
 /// What to do when another strata process is using the project (`.strata/`, strata.lock).
@@ -330,6 +367,9 @@ pub struct LockArgs {
     /// Only check that strata.lock is up to date; exit 1 when it is not
     #[arg(long)]
     pub check: bool,
+
+    #[command(flatten)]
+    pub resolver: ResolverArgs,
 
     #[command(flatten)]
     pub wait: WaitArgs,

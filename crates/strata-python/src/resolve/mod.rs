@@ -21,8 +21,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod native;
 mod pip;
 mod uv;
+
+pub use native::{IndexStrategy, NativeError, NativeSettings};
 
 use pep508_rs::{Requirement, VerbatimUrl, VersionOrUrl};
 use url::Url;
@@ -41,6 +44,8 @@ use crate::target::{NoWheelError, Target};
 /// Which resolver to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResolverTool {
+    /// strata's own resolver: no Python, pip or uv needed.
+    Native(NativeSettings),
     /// The `uv` executable.
     Uv(PathBuf),
     /// A Python interpreter with pip (`python -m pip`).
@@ -50,9 +55,73 @@ pub enum ResolverTool {
 impl ResolverTool {
     pub fn name(&self) -> &'static str {
         match self {
+            ResolverTool::Native(_) => "strata's resolver",
             ResolverTool::Uv(_) => "uv pip compile",
             ResolverTool::Pip(_) => "pip install --dry-run",
         }
+    }
+}
+
+/// Which resolver the user asked for (`--resolver`, `STRATA_RESOLVER`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResolverKind {
+    /// strata's own resolver (the default).
+    #[default]
+    Native,
+    /// `uv pip compile`; uv must be on PATH.
+    Uv,
+    /// uv when it is on PATH, else pip of the target's Python: the resolvers before the
+    /// native one, in their old order.
+    Pip,
+}
+
+impl std::str::FromStr for ResolverKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "native" => Ok(Self::Native),
+            "uv" => Ok(Self::Uv),
+            "pip" => Ok(Self::Pip),
+            other => Err(format!(
+                "unknown resolver `{other}` (expected native, uv or pip)"
+            )),
+        }
+    }
+}
+
+impl ResolverKind {
+    /// `STRATA_RESOLVER` from `env`, if set and not empty.
+    pub fn from_env(env: &EnvMap) -> Result<Option<Self>, ResolveError> {
+        match env
+            .get("STRATA_RESOLVER")
+            .filter(|value| !value.trim().is_empty())
+        {
+            None => Ok(None),
+            Some(value) => value
+                .parse()
+                .map(Some)
+                .map_err(|reason| ResolveError::UnknownResolver { reason }),
+        }
+    }
+}
+
+/// The resolver of `kind` for a target running Python `python`.
+pub fn select_resolver(
+    kind: ResolverKind,
+    env: &EnvMap,
+    python: (u8, u8),
+    native: &NativeSettings,
+) -> Result<ResolverTool, ResolveError> {
+    match kind {
+        ResolverKind::Native => Ok(ResolverTool::Native(native.clone())),
+        ResolverKind::Uv => {
+            let search_path = env.get("PATH").cloned().unwrap_or_default();
+            find_on_path(&search_path, "uv")
+                .map(ResolverTool::Uv)
+                .ok_or(ResolveError::UvNotFound)
+        }
+        ResolverKind::Pip => find_resolver(env, None, python),
     }
 }
 
@@ -75,6 +144,20 @@ pub enum ResolveError {
         "no resolver found: neither uv nor python with pip is on PATH, and the lock has no fresh entry"
     )]
     NoResolver,
+    #[error("{reason}")]
+    UnknownResolver { reason: String },
+    #[error("the uv resolver was asked for, but uv is not on PATH")]
+    UvNotFound,
+    #[error(
+        "strata's resolver found no versions that satisfy the requirements for {target}:\n{explanation}"
+    )]
+    NoSolution { target: String, explanation: String },
+    #[error("strata's resolver could not read the package index for {target}")]
+    Native {
+        target: String,
+        #[source]
+        source: std::sync::Arc<NativeError>,
+    },
     #[error("configured uv `{}` does not exist", path.display())]
     UvMissing { path: PathBuf },
     #[error(
@@ -167,6 +250,18 @@ impl strata_provider::Hint for ResolveError {
                 "install uv (`pip install uv`) or pip, or commit an up-to-date strata.lock and build with --locked"
                     .to_owned(),
             ),
+            Self::UnknownResolver { .. } => Some(
+                "use --resolver native, uv or pip (or the same in STRATA_RESOLVER)".to_owned(),
+            ),
+            Self::UvNotFound => Some(
+                "install uv (`pip install uv`), or use --resolver native, which needs no Python tooling"
+                    .to_owned(),
+            ),
+            Self::NoSolution { .. } => Some(
+                "change the requirements named above so that they agree for this target, or pin versions that have wheels for it"
+                    .to_owned(),
+            ),
+            Self::Native { source, .. } => source.hint(),
             Self::NoWheelForTarget { .. } => Some(
                 "check the name and version, pin a version with manylinux or pure-Python wheels for this target, or choose another runtime"
                     .to_owned(),
@@ -347,16 +442,11 @@ fn build_sources(
         None => WheelCache::from_env(request.env).map_err(ResolveError::Cache)?,
     };
     let build_tool = match tool {
-        ResolverTool::Uv(uv) => BuildTool::Uv(uv.clone()),
-        ResolverTool::Pip(python) => BuildTool::Pip(python.clone()),
+        ResolverTool::Native(_) => BuildTool::find(request.env),
+        ResolverTool::Uv(uv) => Some(BuildTool::Uv(uv.clone())),
+        ResolverTool::Pip(python) => Some(BuildTool::Pip(python.clone())),
     };
-    let builder = SourceBuilder::new(
-        &cache,
-        request.env,
-        Some(build_tool),
-        Some(request.index),
-        false,
-    );
+    let builder = SourceBuilder::new(&cache, request.env, build_tool, Some(request.index), false);
     let mut set = request.set.clone();
     for (index, source) in sources {
         let line = &mut set.requirements.requirements[index];
@@ -383,23 +473,34 @@ fn build_sources(
     Ok((Some(set), built))
 }
 
-fn resolve_with_preferences(
-    tool: &ResolverTool,
-    request: &ResolveRequest<'_>,
-) -> Result<Vec<PinnedDistribution>, ResolveError> {
-    let preferences: Vec<String> = match (request.upgrade, request.previous) {
+/// The previous pins that should stay, given `--upgrade` / `--upgrade-package`.
+fn kept_pins<'a>(request: &ResolveRequest<'a>) -> Vec<&'a PinnedDistribution> {
+    match (request.upgrade, request.previous) {
         (Upgrade::All, _) | (_, None) => Vec::new(),
-        (Upgrade::None, Some(previous)) => previous.iter().map(pin_constraint).collect(),
+        (Upgrade::None, Some(previous)) => previous.iter().collect(),
         (Upgrade::Packages(names), Some(previous)) => {
             let upgraded: BTreeSet<String> =
                 names.iter().map(|name| normalize_name(name)).collect();
             previous
                 .iter()
                 .filter(|pin| !upgraded.contains(&pin.name))
-                .map(pin_constraint)
                 .collect()
         }
-    };
+    }
+}
+
+fn resolve_with_preferences(
+    tool: &ResolverTool,
+    request: &ResolveRequest<'_>,
+) -> Result<Vec<PinnedDistribution>, ResolveError> {
+    let kept = kept_pins(request);
+    if let ResolverTool::Native(settings) = tool {
+        // Previous pins are preferences to the native solver, not constraints: a pin the
+        // requirements no longer allow simply moves, so no second run is needed.
+        let kept: Vec<PinnedDistribution> = kept.into_iter().cloned().collect();
+        return native::resolve_native(request, settings, &kept);
+    }
+    let preferences: Vec<String> = kept.into_iter().map(pin_constraint).collect();
     if !preferences.is_empty() {
         match resolve_once(tool, request, &preferences) {
             Ok(pins) => return Ok(pins),
@@ -428,6 +529,9 @@ fn resolve_once(
         .tempdir()
         .map_err(ResolveError::Scratch)?;
     match tool {
+        // Reached only through `resolve_with_preferences`, which hands the native resolver
+        // its preferences itself.
+        ResolverTool::Native(settings) => native::resolve_native(request, settings, &[]),
         ResolverTool::Uv(uv) => uv::resolve_with_uv(uv, request, preferences, scratch.path()),
         ResolverTool::Pip(python) => {
             pip::resolve_with_pip(python, request, preferences, scratch.path())

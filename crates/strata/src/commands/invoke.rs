@@ -368,6 +368,8 @@ fn build_for(
     let lock_mode = LockModeArgs {
         locked: false,
         offline: false,
+        // `STRATA_RESOLVER` and the other resolver variables still apply.
+        resolver: crate::cli::ResolverArgs::default(),
         wait: WaitArgs {
             no_wait: false,
             lock_timeout: 600,

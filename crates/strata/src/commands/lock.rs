@@ -39,6 +39,7 @@ pub fn run(context: &Context, args: &LockArgs) -> Result<(), CliError> {
     let lock_mode = LockModeArgs {
         locked: args.check,
         offline: false,
+        resolver: args.resolver.clone(),
         wait: args.wait.clone(),
     };
     let _project = project_lock::acquire(&context.printer, &config.project_dir, &args.wait)?;

@@ -122,14 +122,92 @@ pub fn build_settings(
         })?),
         None => None,
     };
+    let (resolver, native) = resolver_settings(context, &lock_mode.resolver)?;
     Ok(BuildSettings {
         out_dir,
         plan,
         locked: lock_mode.locked,
         offline: lock_mode.offline,
         upgrade,
+        resolver,
+        native,
         source_date_epoch,
         env: context.env.clone(),
         schema_version: crate::printer::JSON_SCHEMA_VERSION,
     })
+}
+
+/// The resolver and the native resolver's settings: flags first, then `STRATA_RESOLVER`,
+/// `STRATA_INDEX_STRATEGY` and `STRATA_EXCLUDE_NEWER`.
+fn resolver_settings(
+    context: &Context,
+    args: &crate::cli::ResolverArgs,
+) -> Result<(strata_python::ResolverKind, strata_python::NativeSettings), CliError> {
+    use crate::cli::{IndexStrategyChoice, ResolverChoice};
+    use strata_python::{IndexStrategy, ResolverKind};
+    let env_value = |name: &str| {
+        context
+            .env
+            .get(name)
+            .map(|value| value.trim().to_string())
+            .filter(|value| !value.is_empty())
+    };
+    let resolver = match args.resolver {
+        Some(ResolverChoice::Native) => ResolverKind::Native,
+        Some(ResolverChoice::Uv) => ResolverKind::Uv,
+        Some(ResolverChoice::Pip) => ResolverKind::Pip,
+        None => ResolverKind::from_env(&context.env)
+            .map_err(|error| {
+                CliError::input(format!("STRATA_RESOLVER: {error}"))
+                    .with_hint("set STRATA_RESOLVER to native, uv or pip")
+            })?
+            .unwrap_or_default(),
+    };
+    let index_strategy = match args.index_strategy {
+        Some(IndexStrategyChoice::FirstIndex) => IndexStrategy::FirstIndex,
+        Some(IndexStrategyChoice::Merged) => IndexStrategy::Merged,
+        None => match env_value("STRATA_INDEX_STRATEGY") {
+            None => IndexStrategy::default(),
+            Some(value) => value.parse().map_err(|error: String| {
+                CliError::input(format!("STRATA_INDEX_STRATEGY: {error}"))
+                    .with_hint("set STRATA_INDEX_STRATEGY to first-index or merged")
+            })?,
+        },
+    };
+    let exclude_newer = args
+        .exclude_newer
+        .clone()
+        .or_else(|| env_value("STRATA_EXCLUDE_NEWER"));
+    if let Some(time) = &exclude_newer
+        && !looks_like_rfc3339(time)
+    {
+        return Err(
+            CliError::input(format!("--exclude-newer `{time}` is not an RFC 3339 time"))
+                .with_hint("write it as 2025-06-01T00:00:00Z"),
+        );
+    }
+    Ok((
+        resolver,
+        strata_python::NativeSettings {
+            offline: false,
+            index_strategy,
+            exclude_newer,
+        },
+    ))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` followed by anything (fractions, `Z`, an offset): upload times are
+/// compared as text, which is right for UTC times of that shape.
+fn looks_like_rfc3339(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() >= 19
+        && bytes[..19]
+            .iter()
+            .enumerate()
+            .all(|(position, byte)| match position {
+                4 | 7 => *byte == b'-',
+                10 => *byte == b'T',
+                13 | 16 => *byte == b':',
+                _ => byte.is_ascii_digit(),
+            })
 }

@@ -19,6 +19,7 @@ mod package_clouds;
 mod package_differential;
 mod package_failures;
 mod package_lock;
+mod package_native;
 mod package_pypi;
 mod package_serverless;
 mod package_sources;

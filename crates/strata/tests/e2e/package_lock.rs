@@ -7,7 +7,7 @@ use strata_tests::wheel::WheelBuilder;
 
 const LAYER: &str = "aws/layers/python-requirements-py312-x86_64.zip";
 
-fn pinned_versions(project: &Project) -> Vec<String> {
+pub(crate) fn pinned_versions(project: &Project) -> Vec<String> {
     let lock = project.read("strata.lock");
     let mut pins = Vec::new();
     let mut name = None;

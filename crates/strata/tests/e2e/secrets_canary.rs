@@ -322,10 +322,32 @@ fn canaries_reach_their_use_and_nothing_else() {
             pip_tools.path().display()
         ),
     );
+    project.env("STRATA_RESOLVER", "pip");
     let relocked = project.strata(&["lock", "--upgrade", "-vvv"]);
     relocked.assert_success();
     outputs.push(("lock with pip".to_owned(), relocked));
     assert_no_canary("strata.lock written with pip", &project.read("strata.lock"));
+
+    // And strata's own resolver, whose HTTP cache must not keep them either.
+    project.env("STRATA_RESOLVER", "native");
+    let relocked = project.strata(&["lock", "--upgrade", "-vvv"]);
+    relocked.assert_success();
+    outputs.push(("lock with the native resolver".to_owned(), relocked));
+    assert_no_canary(
+        "strata.lock written by the native resolver",
+        &project.read("strata.lock"),
+    );
+    let cache = project.cache.path().join("strata");
+    for file in strata_tests::files_under(&cache.join("http-v1"))
+        .into_iter()
+        .chain(strata_tests::files_under(&cache.join("metadata-v1")))
+    {
+        let bytes = std::fs::read(&file).unwrap();
+        assert_no_canary(
+            &format!("cache file {}", file.display()),
+            &String::from_utf8_lossy(&bytes),
+        );
+    }
 
     for (place, run) in &outputs {
         assert_no_canary(&format!("stdout of {place}"), &run.stdout);

@@ -28,13 +28,27 @@ pub fn strata_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_strata"))
 }
 
-/// Which resolver strata finds on the PATH it is given.
+/// Which resolver strata runs (`STRATA_RESOLVER`), and so which tools its PATH holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolver {
-    /// Only `python3` (with pip) on PATH.
+    /// Only `python3` (with pip) on PATH, `STRATA_RESOLVER=pip`.
     Pip,
-    /// `uv` and `python3` on PATH; strata prefers uv.
+    /// `uv` and `python3` on PATH, `STRATA_RESOLVER=uv`.
     Uv,
+    /// strata's own resolver (`STRATA_RESOLVER=native`); `python3` stays on PATH only to
+    /// build git and directory dependencies.
+    Native,
+}
+
+impl Resolver {
+    /// The `STRATA_RESOLVER` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolver::Pip => "pip",
+            Resolver::Uv => "uv",
+            Resolver::Native => "native",
+        }
+    }
 }
 
 /// A directory holding only a `python3` with pip (a wrapper that execs the real one, so a
@@ -185,9 +199,9 @@ pub fn uv_binary() -> PathBuf {
         })
 }
 
-/// Every resolver strata can use: pip (strata must work with pip alone) and uv.
+/// Every resolver strata can use: pip (strata must work with pip alone), uv, and its own.
 pub fn resolvers() -> Vec<Resolver> {
-    vec![Resolver::Pip, Resolver::Uv]
+    vec![Resolver::Pip, Resolver::Uv, Resolver::Native]
 }
 
 /// A project directory with its own cache directory.
@@ -256,7 +270,7 @@ impl Project {
             dir: tempfile::tempdir().expect("temp dir"),
             cache: tempfile::tempdir().expect("temp dir"),
             tools: ToolDir::new(resolver),
-            env: BTreeMap::new(),
+            env: BTreeMap::from([("STRATA_RESOLVER".to_owned(), resolver.name().to_owned())]),
         }
     }
 

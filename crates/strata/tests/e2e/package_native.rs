@@ -1,0 +1,100 @@
+//! strata's own resolver end to end, on a machine with no Python, pip or uv: `lock` and
+//! `package` with an empty PATH, the resolver flags, and `--offline` resolving from the HTTP
+//! cache.
+
+use crate::package_lock::pinned_versions;
+use crate::support::*;
+use strata_tests::LocalIndex;
+use strata_tests::wheel::WheelBuilder;
+
+/// A project whose PATH is an empty directory: nothing but strata itself can run.
+fn bare_project(index: &LocalIndex, lines: &[&str]) -> (Project, tempfile::TempDir) {
+    let empty = tempfile::tempdir().unwrap();
+    let mut project = layer_project(Resolver::Native, index, lines);
+    project.env.remove("STRATA_RESOLVER");
+    project.env("PATH", &empty.path().display().to_string());
+    (project, empty)
+}
+
+#[test]
+fn lock_and_package_need_no_python_on_the_machine() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = LocalIndex::start(wheels.path()).unwrap();
+    publish(
+        &index,
+        &[
+            WheelBuilder::new("alpha", "1.0")
+                .requires_dist("beta>=1")
+                .requires_dist("old-only; python_version < \"3.10\""),
+            WheelBuilder::new("beta", "1.0"),
+            WheelBuilder::new("beta", "2.0").requires_python(">=3.13"),
+            WheelBuilder::new("old-only", "1.0"),
+        ],
+    );
+    let (project, _empty) = bare_project(&index, &["alpha"]);
+    let run = project.strata(&["lock"]);
+    run.assert_success();
+    // beta 2.0 needs Python 3.13 and the target is python3.12; old-only's marker is false.
+    assert_eq!(pinned_versions(&project), ["alpha==1.0", "beta==1.0"]);
+    project.strata(&["package", "--locked"]).assert_success();
+    let layer = read_zip(&project.out("aws/layers/python-requirements-py312-x86_64.zip"));
+    for module in ["python/alpha/__init__.py", "python/beta/__init__.py"] {
+        assert!(
+            layer.iter().any(|entry| entry.name == module),
+            "{module} missing from {layer:?}"
+        );
+    }
+
+    // Asking for uv where there is none says so, with a hint.
+    let run = project.strata(&["lock", "--upgrade", "--resolver", "uv"]);
+    run.assert_failure(1);
+    assert!(run.stderr.contains("uv is not on PATH"), "{}", run.stderr);
+    assert!(run.stderr.contains("--resolver native"), "{}", run.stderr);
+}
+
+#[test]
+fn offline_resolves_a_stale_set_from_the_http_cache() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = LocalIndex::start(wheels.path()).unwrap();
+    publish(
+        &index,
+        &[
+            WheelBuilder::new("alpha", "1.0").requires_dist("beta"),
+            WheelBuilder::new("beta", "1.0"),
+        ],
+    );
+    let (project, _empty) = bare_project(&index, &["alpha"]);
+    project.strata(&["package"]).assert_success();
+    let lock = project.read("strata.lock");
+    std::fs::remove_file(project.path().join("strata.lock")).unwrap();
+    index.clear_requests();
+    let run = project.strata(&["package", "--offline"]);
+    run.assert_success();
+    assert_eq!(project.read("strata.lock"), lock);
+    assert_eq!(index.requests(), []);
+
+    // A set the cache never saw: offline fails naming what is missing.
+    project.write(
+        "requirements.txt",
+        &requirements(&index, &["beta", "gamma"]),
+    );
+    let run = project.strata(&["package", "--offline"]);
+    run.assert_failure(1);
+    assert!(run.stderr.contains("--offline"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unknown_resolver_in_the_environment_is_a_usage_error() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = LocalIndex::start(wheels.path()).unwrap();
+    let (mut project, _empty) = bare_project(&index, &["alpha"]);
+    project.env("STRATA_RESOLVER", "poetry");
+    let run = project.strata(&["lock"]);
+    run.assert_failure(1);
+    assert!(
+        run.stderr.contains("unknown resolver `poetry`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("native, uv or pip"), "{}", run.stderr);
+}
