@@ -29,6 +29,8 @@ const HINTED_ERRORS: &[HintOf] = &[
     hint_of::<strata_build::BuildError>,
     hint_of::<crate::clouds::aws::SpecError>,
     crate::clouds::aws::aws_error_hint,
+    hint_of::<crate::clouds::azure::AzureSpecError>,
+    hint_of::<strata_azure::AzureError>,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

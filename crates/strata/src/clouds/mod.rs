@@ -10,6 +10,7 @@
 //! the adapter in [`Clouds::standard`]; no command changes.
 
 pub mod aws;
+pub mod azure;
 #[cfg(test)]
 mod dispatch_tests;
 
@@ -173,7 +174,10 @@ pub struct Clouds {
 impl Clouds {
     /// The backends this build of strata has.
     pub fn standard() -> Self {
-        Self::new(vec![Arc::new(aws::AwsAdapter)])
+        Self::new(vec![
+            Arc::new(aws::AwsAdapter),
+            Arc::new(azure::AzureAdapter),
+        ])
     }
 
     pub fn new(adapters: Vec<Arc<dyn CloudAdapter>>) -> Self {
