@@ -21,7 +21,7 @@ if [ -z "${STRATA_BIN:-}" ]; then
   STRATA_BIN="$repo/target/debug/strata"
 fi
 eval "$(scripts/emulators env)"
-export STRATA_TEST_AZURITE_URL
+export STRATA_TEST_AZURITE_URL="${STRATA_TEST_AZURITE_URL:-http://127.0.0.1:10000}"
 
 work="$(mktemp -d)"
 mkfifo "$work/fake-in"
@@ -41,7 +41,7 @@ scm="$(sed -n 's/^SCM=//p' "$work/fake-out")"
 service="azb$(date +%s)"
 project="$work/project"
 mkdir -p "$project"
-cp crates/strata/tests/fixtures/azure/function_app.py "$project/"
+cp crates/strata-manifest/tests/fixtures/valid/three-clouds/function_app.py "$project/"
 # One pure-Python wheel from a throwaway local index keeps the run offline.
 mkdir -p "$work/wheels/tinydep"
 python3 - "$work/wheels" <<'PY'
@@ -58,6 +58,7 @@ with zipfile.ZipFile(root / "tinydep" / name, "w") as wheel:
         wheel.writestr(p, d)
     wheel.writestr("tinydep-1.0.dist-info/RECORD", record)
 PY
+: >"$work/index.log"
 (cd "$work/wheels" && python3 -m http.server 0 --bind 127.0.0.1 >"$work/index.log" 2>&1 &
  echo $! >"$work/index.pid")
 for _ in $(seq 50); do grep -q "Serving HTTP" "$work/index.log" && break; sleep 0.1; done

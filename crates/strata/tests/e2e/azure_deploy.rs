@@ -1,5 +1,5 @@
 //! `strata plan`, `deploy`, `info`, `rollback` and `remove` for Azure end to end: the real
-//! binary, deploying the seed's `function_app.py` (a copy under `tests/fixtures/azure`) with a
+//! binary, deploying the seed's `function_app.py` (the copy in strata-manifest's `three-clouds` fixture) with a
 //! `requirements.txt`, against the contract fake of ARM, Kudu and Entra ID
 //! (`strata_tests::azure_fake`) and the real Azurite for the package blobs, reached through
 //! `AZURE_RESOURCE_MANAGER_ENDPOINT`, `STRATA_AZURE_SCM_ENDPOINT` and `AZURE_AUTHORITY_HOST`
@@ -18,7 +18,9 @@ use strata_tests::{LocalIndex, WheelBuilder};
 
 use crate::support::cloud_section;
 
-const SEED_APP: &str = include_str!("../fixtures/azure/function_app.py");
+/// The seed's `azure/function_app.py`, as the manifest crate's three-cloud fixture holds it.
+const SEED_APP: &str =
+    include_str!("../../../strata-manifest/tests/fixtures/valid/three-clouds/function_app.py");
 const SEED_FUNCTIONS: [&str; 4] = [
     "hello_function",
     "blob_trigger_function",
