@@ -154,7 +154,7 @@ impl AzureProvider {
         arm: &Arm<'_>,
         wanted: &[String],
         context: &Context<'_>,
-    ) -> Result<(), AzureError> {
+    ) -> Result<Vec<Value>, AzureError> {
         context
             .reporter
             .on_step(context.progress_name, Step::Verify);
@@ -169,7 +169,7 @@ impl AzureProvider {
                 .cloned()
                 .collect();
             if missing.is_empty() {
-                return Ok(());
+                return Ok(functions);
             }
             let delay = self.client.policy.poll_delay(poll);
             if poll >= VERIFY_POLLS
@@ -211,6 +211,27 @@ pub fn function_name(function: &Value) -> String {
 /// (`function_app.hello_function` → `hello_function`).
 pub fn registered_name(handler: &str) -> String {
     handler.rsplit('.').next().unwrap_or(handler).to_owned()
+}
+
+/// What the host tells of each registered function: its resource id and, for an HTTP
+/// trigger, its URL.
+pub type Served = BTreeMap<String, (Option<String>, Option<String>)>;
+
+fn served(functions: &[Value]) -> Served {
+    functions
+        .iter()
+        .map(|function| {
+            (
+                function_name(function),
+                (
+                    function["id"].as_str().map(str::to_owned),
+                    function["properties"]["invoke_url_template"]
+                        .as_str()
+                        .map(str::to_owned),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The one package of the app and the settings its functions ask for.
@@ -367,7 +388,11 @@ pub async fn apply(
     let pointer = Pointer::new(PointerKind::Package, provider.target.app.clone());
     // The cloud is the state and the plan found nothing to do: not one call.
     let outcome = if plan.is_noop() {
-        Ok((FunctionOutcome::Unchanged, current_release(plan)))
+        Ok((
+            FunctionOutcome::Unchanged,
+            current_release(plan),
+            Served::new(),
+        ))
     } else {
         for function in &plan.functions {
             reporter.on_function_started(&function.deployed_name);
@@ -396,8 +421,16 @@ pub async fn apply(
     };
     let elapsed = provider.client.clock.now().saturating_sub(started);
     for function in &plan.functions {
-        let (outcome, release) = match &outcome {
-            Ok((outcome, release)) => (outcome.clone(), release.clone()),
+        let handler = spec
+            .function(&function.logical_name)
+            .map(|function| registered_name(&function.handler))
+            .unwrap_or_default();
+        let (outcome, release, (id, url)) = match &outcome {
+            Ok((outcome, release, served)) => (
+                outcome.clone(),
+                release.clone(),
+                served.get(&handler).cloned().unwrap_or_default(),
+            ),
             Err((step, error)) => {
                 let (code, request_id) = error.parts();
                 (
@@ -409,6 +442,7 @@ pub async fn apply(
                         attempts: 1,
                     }),
                     None,
+                    (None, None),
                 )
             }
         };
@@ -418,6 +452,8 @@ pub async fn apply(
             outcome,
             release,
             pointer: Some(pointer.clone()),
+            id,
+            url,
             duration: elapsed,
         };
         reporter.on_function_finished(&entry);
@@ -440,7 +476,7 @@ async fn deploy_app(
     spec: &DeploySpec,
     context: &Context<'_>,
     step: &mut Step,
-) -> Result<(FunctionOutcome, Option<String>), AzureError> {
+) -> Result<(FunctionOutcome, Option<String>, Served), AzureError> {
     let target = &provider.target;
     let desired = desired(&target.app, spec)?;
     let arm = provider.arm(context.deadline, context.on_retry);
@@ -526,12 +562,15 @@ async fn deploy_app(
     }
 
     *step = Step::Verify;
-    if let Err(error) = provider.verify(&arm, &desired.functions, context).await {
-        if code_changed && let (Some(previous), Some(packages)) = (state.package(), &store) {
-            restore(provider, &arm, &site, packages, previous, &current, context).await;
+    let functions = match provider.verify(&arm, &desired.functions, context).await {
+        Ok(functions) => functions,
+        Err(error) => {
+            if code_changed && let (Some(previous), Some(packages)) = (state.package(), &store) {
+                restore(provider, &arm, &site, packages, previous, &current, context).await;
+            }
+            return Err(error);
         }
-        return Err(error);
-    }
+    };
     if let Some(packages) = &store {
         for sha in &dropped {
             // Best effort: a blob that stays only costs storage.
@@ -544,7 +583,7 @@ async fn deploy_app(
         (false, true, false) => FunctionOutcome::UpdatedCode,
         (false, false, _) => FunctionOutcome::UpdatedConfiguration,
     };
-    Ok((outcome, Some(short(&desired.sha256))))
+    Ok((outcome, Some(short(&desired.sha256)), served(&functions)))
 }
 
 /// Puts the previous package back after a deploy whose package registers too few functions,

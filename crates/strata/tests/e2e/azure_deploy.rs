@@ -213,6 +213,26 @@ fn azure_seed_app_deploys_changes_only_what_changed_rolls_back_and_is_removed() 
         .collect();
     expected.sort();
     assert_eq!(registered, expected);
+    let hello = first["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|function| function["logical_name"] == "hello_function")
+        .unwrap();
+    assert!(
+        hello["url"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/api/hello_function"),
+        "{first:#}"
+    );
+    assert!(
+        hello["id"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/hello_function"),
+        "{first:#}"
+    );
     let first_package = fake.running_package(&app).expect("a package runs");
     assert_eq!(fake.settings(&app)["LOG_LEVEL"], "info");
     let after_first = fake.mutations().len();
