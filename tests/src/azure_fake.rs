@@ -407,6 +407,31 @@ fn route(
     if segments.len() == 4 && segments[1] == "oauth2" && segments[3] == "token" {
         return token(body, state);
     }
+    // GitHub Actions' OIDC token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`): an ID token for
+    // the audience asked, given the request token.
+    if segments == ["github", "idtoken"] {
+        let audience_ok = percent_decode(query).contains("audience=api://AzureADTokenExchange");
+        return if authorization == Some("Bearer github-request-token") && audience_ok {
+            answer(200, &json!({ "value": "github-oidc-assertion" }))
+        } else {
+            answer(401, &json!({ "message": "bad request token or audience" }))
+        };
+    }
+    // App Service's managed identity endpoint (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`).
+    if segments == ["msi", "token"] {
+        let mut guard = lock(state);
+        guard.token_requests += 1;
+        if !percent_decode(query).contains("resource=https://management.azure.com/") {
+            return answer(400, &json!({ "error": "invalid_resource" }));
+        }
+        guard.next_id += 1;
+        let token = format!("{TOKEN_PREFIX}{}", guard.next_id);
+        guard.issued.insert(token.clone());
+        return answer(
+            200,
+            &json!({ "access_token": token, "expires_in": "3599", "token_type": "Bearer" }),
+        );
+    }
 
     // Every other call needs a live bearer token.
     let token = authorization

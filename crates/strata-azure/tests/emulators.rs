@@ -606,3 +606,41 @@ async fn workload_identity_exchanges_the_federated_token() {
         .expect("token");
     assert_eq!(fake.token_requests(), 1);
 }
+
+/// GitHub Actions OIDC: the runner's ID token (audience `api://AzureADTokenExchange`) is
+/// exchanged for an ARM token; managed identity asks `IDENTITY_ENDPOINT` with its header.
+#[tokio::test]
+async fn github_oidc_and_managed_identity_give_tokens() {
+    let fake = AzureFake::start();
+    let mut settings = settings(&fake, "gh", "flexConsumption");
+    settings.env.remove("AZURE_CLIENT_SECRET");
+    settings.env.insert(
+        "ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(),
+        format!("{}/github/idtoken?api-version=2.0", fake.url()),
+    );
+    settings.env.insert(
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned(),
+        "github-request-token".to_owned(),
+    );
+    AzureProvider::new(settings)
+        .unwrap()
+        .check_credentials()
+        .await
+        .expect("token");
+    assert_eq!(fake.token_requests(), 1);
+
+    let mut settings = self::settings(&fake, "mi", "flexConsumption");
+    settings.env = BTreeMap::from([
+        (
+            "IDENTITY_ENDPOINT".to_owned(),
+            format!("{}/msi/token", fake.url()),
+        ),
+        ("IDENTITY_HEADER".to_owned(), "header".to_owned()),
+    ]);
+    AzureProvider::new(settings)
+        .unwrap()
+        .check_credentials()
+        .await
+        .expect("token");
+    assert_eq!(fake.token_requests(), 2);
+}
