@@ -586,6 +586,20 @@ async fn without_credentials_the_error_names_each_source_tried() {
     assert!(!message.contains("wrong-canary-secret"), "{message}");
 }
 
+/// A token from the chain with the fake's environment changed by `tweak`; the number of
+/// token requests the fake answered after it.
+async fn token_with(fake: &AzureFake, tweak: impl FnOnce(&mut BTreeMap<String, String>)) -> usize {
+    let mut settings = settings(fake, "creds", "flexConsumption");
+    settings.env.remove("AZURE_CLIENT_SECRET");
+    tweak(&mut settings.env);
+    AzureProvider::new(settings)
+        .unwrap()
+        .check_credentials()
+        .await
+        .expect("token");
+    fake.token_requests()
+}
+
 /// Workload identity: the federated token file's assertion is exchanged for a token.
 #[tokio::test]
 async fn workload_identity_exchanges_the_federated_token() {
@@ -593,18 +607,14 @@ async fn workload_identity_exchanges_the_federated_token() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, "federated-assertion\n").unwrap();
-    let mut settings = settings(&fake, "wi", "flexConsumption");
-    settings.env.remove("AZURE_CLIENT_SECRET");
-    settings.env.insert(
-        "AZURE_FEDERATED_TOKEN_FILE".to_owned(),
-        file.display().to_string(),
-    );
-    AzureProvider::new(settings)
-        .unwrap()
-        .check_credentials()
-        .await
-        .expect("token");
-    assert_eq!(fake.token_requests(), 1);
+    let requests = token_with(&fake, |env| {
+        env.insert(
+            "AZURE_FEDERATED_TOKEN_FILE".to_owned(),
+            file.display().to_string(),
+        );
+    })
+    .await;
+    assert_eq!(requests, 1);
 }
 
 /// GitHub Actions OIDC: the runner's ID token (audience `api://AzureADTokenExchange`) is
@@ -612,35 +622,27 @@ async fn workload_identity_exchanges_the_federated_token() {
 #[tokio::test]
 async fn github_oidc_and_managed_identity_give_tokens() {
     let fake = AzureFake::start();
-    let mut settings = settings(&fake, "gh", "flexConsumption");
-    settings.env.remove("AZURE_CLIENT_SECRET");
-    settings.env.insert(
-        "ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(),
-        format!("{}/github/idtoken?api-version=2.0", fake.url()),
-    );
-    settings.env.insert(
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned(),
-        "github-request-token".to_owned(),
-    );
-    AzureProvider::new(settings)
-        .unwrap()
-        .check_credentials()
-        .await
-        .expect("token");
-    assert_eq!(fake.token_requests(), 1);
-
-    let mut settings = self::settings(&fake, "mi", "flexConsumption");
-    settings.env = BTreeMap::from([
-        (
-            "IDENTITY_ENDPOINT".to_owned(),
-            format!("{}/msi/token", fake.url()),
-        ),
-        ("IDENTITY_HEADER".to_owned(), "header".to_owned()),
-    ]);
-    AzureProvider::new(settings)
-        .unwrap()
-        .check_credentials()
-        .await
-        .expect("token");
-    assert_eq!(fake.token_requests(), 2);
+    let requests = token_with(&fake, |env| {
+        env.insert(
+            "ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(),
+            format!("{}/github/idtoken?api-version=2.0", fake.url()),
+        );
+        env.insert(
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned(),
+            "github-request-token".to_owned(),
+        );
+    })
+    .await;
+    assert_eq!(requests, 1);
+    let requests = token_with(&fake, |env| {
+        *env = BTreeMap::from([
+            (
+                "IDENTITY_ENDPOINT".to_owned(),
+                format!("{}/msi/token", fake.url()),
+            ),
+            ("IDENTITY_HEADER".to_owned(), "header".to_owned()),
+        ]);
+    })
+    .await;
+    assert_eq!(requests, 2);
 }
