@@ -624,16 +624,11 @@ pub fn timestamp_in(after: Duration) -> String {
     format_timestamp(seconds)
 }
 
-/// Epoch seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+/// Epoch seconds as `YYYY-MM-DDTHH:MM:SSZ` (ARM's SAS expiries take whole seconds).
 pub fn format_timestamp(seconds: u64) -> String {
-    let (year, month, day) = strata_provider::civil_from_days(seconds / 86_400);
-    let time = seconds % 86_400;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        time / 3600,
-        time % 3600 / 60,
-        time % 60
-    )
+    let millis = i64::try_from(seconds).unwrap_or(i64::MAX / 1000) * 1000;
+    let full = strata_provider::format_timestamp(millis);
+    format!("{}Z", full.get(..19).unwrap_or(&full))
 }
 
 #[cfg(test)]

@@ -51,7 +51,6 @@ mod reporter;
 mod retry;
 mod secret;
 mod spec;
-mod time;
 
 pub use cloud::{Architecture, Cloud};
 pub use hint::{Hint, hint_of};
@@ -76,4 +75,3 @@ pub use secret::{MASK, Secret, display_environment_value, looks_secret};
 pub use spec::{
     ArtifactRef, CloudSettings, DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec,
 };
-pub use time::civil_from_days;
