@@ -15,6 +15,12 @@
 //! 7. remove deletes exactly what strata created (a function made by hand survives);
 //!
 //! and throughout, secrets never appear in a plan, a report or their JSON.
+//!
+//! A cloud that deploys one package per app (Azure Functions) says so with
+//! [`Harness::packaging`]: its functions share one package and one set of settings, so a code
+//! or setting change of one is a change of every function of the app. The suite then asserts
+//! that instead (each function reports the app's change, and all serve the same release),
+//! never that a neighbour was left alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,6 +58,15 @@ impl Default for Variant {
     }
 }
 
+/// How a cloud packages a service's functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packaging {
+    /// Each function has its own code and settings (Lambda, Cloud Functions).
+    PerFunction,
+    /// The functions share one app package and one set of settings (Azure Functions).
+    PerApp,
+}
+
 /// How the suite reaches one backend.
 #[expect(
     async_fn_in_trait,
@@ -68,6 +83,18 @@ pub trait Harness {
 
     /// Writes the code of `function` at `version` as a zip and describes it.
     fn artifact(&self, function: &str, version: u32) -> ArtifactRef;
+
+    /// Whether functions have their own package or share their app's.
+    fn packaging(&self) -> Packaging {
+        Packaging::PerFunction
+    }
+
+    /// [`Packaging::PerApp`] only: the one app package holding every function at the given
+    /// versions. Per-function harnesses never receive this call.
+    fn app_artifact(&self, versions: &BTreeMap<&'static str, u32>) -> ArtifactRef {
+        let _ = versions;
+        unreachable!("app_artifact is called only when packaging() is PerApp")
+    }
 
     /// The role, identity or service account the functions run as.
     fn role(&self) -> RoleSpec;
@@ -122,7 +149,7 @@ pub fn spec<H: Harness>(h: &H, variant: &Variant) -> DeploySpec {
             tags: BTreeMap::new(),
             architecture: strata_provider::Architecture::X86_64,
             layers: Vec::new(),
-            code: h.artifact(function, variant.code[function]),
+            code: code(h, &variant.code, function),
             role: None,
             cloud_settings: Default::default(),
         })
@@ -138,6 +165,28 @@ pub fn spec<H: Harness>(h: &H, variant: &Variant) -> DeploySpec {
         adopt: false,
         partial: false,
     }
+}
+
+/// The code `function` deploys when the functions are at `versions`: its own zip, or the
+/// app's one.
+fn code<H: Harness>(h: &H, versions: &BTreeMap<&'static str, u32>, function: &str) -> ArtifactRef {
+    match h.packaging() {
+        Packaging::PerFunction => h.artifact(function, versions[function]),
+        Packaging::PerApp => h.app_artifact(versions),
+    }
+}
+
+/// `spec` with every function's code at `versions`.
+fn with_code<H: Harness>(
+    h: &H,
+    spec: &DeploySpec,
+    versions: &BTreeMap<&'static str, u32>,
+) -> DeploySpec {
+    let mut spec = spec.clone();
+    for function in &mut spec.functions {
+        function.code = code(h, versions, &function.logical_name);
+    }
+    spec
 }
 
 /// Fails when a text strata shows holds a secret value.
@@ -229,22 +278,39 @@ pub async fn run<H: Harness>(h: &H) {
     variant.code.insert("alpha", 2);
     let before = h.mutations().len();
     let (plan, report) = deploy(h, &spec(h, &variant)).await;
-    match action(&plan, "alpha") {
-        FunctionAction::Update { code, config } => {
-            assert!(code.is_some(), "{plan}");
-            assert!(config.is_empty(), "a code change changed settings: {plan}");
+    // One package per app: alpha's new code is a new package of the app, so every function
+    // of it reports the code change; otherwise beta is left alone.
+    let changed: &[&str] = match h.packaging() {
+        Packaging::PerFunction => &["alpha"],
+        Packaging::PerApp => &FUNCTIONS,
+    };
+    for function in changed {
+        match action(&plan, function) {
+            FunctionAction::Update { code, config } => {
+                assert!(code.is_some(), "{plan}");
+                assert!(config.is_empty(), "a code change changed settings: {plan}");
+            }
+            other => panic!("{function}: expected a code update, got {other:?}"),
         }
-        other => panic!("alpha: expected a code update, got {other:?}"),
+        assert_eq!(outcome(&report, function), &FunctionOutcome::UpdatedCode);
     }
-    assert_eq!(action(&plan, "beta"), &FunctionAction::Unchanged, "{plan}");
-    assert_eq!(outcome(&report, "alpha"), &FunctionOutcome::UpdatedCode);
-    assert_eq!(outcome(&report, "beta"), &FunctionOutcome::Unchanged);
     let calls = new_mutations(h, before);
     assert!(!calls.is_empty());
-    assert!(
-        calls.iter().all(|call| !call.contains(&beta)),
-        "a code change of alpha touched beta: {calls:?}"
-    );
+    match h.packaging() {
+        Packaging::PerFunction => {
+            assert_eq!(action(&plan, "beta"), &FunctionAction::Unchanged, "{plan}");
+            assert_eq!(outcome(&report, "beta"), &FunctionOutcome::Unchanged);
+            assert!(
+                calls.iter().all(|call| !call.contains(&beta)),
+                "a code change of alpha touched beta: {calls:?}"
+            );
+        }
+        Packaging::PerApp => assert_eq!(
+            h.live_release(&alpha).await,
+            h.live_release(&beta).await,
+            "the functions of one app serve different packages"
+        ),
+    }
     let second_alpha = h.live_release(&alpha).await;
     assert_ne!(second_alpha, first_alpha, "alpha's pointer did not move");
 
@@ -259,25 +325,42 @@ pub async fn run<H: Harness>(h: &H) {
             ..variant.clone()
         },
     );
-    // alpha keeps its old secrets, so only beta's settings differ.
-    only_beta.functions[0] = previous.functions[0].clone();
-    let (plan, report) = deploy(h, &only_beta).await;
-    match action(&plan, "beta") {
-        FunctionAction::Update { code, config } => {
-            assert!(code.is_none(), "a setting change changed code: {plan}");
-            assert!(!config.is_empty(), "{plan}");
+    // alpha keeps its old secrets, so only beta's settings differ. An app's settings are
+    // shared: there both functions take the new secrets, and both report the change.
+    let changed: &[&str] = match h.packaging() {
+        Packaging::PerFunction => {
+            only_beta.functions[0] = previous.functions[0].clone();
+            &["beta"]
         }
-        other => panic!("beta: expected a settings update, got {other:?}"),
+        Packaging::PerApp => &FUNCTIONS,
+    };
+    let (plan, report) = deploy(h, &only_beta).await;
+    for function in changed {
+        match action(&plan, function) {
+            FunctionAction::Update { code, config } => {
+                assert!(code.is_none(), "a setting change changed code: {plan}");
+                assert!(!config.is_empty(), "{plan}");
+            }
+            other => panic!("{function}: expected a settings update, got {other:?}"),
+        }
+        assert_eq!(
+            outcome(&report, function),
+            &FunctionOutcome::UpdatedConfiguration
+        );
     }
-    assert_eq!(action(&plan, "alpha"), &FunctionAction::Unchanged, "{plan}");
+    if h.packaging() == Packaging::PerFunction {
+        assert_eq!(action(&plan, "alpha"), &FunctionAction::Unchanged, "{plan}");
+    }
     assert_eq!(
-        outcome(&report, "beta"),
-        &FunctionOutcome::UpdatedConfiguration
+        h.live_release(&alpha).await,
+        second_alpha,
+        "a settings change moved the code pointer"
     );
 
     // 5. A failure midway leaves the live pointer on the old release.
-    let mut failing = only_beta.clone();
-    failing.functions[0].code = h.artifact("alpha", 3);
+    let mut third = variant.code.clone();
+    third.insert("alpha", 3);
+    let mut failing = with_code(h, &only_beta, &third);
     h.fail_midway(&mut failing, "alpha");
     let (_, report) = deploy(h, &failing).await;
     assert!(
@@ -291,8 +374,7 @@ pub async fn run<H: Harness>(h: &H) {
     );
 
     // 6. Rollback moves the pointer back: deploy alpha's new code, then roll it back.
-    let mut fixed = only_beta.clone();
-    fixed.functions[0].code = h.artifact("alpha", 3);
+    let fixed = with_code(h, &only_beta, &third);
     let (_, report) = deploy(h, &fixed).await;
     assert!(report.is_success(), "{report}");
     let third_alpha = h.live_release(&alpha).await;

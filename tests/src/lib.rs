@@ -5,11 +5,13 @@
 //! (HTTPS in front of that index, with a throwaway CA), [`source::SourceProject`] (Python
 //! projects with an in-tree build backend, in local git repositories), the naive [`zip`]
 //! writer they rest on, [`moto`], a client for the shared moto server and its recorder, the
-//! provider [`conformance`] suite every backend runs, and [`stand_in`], an in-memory backend.
+//! provider [`conformance`] suite every backend runs, [`stand_in`], an in-memory backend, and
+//! [`azure_fake`], a contract fake of ARM, Kudu and Entra ID that stores blobs in Azurite.
 //! It depends on no strata crate but the contract (`strata-provider`, whose own tests do not
 //! use this crate), so that any other strata crate can dev-depend on this one; it holds no
 //! production code.
 
+pub mod azure_fake;
 pub mod conformance;
 pub mod gcp_fake;
 pub mod gcs;

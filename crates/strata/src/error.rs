@@ -31,6 +31,8 @@ const HINTED_ERRORS: &[HintOf] = &[
     crate::clouds::aws::aws_error_hint,
     hint_of::<crate::clouds::gcp::SpecError>,
     hint_of::<strata_gcp::GcpError>,
+    hint_of::<crate::clouds::azure::AzureSpecError>,
+    hint_of::<strata_azure::AzureError>,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -10,6 +10,7 @@
 //! the adapter in [`Clouds::standard`]; no command changes.
 
 pub mod aws;
+pub mod azure;
 #[cfg(test)]
 mod dispatch_tests;
 pub mod gcp;
@@ -174,7 +175,11 @@ pub struct Clouds {
 impl Clouds {
     /// The backends this build of strata has.
     pub fn standard() -> Self {
-        Self::new(vec![Arc::new(aws::AwsAdapter), Arc::new(gcp::GcpAdapter)])
+        Self::new(vec![
+            Arc::new(aws::AwsAdapter),
+            Arc::new(azure::AzureAdapter),
+            Arc::new(gcp::GcpAdapter),
+        ])
     }
 
     pub fn new(adapters: Vec<Arc<dyn CloudAdapter>>) -> Self {

@@ -8,6 +8,7 @@
 mod support;
 
 mod aws_deploy;
+mod azure_deploy;
 mod corpus_packaging;
 mod gcp_deploy;
 mod github_action;

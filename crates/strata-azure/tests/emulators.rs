@@ -1,0 +1,648 @@
+//! The Azure backend against Azurite (blobs, started by `scripts/emulators start`) and the
+//! contract fake of ARM, Kudu and Entra ID in `strata-tests`. A test fails — never skips —
+//! when Azurite is not reachable.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use strata_azure::{AzureError, AzureProvider, AzureSettings, container_name};
+use strata_provider::{
+    ArtifactRef, DeployReport, DeploySpec, FunctionOutcome, NoopReporter, Provider, Reporter,
+    RetryPolicy, RoleSpec, RollbackRequest, Step,
+};
+use strata_tests::azure_fake::{AzureFake, CLIENT_SECRET, TOKEN_PREFIX};
+use strata_tests::conformance::{self, Harness, Packaging};
+use strata_tests::zip::{ZipEntry, write_zip};
+
+const STAGE: &str = "prod";
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{prefix}{:x}{:x}", std::process::id(), nanos)
+}
+
+/// The credential environment the fake accepts; nothing reaches a metadata address.
+fn credential_env(fake: &AzureFake) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("AZURE_AUTHORITY_HOST".to_owned(), fake.url()),
+        ("AZURE_TENANT_ID".to_owned(), "tenant-1".to_owned()),
+        ("AZURE_CLIENT_ID".to_owned(), "client-1".to_owned()),
+        ("AZURE_CLIENT_SECRET".to_owned(), CLIENT_SECRET.to_owned()),
+        ("IMDS_ENDPOINT".to_owned(), "http://127.0.0.1:9".to_owned()),
+    ])
+}
+
+fn settings(fake: &AzureFake, app: &str, plan: &str) -> AzureSettings {
+    AzureSettings {
+        subscription_id: "00000000-0000-0000-0000-000000000001".to_owned(),
+        resource_group: format!("{app}-rg"),
+        function_app: app.to_owned(),
+        storage_account: format!("{}sa", app.replace('-', "")),
+        region: "westeurope".to_owned(),
+        plan: plan.to_owned(),
+        arm_endpoint: fake.url(),
+        scm_endpoint: Some(fake.scm_url()),
+        env: credential_env(fake),
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(200),
+            poll_interval: Duration::from_millis(10),
+            max_poll_interval: Duration::from_millis(50),
+            function_deadline: Duration::from_secs(60),
+            ..RetryPolicy::default()
+        },
+        ..AzureSettings::default()
+    }
+}
+
+/// An app zip whose `function_app.py` declares `functions` (HTTP triggers), marked `version`.
+fn app_zip(dir: &Path, functions: &[&str], version: &str) -> ArtifactRef {
+    let mut source =
+        format!("import azure.functions as func\n# version {version}\napp = func.FunctionApp()\n");
+    for function in functions {
+        source.push_str(&format!(
+            "\n@app.route(route=\"{function}\")\ndef {function}(req):\n    return func.HttpResponse(\"{version}\")\n"
+        ));
+    }
+    let bytes = write_zip(&[
+        ZipEntry::file("function_app.py", source),
+        ZipEntry::file("host.json", "{\"version\": \"2.0\"}"),
+    ]);
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let path = dir.join(format!("{sha256}.zip"));
+    std::fs::write(&path, &bytes).unwrap();
+    ArtifactRef {
+        path,
+        sha256_hex: sha256,
+        code_sha256_base64: String::new(),
+        zipped_size: bytes.len() as u64,
+        unzipped_size: bytes.len() as u64,
+    }
+}
+
+struct Azure {
+    fake: AzureFake,
+    plan: String,
+    provider: AzureProvider,
+    service: String,
+    app: String,
+    dir: tempfile::TempDir,
+}
+
+impl Azure {
+    fn new(plan: &str) -> Self {
+        let fake = AzureFake::start();
+        let service = unique("az");
+        let app = format!("{service}-{STAGE}");
+        let provider = AzureProvider::new(settings(&fake, &app, plan)).expect("provider");
+        Self {
+            fake,
+            plan: plan.to_owned(),
+            provider,
+            service,
+            app,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn with_settings(mut self, tweak: impl FnOnce(&mut AzureSettings)) -> Self {
+        let mut settings = self.provider.settings().clone();
+        tweak(&mut settings);
+        self.provider = AzureProvider::new(settings).expect("provider");
+        self
+    }
+
+    /// A spec of the two functions `hello` and `world`, sharing `code` and `environment`.
+    fn spec(&self, code: &ArtifactRef, environment: &[(&str, &str)]) -> DeploySpec {
+        let base = conformance::spec(self, &conformance::Variant::default());
+        let mut spec = DeploySpec {
+            service: self.service.clone(),
+            stage: STAGE.to_owned(),
+            ..base
+        };
+        for (function, name) in spec.functions.iter_mut().zip(["hello", "world"]) {
+            function.logical_name = name.to_owned();
+            function.deployed_name = format!("{}-{STAGE}-{name}", self.service);
+            function.handler = format!("function_app.{name}");
+            function.code = code.clone();
+            function.environment = environment
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect();
+            function.secret_environment.clear();
+        }
+        spec
+    }
+
+    fn zip(&self, version: &str) -> ArtifactRef {
+        app_zip(self.dir.path(), &["hello", "world"], version)
+    }
+
+    async fn deploy(&self, spec: &DeploySpec) -> DeployReport {
+        self.deploy_with(spec, &NoopReporter).await
+    }
+
+    async fn deploy_with(&self, spec: &DeploySpec, reporter: &dyn Reporter) -> DeployReport {
+        let plan = self.provider.plan(spec).await.expect("plan");
+        let report = self.provider.apply(&plan, reporter).await.expect("apply");
+        for text in [
+            plan.to_string(),
+            serde_json::to_string(&plan).unwrap(),
+            report.to_string(),
+            serde_json::to_string(&report).unwrap(),
+        ] {
+            assert!(!text.contains(TOKEN_PREFIX), "a token is shown: {text}");
+            assert!(!text.contains("sig="), "a SAS is shown: {text}");
+            assert!(
+                !text.contains(CLIENT_SECRET),
+                "the client secret is shown: {text}"
+            );
+        }
+        report
+    }
+}
+
+fn outcomes(report: &DeployReport) -> Vec<&FunctionOutcome> {
+    report
+        .functions
+        .iter()
+        .map(|function| &function.outcome)
+        .collect()
+}
+
+fn failure(report: &DeployReport) -> String {
+    match &report.functions[0].outcome {
+        FunctionOutcome::Failed(failure) => failure.to_string(),
+        other => panic!("expected a failure, got {other:?}\n{report}"),
+    }
+}
+
+impl Harness for Azure {
+    type Provider = AzureProvider;
+
+    fn provider(&self) -> &AzureProvider {
+        &self.provider
+    }
+
+    fn service(&self) -> &str {
+        &self.service
+    }
+
+    fn stage(&self) -> &str {
+        STAGE
+    }
+
+    fn artifact(&self, _function: &str, _version: u32) -> ArtifactRef {
+        unreachable!("Azure deploys one package per app")
+    }
+
+    fn packaging(&self) -> Packaging {
+        Packaging::PerApp
+    }
+
+    fn app_artifact(&self, versions: &BTreeMap<&'static str, u32>) -> ArtifactRef {
+        let version = versions
+            .iter()
+            .map(|(function, version)| format!("{function}={version}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        app_zip(self.dir.path(), &conformance::FUNCTIONS, &version)
+    }
+
+    fn role(&self) -> RoleSpec {
+        RoleSpec::Managed { statements: vec![] }
+    }
+
+    /// After the upload, before the pointer moves: the deployment fails (Flex, zip deploy),
+    /// or the settings write that would point the app at the new blob does (Consumption).
+    fn fail_midway(&self, _spec: &mut DeploySpec, _function: &str) {
+        if self.plan == "consumption" {
+            self.fake.fail_next_settings_write();
+        } else {
+            self.fake.fail_next_deployment();
+        }
+    }
+
+    fn mutations(&self) -> Vec<String> {
+        self.fake.mutations()
+    }
+
+    async fn live_release(&self, _deployed_name: &str) -> Option<String> {
+        self.fake.running_package(&self.app)
+    }
+
+    async fn create_by_hand(&self) -> String {
+        let name = format!("{}-byhand", self.app);
+        self.fake
+            .create_app_by_hand(&format!("{}-rg", self.app), &name);
+        name
+    }
+
+    async fn exists(&self, deployed_name: &str) -> bool {
+        if deployed_name.ends_with("-byhand") {
+            return self.fake.app_exists(deployed_name);
+        }
+        let function = deployed_name.rsplit('-').next().unwrap_or_default();
+        self.fake.app_exists(&self.app)
+            && self
+                .fake
+                .functions(&self.app)
+                .iter()
+                .any(|name| name == function)
+    }
+}
+
+#[tokio::test]
+async fn flex_consumption_keeps_the_provider_contract() {
+    let azure = Azure::new("flexConsumption");
+    conformance::run(&azure).await;
+    // Everything strata created went: app, plan, storage account, and the group is kept only
+    // because the app made by hand is still in it.
+    assert!(
+        !azure
+            .fake
+            .storage_exists(&format!("{}sa", azure.app.replace('-', "")))
+    );
+    assert!(azure.fake.group_exists(&format!("{}-rg", azure.app)));
+}
+
+#[tokio::test]
+async fn consumption_runs_from_a_blob_and_keeps_the_provider_contract() {
+    let azure = Azure::new("consumption");
+    conformance::run(&azure).await;
+}
+
+#[tokio::test]
+async fn premium_zip_deploys_keep_the_provider_contract() {
+    let azure = Azure::new("premium");
+    conformance::run(&azure).await;
+}
+
+/// Consumption points WEBSITE_RUN_FROM_PACKAGE at the content-addressed blob in Azurite with a
+/// read SAS that Azurite accepts (the fake's host downloads it), and rollback re-points it at
+/// a kept package.
+#[tokio::test]
+async fn consumption_points_the_app_at_a_content_addressed_blob_and_rolls_back() {
+    let azure = Azure::new("consumption");
+    let first = azure.zip("1");
+    let report = azure
+        .deploy(&azure.spec(&first, &[("STAGE", "prod")]))
+        .await;
+    assert!(report.is_success(), "{report}");
+    let settings = azure.fake.settings(&azure.app);
+    let url = &settings["WEBSITE_RUN_FROM_PACKAGE"];
+    assert!(
+        url.contains(&format!("/packages/{}.zip?", first.sha256_hex)),
+        "{url}"
+    );
+    assert_eq!(
+        azure.fake.running_package(&azure.app),
+        Some(first.sha256_hex.clone())
+    );
+    assert_eq!(azure.fake.functions(&azure.app), ["hello", "world"]);
+
+    let second = azure.zip("2");
+    let report = azure
+        .deploy(&azure.spec(&second, &[("STAGE", "prod")]))
+        .await;
+    assert_eq!(
+        outcomes(&report),
+        [&FunctionOutcome::UpdatedCode; 2],
+        "{report}"
+    );
+    assert_eq!(
+        azure.fake.running_package(&azure.app),
+        Some(second.sha256_hex.clone())
+    );
+    let container = container_name(&azure.app);
+    let mut blobs = azure.fake.blobs(&container);
+    blobs.sort();
+    let mut expected = vec![
+        format!("packages/{}.zip", first.sha256_hex),
+        format!("packages/{}.zip", second.sha256_hex),
+    ];
+    expected.sort();
+    assert_eq!(blobs, expected, "both packages are kept for rollback");
+
+    let rollback = azure
+        .provider
+        .rollback(&RollbackRequest {
+            service: azure.service.clone(),
+            stage: STAGE.to_owned(),
+            functions: vec![],
+            to: None,
+        })
+        .await
+        .expect("rollback");
+    assert_eq!(rollback.functions[0].from, &second.sha256_hex[..12]);
+    assert_eq!(rollback.functions[0].to, &first.sha256_hex[..12]);
+    assert_eq!(
+        azure.fake.running_package(&azure.app),
+        Some(first.sha256_hex.clone())
+    );
+    let text = format!("{rollback}{}", serde_json::to_string(&rollback).unwrap());
+    assert!(!text.contains("sig="), "{text}");
+}
+
+/// The settings write replaces the whole dictionary: a setting the user set by hand must
+/// survive every deploy, and one strata wrote and the manifest dropped goes.
+#[tokio::test]
+async fn a_users_app_setting_survives_every_deploy() {
+    let azure = Azure::new("flexConsumption");
+    let code = azure.zip("1");
+    azure
+        .deploy(&azure.spec(&code, &[("STAGE", "prod"), ("OLD", "x")]))
+        .await;
+    azure
+        .fake
+        .set_setting_by_hand(&azure.app, "USER_FLAG", "keep-me");
+    let puts = azure.fake.settings_puts();
+    let report = azure.deploy(&azure.spec(&code, &[("STAGE", "live")])).await;
+    assert_eq!(
+        outcomes(&report),
+        [&FunctionOutcome::UpdatedConfiguration; 2],
+        "{report}"
+    );
+    assert_eq!(azure.fake.settings_puts(), puts + 1);
+    let settings = azure.fake.settings(&azure.app);
+    assert_eq!(settings["USER_FLAG"], "keep-me");
+    assert_eq!(settings["STAGE"], "live");
+    assert!(!settings.contains_key("OLD"), "{settings:?}");
+    assert_eq!(
+        settings["FUNCTIONS_EXTENSION_VERSION"], "~4",
+        "a setting of the app's own stays"
+    );
+
+    // The manifest naming the user's setting with another value is refused, nothing written.
+    let plan = azure
+        .provider
+        .plan(&azure.spec(&code, &[("STAGE", "live"), ("USER_FLAG", "mine")]))
+        .await;
+    assert!(
+        matches!(plan, Err(AzureError::SettingNotOwned { .. })),
+        "{plan:?}"
+    );
+    assert_eq!(azure.fake.settings(&azure.app)["USER_FLAG"], "keep-me");
+}
+
+/// A deployment Kudu answers with 200 but status 3 fails the deploy with the log's last
+/// lines; the app keeps serving its previous package and its settings still record it.
+#[tokio::test]
+async fn a_failed_deployment_answered_with_200_keeps_the_previous_package() {
+    let azure = Azure::new("flexConsumption");
+    let first = azure.zip("1");
+    azure.deploy(&azure.spec(&first, &[])).await;
+    azure.fake.fail_next_deployment();
+    let report = azure.deploy(&azure.spec(&azure.zip("2"), &[])).await;
+    let message = failure(&report);
+    assert!(message.contains("status 3"), "{message}");
+    assert!(message.contains("could not be mounted"), "{message}");
+    assert_eq!(
+        azure.fake.running_package(&azure.app),
+        Some(first.sha256_hex.clone())
+    );
+    assert_eq!(
+        azure.fake.settings(&azure.app)["STRATA_PACKAGE_SHA256"],
+        first.sha256_hex
+    );
+}
+
+/// A package that registers no functions (the most common Azure Functions failure) fails
+/// the deploy naming them, and the previous package is put back.
+#[tokio::test]
+async fn an_app_that_registers_no_functions_fails_and_the_previous_package_returns() {
+    let azure = Azure::new("flexConsumption");
+    let first = azure.zip("1");
+    azure.deploy(&azure.spec(&first, &[])).await;
+    let empty = app_zip(azure.dir.path(), &[], "empty");
+    let report = azure.deploy(&azure.spec(&empty, &[])).await;
+    let message = failure(&report);
+    assert!(
+        message.contains("does not list the functions hello, world"),
+        "{message}"
+    );
+    assert_eq!(
+        azure.fake.running_package(&azure.app),
+        Some(first.sha256_hex.clone())
+    );
+    assert_eq!(azure.fake.functions(&azure.app), ["hello", "world"]);
+}
+
+#[derive(Default)]
+struct Recording {
+    retries: Mutex<Vec<Duration>>,
+    waits: Mutex<u32>,
+}
+
+impl Reporter for Recording {
+    fn on_retry(&self, _name: &str, _step: Step, _attempt: u32, delay: Duration) {
+        self.retries.lock().unwrap().push(delay);
+    }
+
+    fn on_waiting(&self, _name: &str, _step: Step, _poll: u32) {
+        *self.waits.lock().unwrap() += 1;
+    }
+}
+
+/// Deployments in progress are polled until they complete; a 409 while another deployment
+/// runs and 429 with Retry-After are retried, the latter no sooner than it says.
+#[tokio::test]
+async fn strata_waits_for_deployments_and_retries_conflicts_and_throttling() {
+    let azure = Azure::new("flexConsumption");
+    let first = azure.zip("1");
+    azure.deploy(&azure.spec(&first, &[])).await;
+
+    azure.fake.slow_deployments(3);
+    azure.fake.conflict_next_publishes(2);
+    let publishes = azure.fake.publishes();
+    let recording = Recording::default();
+    let second = azure.zip("2");
+    let report = azure
+        .deploy_with(&azure.spec(&second, &[]), &recording)
+        .await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(
+        azure.fake.publishes(),
+        publishes + 3,
+        "two conflicts, then the publish"
+    );
+    assert!(
+        *recording.waits.lock().unwrap() >= 3,
+        "three polls found it in progress"
+    );
+    assert_eq!(
+        azure.fake.running_package(&azure.app),
+        Some(second.sha256_hex.clone())
+    );
+
+    azure.fake.slow_deployments(0);
+    let recording = Recording::default();
+    let plan = azure
+        .provider
+        .plan(&azure.spec(&azure.zip("3"), &[]))
+        .await
+        .expect("plan");
+    azure.fake.throttle_next(1, 1);
+    let report = azure
+        .provider
+        .apply(&plan, &recording)
+        .await
+        .expect("apply");
+    assert!(report.is_success(), "{report}");
+    let retries = recording.retries.lock().unwrap().clone();
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert!(
+        retries[0] >= Duration::from_secs(1),
+        "Retry-After ignored: {retries:?}"
+    );
+}
+
+/// A deployment that never completes stops at the deadline with a clear error, and the
+/// previous package stays live.
+#[tokio::test]
+async fn a_deployment_that_never_completes_stops_at_the_deadline() {
+    let azure = Azure::new("flexConsumption");
+    let first = azure.zip("1");
+    azure.deploy(&azure.spec(&first, &[])).await;
+    let azure = azure.with_settings(|settings| {
+        settings.retry.function_deadline = Duration::from_secs(2);
+    });
+    azure.fake.slow_deployments(u32::MAX);
+    let report = azure.deploy(&azure.spec(&azure.zip("2"), &[])).await;
+    let message = failure(&report);
+    assert!(
+        message.contains("did not complete before the deadline"),
+        "{message}"
+    );
+    assert_eq!(
+        azure.fake.running_package(&azure.app),
+        Some(first.sha256_hex.clone())
+    );
+}
+
+/// ARM answering that the token expired makes strata fetch a new one, once, and go on.
+#[tokio::test]
+async fn an_expired_token_is_renewed_once_and_the_deploy_goes_on() {
+    let azure = Azure::new("flexConsumption");
+    let first = azure.zip("1");
+    azure.deploy(&azure.spec(&first, &[])).await;
+    let tokens = azure.fake.token_requests();
+    azure.fake.expire_next_token();
+    let report = azure.deploy(&azure.spec(&azure.zip("2"), &[])).await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(azure.fake.token_requests(), tokens + 1, "one new token");
+}
+
+/// With no source configured, the error names every source of the chain; nothing reaches a
+/// metadata address (IMDS is pointed at a closed loopback port).
+#[tokio::test]
+async fn without_credentials_the_error_names_each_source_tried() {
+    let fake = AzureFake::start();
+    let mut settings = settings(&fake, "nocreds", "flexConsumption");
+    settings.env = BTreeMap::from([
+        ("IMDS_ENDPOINT".to_owned(), "http://127.0.0.1:9".to_owned()),
+        ("PATH".to_owned(), "/nonexistent".to_owned()),
+    ]);
+    let provider = AzureProvider::new(settings).unwrap();
+    let error = provider.check_credentials().await.unwrap_err();
+    let message = error.to_string();
+    for source in [
+        "client secret",
+        "workload identity",
+        "GitHub Actions OIDC",
+        "managed identity",
+        "Azure CLI",
+    ] {
+        assert!(message.contains(source), "{source} is not named: {message}");
+    }
+    assert!(
+        strata_provider::Hint::hint(&error)
+            .unwrap()
+            .contains("az login")
+    );
+
+    // A wrong secret is named with Entra's error code, never the secret itself.
+    let mut settings = self::settings(&fake, "badcreds", "flexConsumption");
+    settings.env.insert(
+        "AZURE_CLIENT_SECRET".to_owned(),
+        "wrong-canary-secret".to_owned(),
+    );
+    settings
+        .env
+        .insert("PATH".to_owned(), "/nonexistent".to_owned());
+    let error = AzureProvider::new(settings)
+        .unwrap()
+        .check_credentials()
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("invalid_client"), "{message}");
+    assert!(!message.contains("wrong-canary-secret"), "{message}");
+}
+
+/// A token from the chain with the fake's environment changed by `tweak`; the number of
+/// token requests the fake answered after it.
+async fn token_with(fake: &AzureFake, tweak: impl FnOnce(&mut BTreeMap<String, String>)) -> usize {
+    let mut settings = settings(fake, "creds", "flexConsumption");
+    settings.env.remove("AZURE_CLIENT_SECRET");
+    tweak(&mut settings.env);
+    AzureProvider::new(settings)
+        .unwrap()
+        .check_credentials()
+        .await
+        .expect("token");
+    fake.token_requests()
+}
+
+/// Workload identity: the federated token file's assertion is exchanged for a token.
+#[tokio::test]
+async fn workload_identity_exchanges_the_federated_token() {
+    let fake = AzureFake::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "federated-assertion\n").unwrap();
+    let requests = token_with(&fake, |env| {
+        env.insert(
+            "AZURE_FEDERATED_TOKEN_FILE".to_owned(),
+            file.display().to_string(),
+        );
+    })
+    .await;
+    assert_eq!(requests, 1);
+}
+
+/// GitHub Actions OIDC: the runner's ID token (audience `api://AzureADTokenExchange`) is
+/// exchanged for an ARM token; managed identity asks `IDENTITY_ENDPOINT` with its header.
+#[tokio::test]
+async fn github_oidc_and_managed_identity_give_tokens() {
+    let fake = AzureFake::start();
+    let requests = token_with(&fake, |env| {
+        env.insert(
+            "ACTIONS_ID_TOKEN_REQUEST_URL".to_owned(),
+            format!("{}/github/idtoken?api-version=2.0", fake.url()),
+        );
+        env.insert(
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN".to_owned(),
+            "github-request-token".to_owned(),
+        );
+    })
+    .await;
+    assert_eq!(requests, 1);
+    let requests = token_with(&fake, |env| {
+        *env = BTreeMap::from([
+            (
+                "IDENTITY_ENDPOINT".to_owned(),
+                format!("{}/msi/token", fake.url()),
+            ),
+            ("IDENTITY_HEADER".to_owned(), "header".to_owned()),
+        ]);
+    })
+    .await;
+    assert_eq!(requests, 2);
+}

@@ -1,0 +1,1264 @@
+//! A contract fake of the Azure control plane strata talks to, on 127.0.0.1: ARM (resource
+//! groups, storage accounts, `listServiceSas`, blob containers, plans, function apps, app
+//! settings, trigger sync, the function list), Kudu on `/scm/{app}` (`/api/publish`,
+//! `/api/zipdeploy?isAsync=true`, `/api/deployments/{id}` and its log) and the Entra ID token
+//! endpoint (`/{tenant}/oauth2/v2.0/token`), answering as their documentation says.
+//!
+//! Blobs are not faked: a storage account's blob endpoint is the real Azurite
+//! (`STRATA_TEST_AZURITE_URL`, account `devstoreaccount1`), containers are created there, and
+//! `listServiceSas` mints service SAS tokens Azurite accepts (HMAC-SHA256 with the well-known
+//! development key over the documented string-to-sign, version 2020-12-06). A Consumption app
+//! downloads its `WEBSITE_RUN_FROM_PACKAGE` URL from Azurite when its settings change, as the
+//! host does on restart, so a bad SAS shows as an app without functions.
+//!
+//! A published package registers the functions its `function_app.py` declares (v2 model:
+//! `@app.route`, `@app.blob_trigger`, `@app.queue_trigger`, `@app.timer_trigger`, with
+//! `@app.function_name` overrides), so a package without them registers none.
+//!
+//! Slow and failing paths, armed per test: deployments that stay in progress, a failed
+//! deployment answered with 200, 409 while another deployment runs, 429 with `Retry-After`,
+//! expired tokens. The settings write replaces the whole dictionary, as ARM's does. Every
+//! mutating call is recorded (`METHOD path`, reads done with POST — settings list,
+//! `listServiceSas`, token requests — are not mutations); [`AzureFake::mutations`] adds the
+//! changes seen at Azurite in the fake's containers since the last look.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tiny_http::{Header, Method, Request, Response, Server};
+
+/// Azurite's well-known development account and key.
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// The client secret the token endpoint accepts.
+pub const CLIENT_SECRET: &str = "fake-client-secret-canary-5b2e";
+/// Every token the fake issues starts with this (a canary for leak checks).
+pub const TOKEN_PREFIX: &str = "fake-arm-token-canary-";
+
+/// `STRATA_TEST_AZURITE_URL`; panics with the start command when unset.
+pub fn azurite_url() -> String {
+    std::env::var("STRATA_TEST_AZURITE_URL")
+        .map(|url| url.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|_| {
+            panic!(
+                "STRATA_TEST_AZURITE_URL is not set; start Azurite with `scripts/emulators start` \
+                 and export what `scripts/emulators env` prints"
+            )
+        })
+}
+
+#[derive(Clone, Debug)]
+struct Deployment {
+    app: String,
+    package: Vec<u8>,
+    polls_left: u32,
+    failed: bool,
+    applied: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Site {
+    json: Value,
+    settings: BTreeMap<String, String>,
+    /// The package the host runs.
+    running: Option<Vec<u8>>,
+    /// Registered functions: name and trigger binding type.
+    functions: Vec<(String, String)>,
+    host_error: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    groups: BTreeMap<String, Value>,
+    storage: BTreeMap<String, Value>,
+    farms: BTreeMap<String, Value>,
+    sites: BTreeMap<String, Site>,
+    /// (storage account, container) pairs created through ARM.
+    containers: BTreeSet<(String, String)>,
+    deployments: BTreeMap<String, Deployment>,
+    next_id: u32,
+    mutations: Vec<String>,
+    calls: usize,
+    /// Blob name -> etag at Azurite when last looked at.
+    blobs_seen: BTreeMap<String, String>,
+    issued: BTreeSet<String>,
+    revoked: BTreeSet<String>,
+    // Faults.
+    fail_next_deployment: bool,
+    slow_polls: u32,
+    conflicts: u32,
+    throttles: u32,
+    throttle_retry_after: u64,
+    expire_next_token: bool,
+    fail_next_settings_write: bool,
+    token_requests: usize,
+    publishes: usize,
+    settings_puts: usize,
+}
+
+/// The fake; stops when dropped.
+pub struct AzureFake {
+    server: Arc<Server>,
+    state: Arc<Mutex<State>>,
+    port: u16,
+    azurite: String,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl AzureFake {
+    /// Starts the fake on a free loopback port. Panics when Azurite is not reachable.
+    pub fn start() -> Self {
+        let azurite = azurite_url();
+        let address = azurite.trim_start_matches("http://").to_owned();
+        if TcpStream::connect(&address).is_err() {
+            panic!(
+                "Azurite is not reachable at {azurite}; start it with `scripts/emulators start`"
+            );
+        }
+        let server = Arc::new(Server::http("127.0.0.1:0").expect("fake bound"));
+        let port = server
+            .server_addr()
+            .to_ip()
+            .map(|address| address.port())
+            .expect("ip address");
+        let state = Arc::new(Mutex::new(State::default()));
+        let thread = {
+            let server = Arc::clone(&server);
+            let state = Arc::clone(&state);
+            let azurite = azurite.clone();
+            std::thread::spawn(move || {
+                for request in server.incoming_requests() {
+                    let state = Arc::clone(&state);
+                    let azurite = azurite.clone();
+                    std::thread::spawn(move || handle(request, &state, &azurite, port));
+                }
+            })
+        };
+        Self {
+            server,
+            state,
+            port,
+            azurite,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:{port}`: ARM endpoint and Entra authority host.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The SCM endpoint: each app's Kudu is `{scm_url}/{app}`.
+    pub fn scm_url(&self) -> String {
+        format!("{}/scm", self.url())
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every mutating call so far, then one entry per blob change seen at Azurite since the
+    /// last call (`azurite PUT name` or `azurite DELETE name`).
+    pub fn mutations(&self) -> Vec<String> {
+        let containers: Vec<String> = self
+            .state()
+            .containers
+            .iter()
+            .map(|(_, container)| container.clone())
+            .collect();
+        let mut now = BTreeMap::new();
+        for container in containers {
+            for (name, etag) in list_blobs(&self.azurite, &container) {
+                now.insert(format!("{container}/{name}"), etag);
+            }
+        }
+        let mut state = self.state();
+        let mut changes = Vec::new();
+        for (name, etag) in &now {
+            if state.blobs_seen.get(name) != Some(etag) {
+                changes.push(format!("azurite PUT {name}"));
+            }
+        }
+        for name in state.blobs_seen.keys() {
+            if !now.contains_key(name) {
+                changes.push(format!("azurite DELETE {name}"));
+            }
+        }
+        state.blobs_seen = now;
+        state.mutations.extend(changes);
+        state.mutations.clone()
+    }
+
+    /// Every request the fake answered, reads included.
+    pub fn calls(&self) -> usize {
+        self.state().calls
+    }
+
+    /// Blobs in the app's package container at Azurite, as `name` (read from Azurite itself).
+    pub fn blobs(&self, container: &str) -> Vec<String> {
+        list_blobs(&self.azurite, container)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// The sha256 of the package the app's host runs.
+    pub fn running_package(&self, app: &str) -> Option<String> {
+        let state = self.state();
+        let running = state.sites.get(app)?.running.as_ref()?;
+        Some(hex::encode(Sha256::digest(running)))
+    }
+
+    /// The functions the app's host registered.
+    pub fn functions(&self, app: &str) -> Vec<String> {
+        self.state()
+            .sites
+            .get(app)
+            .map(|site| {
+                site.functions
+                    .iter()
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn app_exists(&self, app: &str) -> bool {
+        self.state().sites.contains_key(app)
+    }
+
+    pub fn group_exists(&self, group: &str) -> bool {
+        self.state()
+            .groups
+            .contains_key(&group.to_ascii_lowercase())
+    }
+
+    pub fn storage_exists(&self, account: &str) -> bool {
+        self.state().storage.contains_key(account)
+    }
+
+    pub fn settings(&self, app: &str) -> BTreeMap<String, String> {
+        self.state()
+            .sites
+            .get(app)
+            .map(|site| site.settings.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sets an app setting by hand, as a user in the portal would.
+    pub fn set_setting_by_hand(&self, app: &str, key: &str, value: &str) {
+        if let Some(site) = self.state().sites.get_mut(app) {
+            site.settings.insert(key.to_owned(), value.to_owned());
+        }
+    }
+
+    /// Creates a function app outside strata (no tags) in `group`.
+    pub fn create_app_by_hand(&self, group: &str, app: &str) {
+        let mut state = self.state();
+        state
+            .groups
+            .entry(group.to_ascii_lowercase())
+            .or_insert_with(|| json!({ "name": group, "location": "westeurope", "tags": {} }));
+        state.sites.insert(
+            app.to_owned(),
+            Site {
+                json: json!({
+                    "id": format!("/subscriptions/sub/resourceGroups/{group}/providers/Microsoft.Web/sites/{app}"),
+                    "name": app,
+                    "tags": {},
+                    "properties": { "sku": "FlexConsumption", "state": "Running", "group": group },
+                }),
+                ..Site::default()
+            },
+        );
+    }
+
+    /// The next app settings write is refused (400), as ARM refuses an invalid setting.
+    pub fn fail_next_settings_write(&self) {
+        self.state().fail_next_settings_write = true;
+    }
+
+    /// The next deployment completes with status 3 (Failed), answered with HTTP 200.
+    pub fn fail_next_deployment(&self) {
+        self.state().fail_next_deployment = true;
+    }
+
+    /// Deployments stay in progress for `polls` status reads (`u32::MAX`: forever).
+    pub fn slow_deployments(&self, polls: u32) {
+        self.state().slow_polls = polls;
+    }
+
+    /// The next `count` publishes answer 409: another deployment is in progress.
+    pub fn conflict_next_publishes(&self, count: u32) {
+        self.state().conflicts = count;
+    }
+
+    /// The next `count` ARM calls answer 429 with `Retry-After: seconds`.
+    pub fn throttle_next(&self, count: u32, seconds: u64) {
+        let mut state = self.state();
+        state.throttles = count;
+        state.throttle_retry_after = seconds;
+    }
+
+    /// The next authenticated call finds its token expired (401), as do later ones with it.
+    pub fn expire_next_token(&self) {
+        self.state().expire_next_token = true;
+    }
+
+    pub fn token_requests(&self) -> usize {
+        self.state().token_requests
+    }
+
+    /// Publishes and zip deploys received (refused ones included).
+    pub fn publishes(&self) -> usize {
+        self.state().publishes
+    }
+
+    pub fn settings_puts(&self) -> usize {
+        self.state().settings_puts
+    }
+}
+
+impl Drop for AzureFake {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+    headers: Vec<(String, String)>,
+}
+
+fn answer(status: u16, body: &Value) -> Answer {
+    Answer {
+        status,
+        body: body.to_string().into_bytes(),
+        headers: vec![("Content-Type".into(), "application/json".into())],
+    }
+}
+
+fn arm_error(status: u16, code: &str, message: &str) -> Answer {
+    answer(
+        status,
+        &json!({ "error": { "code": code, "message": message } }),
+    )
+}
+
+fn handle(mut request: Request, state: &Mutex<State>, azurite: &str, port: u16) {
+    let mut body = Vec::new();
+    let _ = request.as_reader().read_to_end(&mut body);
+    let method = request.method().clone();
+    let url = request.url().to_owned();
+    let authorization = request
+        .headers()
+        .iter()
+        .find(|header| header.field.equiv("Authorization"))
+        .map(|header| header.value.as_str().to_owned());
+    let answer = route(
+        &method,
+        &url,
+        authorization.as_deref(),
+        &body,
+        state,
+        azurite,
+        port,
+    );
+    let mut response = Response::from_data(answer.body).with_status_code(answer.status);
+    for (name, value) in answer.headers {
+        if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(header);
+        }
+    }
+    let _ = request.respond(response);
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn route(
+    method: &Method,
+    url: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+    state: &Mutex<State>,
+    azurite: &str,
+    port: u16,
+) -> Answer {
+    let path = url.split('?').next().unwrap_or(url);
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let segments: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
+    lock(state).calls += 1;
+
+    if segments.len() == 4 && segments[1] == "oauth2" && segments[3] == "token" {
+        return token(body, state);
+    }
+    // GitHub Actions' OIDC token endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`): an ID token for
+    // the audience asked, given the request token.
+    if segments == ["github", "idtoken"] {
+        let audience_ok = percent_decode(query).contains("audience=api://AzureADTokenExchange");
+        return if authorization == Some("Bearer github-request-token") && audience_ok {
+            answer(200, &json!({ "value": "github-oidc-assertion" }))
+        } else {
+            answer(401, &json!({ "message": "bad request token or audience" }))
+        };
+    }
+    // App Service's managed identity endpoint (`IDENTITY_ENDPOINT` + `IDENTITY_HEADER`).
+    if segments == ["msi", "token"] {
+        let mut guard = lock(state);
+        guard.token_requests += 1;
+        if !percent_decode(query).contains("resource=https://management.azure.com/") {
+            return answer(400, &json!({ "error": "invalid_resource" }));
+        }
+        guard.next_id += 1;
+        let token = format!("{TOKEN_PREFIX}{}", guard.next_id);
+        guard.issued.insert(token.clone());
+        return answer(
+            200,
+            &json!({ "access_token": token, "expires_in": "3599", "token_type": "Bearer" }),
+        );
+    }
+
+    // Every other call needs a live bearer token.
+    let token = authorization
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
+    {
+        let mut guard = lock(state);
+        if !guard.issued.contains(&token) || guard.revoked.contains(&token) {
+            return arm_error(
+                401,
+                "InvalidAuthenticationTokenTokenExpired",
+                "The access token has expired or is not valid.",
+            );
+        }
+        if guard.expire_next_token {
+            guard.expire_next_token = false;
+            guard.revoked.insert(token);
+            return arm_error(
+                401,
+                "InvalidAuthenticationTokenTokenExpired",
+                "The access token expiry has passed.",
+            );
+        }
+        if guard.throttles > 0 && segments.first() == Some(&"subscriptions") {
+            guard.throttles -= 1;
+            let mut throttled =
+                arm_error(429, "TooManyRequests", "Too many requests, retry later.");
+            throttled
+                .headers
+                .push(("Retry-After".into(), guard.throttle_retry_after.to_string()));
+            return throttled;
+        }
+    }
+
+    if segments.first() == Some(&"scm") && segments.len() >= 4 {
+        return kudu(method, &segments[1..], body, state, port);
+    }
+    arm(method, &segments, query, body, state, azurite)
+}
+
+fn token(body: &[u8], state: &Mutex<State>) -> Answer {
+    let form: BTreeMap<String, String> = String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(key, value)| (key.to_owned(), percent_decode(value)))
+        .collect();
+    let mut guard = lock(state);
+    guard.token_requests += 1;
+    let good = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+        && form.contains_key("client_id")
+        && (form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+            || form
+                .get("client_assertion")
+                .is_some_and(|assertion| !assertion.is_empty()));
+    if !good {
+        return answer(
+            401,
+            &json!({ "error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: 0" }),
+        );
+    }
+    guard.next_id += 1;
+    let token = format!("{TOKEN_PREFIX}{}", guard.next_id);
+    guard.issued.insert(token.clone());
+    answer(
+        200,
+        &json!({ "token_type": "Bearer", "expires_in": 3599, "access_token": token }),
+    )
+}
+
+fn percent_decode(value: &str) -> String {
+    let bytes = value.replace('+', " ");
+    let bytes = bytes.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let Some(hex) = bytes.get(index + 1..index + 3)
+            && let Ok(byte) = u8::from_str_radix(&String::from_utf8_lossy(hex), 16)
+        {
+            out.push(byte);
+            index += 3;
+            continue;
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn record(state: &mut State, method: &Method, path: &str) {
+    state.mutations.push(format!("{method} {path}"));
+}
+
+fn kudu(
+    method: &Method,
+    segments: &[&str],
+    body: &[u8],
+    state: &Mutex<State>,
+    port: u16,
+) -> Answer {
+    let app = segments[0];
+    let path = format!("/scm/{}", segments.join("/"));
+    let mut guard = lock(state);
+    if !guard.sites.contains_key(app) {
+        return Answer {
+            status: 404,
+            body: b"Not Found".to_vec(),
+            headers: vec![],
+        };
+    }
+    match (method, &segments[1..]) {
+        (Method::Post, ["api", "publish" | "zipdeploy"]) => {
+            guard.publishes += 1;
+            if guard.conflicts > 0 {
+                guard.conflicts -= 1;
+                return Answer {
+                    status: 409,
+                    body: b"There is a deployment currently in progress. Please try again when it completes.".to_vec(),
+                    headers: vec![],
+                };
+            }
+            record(&mut guard, method, &path);
+            guard.next_id += 1;
+            let id = format!("deployment-{}", guard.next_id);
+            let deployment = Deployment {
+                app: app.to_owned(),
+                package: body.to_vec(),
+                polls_left: guard.slow_polls,
+                failed: std::mem::take(&mut guard.fail_next_deployment),
+                applied: false,
+            };
+            guard.deployments.insert(id.clone(), deployment);
+            let location = format!("http://127.0.0.1:{port}/scm/{app}/api/deployments/{id}");
+            Answer {
+                status: 202,
+                body: format!("\"{id}\"").into_bytes(),
+                headers: vec![("Location".into(), location)],
+            }
+        }
+        (Method::Get, ["api", "deployments", id]) => {
+            let Some(deployment) = guard.deployments.get_mut(*id) else {
+                return Answer {
+                    status: 404,
+                    body: b"Not Found".to_vec(),
+                    headers: vec![],
+                };
+            };
+            if deployment.polls_left > 0 {
+                deployment.polls_left = deployment.polls_left.saturating_sub(1);
+                return answer(
+                    200,
+                    &json!({ "id": id, "status": 1, "complete": false, "status_text": "Building" }),
+                );
+            }
+            if deployment.failed {
+                // A failure, answered with 200: only the body says so.
+                return answer(
+                    200,
+                    &json!({ "id": id, "status": 3, "complete": true, "status_text": "Failed" }),
+                );
+            }
+            if !deployment.applied {
+                deployment.applied = true;
+                let (app, package) = (deployment.app.clone(), deployment.package.clone());
+                if let Some(site) = guard.sites.get_mut(&app) {
+                    load(site, Some(package));
+                }
+            }
+            answer(
+                200,
+                &json!({ "id": id, "status": 4, "complete": true, "status_text": "Success" }),
+            )
+        }
+        (Method::Get, ["api", "deployments", id, "log"]) => {
+            let failed = guard
+                .deployments
+                .get(*id)
+                .is_some_and(|deployment| deployment.failed);
+            let mut lines = vec![json!({ "message": "Extracting package" })];
+            if failed {
+                lines.push(json!({ "message": "Error: the package could not be mounted" }));
+            }
+            answer(200, &Value::Array(lines))
+        }
+        _ => Answer {
+            status: 404,
+            body: b"Not Found".to_vec(),
+            headers: vec![],
+        },
+    }
+}
+
+/// The host (re)starts with `package`: it registers the functions the package declares.
+fn load(site: &mut Site, package: Option<Vec<u8>>) {
+    site.functions.clear();
+    site.host_error = None;
+    match &package {
+        Some(bytes) => match zip_entry(bytes, "function_app.py") {
+            Some(source) => site.functions = declared_functions(&String::from_utf8_lossy(&source)),
+            None => {
+                site.host_error =
+                    Some("No job functions found: the package has no function_app.py".into())
+            }
+        },
+        None => site.host_error = Some("Failed to download the package".into()),
+    }
+    site.running = package;
+}
+
+/// Functions a v2-model `function_app.py` declares, with their trigger binding type.
+pub fn declared_functions(source: &str) -> Vec<(String, String)> {
+    let mut functions = Vec::new();
+    let mut trigger: Option<&str> = None;
+    let mut name: Option<String> = None;
+    for line in source.lines().map(str::trim) {
+        if let Some(decorator) = line.strip_prefix("@app.") {
+            let kind = decorator.split('(').next().unwrap_or_default();
+            match kind {
+                "route" => trigger = Some("httpTrigger"),
+                "blob_trigger" => trigger = Some("blobTrigger"),
+                "queue_trigger" => trigger = Some("queueTrigger"),
+                "timer_trigger" | "schedule" => trigger = Some("timerTrigger"),
+                "function_name" => {
+                    name = decorator.split('"').nth(1).map(str::to_owned);
+                }
+                _ => {}
+            }
+        } else if let Some(rest) = line.strip_prefix("def ") {
+            if let Some(kind) = trigger.take() {
+                let def = rest.split('(').next().unwrap_or_default().trim().to_owned();
+                functions.push((name.take().unwrap_or(def), kind.to_owned()));
+            }
+            name = None;
+        }
+    }
+    functions
+}
+
+/// One entry of a zip, stored or deflated.
+pub fn zip_entry(zip: &[u8], wanted: &str) -> Option<Vec<u8>> {
+    let end = (0..zip.len().saturating_sub(21))
+        .rev()
+        .find(|&at| zip[at..].starts_with(b"PK\x05\x06"))?;
+    let u16_at =
+        |at: usize| Some(u16::from_le_bytes(zip.get(at..at + 2)?.try_into().ok()?) as usize);
+    let u32_at =
+        |at: usize| Some(u32::from_le_bytes(zip.get(at..at + 4)?.try_into().ok()?) as usize);
+    let count = u16_at(end + 10)?;
+    let mut at = u32_at(end + 16)?;
+    for _ in 0..count {
+        let method = u16_at(at + 10)?;
+        let compressed = u32_at(at + 20)?;
+        let name_length = u16_at(at + 28)?;
+        let extra_length = u16_at(at + 30)?;
+        let comment_length = u16_at(at + 32)?;
+        let local = u32_at(at + 42)?;
+        let name = zip.get(at + 46..at + 46 + name_length)?;
+        if name == wanted.as_bytes() {
+            let data_at = local + 30 + u16_at(local + 26)? + u16_at(local + 28)?;
+            let data = zip.get(data_at..data_at + compressed)?;
+            return match method {
+                0 => Some(data.to_vec()),
+                8 => miniz_oxide::inflate::decompress_to_vec(data).ok(),
+                _ => None,
+            };
+        }
+        at += 46 + name_length + extra_length + comment_length;
+    }
+    None
+}
+
+fn arm(
+    method: &Method,
+    segments: &[&str],
+    query: &str,
+    body: &[u8],
+    state: &Mutex<State>,
+    azurite: &str,
+) -> Answer {
+    let path = format!("/{}", segments.join("/"));
+    let lower: Vec<String> = segments
+        .iter()
+        .map(|part| part.to_ascii_lowercase())
+        .collect();
+    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    if !query.contains("api-version=") {
+        return arm_error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        );
+    }
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let mut guard = lock(state);
+    let state = &mut *guard;
+    match lower.as_slice() {
+        ["subscriptions", _, "resourcegroups", group] => {
+            let key = (*group).to_owned();
+            match method {
+                Method::Get => state.groups.get(&key).map_or_else(
+                    || {
+                        arm_error(
+                            404,
+                            "ResourceGroupNotFound",
+                            &format!("Resource group '{}' could not be found.", segments[3]),
+                        )
+                    },
+                    |group| answer(200, group),
+                ),
+                Method::Put => {
+                    record(state, method, &path);
+                    let group = json!({
+                        "id": path, "name": segments[3], "location": request["location"],
+                        "tags": request["tags"], "properties": { "provisioningState": "Succeeded" },
+                    });
+                    state.groups.insert(key, group.clone());
+                    answer(201, &group)
+                }
+                Method::Delete => {
+                    record(state, method, &path);
+                    state.groups.remove(&key);
+                    Answer {
+                        status: 202,
+                        body: vec![],
+                        headers: vec![],
+                    }
+                }
+                _ => arm_error(405, "MethodNotAllowed", "method not allowed"),
+            }
+        }
+        ["subscriptions", _, "resourcegroups", group, "resources"] => {
+            let mut value = Vec::new();
+            for (name, site) in &state.sites {
+                if site.json["properties"]["group"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                    == Some(*group)
+                {
+                    value.push(json!({ "name": name, "type": "Microsoft.Web/sites" }));
+                }
+            }
+            for (name, farm) in &state.farms {
+                if farm["group"].as_str() == Some(*group) {
+                    value.push(json!({ "name": name, "type": "Microsoft.Web/serverfarms" }));
+                }
+            }
+            for (name, storage) in &state.storage {
+                if storage["group"].as_str() == Some(*group) {
+                    value
+                        .push(json!({ "name": name, "type": "Microsoft.Storage/storageAccounts" }));
+                }
+            }
+            answer(200, &json!({ "value": value }))
+        }
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            group,
+            "providers",
+            "microsoft.storage",
+            "storageaccounts",
+            account,
+            rest @ ..,
+        ] => {
+            let name = segments[7].to_owned();
+            if !state.groups.contains_key(*group) {
+                return arm_error(
+                    404,
+                    "ResourceGroupNotFound",
+                    "Resource group could not be found.",
+                );
+            }
+            match (method, rest) {
+                (Method::Get, []) => state.storage.get(&name).map_or_else(
+                    || arm_error(404, "ResourceNotFound", &format!("The Resource 'Microsoft.Storage/storageAccounts/{account}' was not found.")),
+                    |storage| answer(200, storage),
+                ),
+                (Method::Put, []) => {
+                    record(state, method, &path);
+                    let storage = json!({
+                        "id": path, "name": name, "group": group, "location": request["location"],
+                        "kind": request["kind"], "sku": request["sku"], "tags": request["tags"],
+                        "properties": {
+                            "provisioningState": "Succeeded",
+                            "primaryEndpoints": { "blob": format!("{azurite}/{AZURITE_ACCOUNT}/") },
+                        },
+                    });
+                    state.storage.insert(name, storage.clone());
+                    answer(200, &storage)
+                }
+                (Method::Delete, []) => {
+                    record(state, method, &path);
+                    state.storage.remove(&name);
+                    let containers: Vec<String> = state
+                        .containers
+                        .iter()
+                        .filter(|(owner, _)| *owner == name)
+                        .map(|(_, container)| container.clone())
+                        .collect();
+                    for container in containers {
+                        azurite_container(azurite, "DELETE", &container);
+                    }
+                    answer(200, &json!({}))
+                }
+                (Method::Post, ["listservicesas"]) => {
+                    if !state.storage.contains_key(&name) {
+                        return arm_error(404, "ResourceNotFound", "storage account not found");
+                    }
+                    let resource = request["canonicalizedResource"].as_str().unwrap_or_default();
+                    let container = resource.rsplit('/').next().unwrap_or_default();
+                    let permissions = request["signedPermission"].as_str().unwrap_or("r");
+                    let expiry = request["signedExpiry"].as_str().unwrap_or_default();
+                    if container.is_empty() || expiry.is_empty() {
+                        return arm_error(400, "InvalidValuesForRequestParameters", "canonicalizedResource and signedExpiry are required");
+                    }
+                    answer(200, &json!({ "serviceSasToken": service_sas(container, permissions, expiry) }))
+                }
+                (Method::Put, ["blobservices", "default", "containers", _]) => {
+                    record(state, method, &path);
+                    let container = segments[11].to_owned();
+                    azurite_container(azurite, "PUT", &container);
+                    state.containers.insert((name, container.clone()));
+                    answer(200, &json!({ "name": container, "properties": {} }))
+                }
+                (Method::Delete, ["blobservices", "default", "containers", _]) => {
+                    record(state, method, &path);
+                    let container = segments[11].to_owned();
+                    azurite_container(azurite, "DELETE", &container);
+                    state.containers.remove(&(name, container));
+                    answer(200, &json!({}))
+                }
+                _ => arm_error(404, "NotFound", "no such storage operation"),
+            }
+        }
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            group,
+            "providers",
+            "microsoft.web",
+            "serverfarms",
+            _,
+        ] => {
+            let name = segments[7].to_owned();
+            match method {
+                Method::Get => state.farms.get(&name).map_or_else(
+                    || arm_error(404, "ResourceNotFound", "plan not found"),
+                    |farm| answer(200, farm),
+                ),
+                Method::Put => {
+                    if !state.groups.contains_key(*group) {
+                        return arm_error(
+                            404,
+                            "ResourceGroupNotFound",
+                            "Resource group could not be found.",
+                        );
+                    }
+                    record(state, method, &path);
+                    let farm = json!({
+                        "id": path, "name": name, "group": group, "location": request["location"],
+                        "sku": request["sku"], "tags": request["tags"], "kind": request["kind"],
+                        "properties": request["properties"],
+                    });
+                    state.farms.insert(name, farm.clone());
+                    answer(200, &farm)
+                }
+                Method::Delete => {
+                    record(state, method, &path);
+                    state.farms.remove(&name);
+                    answer(200, &json!({}))
+                }
+                _ => arm_error(405, "MethodNotAllowed", "method not allowed"),
+            }
+        }
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            group,
+            "providers",
+            "microsoft.web",
+            "sites",
+            _,
+            rest @ ..,
+        ] => {
+            let app = segments[7].to_owned();
+            site_call(state, method, &path, &app, group, rest, &request, azurite)
+        }
+        _ => arm_error(404, "InvalidResourceType", &format!("no route for {path}")),
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one ARM route's inputs, passed through"
+)]
+fn site_call(
+    state: &mut State,
+    method: &Method,
+    path: &str,
+    app: &str,
+    group: &str,
+    rest: &[&str],
+    request: &Value,
+    azurite: &str,
+) -> Answer {
+    let not_found = || {
+        arm_error(
+            404,
+            "ResourceNotFound",
+            &format!(
+                "The Resource 'Microsoft.Web/sites/{app}' under resource group was not found."
+            ),
+        )
+    };
+    match (method, rest) {
+        (Method::Get, []) => state.sites.get(app).map_or_else(not_found, |site| answer(200, &site.json)),
+        (Method::Put, []) => {
+            if !state.groups.contains_key(group) {
+                return arm_error(404, "ResourceGroupNotFound", "Resource group could not be found.");
+            }
+            let farm_id = request["properties"]["serverFarmId"].as_str().unwrap_or_default();
+            let farm_name = farm_id.rsplit('/').next().unwrap_or_default();
+            let Some(farm) = state.farms.get(farm_name) else {
+                return arm_error(400, "BadRequest", "The server farm does not exist.");
+            };
+            let sku = match farm["sku"]["tier"].as_str().unwrap_or_default() {
+                "FlexConsumption" => "FlexConsumption",
+                "Dynamic" => "Dynamic",
+                "ElasticPremium" => "ElasticPremium",
+                other => other,
+            }
+            .to_owned();
+            record(state, method, path);
+            let settings = request["properties"]["siteConfig"]["appSettings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|pair| Some((pair["name"].as_str()?.to_owned(), pair["value"].as_str()?.to_owned())))
+                .collect();
+            let json = json!({
+                "id": path, "name": app, "location": request["location"], "kind": request["kind"],
+                "tags": request["tags"],
+                "properties": {
+                    "sku": sku, "state": "Running", "group": group, "serverFarmId": farm_id,
+                    "defaultHostName": format!("{app}.azurewebsites.net"),
+                    "lastModifiedTimeUtc": "2026-01-01T00:00:00Z",
+                    "siteConfig": request["properties"]["siteConfig"],
+                    "functionAppConfig": request["properties"]["functionAppConfig"],
+                },
+            });
+            state.sites.insert(app.to_owned(), Site { json: json.clone(), settings, ..Site::default() });
+            answer(200, &json)
+        }
+        (Method::Delete, []) => {
+            if state.sites.remove(app).is_none() {
+                return not_found();
+            }
+            record(state, method, path);
+            answer(200, &json!({}))
+        }
+        (Method::Post, ["config", "appsettings", "list"]) => state.sites.get(app).map_or_else(not_found, |site| {
+            answer(200, &json!({ "name": "appsettings", "properties": site.settings }))
+        }),
+        (Method::Put, ["config", "appsettings"]) => {
+            if std::mem::take(&mut state.fail_next_settings_write) {
+                return arm_error(400, "BadRequest", "The parameter properties has an invalid value.");
+            }
+            let Some(site) = state.sites.get_mut(app) else { return not_found() };
+            // The whole dictionary is replaced, as ARM's update-application-settings does.
+            let settings: BTreeMap<String, String> = request["properties"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_owned())))
+                .collect();
+            let package_moved = settings.get("WEBSITE_RUN_FROM_PACKAGE") != site.settings.get("WEBSITE_RUN_FROM_PACKAGE");
+            site.settings = settings;
+            // A settings change restarts the host; a Consumption app fetches its package.
+            if package_moved
+                && let Some(url) = site.settings.get("WEBSITE_RUN_FROM_PACKAGE").cloned()
+            {
+                load(site, http_get(&url, azurite));
+            }
+            let answer_body = json!({ "name": "appsettings", "properties": site.settings });
+            state.settings_puts += 1;
+            record(state, method, path);
+            answer(200, &answer_body)
+        }
+        (Method::Post, ["syncfunctiontriggers"]) => {
+            if !state.sites.contains_key(app) {
+                return not_found();
+            }
+            record(state, method, path);
+            Answer { status: 204, body: vec![], headers: vec![] }
+        }
+        (Method::Get, ["functions"]) => state.sites.get(app).map_or_else(not_found, |site| {
+            let value: Vec<Value> = site
+                .functions
+                .iter()
+                .map(|(name, trigger)| {
+                    let mut config = json!({ "bindings": [{ "type": trigger, "direction": "in" }] });
+                    if let Some(error) = &site.host_error {
+                        config["error"] = json!(error);
+                    }
+                    json!({
+                        "id": format!("{path}/{name}"),
+                        "name": format!("{app}/{name}"),
+                        "properties": {
+                            "name": name,
+                            "config": config,
+                            "invoke_url_template": (trigger == "httpTrigger").then(|| format!("https://{app}.azurewebsites.net/api/{name}")),
+                        },
+                    })
+                })
+                .collect();
+            answer(200, &json!({ "value": value }))
+        }),
+        _ => arm_error(404, "NotFound", &format!("no route for {path}")),
+    }
+}
+
+fn hmac_sha256(key: &[u8], message: &str) -> Vec<u8> {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(message.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+fn key() -> Vec<u8> {
+    STANDARD.decode(AZURITE_KEY).expect("the dev key is base64")
+}
+
+fn encode(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A container service SAS for Azurite's account (version 2020-12-06 string-to-sign).
+pub fn service_sas(container: &str, permissions: &str, expiry: &str) -> String {
+    let version = "2020-12-06";
+    let protocol = "https,http";
+    let string_to_sign = [
+        permissions,
+        "",
+        expiry,
+        &format!("/blob/{AZURITE_ACCOUNT}/{container}"),
+        "",
+        "",
+        protocol,
+        version,
+        "c",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+    ]
+    .join("\n");
+    let signature = STANDARD.encode(hmac_sha256(&key(), &string_to_sign));
+    format!(
+        "sv={version}&spr={}&se={}&sr=c&sp={permissions}&sig={}",
+        encode(protocol),
+        encode(expiry),
+        encode(&signature)
+    )
+}
+
+/// An account SAS over the blob service, for the fake's own container calls.
+fn account_sas() -> String {
+    let version = "2020-12-06";
+    let expiry = "2099-01-01T00:00:00Z";
+    let string_to_sign = [
+        AZURITE_ACCOUNT,
+        "rwdlac",
+        "b",
+        "sco",
+        "",
+        expiry,
+        "",
+        "",
+        version,
+        "",
+        "",
+    ]
+    .join("\n");
+    let signature = STANDARD.encode(hmac_sha256(&key(), &string_to_sign));
+    format!(
+        "sv={version}&ss=b&srt=sco&sp=rwdlac&se={}&sig={}",
+        encode(expiry),
+        encode(&signature)
+    )
+}
+
+fn azurite_container(azurite: &str, method: &str, container: &str) {
+    let url = format!(
+        "{azurite}/{AZURITE_ACCOUNT}/{container}?restype=container&{}",
+        account_sas()
+    );
+    let (status, _) = exchange(method, &url);
+    assert!(
+        matches!(status, 200 | 201 | 202 | 404 | 409),
+        "Azurite answered {status} to {method} container {container}"
+    );
+}
+
+fn list_blobs(azurite: &str, container: &str) -> Vec<(String, String)> {
+    let url = format!(
+        "{azurite}/{AZURITE_ACCOUNT}/{container}?restype=container&comp=list&{}",
+        account_sas()
+    );
+    let (status, body) = exchange("GET", &url);
+    if status != 200 {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&body);
+    text.split("<Blob>")
+        .skip(1)
+        .filter_map(|blob| {
+            Some((
+                between(blob, "<Name>", "</Name>")?,
+                between(blob, "<Etag>", "</Etag>")?,
+            ))
+        })
+        .collect()
+}
+
+fn between(text: &str, start: &str, end: &str) -> Option<String> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(text[from..to].to_owned())
+}
+
+/// GET of a URL on Azurite (a run-from-package SAS URL): the bytes on 200.
+fn http_get(url: &str, azurite: &str) -> Option<Vec<u8>> {
+    if !url.starts_with(azurite) {
+        return None;
+    }
+    let (status, body) = exchange("GET", url);
+    (status == 200).then_some(body)
+}
+
+/// One raw HTTP/1.1 exchange with Azurite.
+fn exchange(method: &str, url: &str) -> (u16, Vec<u8>) {
+    let rest = url.trim_start_matches("http://");
+    let (address, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut stream = TcpStream::connect(address)
+        .unwrap_or_else(|error| panic!("Azurite is not reachable at {address} ({error})"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("socket timeout");
+    write!(
+        stream,
+        "{method} /{path} HTTP/1.1\r\nHost: {address}\r\nx-ms-version: 2021-08-06\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request written to Azurite");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .expect("response read from Azurite");
+    let split = response
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or(response.len());
+    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    let body = response.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(&body)
+    } else {
+        body
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = body.windows(2).position(|window| window == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&body[..line_end]).trim(), 16)
+            .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        let start = line_end + 2;
+        out.extend_from_slice(body.get(start..start + size).unwrap_or_default());
+        body = body.get(start + size + 2..).unwrap_or_default();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_function_app_declares_four_functions_with_their_triggers() {
+        let source = "@app.route(route=\"hello\")\ndef hello_function(req):\n    pass\n\
+                      @app.function_name(name=\"renamed\")\n@app.timer_trigger(schedule=\"0 */5 * * * *\", arg_name=\"t\")\ndef timer(t):\n    pass\n\
+                      def helper():\n    pass\n";
+        assert_eq!(
+            declared_functions(source),
+            [
+                ("hello_function".to_owned(), "httpTrigger".to_owned()),
+                ("renamed".to_owned(), "timerTrigger".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn zip_entries_are_read_back() {
+        let zip = crate::zip::write_zip(&[
+            crate::zip::ZipEntry::file("host.json", "{}"),
+            crate::zip::ZipEntry::file("function_app.py", "print(1)\n"),
+        ]);
+        assert_eq!(
+            zip_entry(&zip, "function_app.py").as_deref(),
+            Some(&b"print(1)\n"[..])
+        );
+        assert_eq!(zip_entry(&zip, "missing.py"), None);
+    }
+}
