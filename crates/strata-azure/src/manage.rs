@@ -57,15 +57,11 @@ pub async fn info(
             .collect();
         let url = function["properties"]["invoke_url_template"]
             .as_str()
-            .map(|url| format!(", url {url}"))
-            .unwrap_or_default();
+            .map(str::to_owned);
         report.functions.push(FunctionInfo {
             deployed_name: name,
             id: function["id"].as_str().unwrap_or_default().to_owned(),
-            runtime: Some(format!(
-                "python ({plan_word}, {app_state}; trigger {}{url})",
-                triggers.join(", ")
-            )),
+            runtime: Some(format!("python ({plan_word})")),
             handler: None,
             code_sha256: package.clone(),
             last_modified: site["properties"]["lastModifiedTimeUtc"]
@@ -77,6 +73,9 @@ pub async fn info(
                 release: short(sha),
             }),
             layers: Vec::new(),
+            state: Some(app_state.to_owned()),
+            url,
+            trigger: (!triggers.is_empty()).then(|| triggers.join(", ")),
         });
     }
     Ok(report)

@@ -285,8 +285,12 @@ fn azure_seed_app_deploys_changes_only_what_changed_rolls_back_and_is_removed() 
         .find(|function| function["deployed_name"] == "hello_function")
         .unwrap();
     assert_eq!(hello["code_sha256"], second_package.as_str(), "{info:#}");
+    assert_eq!(hello["trigger"], "httpTrigger", "{info:#}");
     assert!(
-        hello["runtime"].as_str().unwrap().contains("httpTrigger"),
+        hello["url"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/api/hello"),
         "{info:#}"
     );
     let (code, text, _) = project.run(&["info", "--stage", "prod"]);
