@@ -1,5 +1,6 @@
 //! `strata plan`, `deploy`, `info`, `rollback` and `remove` for GCP end to end: the real
-//! binary on the seed's `main.py` (copied into `tests/fixtures/gcp-seed`), against
+//! binary on the seed's `main.py` and its `requirements.txt` (as `examples/three-clouds/gcp`
+//! holds them), against
 //! fake-gcs-server (through the recording proxy of strata-tests) and the Cloud Functions v2
 //! contract fake, reached through `STORAGE_EMULATOR_HOST` and
 //! `CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDFUNCTIONS` as a user would point gcloud tools at
@@ -35,7 +36,7 @@ struct GcpProject {
 
 fn seed(file: &str) -> String {
     let path = crate::support::workspace()
-        .join("crates/strata/tests/fixtures/gcp-seed")
+        .join("examples/three-clouds/gcp")
         .join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
