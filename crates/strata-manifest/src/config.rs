@@ -8,6 +8,9 @@ use std::str::FromStr;
 use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
 
+use crate::aws_events::AwsTrigger;
+use crate::resources::CfnResources;
+
 pub use strata_provider::{Architecture, Cloud};
 
 /// Which file format the manifest was read as.
@@ -386,6 +389,8 @@ pub struct FunctionConfig {
     /// Per-cloud effective values (one entry per target).
     pub clouds: BTreeMap<Cloud, FunctionTarget>,
     pub events: Vec<serde_json::Value>,
+    /// The AWS triggers read from `events:` (only for a function that targets AWS).
+    pub aws_triggers: Vec<AwsTrigger>,
     pub tags: IndexMap<String, String>,
     pub role: Option<String>,
     pub source: SourceLocation,
@@ -413,6 +418,8 @@ pub struct ResolvedConfig {
     pub custom: serde_json::Value,
     pub plugins: Vec<String>,
     pub unmanaged: Vec<Unmanaged>,
+    /// `resources:`: the CloudFormation stack of the service and stage.
+    pub resources: Option<CfnResources>,
     /// Values that came from SSM SecureStrings (`${ssm:…}`): mask them wherever the
     /// manifest or a value from it is shown.
     pub secure_values: Vec<String>,

@@ -169,6 +169,25 @@ impl Report {
         self.push(Severity::Warning, pos, key_path, message, hint);
     }
 
+    /// An error at a location already rendered (a value read in an earlier pass).
+    pub(crate) fn error_at(
+        &mut self,
+        source: &crate::config::SourceLocation,
+        key_path: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            file: source.file.clone(),
+            line: source.line,
+            column: source.column,
+            key_path: key_path.to_owned(),
+            message: message.into(),
+            hint,
+        });
+    }
+
     pub(crate) fn has_errors(&self) -> bool {
         self.diagnostics
             .iter()

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+use crate::aws_events;
 use crate::clouds::{self, RuntimeStatus};
 use crate::config::{
     Architecture, AwsConfig, AzureConfig, AzurePlan, Cloud, FunctionConfig, FunctionTarget,
@@ -15,6 +16,7 @@ use crate::config::{
 };
 use crate::diagnostic::Report;
 use crate::python_source;
+use crate::resources::{self, CfnResources};
 use crate::schema::did_you_mean;
 use crate::yaml::{Node, Pos, Value};
 
@@ -38,6 +40,7 @@ pub(crate) struct Extracted {
     pub(crate) custom: serde_json::Value,
     pub(crate) plugins: Vec<String>,
     pub(crate) unmanaged: Vec<Unmanaged>,
+    pub(crate) resources: Option<CfnResources>,
 }
 
 pub(crate) struct Extractor<'a> {
@@ -198,6 +201,12 @@ impl<'a> Extractor<'a> {
                     );
                     config.secret_environment =
                         self.function_secrets(&config, function, &service_secrets);
+                    if config.targets.contains(&Cloud::Aws)
+                        && let Some(events) = function.get("events")
+                    {
+                        let base = format!("functions.{}.events", key.name);
+                        config.aws_triggers = aws_events::parse_events(self.report, events, &base);
+                    }
                     functions.insert(key.name.clone(), config);
                 }
             }
@@ -212,6 +221,11 @@ impl<'a> Extractor<'a> {
             );
         }
         self.check_layer_refs(&functions, &layers, &python_requirements);
+        aws_events::check_routes(self.report, &functions);
+        let resources = root
+            .get("resources")
+            .and_then(|node| resources::read(node, self.location(node.pos)));
+        self.check_references(&functions, &layers, resources.as_ref());
         for secret in &service_secrets {
             if !functions
                 .values()
@@ -262,6 +276,76 @@ impl<'a> Extractor<'a> {
                 .map_or_else(|| serde_json::json!({}), Node::to_json),
             plugins,
             unmanaged,
+            resources,
+        }
+    }
+
+    /// Every `Ref` / `Fn::GetAtt` / `Fn::Sub` in `resources:`, the AWS functions' events and
+    /// the IAM statements (environment values refuse references on their own, for now) must name a resource, parameter or id that will
+    /// exist when the stack is deployed.
+    fn check_references(
+        &mut self,
+        functions: &IndexMap<String, FunctionConfig>,
+        layers: &IndexMap<String, LayerConfig>,
+        resources: Option<&CfnResources>,
+    ) {
+        let root = self.root;
+        let mut generated = aws_events::generated_logical_ids(
+            functions
+                .iter()
+                .map(|(name, f)| (name.as_str(), f.aws_triggers.as_slice())),
+        );
+        for name in layers.keys() {
+            generated.insert(format!("{}LambdaLayer", layer_logical_id(name)), "a layer");
+        }
+        generated.insert(REQUIREMENTS_LAYER_REF.to_owned(), "the requirements layer");
+        let section = root.get("resources");
+        let parameters = section
+            .and_then(|s| s.get("Parameters"))
+            .map(|p| p.entries().iter().map(|(k, _)| k.name.clone()).collect())
+            .unwrap_or_default();
+        let names = resources::Names {
+            resources,
+            parameters,
+            generated,
+        };
+        if let Some(section) = section {
+            for key in ["Resources", "Outputs", "Conditions"] {
+                if let Some(node) = section.get(key) {
+                    resources::check_references(
+                        self.report,
+                        &names,
+                        node,
+                        &format!("resources.{key}"),
+                    );
+                }
+            }
+        }
+        let provider = root.get("provider");
+        let mut checked: Vec<(&Node, String)> = Vec::new();
+        if let Some(statements) = provider.and_then(|p| p.get("iamRoleStatements")) {
+            checked.push((statements, "provider.iamRoleStatements".to_owned()));
+        }
+        if let Some(statements) = provider
+            .and_then(|p| p.get("iam"))
+            .and_then(|i| i.get("role"))
+            .and_then(|r| r.get("statements"))
+        {
+            checked.push((statements, "provider.iam.role.statements".to_owned()));
+        }
+        for (name, function) in functions {
+            if !function.targets.contains(&Cloud::Aws) {
+                continue;
+            }
+            let Some(node) = root.get("functions").and_then(|f| f.get(name)) else {
+                continue;
+            };
+            if let Some(events) = node.get("events") {
+                checked.push((events, format!("functions.{name}.events")));
+            }
+        }
+        for (node, path) in checked {
+            resources::check_references(self.report, &names, node, &path);
         }
     }
 
@@ -573,6 +657,7 @@ impl<'a> Extractor<'a> {
             package: package_config(node.get("package")),
             deployed_names,
             clouds: clouds_map,
+            aws_triggers: Vec::new(),
             events: node
                 .get("events")
                 .map(|events| match events.to_json() {

@@ -14,12 +14,14 @@
 //! Main types: [`LoadOptions`] → [`load`] → [`Loaded`] ([`ResolvedConfig`] + warnings) or
 //! [`ManifestError`]. [`init_files`] gives the starter project files of `strata init`.
 
+mod aws_events;
 mod cloud;
 mod clouds;
 mod config;
 mod diagnostic;
 mod extract;
 mod python_source;
+mod resources;
 mod schema;
 mod templates;
 mod variables;
@@ -28,6 +30,11 @@ mod yaml;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+pub use aws_events::{
+    AwsEvent, AwsTrigger, CfnRef, Cors, HttpMethod, HttpRoute, MANAGED_AWS_EVENTS, QueueSource,
+    RestRoute, S3Trigger, Schedule, SnsSubscription, SnsTopic, StreamKind, StreamSource,
+    check_rest_path, check_schedule, normalize_logical_id,
+};
 pub use cloud::{CloudAccess, CloudError, CloudRequest, CloudSource, CloudValue, CloudVariables};
 pub use config::{
     Architecture, AwsConfig, AzureConfig, AzurePlan, Cloud, FunctionConfig, FunctionTarget,
@@ -36,6 +43,7 @@ pub use config::{
     UnmanagedKind, resource_name,
 };
 pub use diagnostic::{Diagnostic, ManifestError, Severity};
+pub use resources::CfnResources;
 pub use schema::json_schema;
 pub use templates::init_files;
 pub use yaml::{to_yaml, yaml_to_json};
@@ -315,6 +323,7 @@ fn run_passes(
         custom: extracted.custom,
         plugins: extracted.plugins,
         unmanaged: extracted.unmanaged,
+        resources: extracted.resources,
         secure_values,
     };
     Ok(Pass { report, config })

@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use strata_manifest::{Cloud, LoadOptions, ManifestError, ManifestKind, Severity, load};
+use strata_manifest::{
+    AwsEvent, CfnRef, Cloud, HttpMethod, LoadOptions, ManifestError, ManifestKind, S3Trigger,
+    Severity, load,
+};
 
 fn seed_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed")
@@ -53,6 +56,36 @@ fn serverless_yml_resolves_for_dev_and_prod() {
             format!("python-app-{stage}-hello")
         );
         assert_eq!(hello.events.len(), 2);
+        let routes: Vec<_> = hello
+            .aws_triggers
+            .iter()
+            .map(|t| match &t.event {
+                AwsEvent::Http(route) => (route.method, route.path.as_str(), route.cors.is_some()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                (HttpMethod::Get, "hello", false),
+                (HttpMethod::Post, "hello", false)
+            ]
+        );
+        let [s3] = config.functions["processS3"].aws_triggers.as_slice() else {
+            panic!()
+        };
+        assert_eq!(
+            s3.event,
+            AwsEvent::S3(S3Trigger {
+                bucket: "my-bucket".to_owned(),
+                event: "s3:ObjectCreated:*".to_owned(),
+                prefix: None,
+                suffix: None,
+                existing: false,
+            })
+        );
+        assert_eq!((s3.source.line, s3.source.column), (35, 9));
+        assert!(config.resources.is_none());
         assert_eq!(config.functions["processS3"].handler, "handler.s3_handler");
         assert_eq!(
             config.functions["processS3"].deployed_names[&Cloud::Aws],
@@ -207,6 +240,40 @@ fn serverless_framework_yml_values_match_serverless() {
         );
         assert_eq!(config.aws.as_ref().unwrap().iam_statements.len(), 2);
         assert!(config.aws.as_ref().unwrap().version_functions);
+        // The triggers as `serverless deploy` would create them: a proxy route with CORS,
+        // and the queue from `resources:` by reference.
+        let [api_trigger] = api.aws_triggers.as_slice() else {
+            panic!("{:?}", api.aws_triggers)
+        };
+        let AwsEvent::Http(route) = &api_trigger.event else {
+            panic!("{api_trigger:?}")
+        };
+        assert_eq!(
+            (route.path.as_str(), route.method),
+            ("{proxy+}", HttpMethod::Any)
+        );
+        assert_eq!(route.cors.as_ref().unwrap().origins, ["*"]);
+        let [worker_trigger] = config.functions["worker"].aws_triggers.as_slice() else {
+            panic!()
+        };
+        let AwsEvent::Sqs(queue) = &worker_trigger.event else {
+            panic!("{worker_trigger:?}")
+        };
+        assert_eq!(
+            queue.arn,
+            CfnRef::GetAtt {
+                resource: "WorkerQueue".to_owned(),
+                attribute: "Arn".to_owned()
+            }
+        );
+        assert_eq!(queue.batch_size, 10);
+        assert!(queue.enabled);
+        let resources = config.resources.as_ref().unwrap();
+        assert_eq!(resources.resources["WorkerQueue"], "AWS::SQS::Queue");
+        assert_eq!(
+            resources.template["Resources"]["WorkerQueue"]["Properties"]["QueueName"],
+            format!("{stage}-worker-queue")
+        );
         assert!(config.python_requirements.zip);
         assert_eq!(
             config.plugins,
