@@ -253,7 +253,8 @@ impl Reporter for DeployProgress {
         tracing::debug!("{deployed_name}: {step}, still in progress (poll {poll})");
         self.set_message(
             deployed_name,
-            format!("waiting for Lambda to finish the update (poll {poll})"),
+            // One reporter serves every cloud, so the text names the step, not the cloud.
+            format!("{step}: still in progress, waiting (poll {poll})"),
         );
     }
 
