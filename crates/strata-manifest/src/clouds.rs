@@ -186,6 +186,32 @@ pub(crate) fn gcp_default_name(name: &str) -> String {
         .collect()
 }
 
+/// The kinds of function event (an entry's first key, or the entry itself when it is a bare
+/// string such as `- http`) whose trigger each cloud's backend creates. Everything else under
+/// `events` is kept and warned about. One row per cloud, so a backend that starts managing a
+/// kind is one edit here (and in its CLI adapter, which maps the event).
+const MANAGED_EVENTS: [(Cloud, &[&str]); 3] = [
+    // Lambda event sources and API Gateway routes are not created yet.
+    (Cloud::Aws, &[]),
+    (Cloud::Azure, &[]),
+    // HTTP is a 2nd gen function's default; Pub/Sub and Cloud Storage are Eventarc triggers
+    // on the function; `event: {eventType, resource}` is the Serverless spelling of both.
+    (Cloud::Gcp, &["http", "pubsub", "topic", "bucket", "event"]),
+];
+
+/// The event kinds `cloud`'s backend creates.
+pub(crate) fn managed_events(cloud: Cloud) -> &'static [&'static str] {
+    MANAGED_EVENTS
+        .iter()
+        .find(|(row, _)| *row == cloud)
+        .map_or(&[], |(_, kinds)| kinds)
+}
+
+/// Whether `cloud`'s backend creates the trigger of an event of `kind`.
+pub(crate) fn manages_event(cloud: Cloud, kind: &str) -> bool {
+    managed_events(cloud).contains(&kind)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

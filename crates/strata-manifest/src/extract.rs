@@ -124,6 +124,10 @@ impl<'a> Extractor<'a> {
         };
 
         let plugins = plugin_names(root.get("plugins"));
+        // Whether an event is managed depends on its function's targets, known only below.
+        let (events, unmanaged): (Vec<_>, Vec<_>) = unmanaged
+            .into_iter()
+            .partition(|(kind, ..)| *kind == UnmanagedKind::Event);
         let mut unmanaged = self.unmanaged_entries(unmanaged);
         for (plugin, pos, path) in plugin_entries(root.get("plugins")) {
             if plugin != REQUIREMENTS_PLUGIN {
@@ -220,6 +224,7 @@ impl<'a> Extractor<'a> {
                 Some("give the Python functions a python3.x runtime (in `provider.runtime` or the function's own `runtime`)".to_owned()),
             );
         }
+        unmanaged.extend(self.unmanaged_events(events, &functions));
         self.check_layer_refs(&functions, &layers, &python_requirements);
         aws_events::check_routes(self.report, &functions);
         let resources = root
@@ -415,6 +420,86 @@ impl<'a> Extractor<'a> {
             .iter()
             .chain(&own)
             .map(|secret| secret.name.clone())
+            .collect()
+    }
+
+    /// The function events no targeted cloud's backend creates a trigger for, each warned
+    /// about once. An event every target manages (an HTTP or Pub/Sub trigger of a GCP-only
+    /// function) is neither warned about nor listed as left alone.
+    fn unmanaged_events(
+        &mut self,
+        found: Vec<(UnmanagedKind, String, Pos, String)>,
+        functions: &IndexMap<String, FunctionConfig>,
+    ) -> Vec<Unmanaged> {
+        found
+            .into_iter()
+            .filter_map(|(kind, key_path, pos, description)| {
+                let (targets, event_kind) = event_owner(functions, &key_path)
+                    .map(|(function, event)| (function.targets.clone(), event_kind(event)))
+                    .unwrap_or_default();
+                let (managing, not_managing): (Vec<Cloud>, Vec<Cloud>) = targets
+                    .iter()
+                    .partition(|cloud| clouds::manages_event(**cloud, &event_kind));
+                if !targets.is_empty() && not_managing.is_empty() {
+                    return None;
+                }
+                let names = |clouds: &[Cloud]| {
+                    clouds
+                        .iter()
+                        .map(|cloud| cloud.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let no_target_manages_events = not_managing
+                    .iter()
+                    .all(|cloud| clouds::managed_events(*cloud).is_empty());
+                let (message, hint) = if managing.is_empty() && no_target_manages_events {
+                    (
+                        format!("{description} is kept, but strata does not create triggers yet"),
+                        "create the trigger with your existing tooling; the function itself is deployed".to_owned(),
+                    )
+                } else {
+                    let managed_elsewhere = if managing.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (strata creates it on {})", names(&managing))
+                    };
+                    let kinds = not_managing
+                        .iter()
+                        .filter(|cloud| !clouds::managed_events(**cloud).is_empty())
+                        .map(|cloud| {
+                            format!(
+                                "{}: {}",
+                                cloud.as_str(),
+                                clouds::managed_events(*cloud).join(", ")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    let known = if kinds.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (strata creates {kinds})")
+                    };
+                    (
+                        format!(
+                            "{description} is kept, but not managed on {}{managed_elsewhere}",
+                            names(&not_managing)
+                        ),
+                        format!(
+                            "create that trigger on {} with your existing tooling{known}; the function itself is deployed",
+                            names(&not_managing)
+                        ),
+                    )
+                };
+                self.report.warning(pos, &key_path, message, Some(hint));
+                Some(Unmanaged {
+                    key_path,
+                    kind,
+                    description,
+                    source: self.location(pos),
+                })
+            })
             .collect()
     }
 
@@ -1665,6 +1750,31 @@ fn package_config(node: Option<&Node>) -> PackageConfig {
         patterns,
         individually: bool_at(Some(node), "individually").unwrap_or(false),
         artifact: str_at(node, "artifact").map(str::to_owned),
+    }
+}
+
+/// The function and event a `functions.<name>.events[<index>]` key path points at.
+fn event_owner<'f>(
+    functions: &'f IndexMap<String, FunctionConfig>,
+    key_path: &str,
+) -> Option<(&'f FunctionConfig, &'f serde_json::Value)> {
+    functions.values().find_map(|function| {
+        let index: usize = key_path
+            .strip_prefix(&format!("functions.{}.events[", function.name))?
+            .strip_suffix(']')?
+            .parse()
+            .ok()?;
+        Some((function, function.events.get(index)?))
+    })
+}
+
+/// What kind of event an `events` entry is: its first key (`pubsub: topic`), or the entry
+/// itself when it is a bare string (`- http`).
+fn event_kind(event: &serde_json::Value) -> String {
+    match event {
+        serde_json::Value::String(kind) => kind.clone(),
+        serde_json::Value::Object(entries) => entries.keys().next().cloned().unwrap_or_default(),
+        _ => String::new(),
     }
 }
 

@@ -151,3 +151,75 @@ fn secret_environment_of_the_wrong_shape_is_an_error_with_its_location() {
       hint: write the name as it is under `environment:`: letters, digits and `_`, not starting with a digit
     ");
 }
+
+/// Events on GCP-targeted functions that the GCP backend creates (HTTP, Pub/Sub, Cloud
+/// Storage, `event:`) are not warned about; what a target does not manage is, once per event,
+/// naming the cloud; AWS-only functions keep the warning they always had.
+#[test]
+fn event_warnings_depend_on_the_targets_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    fs_err::write(
+        dir.path().join("main.py"),
+        "def web(request): ...\ndef topic(event): ...\ndef upload(event): ...\n\
+         def legacy(event): ...\ndef both(event): ...\ndef lambda_only(event, context): ...\n",
+    )
+    .unwrap();
+    fs_err::write(
+        dir.path().join("strata.yml"),
+        "service: events\n\
+         runtime: python3.12\n\
+         aws:\n  region: us-east-1\n\
+         gcp:\n  project: events-demo\n  region: europe-west1\n\
+         functions:\n\
+        \x20 web:\n    handler: main.web\n    targets: [gcp]\n    events:\n      - http: web\n\
+        \x20 topic:\n    handler: main.topic\n    targets: [gcp]\n    events:\n      - pubsub: orders\n\
+        \x20 upload:\n    handler: main.upload\n    targets: [gcp]\n    events:\n      - bucket: uploads\n\
+        \x20 legacy:\n    handler: main.legacy\n    targets: [gcp]\n    events:\n      - event:\n          eventType: google.storage.object.finalize\n          resource: projects/_/buckets/uploads\n      - sqs: arn:aws:sqs:us-east-1:1:q\n\
+        \x20 both:\n    handler: main.both\n    targets: [aws, gcp]\n    events:\n      - pubsub: orders\n\
+        \x20 lambda_only:\n    handler: main.lambda_only\n    targets: [aws]\n    events:\n      - http: GET /\n",
+    )
+    .unwrap();
+    let loaded = load(&options(dir.path(), "strata.yml", Some("prod"))).unwrap();
+    let events: Vec<&Diagnostic> = loaded
+        .warnings
+        .iter()
+        .filter(|warning| warning.key_path.contains(".events["))
+        .collect();
+    let paths: Vec<&str> = events.iter().map(|w| w.key_path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "functions.legacy.events[1]",
+            "functions.both.events[0]",
+            "functions.lambda_only.events[0]"
+        ],
+        "{}",
+        render(&loaded.warnings)
+    );
+    let sqs = events[0].to_string();
+    assert!(
+        sqs.contains("`sqs` event is kept, but not managed on gcp"),
+        "{sqs}"
+    );
+    assert!(sqs.contains("strata.yml:"), "{sqs}");
+    let hint = events[0].hint.as_deref().unwrap();
+    assert!(
+        hint.contains("gcp: http, pubsub, topic, bucket, event"),
+        "{hint}"
+    );
+    let both = events[1].to_string();
+    assert!(
+        both.contains("not managed on aws (strata creates it on gcp)"),
+        "{both}"
+    );
+    let aws = events[2].to_string();
+    assert!(aws.contains("strata does not create triggers yet"), "{aws}");
+    // What is left alone is listed once per event for the deploy reports; managed events are not.
+    let unmanaged: Vec<&str> = loaded
+        .config
+        .unmanaged
+        .iter()
+        .map(|item| item.key_path.as_str())
+        .collect();
+    assert_eq!(unmanaged, paths);
+}
