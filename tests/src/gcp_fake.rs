@@ -20,6 +20,9 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use tiny_http::{Header, Response, Server};
 
+use crate::gcp_auth::Authority;
+pub use crate::gcp_auth::{ServiceAccountKey, TOKEN_CANARY};
+
 /// What the signature of every upload URL the fake hands out is: tests look for it in
 /// strata's output, where it must never appear.
 pub const SIGNATURE_CANARY: &str = "f4k3519n4tur3c4n4ry";
@@ -69,6 +72,9 @@ struct State {
     throttle_next: u32,
     revisions: u32,
     uploads: u32,
+    /// With credentials required, who may call and the tokens issued; `None` accepts any
+    /// caller (the anonymous credentials strata uses for a plain-HTTP endpoint).
+    authority: Option<Authority>,
 }
 
 /// The fake server; it stops with the test process.
@@ -93,18 +99,26 @@ impl FunctionsFake {
                 let _ = request.as_reader().read_to_end(&mut body);
                 let method = request.method().as_str().to_owned();
                 let url = request.url().to_owned();
+                let authorization = request
+                    .headers()
+                    .iter()
+                    .find(|header| header.field.equiv("Authorization"))
+                    .map(|header| header.value.as_str().to_owned());
                 let (status, answer) = {
                     let mut state = thread_state
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    handle(
-                        &mut state,
-                        &method,
-                        &url,
-                        &body,
-                        &upload_base,
-                        &upload_bucket,
-                    )
+                    authenticate(&mut state, &method, &url, &body, authorization.as_deref())
+                        .unwrap_or_else(|| {
+                            handle(
+                                &mut state,
+                                &method,
+                                &url,
+                                &body,
+                                &upload_base,
+                                &upload_bucket,
+                            )
+                        })
                 };
                 let response = Response::from_string(answer.to_string())
                     .with_status_code(status)
@@ -203,10 +217,80 @@ impl FunctionsFake {
         );
     }
 
+    /// From now on every API call needs a bearer token of an identity registered below (the
+    /// token services answer on this server's plain URL).
+    pub fn require_credentials(&self) {
+        self.lock().authority.get_or_insert_with(Authority::default);
+    }
+
+    fn authority(&self) -> MutexGuard<'_, State> {
+        let mut state = self.lock();
+        state.authority.get_or_insert_with(Authority::default);
+        state
+    }
+
+    /// Accepts self-signed JWTs of `key` (a `service_account` key file).
+    pub fn accept_service_account(&self, key: &ServiceAccountKey) {
+        if let Some(authority) = self.authority().authority.as_mut() {
+            authority.add_service_account(&key.email, key.public_key_der.clone());
+        }
+    }
+
+    /// Issues access tokens at `<url>/token` for `refresh_token` (an `authorized_user` file).
+    pub fn accept_user(&self, client_id: &str, client_secret: &str, refresh_token: &str) {
+        if let Some(authority) = self.authority().authority.as_mut() {
+            authority.add_user(client_id, client_secret, refresh_token);
+        }
+    }
+
+    /// Exchanges `subject_token` for `audience` at `<url>/v1/token` (workload identity
+    /// federation); impersonation answers at
+    /// `<url>/v1/projects/-/serviceAccounts/<email>:generateAccessToken`.
+    pub fn accept_federation(&self, audience: &str, subject_token: &str) {
+        if let Some(authority) = self.authority().authority.as_mut() {
+            authority.add_federation(audience, subject_token);
+        }
+    }
+
+    /// The identity behind each API call so far (`serviceAccount:<email>`, `user:<client id>`,
+    /// `principal:<audience>`).
+    pub fn callers(&self) -> Vec<String> {
+        self.lock()
+            .authority
+            .as_ref()
+            .map(|authority| authority.callers.clone())
+            .unwrap_or_default()
+    }
+
+    /// API calls refused for want of a valid bearer token.
+    pub fn refused(&self) -> usize {
+        self.lock()
+            .authority
+            .as_ref()
+            .map_or(0, |authority| authority.refused)
+    }
+
     /// The next `count` requests answer 429.
     pub fn throttle(&self, count: u32) {
         self.lock().throttle_next = count;
     }
+}
+
+/// The token services, and the bearer check in front of the API: `Some` answers the request,
+/// `None` lets the API handle it.
+fn authenticate(
+    state: &mut State,
+    method: &str,
+    url: &str,
+    body: &[u8],
+    authorization: Option<&str>,
+) -> Option<(u16, Value)> {
+    let authority = state.authority.as_mut()?;
+    let path = url.split('?').next().unwrap_or_default();
+    if let Some(answer) = authority.token_service(method, path, body, authorization) {
+        return Some(answer);
+    }
+    authority.check(authorization).err()
 }
 
 fn error(status: u16, code: &str, message: &str) -> (u16, Value) {

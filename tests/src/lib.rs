@@ -13,6 +13,7 @@
 
 pub mod azure_fake;
 pub mod conformance;
+mod gcp_auth;
 pub mod gcp_fake;
 pub mod gcs;
 pub mod index;

@@ -121,6 +121,12 @@ pub struct TlsFront {
 impl TlsFront {
     /// Starts a front on a free 127.0.0.1 port that forwards to `index`, with a fresh CA.
     pub fn new(index: &LocalIndex) -> io::Result<Self> {
+        Self::forwarding_to(index.port())
+    }
+
+    /// Starts a front on a free 127.0.0.1 port that forwards to any plain HTTP server on
+    /// `backend_port` of 127.0.0.1 (a contract fake that must be reached over HTTPS).
+    pub fn forwarding_to(backend_port: u16) -> io::Result<Self> {
         let certificates = Certificates::generate().map_err(io::Error::other)?;
         let config = Arc::new(certificates.server_config()?);
         let ca_pem = pem(&certificates.ca_der);
@@ -130,7 +136,6 @@ impl TlsFront {
 
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
-        let backend_port = index.port();
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let acceptor = {
@@ -165,6 +170,11 @@ impl TlsFront {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `https://127.0.0.1:<port>`, for a front that is not an index's.
+    pub fn origin(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     /// `https://127.0.0.1:<port>/simple/`.

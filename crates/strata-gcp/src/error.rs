@@ -72,7 +72,13 @@ impl From<google_cloud_gax::error::Error> for CallError {
     fn from(error: google_cloud_gax::error::Error) -> Self {
         let status = error.http_status_code();
         if let Some(rpc) = error.status() {
-            return Self::new(status, Some(rpc.code.name()), rpc.message.clone());
+            // Credentials were found but Google refused them (a revoked key, a token of
+            // the wrong identity): the error then names where they came from.
+            let refused = rpc.code == google_cloud_gax::error::rpc::Code::Unauthenticated;
+            return Self {
+                authentication: refused,
+                ..Self::new(status, Some(rpc.code.name()), rpc.message.clone())
+            };
         }
         let message = error_chain(&error);
         if error.is_authentication() {

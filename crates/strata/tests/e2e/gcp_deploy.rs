@@ -10,7 +10,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
-use strata_tests::gcp_fake::{FunctionsFake, Mutation, SIGNATURE_CANARY};
+use strata_tests::TlsFront;
+use strata_tests::gcp_fake::{
+    FunctionsFake, Mutation, SIGNATURE_CANARY, ServiceAccountKey, TOKEN_CANARY,
+};
 use strata_tests::gcs::{self, GcsProxy};
 
 use crate::support::cloud_section;
@@ -26,7 +29,7 @@ struct Output {
 
 struct GcpProject {
     dir: tempfile::TempDir,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
     service: String,
     bucket: Option<String>,
     proxy: GcsProxy,
@@ -78,7 +81,7 @@ impl GcpProject {
         }
         let project = Self {
             dir: tempfile::tempdir().unwrap(),
-            _home: home,
+            home,
             service,
             bucket,
             proxy,
@@ -139,8 +142,50 @@ impl GcpProject {
                 !text.contains(SIGNATURE_CANARY),
                 "a signed URL reached the output:\n{text}"
             );
+            assert!(
+                !text.contains(TOKEN_CANARY),
+                "an access token reached the output:\n{text}"
+            );
         }
         output
+    }
+
+    /// Puts the Cloud Functions fake behind HTTPS (a plain-HTTP endpoint gets anonymous
+    /// credentials) with a CA only `SSL_CERT_FILE` names, and makes it require a bearer token
+    /// on every call. Returns the front, which must outlive the test's commands.
+    fn require_credentials(&mut self) -> TlsFront {
+        let port: u16 = self
+            .fake
+            .url()
+            .rsplit(':')
+            .next()
+            .and_then(|port| port.parse().ok())
+            .expect("the fake's port");
+        let front = TlsFront::forwarding_to(port).expect("HTTPS front");
+        self.fake.require_credentials();
+        self.env
+            .retain(|(key, _)| key != "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDFUNCTIONS");
+        self.env.extend([
+            (
+                "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDFUNCTIONS".to_owned(),
+                format!("{}/", front.origin()),
+            ),
+            (
+                "SSL_CERT_FILE".to_owned(),
+                front.ca_file().display().to_string(),
+            ),
+        ]);
+        front
+    }
+
+    /// Writes `contents` as JSON to `relative` and returns its absolute path.
+    fn write_json(&self, relative: &str, contents: &Value) -> String {
+        let path = self.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, contents.to_string()).unwrap();
+        path.display().to_string()
     }
 
     /// A command with `--output-format json` that must succeed; its GCP section.
@@ -413,4 +458,144 @@ fn gcp_without_credentials_names_each_source_tried() {
         "{}",
         output.stderr
     );
+}
+
+/// A deploy whose every Cloud Functions call carried a token of `identity`, with nothing
+/// refused; no secret of the credential file in the output.
+fn assert_deployed_as(project: &GcpProject, identity: &str, secrets: &[&str]) {
+    let (callers_before, refused_before) = (project.fake.callers().len(), project.fake.refused());
+    let output = project.run(&["deploy", "--output-format", "json"]);
+    assert_eq!(
+        output.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        output.stdout, output.stderr
+    );
+    let document: Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(
+        outcome(&cloud_section(&document, "gcp"), "hello"),
+        "created"
+    );
+    let callers = project.fake.callers()[callers_before..].to_vec();
+    assert!(!callers.is_empty(), "no authenticated call");
+    assert!(
+        callers.iter().all(|caller| caller == identity),
+        "{identity} expected: {callers:?}"
+    );
+    assert_eq!(project.fake.refused(), refused_before);
+    for secret in secrets {
+        for text in [&output.stdout, &output.stderr] {
+            assert!(
+                !text.contains(secret),
+                "a secret reached the output:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn gcp_service_account_key_file_signs_every_call_with_its_own_key() {
+    let mut project = GcpProject::new("sakey", false);
+    let _front = project.require_credentials();
+    let email = format!("deployer@{PROJECT}.iam.gserviceaccount.com");
+    let key = ServiceAccountKey::generate(&email, &format!("{}/token", project.fake.url()));
+    let path = project.write_json("keys/deployer.json", &key.file);
+    project
+        .env
+        .push(("GOOGLE_APPLICATION_CREDENTIALS".to_owned(), path.clone()));
+
+    // A key the fake does not know (say, a revoked one): refused, nothing created, and the
+    // error names the file it came from.
+    let stranger = ServiceAccountKey::generate(&email, &format!("{}/token", project.fake.url()));
+    project.write_json("keys/deployer.json", &stranger.file);
+    let output = project.run(&["deploy"]);
+    assert_eq!(output.code, 1, "{}\n{}", output.stdout, output.stderr);
+    assert!(project.fake.refused() > 0);
+    assert!(project.fake.mutations().is_empty());
+    assert!(
+        output
+            .stderr
+            .contains(&format!("GOOGLE_APPLICATION_CREDENTIALS ({path})")),
+        "{}",
+        output.stderr
+    );
+
+    project.write_json("keys/deployer.json", &key.file);
+    project.fake.accept_service_account(&key);
+    let private_key = key.file["private_key"].as_str().unwrap();
+    assert_deployed_as(
+        &project,
+        &format!("serviceAccount:{email}"),
+        &[private_key.lines().nth(1).unwrap()],
+    );
+}
+
+#[test]
+fn gcp_workload_identity_federation_file_as_github_actions_writes_it() {
+    for impersonate in [true, false] {
+        let mut project = GcpProject::new(if impersonate { "wifsa" } else { "wif" }, false);
+        let _front = project.require_credentials();
+        let audience = "//iam.googleapis.com/projects/123456/locations/global/workloadIdentityPools/github/providers/strata";
+        let oidc = format!(
+            "eyJhbGciOiJSUzI1NiJ9.oidc-c4n4ry-{:08x}.sig",
+            fastrand::u32(..)
+        );
+        project.fake.accept_federation(audience, &oidc);
+        let token_file = project.path().join("gha-creds-token.txt");
+        std::fs::write(&token_file, &oidc).unwrap();
+        let account = format!("ci@{PROJECT}.iam.gserviceaccount.com");
+        let mut file = serde_json::json!({
+            "type": "external_account",
+            "audience": audience,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+            "token_url": format!("{}/v1/token", project.fake.url()),
+            "credential_source": {"file": token_file.display().to_string()},
+        });
+        if impersonate {
+            file["service_account_impersonation_url"] = serde_json::json!(format!(
+                "{}/v1/projects/-/serviceAccounts/{account}:generateAccessToken",
+                project.fake.url()
+            ));
+        }
+        let path = project.write_json("gha-creds.json", &file);
+        project
+            .env
+            .push(("GOOGLE_APPLICATION_CREDENTIALS".to_owned(), path));
+        let identity = if impersonate {
+            format!("serviceAccount:{account}")
+        } else {
+            format!("principal:{audience}")
+        };
+        assert_deployed_as(&project, &identity, &[&oidc]);
+    }
+}
+
+#[test]
+fn gcp_gcloud_authorized_user_file_refreshes_at_its_token_uri() {
+    let mut project = GcpProject::new("user", false);
+    let _front = project.require_credentials();
+    let refresh = format!("1//r3fr35hc4n4ry-{:08x}", fastrand::u32(..));
+    let secret = "GOCSPX-cl13nts3cr3tc4n4ry";
+    let client = "764086051850-test.apps.googleusercontent.com";
+    project.fake.accept_user(client, secret, &refresh);
+    // gcloud's file; `token_uri` points the refresh at the fake (the library's default is
+    // Google's endpoint).
+    let adc = project
+        .home
+        .path()
+        .join(".config/gcloud/application_default_credentials.json");
+    std::fs::create_dir_all(adc.parent().unwrap()).unwrap();
+    std::fs::write(
+        &adc,
+        serde_json::json!({
+            "type": "authorized_user",
+            "client_id": client,
+            "client_secret": secret,
+            "refresh_token": refresh,
+            "token_uri": format!("{}/token", project.fake.url()),
+            "quota_project_id": PROJECT,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    assert_deployed_as(&project, &format!("user:{client}"), &[&refresh, secret]);
 }
