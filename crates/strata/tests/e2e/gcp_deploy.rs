@@ -237,6 +237,26 @@ fn outcome(report: &Value, logical_name: &str) -> String {
         .to_owned()
 }
 
+/// Both functions patched, each with exactly `mask`.
+fn assert_patched(calls: &[Mutation], mask: &[&str]) {
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    for call in calls {
+        assert_eq!(call.kind, "patch");
+        let sent: Vec<&str> = call.mask.iter().flatten().map(String::as_str).collect();
+        assert_eq!(sent, mask, "{call}");
+    }
+}
+
+/// One text field of every function of an info report, in its order.
+fn info_field<'a>(info: &'a Value, field: &str) -> Vec<&'a str> {
+    info["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|function| function[field].as_str().unwrap())
+        .collect()
+}
+
 fn plan_action<'a>(plan: &'a Value, logical_name: &str) -> &'a Value {
     &plan["functions"]
         .as_array()
@@ -302,15 +322,10 @@ fn gcp_seed_deploys_then_changes_only_what_changed_rolls_back_and_is_removed() {
     let report = project.json("deploy", &["deploy"]);
     assert_eq!(outcome(&report, "hello"), "updated_code", "{report:#}");
     let (functions_after, objects_after) = project.mutations();
-    let new_calls = &functions_after[functions_before.len()..];
-    assert_eq!(new_calls.len(), 2, "{new_calls:?}");
-    for call in new_calls {
-        assert_eq!(call.kind, "patch");
-        assert_eq!(
-            call.mask.as_deref(),
-            Some(&["buildConfig.source".to_owned(), "labels".to_owned()][..])
-        );
-    }
+    assert_patched(
+        &functions_after[functions_before.len()..],
+        &["buildConfig.source", "labels"],
+    );
     let uploads: Vec<_> = objects_after[objects_before.len()..].to_vec();
     assert_eq!(uploads.len(), 2, "one upload per function: {uploads:?}");
     assert!(
@@ -346,12 +361,7 @@ fn gcp_seed_deploys_then_changes_only_what_changed_rolls_back_and_is_removed() {
 
     // info: state of each function from the cloud.
     let info = project.json("info", &["info"]);
-    let names: Vec<&str> = info["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|function| function["deployed_name"].as_str().unwrap())
-        .collect();
+    let names = info_field(&info, "deployed_name");
     assert_eq!(names, [hello.as_str(), pubsub.as_str()], "{info:#}");
     let text = project.run(&["info"]);
     assert_eq!(text.code, 0, "{}", text.stderr);
@@ -598,4 +608,126 @@ fn gcp_gcloud_authorized_user_file_refreshes_at_its_token_uri() {
     )
     .unwrap();
     assert_deployed_as(&project, &format!("user:{client}"), &[&refresh, secret]);
+}
+
+/// A CloudEvent handler for each trigger kind.
+const TRIGGER_MAIN: &str = "import functions_framework\n\n\
+    @functions_framework.cloud_event\ndef on_upload(cloud_event):\n    print(cloud_event.data[\"name\"])\n\n\
+    @functions_framework.cloud_event\ndef on_order(cloud_event):\n    print(cloud_event.data)\n";
+
+fn write_trigger_manifest(project: &GcpProject, bucket: &str, topic: &str) {
+    let source_bucket = project.bucket.as_deref().unwrap();
+    project.write(
+        "strata.yml",
+        &format!(
+            "service: {service}\n\
+             runtime: python3.12\n\
+             gcp:\n  project: {PROJECT}\n  region: {REGION}\n  bucket: {source_bucket}\n\
+             functions:\n\
+             \x20 upload:\n    handler: main.on_upload\n    targets: [gcp]\n    events:\n      - bucket: {bucket}\n\
+             \x20 orders:\n    handler: main.on_order\n    targets: [gcp]\n    events:\n      - pubsub: {topic}\n",
+            service = project.service
+        ),
+    );
+}
+
+#[test]
+fn gcp_bucket_and_pubsub_triggers_deploy_and_a_changed_trigger_patches_only_the_trigger() {
+    let project = GcpProject::new("trig", true);
+    project.write("main.py", TRIGGER_MAIN);
+    write_trigger_manifest(&project, "uploads-a", "orders");
+    let upload = project.id("upload");
+    let orders = project.id("orders");
+
+    // No "not created yet" warning for triggers the GCP backend creates.
+    let plan = project.run(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(!plan.stderr.contains("triggers yet"), "{}", plan.stderr);
+    assert!(!plan.stderr.contains("not managed"), "{}", plan.stderr);
+
+    let report = project.json("deploy", &["deploy"]);
+    assert_eq!(outcome(&report, "upload"), "created", "{report:#}");
+    let function = project.fake.function(&upload).unwrap();
+    let trigger = &function["eventTrigger"];
+    assert_eq!(
+        trigger["eventType"], "google.cloud.storage.object.v1.finalized",
+        "{function:#}"
+    );
+    assert_eq!(
+        trigger["eventFilters"],
+        serde_json::json!([{"attribute": "bucket", "value": "uploads-a"}])
+    );
+    assert!(trigger.get("pubsubTopic").is_none(), "{trigger:#}");
+    assert_eq!(trigger["triggerRegion"], REGION);
+    let function = project.fake.function(&orders).unwrap();
+    assert_eq!(
+        function["eventTrigger"]["pubsubTopic"],
+        format!("projects/{PROJECT}/topics/orders")
+    );
+
+    let info = project.json("info", &["info"]);
+    let triggers = info_field(&info, "trigger");
+    assert_eq!(
+        triggers,
+        [
+            format!(
+                "google.cloud.pubsub.topic.v1.messagePublished (projects/{PROJECT}/topics/orders)"
+            ),
+            "google.cloud.storage.object.v1.finalized (uploads-a)".to_owned(),
+        ],
+        "{info:#}"
+    );
+
+    // Another bucket and another topic: the plan shows old -> new, the deploy patches only
+    // `eventTrigger` and uploads nothing.
+    write_trigger_manifest(&project, "uploads-b", "invoices");
+    let plan = project.json("plan", &["plan"]);
+    let change = &plan_action(&plan, "upload")["config"];
+    assert_eq!(
+        change,
+        &serde_json::json!([{
+            "field": "eventTrigger",
+            "old": "google.cloud.storage.object.v1.finalized (uploads-a)",
+            "new": "google.cloud.storage.object.v1.finalized (uploads-b)",
+        }]),
+        "{plan:#}"
+    );
+    let change = &plan_action(&plan, "orders")["config"][0];
+    assert_eq!(
+        change["old"],
+        format!("google.cloud.pubsub.topic.v1.messagePublished (projects/{PROJECT}/topics/orders)")
+    );
+    assert_eq!(
+        change["new"],
+        format!(
+            "google.cloud.pubsub.topic.v1.messagePublished (projects/{PROJECT}/topics/invoices)"
+        )
+    );
+    let text = project.run(&["plan"]);
+    assert!(
+        text.stdout.contains("(uploads-a)") && text.stdout.contains("(uploads-b)"),
+        "{}",
+        text.stdout
+    );
+    let (functions_before, objects_before) = project.mutations();
+    let report = project.json("deploy", &["deploy"]);
+    assert_eq!(
+        outcome(&report, "upload"),
+        "updated_configuration",
+        "{report:#}"
+    );
+    let (functions_after, objects_after) = project.mutations();
+    assert_patched(
+        &functions_after[functions_before.len()..],
+        &["eventTrigger"],
+    );
+    assert_eq!(objects_after, objects_before, "a trigger change uploaded");
+    assert_eq!(
+        project.fake.function(&upload).unwrap()["eventTrigger"]["eventFilters"][0]["value"],
+        "uploads-b"
+    );
+    assert_eq!(
+        project.fake.function(&orders).unwrap()["eventTrigger"]["pubsubTopic"],
+        format!("projects/{PROJECT}/topics/invoices")
+    );
 }
