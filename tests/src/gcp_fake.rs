@@ -72,6 +72,11 @@ struct State {
     throttle_next: u32,
     revisions: u32,
     uploads: u32,
+    /// The copies of built sources Cloud Functions keeps in its sources bucket, as
+    /// `bucket/object#generation` (that bucket is versioned: earlier generations stay).
+    kept_sources: BTreeSet<String>,
+    /// Objects in the upload bucket are gone (Google deletes them after the deploy).
+    uploads_expired: bool,
     /// With credentials required, who may call and the tokens issued; `None` accepts any
     /// caller (the anonymous credentials strata uses for a plain-HTTP endpoint).
     authority: Option<Authority>,
@@ -270,6 +275,20 @@ impl FunctionsFake {
             .map_or(0, |authority| authority.refused)
     }
 
+    /// From now on the objects `generateUploadUrl` handed out are gone, as Google's
+    /// intermediate upload bucket deletes them: a build from one fails.
+    pub fn expire_uploads(&self) {
+        self.lock().uploads_expired = true;
+    }
+
+    /// Where Cloud Functions keeps the source function `id` was last built from
+    /// (`buildConfig.sourceProvenance.resolvedStorageSource`).
+    pub fn kept_source(&self, id: &str) -> Option<Value> {
+        let function = self.function(id)?;
+        let kept = &function["buildConfig"]["sourceProvenance"]["resolvedStorageSource"];
+        (!kept.is_null()).then(|| kept.clone())
+    }
+
     /// The next `count` requests answer 429.
     pub fn throttle(&self, count: u32) {
         self.lock().throttle_next = count;
@@ -417,6 +436,29 @@ fn copy_path(into: &mut Value, from: &Value, path: &str) {
     }
 }
 
+/// Why a build from `function`'s source would fail: an upload object that is gone, or a copy
+/// in the sources bucket that was never made.
+fn missing_source(state: &State, function: &Value, upload_bucket: &str) -> Option<String> {
+    let source = &function["buildConfig"]["source"]["storageSource"];
+    let bucket = source["bucket"].as_str()?;
+    let object = source["object"].as_str().unwrap_or_default();
+    let generation = match &source["generation"] {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => "0".to_owned(),
+    };
+    let missing = if bucket.starts_with("gcf-v2-sources-") {
+        !state
+            .kept_sources
+            .contains(&format!("{bucket}/{object}#{generation}"))
+    } else {
+        bucket == upload_bucket && state.uploads_expired
+    };
+    missing.then(|| {
+        format!("Storage object gs://{bucket}/{object}#{generation} not found or not readable.")
+    })
+}
+
 fn start_operation(
     state: &mut State,
     function: &str,
@@ -465,6 +507,19 @@ fn built(mut function: Value, name: &str, id: &str, state: &mut State) -> Value 
         function["serviceConfig"] = json!({});
     }
     function["serviceConfig"]["revision"] = json!(format!("{id}-{:05}-fak", state.revisions));
+    // The build copies its source into the project's versioned sources bucket.
+    if function["buildConfig"]["source"]["storageSource"].is_object() {
+        let region = name.split('/').nth(3).unwrap_or_default();
+        let bucket = format!("gcf-v2-sources-123456789-{region}");
+        let object = format!("{id}/function-source.zip");
+        let generation = 1_700_000_000_000_000_u64 + u64::from(state.revisions);
+        state
+            .kept_sources
+            .insert(format!("{bucket}/{object}#{generation}"));
+        function["buildConfig"]["sourceProvenance"] = json!({"resolvedStorageSource": {
+            "bucket": bucket, "object": object, "generation": generation.to_string(),
+        }});
+    }
     function["serviceConfig"]["uri"] = json!(format!("https://{id}-fake.a.run.app"));
     let environment = &mut function["serviceConfig"]["environmentVariables"];
     if !environment.is_object() {
@@ -564,6 +619,9 @@ fn handle(
                     mask: None,
                     at: Instant::now(),
                 });
+                if let Some(message) = missing_source(state, &body, upload_bucket) {
+                    state.failing_builds.insert(id.clone(), message);
+                }
                 let mut deploying = body.clone();
                 deploying["name"] = json!(name);
                 deploying["state"] = json!(3);
@@ -619,6 +677,15 @@ fn handle(
                 // No mask: the body replaces the function; what it leaves out is reset.
                 None => body.clone(),
             };
+            let source_changes = mask.as_ref().is_none_or(|paths| {
+                paths
+                    .iter()
+                    .any(|path| path.starts_with("buildConfig.source"))
+            });
+            if source_changes && let Some(message) = missing_source(state, &updated, upload_bucket)
+            {
+                state.failing_builds.insert(id.clone(), message);
+            }
             let result = built(updated, &name, &id, state);
             (
                 200,
@@ -746,5 +813,50 @@ mod tests {
         let (_, function) = call(&mut state, "GET", &format!("{PARENT}/f"), Value::Null);
         assert!(function.get("description").is_none(), "{function}");
         assert_eq!(function["state"], json!(1));
+    }
+
+    #[test]
+    fn a_build_from_a_source_google_does_not_keep_fails_and_keeps_the_function() {
+        let mut state = State::default();
+        let source = |bucket: &str, object: &str, generation: &str| {
+            json!({"buildConfig": {"source": {"storageSource":
+                {"bucket": bucket, "object": object, "generation": generation}}}})
+        };
+        let (_, operation) = call(
+            &mut state,
+            "POST",
+            &format!("{PARENT}?functionId=f"),
+            source("uploads", "a.zip", "0"),
+        );
+        finish(&mut state, &operation);
+        let (_, function) = call(&mut state, "GET", &format!("{PARENT}/f"), Value::Null);
+        let kept = function["buildConfig"]["sourceProvenance"]["resolvedStorageSource"].clone();
+        assert!(
+            kept["bucket"]
+                .as_str()
+                .unwrap()
+                .starts_with("gcf-v2-sources-")
+        );
+
+        // A copy that was never made, then an upload Google has deleted: both builds fail;
+        // the copy it keeps builds.
+        state.uploads_expired = true;
+        let bucket = kept["bucket"].as_str().unwrap().to_owned();
+        let generation = kept["generation"].as_str().unwrap().to_owned();
+        for (body, fails) in [
+            (source(&bucket, "f/function-source.zip", "1"), true),
+            (source("uploads", "a.zip", "0"), true),
+            (source(&bucket, "f/function-source.zip", &generation), false),
+        ] {
+            let (_, operation) = call(
+                &mut state,
+                "PATCH",
+                &format!("{PARENT}/f?updateMask=buildConfig.source"),
+                body,
+            );
+            let done = finish(&mut state, &operation);
+            let message = done["error"]["message"].as_str().unwrap_or_default();
+            assert_eq!(message.contains("not found"), fails, "{done}");
+        }
     }
 }

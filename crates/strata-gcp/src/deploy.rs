@@ -282,6 +282,15 @@ impl GcpProvider {
                 .map(|source| (**source).clone())
                 .unwrap_or_default()
         };
+        // Without a bucket, strata keeps no sources itself: a new source records where Cloud
+        // Functions keeps the one it replaces, for rollback.
+        let record_previous = code && !create && self.bucket.is_none();
+        let build_environment = if record_previous {
+            let kept = deployed.as_ref().and_then(desired::kept_source);
+            desired::build_environment(deployed.as_ref(), kept.as_ref())
+        } else {
+            desired::build_environment(deployed.as_ref(), None)
+        };
         let desired = Desired {
             spec: function,
             name: name.clone(),
@@ -294,6 +303,7 @@ impl GcpProvider {
                 &source_value,
                 previous.as_deref(),
             ),
+            build_environment,
         }
         .function();
 
@@ -314,6 +324,9 @@ impl GcpProvider {
         } else {
             let mut mask = update_mask(code, &[]);
             mask.extend(config.iter().map(mask_of));
+            if record_previous {
+                mask.push(desired::MASK_BUILD_ENVIRONMENT.to_owned());
+            }
             if matches!(entry.action, FunctionAction::Adopt { .. }) {
                 mask.push(desired::MASK_LABELS.to_owned());
             }

@@ -19,6 +19,12 @@ pub const LABEL_SOURCE: &str = "strata-source";
 /// The source deployed before the current one: where `rollback` goes.
 pub const LABEL_PREVIOUS: &str = "strata-previous";
 
+/// Without `gcp.bucket`, where Cloud Functions keeps the source deployed before the current
+/// one (`gs://bucket/object#generation`, from that build's `sourceProvenance`): a label
+/// cannot hold an object path, so strata keeps it in the function's build environment, which
+/// only the build sees and which changes only together with the source.
+pub const BUILD_PREVIOUS_SOURCE: &str = "STRATA_PREVIOUS_SOURCE";
+
 /// Labels strata writes and reads itself; the rest are the user's.
 const OWN_LABELS: [&str; 4] = [LABEL_SERVICE, LABEL_STAGE, LABEL_SOURCE, LABEL_PREVIOUS];
 
@@ -27,6 +33,7 @@ const PLATFORM_ENVIRONMENT: &str = "LOG_EXECUTION_ID";
 
 /// `updateMask` paths, one per managed field.
 pub const MASK_SOURCE: &str = "buildConfig.source";
+pub const MASK_BUILD_ENVIRONMENT: &str = "buildConfig.environmentVariables";
 pub const MASK_RUNTIME: &str = "buildConfig.runtime";
 pub const MASK_ENTRY_POINT: &str = "buildConfig.entryPoint";
 pub const MASK_MEMORY: &str = "serviceConfig.availableMemory";
@@ -212,6 +219,75 @@ fn user_labels(labels: &HashMap<String, String>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Where Cloud Functions keeps the source `function` was built from: the copy in its sources
+/// bucket, with the generation resolved (`sourceProvenance`), else the source as sent.
+pub fn kept_source(function: &Function) -> Option<StorageSource> {
+    let build = function.build_config.as_ref()?;
+    build
+        .source_provenance
+        .as_ref()
+        .and_then(|provenance| provenance.resolved_storage_source.clone())
+        .or_else(|| {
+            build
+                .source
+                .as_ref()
+                .and_then(|source| source.storage_source())
+                .map(|source| (**source).clone())
+        })
+        .filter(|source| !source.bucket.is_empty() && !source.object.is_empty())
+}
+
+/// `gs://bucket/object#generation`, as [`BUILD_PREVIOUS_SOURCE`] holds it.
+pub fn source_reference(source: &StorageSource) -> String {
+    format!(
+        "gs://{}/{}#{}",
+        source.bucket, source.object, source.generation
+    )
+}
+
+/// The source [`BUILD_PREVIOUS_SOURCE`] of `function` names, if any.
+pub fn previous_kept_source(function: &Function) -> Option<StorageSource> {
+    let text = function
+        .build_config
+        .as_ref()?
+        .environment_variables
+        .get(BUILD_PREVIOUS_SOURCE)?;
+    let (location, generation) = text.strip_prefix("gs://")?.rsplit_once('#')?;
+    let (bucket, object) = location.split_once('/')?;
+    let mut source = StorageSource::default();
+    source.bucket = bucket.to_owned();
+    source.object = object.to_owned();
+    source.generation = generation.parse().ok()?;
+    Some(source)
+}
+
+/// The build environment of `deployed` with [`BUILD_PREVIOUS_SOURCE`] naming `previous`
+/// (removed when there is none).
+pub fn build_environment(
+    deployed: Option<&Function>,
+    previous: Option<&StorageSource>,
+) -> BTreeMap<String, String> {
+    let mut environment: BTreeMap<String, String> = deployed
+        .and_then(|function| function.build_config.as_ref())
+        .map(|build| {
+            build
+                .environment_variables
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    match previous {
+        Some(previous) => {
+            environment.insert(BUILD_PREVIOUS_SOURCE.to_owned(), source_reference(previous));
+        }
+        None => {
+            environment.remove(BUILD_PREVIOUS_SOURCE);
+        }
+    }
+    environment
+}
+
 /// The whole function strata wants, for a create or for the fields of a patch.
 pub struct Desired<'a> {
     pub spec: &'a FunctionSpec,
@@ -219,6 +295,8 @@ pub struct Desired<'a> {
     pub region: &'a str,
     pub source: StorageSource,
     pub labels: BTreeMap<String, String>,
+    /// The build environment (sent only when the mask names it).
+    pub build_environment: BTreeMap<String, String>,
 }
 
 impl Desired<'_> {
@@ -229,6 +307,11 @@ impl Desired<'_> {
         build.runtime = runtime_id(&spec.runtime);
         build.entry_point = entry_point(&spec.handler);
         build.source = Some(Source::default().set_storage_source(self.source.clone()));
+        build.environment_variables = self
+            .build_environment
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
 
         let mut service = ServiceConfig::default();
         service.available_memory = memory_text(spec.memory_mb);
@@ -489,6 +572,7 @@ mod tests {
             name: "projects/p/locations/r/functions/svc-prod-hello".into(),
             region: "r",
             source: StorageSource::default(),
+            build_environment: BTreeMap::new(),
             labels: labels(
                 spec,
                 "svc",

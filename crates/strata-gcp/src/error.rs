@@ -205,8 +205,11 @@ pub enum GcpError {
         bucket: String,
     },
 
-    #[error("rollback needs `gcp.bucket`: without it strata keeps no earlier sources")]
-    RollbackWithoutBucket,
+    #[error(
+        "`{function}`: Cloud Functions keeps no source strata recorded for `{wanted}` (without \
+         `gcp.bucket` only the source deployed just before the current one can be restored)"
+    )]
+    SourceNotKeptByGoogle { function: String, wanted: String },
 
     #[error("`{function}` is not deployed for this service and stage")]
     NotDeployed { function: String },
@@ -262,8 +265,9 @@ impl Hint for GcpError {
             Self::NoPreviousSource { .. } | Self::SourceNotKept { .. } => {
                 "`strata info` shows the current source; rollback moves to the one deployed before it"
             }
-            Self::RollbackWithoutBucket => {
-                "set gcp.bucket so strata uploads sources there and keeps the earlier ones"
+            Self::SourceNotKeptByGoogle { .. } => {
+                "set gcp.bucket so strata keeps every source it uploads there; `strata info` \
+                 shows the current source"
             }
             Self::Operation { .. } => "open the build log named above for the cause",
             _ => return None,

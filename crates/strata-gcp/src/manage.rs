@@ -1,7 +1,7 @@
 //! `info`, `rollback` and `remove`: they act only on functions labelled as strata's for the
 //! service and stage, and on the source objects strata keeps under the stage's prefix.
 
-use google_cloud_functions_v2::model::Function;
+use google_cloud_functions_v2::model::{Function, StorageSource};
 use google_cloud_wkt::FieldMask;
 use strata_provider::{
     Deadline, FunctionInfo, InfoReport, NoopReporter, Pointer, PointerInfo, PointerKind,
@@ -76,7 +76,6 @@ impl GcpProvider {
         &self,
         request: &RollbackRequest,
     ) -> Result<RollbackReport, GcpError> {
-        let bucket = self.bucket.clone().ok_or(GcpError::RollbackWithoutBucket)?;
         let wanted_ids: Vec<String> = request
             .functions
             .iter()
@@ -102,7 +101,7 @@ impl GcpProvider {
         }
         let mut entries = Vec::new();
         for function in functions {
-            entries.push(self.roll_back_function(request, &bucket, function).await?);
+            entries.push(self.roll_back_function(request, function).await?);
         }
         Ok(RollbackReport {
             cloud: "gcp".to_owned(),
@@ -113,11 +112,11 @@ impl GcpProvider {
     }
 
     /// Points `function` at its previous kept source (or the one `request.to` names) and
-    /// swaps the labels, so a second rollback returns.
+    /// swaps the labels, so a second rollback returns. Sources are kept in `gcp.bucket`, or,
+    /// without one, where Cloud Functions keeps them (only the previous one is known then).
     async fn roll_back_function(
         &self,
         request: &RollbackRequest,
-        bucket: &str,
         mut function: Function,
     ) -> Result<RollbackEntry, GcpError> {
         let id = short_name(&function).to_owned();
@@ -136,36 +135,37 @@ impl GcpProvider {
                     function: id.clone(),
                 })?,
         };
-        let prefix = format!(
-            "{}{id}/",
-            storage::stage_prefix(&request.service, &request.stage)
-        );
-        let objects = self
-            .call(|| storage::list_objects(&self.clients, bucket, &prefix))
-            .await
-            .map_err(|source| GcpError::call(format!("listing gs://{bucket}/{prefix}"), source))?;
-        let object = objects
-            .into_iter()
-            .find(|object| {
-                object
-                    .strip_prefix(&prefix)
-                    .is_some_and(|file| file.starts_with(&wanted))
-            })
-            .ok_or_else(|| GcpError::SourceNotKept {
-                function: id.clone(),
-                wanted: wanted.clone(),
-                bucket: bucket.to_owned(),
-            })?;
-        let hash = object
-            .strip_prefix(&prefix)
-            .and_then(|file| file.strip_suffix(".zip"))
-            .unwrap_or(&wanted);
-        let target_label = desired::source_label(hash);
-
+        let mut mask = vec![MASK_SOURCE, MASK_LABELS];
+        let (source, target_label) = match &self.bucket {
+            Some(bucket) => self.bucket_source(request, bucket, &id, &wanted).await?,
+            None => {
+                let previous = function
+                    .labels
+                    .get(LABEL_PREVIOUS)
+                    .filter(|previous| previous.starts_with(&wanted))
+                    .cloned();
+                let (Some(source), Some(previous)) =
+                    (desired::previous_kept_source(&function), previous)
+                else {
+                    return Err(GcpError::SourceNotKeptByGoogle {
+                        function: id.clone(),
+                        wanted: wanted.clone(),
+                    });
+                };
+                // The source being replaced becomes the previous one, so rollback returns.
+                let current_source = desired::kept_source(&function);
+                let environment =
+                    desired::build_environment(Some(&function), current_source.as_ref());
+                if let Some(build) = function.build_config.as_mut() {
+                    build.environment_variables = environment.into_iter().collect();
+                }
+                mask.push(desired::MASK_BUILD_ENVIRONMENT);
+                (source, previous)
+            }
+        };
         if let Some(build) = function.build_config.as_mut() {
             build.source = Some(
-                google_cloud_functions_v2::model::Source::default()
-                    .set_storage_source(storage::storage_source(bucket, &object, 0)),
+                google_cloud_functions_v2::model::Source::default().set_storage_source(source),
             );
         }
         function
@@ -187,7 +187,7 @@ impl GcpProvider {
                         .functions
                         .update_function()
                         .set_function(function.clone())
-                        .set_update_mask(FieldMask::default().set_paths([MASK_SOURCE, MASK_LABELS]))
+                        .set_update_mask(FieldMask::default().set_paths(mask.clone()))
                         .send()
                         .await
                         .map_err(CallError::from)
@@ -210,6 +210,44 @@ impl GcpProvider {
             from: current,
             to: target_label,
         })
+    }
+
+    /// The kept object in `bucket` whose hash starts with `wanted`, and its label.
+    async fn bucket_source(
+        &self,
+        request: &RollbackRequest,
+        bucket: &str,
+        id: &str,
+        wanted: &str,
+    ) -> Result<(StorageSource, String), GcpError> {
+        let prefix = format!(
+            "{}{id}/",
+            storage::stage_prefix(&request.service, &request.stage)
+        );
+        let objects = self
+            .call(|| storage::list_objects(&self.clients, bucket, &prefix))
+            .await
+            .map_err(|source| GcpError::call(format!("listing gs://{bucket}/{prefix}"), source))?;
+        let object = objects
+            .into_iter()
+            .find(|object| {
+                object
+                    .strip_prefix(&prefix)
+                    .is_some_and(|file| file.starts_with(wanted))
+            })
+            .ok_or_else(|| GcpError::SourceNotKept {
+                function: id.to_owned(),
+                wanted: wanted.to_owned(),
+                bucket: bucket.to_owned(),
+            })?;
+        let hash = object
+            .strip_prefix(&prefix)
+            .and_then(|file| file.strip_suffix(".zip"))
+            .unwrap_or(wanted);
+        Ok((
+            storage::storage_source(bucket, &object, 0),
+            desired::source_label(hash),
+        ))
     }
 
     pub(crate) async fn list_removal(

@@ -405,7 +405,7 @@ fn gcp_seed_deploys_then_changes_only_what_changed_rolls_back_and_is_removed() {
 }
 
 #[test]
-fn gcp_without_a_bucket_uploads_through_a_signed_url_without_credentials() {
+fn gcp_without_a_bucket_uploads_through_a_signed_url_and_rolls_back_to_the_source_google_keeps() {
     let project = GcpProject::new("url", false);
     let report = project.json("deploy", &["deploy"]);
     assert_eq!(outcome(&report, "hello"), "created", "{report:#}");
@@ -427,10 +427,56 @@ fn gcp_without_a_bucket_uploads_through_a_signed_url_without_credentials() {
         .filter(|call| call.kind == "generateUploadUrl")
         .count();
     assert_eq!(generated, 2);
-    // Rollback needs kept sources, which only gcp.bucket gives.
+    // Nothing to roll back to yet: said before any change.
     let output = project.run(&["rollback"]);
     assert_eq!(output.code, 1, "{}", output.stderr);
-    assert!(output.stderr.contains("gcp.bucket"), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("no earlier source"),
+        "{}",
+        output.stderr
+    );
+    let hello = project.id("hello");
+    let first = project.fake.kept_source(&hello).expect("a kept source");
+
+    // A code change records where Cloud Functions keeps the source it replaces.
+    project.write("main.py", &format!("{}\n# changed\n", seed("main.py")));
+    let before = project.fake.mutations().len();
+    let report = project.json("deploy", &["deploy"]);
+    assert_eq!(outcome(&report, "hello"), "updated_code", "{report:#}");
+    let patches: Vec<Mutation> = project.fake.mutations()[before..]
+        .iter()
+        .filter(|call| call.kind == "patch")
+        .cloned()
+        .collect();
+    assert_patched(
+        &patches,
+        &[
+            "buildConfig.environmentVariables",
+            "buildConfig.source",
+            "labels",
+        ],
+    );
+    let second = project.fake.kept_source(&hello).unwrap();
+    assert_ne!(second, first);
+
+    // Google deletes the uploaded objects; rollback builds from the copy it keeps.
+    project.fake.expire_uploads();
+    let rollback = project.json("rollback", &["rollback", "--function", "hello"]);
+    let entry = &rollback["functions"][0];
+    assert_ne!(entry["from"], entry["to"], "{rollback:#}");
+    let function = project.fake.function(&hello).unwrap();
+    assert_eq!(
+        function["buildConfig"]["source"]["storageSource"], first,
+        "{function:#}"
+    );
+    assert_eq!(function["state"], 1, "{function:#}");
+    // And back again: the source rollback replaced became the previous one.
+    let back = project.json("rollback", &["rollback", "--function", "hello"]);
+    assert_eq!(back["functions"][0]["to"], entry["from"], "{back:#}");
+    assert_eq!(
+        project.fake.function(&hello).unwrap()["buildConfig"]["source"]["storageSource"],
+        second
+    );
 }
 
 #[test]
