@@ -11,6 +11,13 @@
 //! fails with its error and log URL, 409 `ABORTED` while another operation on the function
 //! runs, and 429 `RESOURCE_EXHAUSTED` on the next calls. Every mutating call is recorded with
 //! its mask.
+//!
+//! Each build copies its source into a versioned sources bucket and reports it as
+//! `buildConfig.sourceProvenance.resolvedStorageSource`, as Cloud Functions does; a build from
+//! a copy never made, or from an upload Google has deleted ([`FunctionsFake::expire_uploads`]),
+//! fails. With [`FunctionsFake::require_credentials`] every call needs a bearer token of a
+//! registered identity, and the token services of Application Default Credentials answer on
+//! the same server (see `gcp_auth`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};

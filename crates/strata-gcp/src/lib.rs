@@ -9,7 +9,9 @@
 //! `gcp.bucket`, else through `generateUploadUrl`), then creates the function or patches it
 //! with an `updateMask` naming exactly the fields that differ (without a mask Google resets
 //! every field left out), and polls the long-running operation until the function is
-//! ACTIVE. `rollback` points the function at the previous kept source object.
+//! ACTIVE. `rollback` points the function at the previous kept source object: in the bucket,
+//! or, without one, the copy Cloud Functions keeps of each built source, whose location
+//! strata records in the build environment (`STRATA_PREVIOUS_SOURCE`) when it replaces it.
 //!
 //! SDK types never leave this crate; its public face is [`GcpProvider`], [`GcpSettings`] and
 //! [`GcpError`]. It must never print.
