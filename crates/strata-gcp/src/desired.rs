@@ -694,4 +694,39 @@ mod tests {
         assert_eq!(runtime_id("python3.12"), "python312");
         assert_eq!(function_id("Svc-prod_hello"), "svc-prod-hello");
     }
+
+    #[test]
+    fn the_previous_source_round_trips_through_the_build_environment_beside_the_users_variables() {
+        let mut function = Function::default();
+        let mut build = BuildConfig::default();
+        build.environment_variables = [("PIP_INDEX_URL".to_owned(), "https://pypi".to_owned())]
+            .into_iter()
+            .collect();
+        let mut provenance = google_cloud_functions_v2::model::SourceProvenance::default();
+        provenance.resolved_storage_source = Some(crate::storage::storage_source(
+            "gcf-v2-sources-1-r",
+            "f/function-source.zip",
+            1_700_000_000_000_001,
+        ));
+        build.source_provenance = Some(provenance);
+        function.build_config = Some(build);
+
+        let kept = kept_source(&function).unwrap();
+        assert_eq!(
+            source_reference(&kept),
+            "gs://gcf-v2-sources-1-r/f/function-source.zip#1700000000000001"
+        );
+        let environment = build_environment(Some(&function), Some(&kept));
+        assert_eq!(environment["PIP_INDEX_URL"], "https://pypi");
+        function
+            .build_config
+            .as_mut()
+            .unwrap()
+            .environment_variables = environment.into_iter().collect();
+        assert_eq!(previous_kept_source(&function), Some(kept));
+        // None to record: the variable goes, the user's stay.
+        let cleared = build_environment(Some(&function), None);
+        assert!(!cleared.contains_key(BUILD_PREVIOUS_SOURCE));
+        assert_eq!(cleared.len(), 1);
+    }
 }

@@ -458,6 +458,11 @@ fn gcp_without_a_bucket_uploads_through_a_signed_url_and_rolls_back_to_the_sourc
     );
     let second = project.fake.kept_source(&hello).unwrap();
     assert_ne!(second, first);
+    // The recorded location is no difference: a second deploy calls nothing.
+    let before = project.mutations();
+    let report = project.json("deploy", &["deploy"]);
+    assert_eq!(outcome(&report, "hello"), "unchanged", "{report:#}");
+    assert_eq!(project.mutations(), before, "a no-op deploy mutated");
 
     // Google deletes the uploaded objects; rollback builds from the copy it keeps.
     project.fake.expire_uploads();
