@@ -14,7 +14,10 @@
 //! - `external_account` POSTs a form (`grant_type` token-exchange, `audience`,
 //!   `subject_token`, `subject_token_type`, `scope`) to `token_url`, then, with
 //!   `service_account_impersonation_url`, POSTs JSON `{scope, lifetime}` there with the STS
-//!   token as bearer and uses the `accessToken` it gets back.
+//!   token as bearer and uses the `accessToken` it gets back;
+//! - the metadata server (at `GCE_METADATA_HOST`) answers
+//!   `GET /computeMetadata/v1/instance/service-accounts/default/token` with the header
+//!   `Metadata-Flavor: Google` with the default service account's token.
 //!
 //! Every access token it issues contains [`TOKEN_CANARY`], so tests can prove none reaches
 //! strata's output. Tokens are bound to the identity they were issued to; the fake records
@@ -31,6 +34,14 @@ use serde_json::{Value, json};
 pub const TOKEN_CANARY: &str = "t0k3nc4n4ry";
 
 const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
+const METADATA_TOKEN: &str = "/computeMetadata/v1/instance/service-accounts/default/token";
+
+/// The request headers the token services and the bearer check read.
+#[derive(Default)]
+pub(crate) struct Headers {
+    pub(crate) authorization: Option<String>,
+    pub(crate) metadata_flavor: Option<String>,
+}
 
 /// Who may call, and the tokens handed out so far.
 #[derive(Default)]
@@ -41,6 +52,8 @@ pub(crate) struct Authority {
     users: BTreeMap<String, (String, String)>,
     /// Workload identity pool provider audience → the subject token (OIDC JWT) it accepts.
     federation: BTreeMap<String, String>,
+    /// The default service account of the "machine" whose metadata server this is.
+    metadata_account: Option<String>,
     /// Access token → the identity it stands for.
     issued: BTreeMap<String, String>,
     /// The identity behind each API call, in order.
@@ -103,6 +116,10 @@ impl Authority {
             .insert(audience.to_owned(), subject_token.to_owned());
     }
 
+    pub(crate) fn set_metadata_account(&mut self, email: &str) {
+        self.metadata_account = Some(email.to_owned());
+    }
+
     fn issue(&mut self, identity: String) -> String {
         let token = format!("ya29.{TOKEN_CANARY}-{}", self.issued.len() + 1);
         self.issued.insert(token.clone(), identity);
@@ -115,11 +132,20 @@ impl Authority {
         method: &str,
         path: &str,
         body: &[u8],
-        authorization: Option<&str>,
+        headers: &Headers,
     ) -> Option<(u16, Value)> {
+        if method == "GET" && path == METADATA_TOKEN {
+            return Some(self.metadata_token(headers.metadata_flavor.as_deref()));
+        }
+        if method == "GET" && path.starts_with("/computeMetadata/") {
+            // The universe domain and the rest: not set on this machine, as older metadata
+            // servers answer (the library then uses googleapis.com).
+            return Some((404, json!({"error": "not found"})));
+        }
         if method != "POST" {
             return None;
         }
+        let authorization = headers.authorization.as_deref();
         if path == "/token" {
             return Some(self.refresh(body));
         }
@@ -130,6 +156,25 @@ impl Authority {
             .strip_prefix("/v1/projects/-/serviceAccounts/")?
             .strip_suffix(":generateAccessToken")?;
         Some(self.impersonate(email, body, authorization))
+    }
+
+    /// The metadata server: the default service account's token, for requests that say they
+    /// are meant for it.
+    fn metadata_token(&mut self, flavor: Option<&str>) -> (u16, Value) {
+        let Some(email) = self.metadata_account.clone() else {
+            return (404, json!({"error": "not found"}));
+        };
+        if flavor != Some("Google") {
+            return (
+                403,
+                json!({"error": "Missing Metadata-Flavor:Google header."}),
+            );
+        }
+        let token = self.issue(format!("serviceAccount:{email}"));
+        (
+            200,
+            json!({"access_token": token, "expires_in": 3599, "token_type": "Bearer"}),
+        )
     }
 
     /// `authorized_user`: a refresh token for an access token.

@@ -27,7 +27,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use tiny_http::{Header, Response, Server};
 
-use crate::gcp_auth::Authority;
+use crate::gcp_auth::{Authority, Headers};
 pub use crate::gcp_auth::{ServiceAccountKey, TOKEN_CANARY};
 
 /// What the signature of every upload URL the fake hands out is: tests look for it in
@@ -111,26 +111,31 @@ impl FunctionsFake {
                 let _ = request.as_reader().read_to_end(&mut body);
                 let method = request.method().as_str().to_owned();
                 let url = request.url().to_owned();
-                let authorization = request
-                    .headers()
-                    .iter()
-                    .find(|header| header.field.equiv("Authorization"))
-                    .map(|header| header.value.as_str().to_owned());
+                let header = |name: &str| {
+                    request
+                        .headers()
+                        .iter()
+                        .find(|header| header.field.as_str().as_str().eq_ignore_ascii_case(name))
+                        .map(|header| header.value.as_str().to_owned())
+                };
+                let headers = Headers {
+                    authorization: header("Authorization"),
+                    metadata_flavor: header("Metadata-Flavor"),
+                };
                 let (status, answer) = {
                     let mut state = thread_state
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    authenticate(&mut state, &method, &url, &body, authorization.as_deref())
-                        .unwrap_or_else(|| {
-                            handle(
-                                &mut state,
-                                &method,
-                                &url,
-                                &body,
-                                &upload_base,
-                                &upload_bucket,
-                            )
-                        })
+                    authenticate(&mut state, &method, &url, &body, &headers).unwrap_or_else(|| {
+                        handle(
+                            &mut state,
+                            &method,
+                            &url,
+                            &body,
+                            &upload_base,
+                            &upload_bucket,
+                        )
+                    })
                 };
                 let response = Response::from_string(answer.to_string())
                     .with_status_code(status)
@@ -264,6 +269,14 @@ impl FunctionsFake {
         }
     }
 
+    /// Acts as the metadata server of a Google machine whose default service account is
+    /// `email` (point `GCE_METADATA_HOST` at this server's `127.0.0.1:<port>`).
+    pub fn serve_metadata(&self, email: &str) {
+        if let Some(authority) = self.authority().authority.as_mut() {
+            authority.set_metadata_account(email);
+        }
+    }
+
     /// The identity behind each API call so far (`serviceAccount:<email>`, `user:<client id>`,
     /// `principal:<audience>`).
     pub fn callers(&self) -> Vec<String> {
@@ -309,14 +322,14 @@ fn authenticate(
     method: &str,
     url: &str,
     body: &[u8],
-    authorization: Option<&str>,
+    headers: &Headers,
 ) -> Option<(u16, Value)> {
     let authority = state.authority.as_mut()?;
     let path = url.split('?').next().unwrap_or_default();
-    if let Some(answer) = authority.token_service(method, path, body, authorization) {
+    if let Some(answer) = authority.token_service(method, path, body, headers) {
         return Some(answer);
     }
-    authority.check(authorization).err()
+    authority.check(headers.authorization.as_deref()).err()
 }
 
 fn error(status: u16, code: &str, message: &str) -> (u16, Value) {

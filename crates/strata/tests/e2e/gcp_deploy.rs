@@ -782,3 +782,16 @@ fn gcp_bucket_and_pubsub_triggers_deploy_and_a_changed_trigger_patches_only_the_
         format!("projects/{PROJECT}/topics/invoices")
     );
 }
+
+#[test]
+fn gcp_on_a_google_machine_takes_the_metadata_servers_token() {
+    let mut project = GcpProject::new("mds", false);
+    let _front = project.require_credentials();
+    let email = format!("{PROJECT}-compute@developer.gserviceaccount.com");
+    project.fake.serve_metadata(&email);
+    // No key file and no gcloud file: the chain ends at the metadata server, here the fake.
+    let host = project.fake.url().trim_start_matches("http://").to_owned();
+    project.env.retain(|(key, _)| key != "GCE_METADATA_HOST");
+    project.env.push(("GCE_METADATA_HOST".to_owned(), host));
+    assert_deployed_as(&project, &format!("serviceAccount:{email}"), &[]);
+}
