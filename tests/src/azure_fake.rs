@@ -43,6 +43,10 @@ pub const AZURITE_KEY: &str =
 pub const CLIENT_SECRET: &str = "fake-client-secret-canary-5b2e";
 /// Every token the fake issues starts with this (a canary for leak checks).
 pub const TOKEN_PREFIX: &str = "fake-arm-token-canary-";
+/// The key `listkeys` gives for every function (a canary for leak checks).
+pub const FUNCTION_KEY: &str = "fake-function-key-canary-7c1d";
+/// The host's default key, given when a function has no key of its own.
+pub const HOST_KEY: &str = "fake-host-key-canary-93ab";
 
 /// `STRATA_TEST_AZURITE_URL`; panics with the start command when unset.
 pub fn azurite_url() -> String {
@@ -103,6 +107,17 @@ struct State {
     token_requests: usize,
     publishes: usize,
     settings_puts: usize,
+    // `strata logs` and `strata invoke`.
+    /// Where HTTP functions answer instead of `https://{app}.azurewebsites.net`.
+    function_base: Option<String>,
+    /// A function's trigger binding, set by a test: (app, function) -> binding.
+    bindings: BTreeMap<(String, String), Value>,
+    /// Application Insights components of the subscription.
+    components: Vec<Value>,
+    /// Functions whose `listkeys` lists no key of their own.
+    keyless: BTreeSet<(String, String)>,
+    /// The `scope` of every client-credentials token request.
+    scopes: Vec<String>,
 }
 
 /// The fake; stops when dropped.
@@ -280,6 +295,47 @@ impl AzureFake {
                 ..Site::default()
             },
         );
+    }
+
+    /// HTTP functions answer at `{base}/api/{name}` (a local function server).
+    pub fn set_function_base(&self, base: &str) {
+        self.state().function_base = Some(base.trim_end_matches('/').to_owned());
+    }
+
+    /// Registers `function` in `app` with `binding` as its trigger, as the host would after a
+    /// deploy (`{"type": "queueTrigger", "queueName": "orders", ...}`).
+    pub fn set_function(&self, app: &str, function: &str, binding: Value) {
+        let mut state = self.state();
+        let trigger = binding["type"].as_str().unwrap_or_default().to_owned();
+        if let Some(site) = state.sites.get_mut(app) {
+            site.functions.retain(|(name, _)| name != function);
+            site.functions.push((function.to_owned(), trigger));
+        }
+        state
+            .bindings
+            .insert((app.to_owned(), function.to_owned()), binding);
+    }
+
+    /// `listkeys` on `function` lists no key of its own, so the host's key is the one to use.
+    pub fn remove_function_keys(&self, app: &str, function: &str) {
+        self.state()
+            .keyless
+            .insert((app.to_owned(), function.to_owned()));
+    }
+
+    /// An Application Insights component of the subscription, as ARM lists it.
+    pub fn add_insights_component(&self, name: &str, instrumentation_key: &str, app_id: &str) {
+        self.state().components.push(json!({
+            "id": format!("/subscriptions/sub/resourceGroups/rg/providers/microsoft.insights/components/{name}"),
+            "name": name, "type": "microsoft.insights/components", "kind": "web",
+            "properties": { "AppId": app_id, "InstrumentationKey": instrumentation_key,
+                            "ApplicationId": name, "provisioningState": "Succeeded" },
+        }));
+    }
+
+    /// The `scope` of every client-credentials token request so far.
+    pub fn scopes_requested(&self) -> Vec<String> {
+        self.state().scopes.clone()
     }
 
     /// The next app settings write is refused (400), as ARM refuses an invalid setting.
@@ -481,6 +537,9 @@ fn token(body: &[u8], state: &Mutex<State>) -> Answer {
         .collect();
     let mut guard = lock(state);
     guard.token_requests += 1;
+    if let Some(scope) = form.get("scope") {
+        guard.scopes.push(scope.clone());
+    }
     let good = form.get("grant_type").map(String::as_str) == Some("client_credentials")
         && form.contains_key("client_id")
         && (form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
@@ -922,7 +981,22 @@ fn arm(
             rest @ ..,
         ] => {
             let app = segments[7].to_owned();
+            if let Some(answer) = observe_call(state, method, &path, &app, rest) {
+                return answer;
+            }
             site_call(state, method, &path, &app, group, rest, &request, azurite)
+        }
+        [
+            "subscriptions",
+            _,
+            "providers",
+            "microsoft.insights",
+            "components",
+        ] => {
+            if !query.contains("api-version=2020-02-02") {
+                return arm_error(400, "InvalidApiVersionParameter", "unsupported api-version");
+            }
+            answer(200, &json!({ "value": state.components }))
         }
         _ => arm_error(404, "InvalidResourceType", &format!("no route for {path}")),
     }
@@ -1055,6 +1129,81 @@ fn site_call(
             answer(200, &json!({ "value": value }))
         }),
         _ => arm_error(404, "NotFound", &format!("no route for {path}")),
+    }
+}
+
+/// What `strata invoke` reads of an app: one function (with its trigger binding and URL), its
+/// keys and the host's keys. `None`: not one of these routes.
+fn observe_call(
+    state: &State,
+    method: &Method,
+    path: &str,
+    app: &str,
+    rest: &[&str],
+) -> Option<Answer> {
+    let site = state.sites.get(app);
+    let missing = || {
+        arm_error(
+            404,
+            "ResourceNotFound",
+            &format!("The Resource 'Microsoft.Web/sites/{app}' was not found."),
+        )
+    };
+    let function = |name: &str| {
+        site.and_then(|site| {
+            site.functions
+                .iter()
+                .find(|(found, _)| found.eq_ignore_ascii_case(name))
+        })
+    };
+    match (method, rest) {
+        (Method::Get, ["functions", name]) => {
+            Some(match function(name) {
+                None => arm_error(
+                    404,
+                    "NotFound",
+                    &format!("Error retrieving function {name}"),
+                ),
+                Some((name, trigger)) => {
+                    let binding = state
+                    .bindings
+                    .get(&(app.to_owned(), name.clone()))
+                    .cloned()
+                    .unwrap_or_else(|| json!({ "type": trigger, "direction": "in", "authLevel": "function" }));
+                    let base = state
+                        .function_base
+                        .clone()
+                        .unwrap_or_else(|| format!("https://{app}.azurewebsites.net"));
+                    answer(
+                        200,
+                        &json!({
+                            "id": path, "name": format!("{app}/{name}"),
+                            "properties": {
+                                "name": name,
+                                "config": { "bindings": [binding, { "type": "http", "direction": "out", "name": "$return" }] },
+                                "invoke_url_template": (trigger == "httpTrigger").then(|| format!("{base}/api/{name}")),
+                                "isDisabled": false,
+                            },
+                        }),
+                    )
+                }
+            })
+        }
+        (Method::Post, ["functions", name, "listkeys"]) => Some(match function(name) {
+            None => missing(),
+            Some((found, _)) if state.keyless.contains(&(app.to_owned(), found.clone())) => {
+                answer(200, &json!({}))
+            }
+            Some(_) => answer(200, &json!({ "default": FUNCTION_KEY })),
+        }),
+        (Method::Post, ["host", "default", "listkeys"]) => Some(match site {
+            None => missing(),
+            Some(_) => answer(
+                200,
+                &json!({ "masterKey": "fake-master-key", "functionKeys": { "default": HOST_KEY }, "systemKeys": {} }),
+            ),
+        }),
+        _ => None,
     }
 }
 

@@ -6,17 +6,23 @@
 //! projects with an in-tree build backend, in local git repositories), the naive [`zip`]
 //! writer they rest on, [`moto`], a client for the shared moto server and its recorder, the
 //! provider [`conformance`] suite every backend runs, [`stand_in`], an in-memory backend, and
-//! [`azure_fake`], a contract fake of ARM, Kudu and Entra ID that stores blobs in Azurite.
+//! [`azure_fake`], a contract fake of ARM, Kudu and Entra ID that stores blobs in Azurite,
+//! contract fakes of the Application Insights query API ([`insights_fake`]) and Cloud
+//! Logging's `entries:list` ([`logging_fake`]), and a [`function_server`] that `strata invoke`
+//! calls by URL.
 //! It depends on no strata crate but the contract (`strata-provider`, whose own tests do not
 //! use this crate), so that any other strata crate can dev-depend on this one; it holds no
 //! production code.
 
 pub mod azure_fake;
 pub mod conformance;
+pub mod function_server;
 mod gcp_auth;
 pub mod gcp_fake;
 pub mod gcs;
 pub mod index;
+pub mod insights_fake;
+pub mod logging_fake;
 pub mod moto;
 pub mod source;
 pub mod stand_in;

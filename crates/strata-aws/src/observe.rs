@@ -119,6 +119,7 @@ impl Observer for AwsProvider {
             cloud: "aws".to_owned(),
             function: request.logical_name.clone(),
             status: u16::try_from(output.status_code()).ok(),
+            headers: std::collections::BTreeMap::new(),
             payload: output
                 .payload()
                 .map(|payload| String::from_utf8_lossy(payload.as_ref()).into_owned())

@@ -697,6 +697,7 @@ fn invoke_request(payload: &str) -> strata_provider::InvokeRequest {
     strata_provider::InvokeRequest {
         deployed_name: NAME.to_owned(),
         logical_name: "hello".to_owned(),
+        handler: "handler.hello".to_owned(),
         stage: STAGE.to_owned(),
         payload: payload.to_owned(),
     }

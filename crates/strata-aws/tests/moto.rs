@@ -1434,6 +1434,7 @@ fn log_query(function: &str, since_ms: i64, filter: Option<&str>) -> strata_prov
     strata_provider::LogQuery {
         deployed_name: function.to_owned(),
         logical_name: "hello".to_owned(),
+        handler: "handler.hello".to_owned(),
         stage: STAGE.to_owned(),
         since_ms,
         filter: filter.map(str::to_owned),

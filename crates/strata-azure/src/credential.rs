@@ -69,6 +69,8 @@ pub struct Credentials {
     env: BTreeMap<String, String>,
     http: HttpClient,
     authority: String,
+    /// The resource tokens are for (ARM, or Application Insights for `strata logs`).
+    resource: String,
     cached: Mutex<Option<Cached>>,
 }
 
@@ -84,8 +86,19 @@ impl Credentials {
             env,
             http,
             authority,
+            resource: ARM_RESOURCE.to_owned(),
             cached: Mutex::new(None),
         }
+    }
+
+    /// The same chain, for tokens of another resource (`https://api.applicationinsights.io/`).
+    pub fn for_resource(mut self, resource: &str) -> Self {
+        self.resource = resource.to_owned();
+        self
+    }
+
+    fn scope(&self) -> String {
+        format!("{}/.default", self.resource.trim_end_matches('/'))
     }
 
     /// A bearer token for ARM, from the cache or the chain.
@@ -147,7 +160,7 @@ impl Credentials {
                         ("grant_type", "client_credentials"),
                         ("client_id", client),
                         ("client_secret", secret),
-                        ("scope", ARM_SCOPE),
+                        ("scope", &self.scope()),
                     ],
                 )
                 .await
@@ -222,7 +235,7 @@ impl Credentials {
                 ("client_id", client),
                 ("client_assertion_type", ASSERTION_TYPE),
                 ("client_assertion", assertion),
-                ("scope", ARM_SCOPE),
+                ("scope", &self.scope()),
             ],
         )
         .await
@@ -273,7 +286,7 @@ impl Credentials {
             (Some(endpoint), Some(header)) => (
                 format!(
                     "{endpoint}?api-version=2019-08-01&resource={}",
-                    encode(ARM_RESOURCE)
+                    encode(&self.resource)
                 ),
                 vec![("x-identity-header".to_owned(), header.to_owned())],
             ),
@@ -283,7 +296,7 @@ impl Credentials {
                     self.var("IMDS_ENDPOINT")
                         .unwrap_or(DEFAULT_IMDS)
                         .trim_end_matches('/'),
-                    encode(ARM_RESOURCE)
+                    encode(&self.resource)
                 ),
                 vec![("metadata".to_owned(), "true".to_owned())],
             ),
@@ -314,7 +327,7 @@ impl Credentials {
                 "account",
                 "get-access-token",
                 "--resource",
-                ARM_RESOURCE,
+                &self.resource,
                 "--output",
                 "json",
             ])

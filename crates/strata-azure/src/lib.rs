@@ -28,6 +28,7 @@ mod error;
 mod http;
 mod kudu;
 mod manage;
+mod observe;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,7 @@ pub use arm::{TAG_MANAGED, TAG_SERVICE, TAG_STAGE, container_name};
 pub use blob::PackageStore;
 pub use credential::{ARM_SCOPE, Source};
 pub use error::{AzureError, CallError};
+pub use observe::{AzureObserveError, AzureObserver, INSIGHTS_ENDPOINT_VARIABLE};
 
 /// Azure's public ARM endpoint.
 pub const DEFAULT_ARM_ENDPOINT: &str = "https://management.azure.com";

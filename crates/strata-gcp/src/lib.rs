@@ -21,6 +21,7 @@ mod deploy;
 mod desired;
 mod error;
 mod manage;
+mod observe;
 mod storage;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use strata_provider::{
 pub use client::{FUNCTIONS_ENDPOINT_VARIABLE, GcpSettings, STORAGE_EMULATOR_VARIABLE};
 pub use desired::{LABEL_PREVIOUS, LABEL_SERVICE, LABEL_SOURCE, LABEL_STAGE};
 pub use error::{CallError, GcpError};
+pub use observe::{GcpObserveError, GcpObserver, LOGGING_ENDPOINT_VARIABLE};
 pub use storage::{MAX_SOURCE_BYTES, object_name, stage_prefix};
 
 /// The GCP backend for one project and region.

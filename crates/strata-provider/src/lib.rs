@@ -55,7 +55,9 @@ mod spec;
 pub use cloud::{Architecture, Cloud};
 pub use hint::{Hint, hint_of};
 pub use interrupt::Interrupt;
-pub use observe::{InvokeRequest, InvokeResponse, LogEvent, LogQuery, Observer, format_timestamp};
+pub use observe::{
+    InvokeRequest, InvokeResponse, LogEvent, LogQuery, Observer, format_timestamp, parse_timestamp,
+};
 pub use plan::{
     BucketAction, BucketPlan, CodeChange, DeployPlan, FieldChange, FunctionAction, FunctionPlan,
     LayerAction, LayerPlan, PointerMove, RoleAction, RolePlan,

@@ -1,6 +1,7 @@
 //! What `strata logs` and `strata invoke` ask of a cloud, in neutral terms: the log events of
 //! a deployed function, and one call of it on its stage.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -13,6 +14,9 @@ pub struct LogQuery {
     pub deployed_name: String,
     /// The manifest's name, which events are reported under.
     pub logical_name: String,
+    /// The manifest's handler (`function_app.hello_function`): where a cloud names a function
+    /// after its code (Azure's registered functions), the name its logs carry.
+    pub handler: String,
     pub stage: String,
     /// Events at or after this time (milliseconds since the Unix epoch).
     pub since_ms: i64,
@@ -43,6 +47,8 @@ pub struct LogEvent {
 pub struct InvokeRequest {
     pub deployed_name: String,
     pub logical_name: String,
+    /// The manifest's handler, as in [`LogQuery::handler`].
+    pub handler: String,
     pub stage: String,
     /// The event, as JSON text.
     pub payload: String,
@@ -55,6 +61,10 @@ pub struct InvokeResponse {
     pub function: String,
     /// The HTTP status of the function's answer, where it is an HTTP call.
     pub status: Option<u16>,
+    /// The answer's headers worth showing (content type, the cloud's request and execution
+    /// ids), names in lower case; empty where the call is not HTTP.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
     /// What the function returned (or the error document it raised).
     pub payload: String,
     /// Set when the function raised: the cloud's kind of error (`Unhandled`).
@@ -105,6 +115,49 @@ pub fn format_timestamp(timestamp_ms: i64) -> String {
     )
 }
 
+/// Milliseconds since the epoch of an RFC 3339 UTC time as clouds write them
+/// (`2026-12-02T05:31:07.1234567Z`, any number of fraction digits, or a `+00:00` offset).
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = text.split_once(['T', 't', ' '])?;
+    let mut date_parts = date.splitn(3, '-');
+    let year: i64 = date_parts.next()?.parse().ok()?;
+    let month: i64 = date_parts.next()?.parse().ok()?;
+    let day: i64 = date_parts.next()?.parse().ok()?;
+    let (clock, offset_minutes) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else {
+        let at = time.rfind(['+', '-'])?;
+        let (clock, offset) = time.split_at(at);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let (hours, minutes) = offset[1..].split_once(':')?;
+        let minutes = hours.parse::<i64>().ok()? * 60 + minutes.parse::<i64>().ok()?;
+        (clock, sign * minutes)
+    };
+    let (whole, fraction) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut clock_parts = whole.splitn(3, ':');
+    let hour: i64 = clock_parts.next()?.parse().ok()?;
+    let minute: i64 = clock_parts.next()?.parse().ok()?;
+    let second: i64 = clock_parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || !fraction.chars().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    let millis: i64 = format!("{fraction:0<3}")[..3].parse().ok()?;
+    // Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm, the inverse of
+    // the one in `format_timestamp`).
+    let shifted = if month <= 2 { year - 1 } else { year };
+    let era = shifted.div_euclid(400);
+    let yoe = shifted - era * 400;
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+    Some(seconds * 1000 + millis)
+}
+
 /// Reading and calling what a backend deployed. Separate from [`crate::Provider`], so a
 /// backend can deploy before it can observe.
 #[async_trait]
@@ -133,6 +186,23 @@ mod tests {
             format_timestamp(1_796_189_467_123),
             "2026-12-02T05:31:07.123Z"
         );
+    }
+
+    #[test]
+    fn cloud_timestamps_parse_back_to_milliseconds() {
+        for millis in [0, 951_782_400_000, 1_796_189_467_123] {
+            assert_eq!(parse_timestamp(&format_timestamp(millis)), Some(millis));
+        }
+        assert_eq!(
+            parse_timestamp("2026-12-02T05:31:07.1234567Z"),
+            Some(1_796_189_467_123)
+        );
+        assert_eq!(
+            parse_timestamp("2026-12-02T06:31:07+01:00"),
+            Some(1_796_189_467_000)
+        );
+        assert_eq!(parse_timestamp("2026-12-02"), None);
+        assert_eq!(parse_timestamp("yesterday"), None);
     }
 
     #[test]

@@ -33,6 +33,8 @@ const HINTED_ERRORS: &[HintOf] = &[
     hint_of::<strata_gcp::GcpError>,
     hint_of::<crate::clouds::azure::AzureSpecError>,
     hint_of::<strata_azure::AzureError>,
+    hint_of::<strata_azure::AzureObserveError>,
+    hint_of::<strata_gcp::GcpObserveError>,
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -13,13 +13,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use strata_azure::{AzureError, AzureProvider, AzureSettings};
+use strata_azure::{AzureError, AzureObserveError, AzureObserver, AzureProvider, AzureSettings};
 use strata_manifest::{AzureConfig, Cloud, ResolvedConfig};
 use strata_provider::{DeploySpec, RoleSpec};
 
 use crate::clouds::{
-    Backend, CloudAdapter, ConnectInput, Erased, SpecInput, artifact_ref, neutral_function_spec,
-    unmanaged_items,
+    Backend, CloudAdapter, ConnectInput, Erased, ObserveBackend, SpecInput, artifact_ref,
+    neutral_function_spec, unmanaged_items,
 };
 use crate::error::CliError;
 
@@ -65,6 +65,12 @@ impl From<AzureSpecError> for CliError {
 
 impl From<AzureError> for CliError {
     fn from(error: AzureError) -> Self {
+        Self::from_source(&error)
+    }
+}
+
+impl From<AzureObserveError> for CliError {
+    fn from(error: AzureObserveError) -> Self {
         Self::from_source(&error)
     }
 }
@@ -212,6 +218,18 @@ impl CloudAdapter for AzureAdapter {
         let provider = AzureProvider::new(settings)?;
         provider.check_credentials().await?;
         Ok(Box::new(Erased(provider)))
+    }
+
+    /// Application Insights for `logs` (`STRATA_AZURE_INSIGHTS_ENDPOINT` replaces the query
+    /// API's address, for emulators), the functions' URLs and keys from ARM for `invoke`.
+    async fn connect_observer(
+        &self,
+        input: &ConnectInput<'_>,
+    ) -> Result<Box<dyn ObserveBackend>, CliError> {
+        let settings = azure_settings(input.config, input.region, input.env)?;
+        let observer = AzureObserver::new(settings)?;
+        observer.check_credentials().await?;
+        Ok(Box::new(Erased(observer)))
     }
 }
 

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use strata_build::{BuildReport, human_size};
-use strata_gcp::{GcpError, GcpProvider, GcpSettings};
+use strata_gcp::{GcpError, GcpObserveError, GcpObserver, GcpProvider, GcpSettings};
 use strata_manifest::{Cloud, FunctionConfig, FunctionTarget, ResolvedConfig};
 use strata_provider::{CloudSettings, DeploySpec, EventTrigger, FunctionSpec, RoleSpec};
 
 use crate::clouds::{
-    Backend, CloudAdapter, ConnectInput, Erased, SpecInput, artifact_ref, neutral_function_spec,
-    unmanaged_items,
+    Backend, CloudAdapter, ConnectInput, Erased, ObserveBackend, SpecInput, artifact_ref,
+    neutral_function_spec, unmanaged_items,
 };
 use crate::error::CliError;
 
@@ -101,6 +101,12 @@ impl From<SpecError> for CliError {
 
 impl From<GcpError> for CliError {
     fn from(error: GcpError) -> Self {
+        Self::from_source(&error)
+    }
+}
+
+impl From<GcpObserveError> for CliError {
+    fn from(error: GcpObserveError) -> Self {
         Self::from_source(&error)
     }
 }
@@ -395,6 +401,16 @@ impl CloudAdapter for GcpAdapter {
     async fn connect(&self, input: &ConnectInput<'_>) -> Result<Box<dyn Backend>, CliError> {
         let settings = gcp_settings(input)?;
         Ok(Box::new(Erased(GcpProvider::new(settings).await?)))
+    }
+
+    /// Cloud Logging for `logs` (`CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING` for emulators),
+    /// the function's URL and an identity token for `invoke`.
+    async fn connect_observer(
+        &self,
+        input: &ConnectInput<'_>,
+    ) -> Result<Box<dyn ObserveBackend>, CliError> {
+        let settings = gcp_settings(input)?;
+        Ok(Box::new(Erased(GcpObserver::new(settings).await?)))
     }
 }
 

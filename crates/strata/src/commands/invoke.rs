@@ -199,6 +199,7 @@ fn remote(
     let request = InvokeRequest {
         deployed_name: target.deployed_name.clone(),
         logical_name: function.name.clone(),
+        handler: function.handler.clone(),
         stage: config.stage.clone(),
         payload: payload.to_owned(),
     };
@@ -212,6 +213,17 @@ fn remote(
         if let Some(tail) = &response.log_tail {
             for line in tail.lines() {
                 context.printer.status("Log", line);
+            }
+        }
+        // An HTTP function's status and headers go to stderr, so stdout stays its body.
+        if !response.headers.is_empty()
+            && let Some(status) = response.status
+        {
+            context.printer.status("Status", &status.to_string());
+            for (name, value) in &response.headers {
+                context
+                    .printer
+                    .status("Header", &format!("{name}: {value}"));
             }
         }
         context.printer.data(&pretty(&response.payload));

@@ -46,11 +46,11 @@ fn now_ms() -> i64 {
         })
 }
 
-/// One cloud's observer and the functions (logical, deployed) it runs.
+/// One cloud's observer and the functions (logical, deployed, handler) it runs.
 struct Source {
     cloud: Cloud,
     observer: Box<dyn ObserveBackend>,
-    functions: Vec<(String, String)>,
+    functions: Vec<(String, String, String)>,
 }
 
 pub fn run(context: &Context, args: &LogsArgs) -> Result<(), CliError> {
@@ -133,7 +133,13 @@ async fn connect_all(
         let observer = adapter.connect_observer(&input).await?;
         let functions = cloud_functions(config, selection, *cloud)
             .into_iter()
-            .map(|(function, target)| (function.name.clone(), target.deployed_name.clone()))
+            .map(|(function, target)| {
+                (
+                    function.name.clone(),
+                    target.deployed_name.clone(),
+                    function.handler.clone(),
+                )
+            })
             .collect();
         sources.push(Source {
             cloud: *cloud,
@@ -153,10 +159,11 @@ async fn read(
 ) -> Result<Vec<LogEvent>, CliError> {
     let mut queries = Vec::new();
     for source in sources {
-        for (logical, deployed) in &source.functions {
+        for (logical, deployed, handler) in &source.functions {
             let query = LogQuery {
                 deployed_name: deployed.clone(),
                 logical_name: logical.clone(),
+                handler: handler.clone(),
                 stage: config.stage.clone(),
                 since_ms: from_ms,
                 filter: args.filter.clone(),
