@@ -52,3 +52,20 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Milliseconds since the Unix epoch, as log events carry their time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Each event's message and level, to compare a log read with what a test wrote.
+pub fn messages_and_levels(events: &[strata_provider::LogEvent]) -> Vec<(&str, Option<&str>)> {
+    events
+        .iter()
+        .map(|event| (event.message.as_str(), event.level.as_deref()))
+        .collect()
+}

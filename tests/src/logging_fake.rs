@@ -21,6 +21,8 @@ struct State {
     throttles: u32,
     failures: u32,
     requests: Vec<Value>,
+    /// The most entries one page holds, whatever `pageSize` asks (the API may return fewer).
+    page_cap: Option<usize>,
 }
 
 /// The fake; it stops with the test process.
@@ -96,6 +98,11 @@ impl LoggingFake {
     /// The next `count` calls answer 429 `RESOURCE_EXHAUSTED`.
     pub fn throttle_next(&self, count: u32) {
         lock(&self.state).throttles = count;
+    }
+
+    /// Pages hold at most `entries`, fewer than `pageSize` asks, as the API may answer.
+    pub fn cap_pages(&self, entries: usize) {
+        lock(&self.state).page_cap = Some(entries);
     }
 
     /// The next `count` calls answer 503 `UNAVAILABLE`.
@@ -197,7 +204,8 @@ fn handle(state: &mut State, method: &str, url: &str, body: &[u8]) -> (u16, Valu
     let mut texts = values_after(filter, "textPayload:");
     texts.extend(values_after(filter, "jsonPayload.message:"));
     let texts: Vec<String> = texts.iter().map(|text| text.to_lowercase()).collect();
-    let page_size = request["pageSize"].as_u64().unwrap_or(50).clamp(1, 1000) as usize;
+    let asked = request["pageSize"].as_u64().unwrap_or(50).clamp(1, 1000) as usize;
+    let page_size = state.page_cap.map_or(asked, |cap| asked.min(cap));
     let offset: usize = match request["pageToken"].as_str() {
         None => 0,
         Some(token) => match token.strip_prefix("page-").and_then(|n| n.parse().ok()) {

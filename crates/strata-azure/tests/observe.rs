@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use strata_tests::now_ms;
+
 use serde_json::json;
 use strata_azure::{AzureObserveError, AzureObserver, AzureSettings, INSIGHTS_ENDPOINT_VARIABLE};
 use strata_provider::{InvokeRequest, LogQuery, Observer, RetryPolicy};
@@ -21,16 +23,6 @@ fn unique(prefix: &str) -> String {
         .unwrap()
         .subsec_nanos();
     format!("{prefix}{:x}{:x}", std::process::id(), nanos)
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
 }
 
 struct Setup {
@@ -122,12 +114,8 @@ async fn traces_come_oldest_first_for_the_function_selected_by_since_filter_and_
         .logs(&query(now - 300_000, None, 100))
         .await
         .unwrap();
-    let lines: Vec<(&str, Option<&str>)> = events
-        .iter()
-        .map(|event| (event.message.as_str(), event.level.as_deref()))
-        .collect();
     assert_eq!(
-        lines,
+        strata_tests::messages_and_levels(&events),
         [
             ("created order 42", Some("INFO")),
             ("boom in order 42", Some("ERROR"))

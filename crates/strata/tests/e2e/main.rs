@@ -15,6 +15,7 @@ mod github_action;
 mod init_clouds;
 mod interrupt_and_lock;
 mod logs_invoke;
+mod observe_clouds;
 mod package_artifacts;
 mod package_clouds;
 mod package_differential;
