@@ -17,7 +17,9 @@
 //! the app's package ([`strata_provider::PointerKind::Package`]), recorded as a sha256 in an
 //! app setting beside the settings strata owns (see [`settings`]).
 //!
-//! Main types: [`AzureSettings`] (where and how to connect), [`AzureProvider`].
+//! Main types: [`AzureSettings`] (where and how to connect), [`AzureProvider`], and
+//! [`AzureObserver`] for `strata logs` (Application Insights) and `strata invoke` (HTTP
+//! functions by URL with their key).
 
 mod arm;
 mod blob;

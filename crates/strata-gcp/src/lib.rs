@@ -14,7 +14,8 @@
 //! strata records in the build environment (`STRATA_PREVIOUS_SOURCE`) when it replaces it.
 //!
 //! SDK types never leave this crate; its public face is [`GcpProvider`], [`GcpSettings`] and
-//! [`GcpError`]. It must never print.
+//! [`GcpError`], and [`GcpObserver`] for `strata logs` (Cloud Logging) and `strata invoke`
+//! (HTTP functions by URL with an identity token). It must never print.
 
 mod client;
 mod deploy;
