@@ -7,7 +7,8 @@
 //! `AZURE_RESOURCE_MANAGER_ENDPOINT` replaces ARM's address and `STRATA_AZURE_SCM_ENDPOINT`
 //! every app's SCM site (`{endpoint}/{app}`), both for emulators; `AZURE_AUTHORITY_HOST` is
 //! Entra ID's; `SSL_CERT_FILE` replaces the trusted roots; `STRATA_DEPLOY_DEADLINE` and
-//! `STRATA_AZURE_CALL_TIMEOUT` (seconds) bound the deploy and each call.
+//! `STRATA_AZURE_CALL_TIMEOUT` (seconds) bound the deploy and each call;
+//! `STRATA_AZURE_INSIGHTS_ENDPOINT` replaces the Application Insights query API (`logs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
