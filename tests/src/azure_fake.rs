@@ -47,6 +47,23 @@ pub const TOKEN_PREFIX: &str = "fake-arm-token-canary-";
 pub const FUNCTION_KEY: &str = "fake-function-key-canary-7c1d";
 /// The host's default key, given when a function has no key of its own.
 pub const HOST_KEY: &str = "fake-host-key-canary-93ab";
+/// An app's publishing password is this followed by the app's name (a canary).
+pub const PUBLISHING_PASSWORD_PREFIX: &str = "fake-publishing-password-canary-";
+
+/// The publishing password ARM lists for `app`.
+pub fn publishing_password(app: &str) -> String {
+    format!("{PUBLISHING_PASSWORD_PREFIX}{app}")
+}
+
+/// A long-running ARM operation: polled `polls_left` more times before it ends, with
+/// `failure` (code, message) or successfully.
+#[derive(Clone, Debug)]
+struct Operation {
+    polls_left: u32,
+    failure: Option<(String, String)>,
+    /// Polled through `Location` (202 while running) rather than `Azure-AsyncOperation`.
+    location: bool,
+}
 
 /// `STRATA_TEST_AZURITE_URL`; panics with the start command when unset.
 pub fn azurite_url() -> String {
@@ -118,6 +135,20 @@ struct State {
     keyless: BTreeSet<(String, String)>,
     /// The `scope` of every client-credentials token request.
     scopes: Vec<String>,
+    /// Apps whose SCM site refuses bearer tokens (401), and those whose policy also forbids
+    /// basic authentication on SCM.
+    scm_refuses_bearer: BTreeSet<String>,
+    scm_basic_disabled: BTreeSet<String>,
+    /// SCM calls that came with the publishing credentials.
+    scm_basic_calls: usize,
+    publishing_lists: usize,
+    operations: BTreeMap<String, Operation>,
+    /// Creates and deletes run as long-running operations for this many polls.
+    slow_operations: u32,
+    operation_retry_after: Option<u64>,
+    /// (method, resource type in lower case, message) of the next operation that fails.
+    fail_operation: Option<(String, String, String)>,
+    operation_polls: usize,
 }
 
 /// The fake; stops when dropped.
@@ -370,6 +401,68 @@ impl AzureFake {
         self.state().expire_next_token = true;
     }
 
+    /// Issues a token the fake accepts, as if from a source it does not serve (the `az` CLI).
+    pub fn issue_token(&self) -> String {
+        let mut state = self.state();
+        state.next_id += 1;
+        let token = format!("{TOKEN_PREFIX}{}", state.next_id);
+        state.issued.insert(token.clone());
+        token
+    }
+
+    /// `app`'s SCM site answers 401 to every bearer token; its publishing credentials work.
+    pub fn scm_refuses_bearer(&self, app: &str) {
+        self.state().scm_refuses_bearer.insert(app.to_owned());
+    }
+
+    /// `app`'s `basicPublishingCredentialsPolicies/scm` says `allow: false`, and its SCM site
+    /// refuses basic authentication.
+    pub fn disable_scm_basic_auth(&self, app: &str) {
+        self.state().scm_basic_disabled.insert(app.to_owned());
+    }
+
+    /// SCM calls made with publishing credentials.
+    pub fn scm_basic_calls(&self) -> usize {
+        self.state().scm_basic_calls
+    }
+
+    /// `publishingcredentials/list` calls answered.
+    pub fn publishing_lists(&self) -> usize {
+        self.state().publishing_lists
+    }
+
+    /// Creates and deletes of resource groups, storage accounts, plans and apps answer 201 or
+    /// 202 and stay in progress for `polls` status reads, each answered with `Retry-After`
+    /// when given: site and plan PUTs through `Azure-AsyncOperation`, the others through
+    /// `Location`, as ARM does.
+    pub fn slow_operations(&self, polls: u32, retry_after: Option<u64>) {
+        let mut state = self.state();
+        state.slow_operations = polls;
+        state.operation_retry_after = retry_after;
+    }
+
+    /// The next `method` (`PUT`, `DELETE`) of a `kind` (`sites`, `serverfarms`,
+    /// `storageaccounts`, `resourcegroups`) runs as an operation that ends `Failed` with
+    /// `message`, changing nothing.
+    pub fn fail_next_operation(&self, method: &str, kind: &str, message: &str) {
+        self.state().fail_operation =
+            Some((method.to_owned(), kind.to_owned(), message.to_owned()));
+    }
+
+    /// Status reads of long-running operations answered.
+    pub fn operation_polls(&self) -> usize {
+        self.state().operation_polls
+    }
+
+    /// The app's `functionAppConfig` as ARM reports it.
+    pub fn function_app_config(&self, app: &str) -> Value {
+        self.state()
+            .sites
+            .get(app)
+            .map(|site| site.json["properties"]["functionAppConfig"].clone())
+            .unwrap_or_default()
+    }
+
     pub fn token_requests(&self) -> usize {
         self.state().token_requests
     }
@@ -489,6 +582,31 @@ fn route(
         );
     }
 
+    // An SCM call with the app's publishing credentials (HTTP Basic).
+    if segments.first() == Some(&"scm")
+        && segments.len() >= 4
+        && let Some(basic) = authorization.and_then(|value| value.strip_prefix("Basic "))
+    {
+        let app = segments[1];
+        let decoded = STANDARD
+            .decode(basic)
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        let mut guard = lock(state);
+        if guard.scm_basic_disabled.contains(app)
+            || decoded != format!("${app}:{}", publishing_password(app))
+        {
+            return Answer {
+                status: 401,
+                body: b"Unauthorized".to_vec(),
+                headers: vec![],
+            };
+        }
+        guard.scm_basic_calls += 1;
+        drop(guard);
+        return kudu(method, &segments[1..], body, state, port);
+    }
+
     // Every other call needs a live bearer token.
     let token = authorization
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -524,9 +642,15 @@ fn route(
     }
 
     if segments.first() == Some(&"scm") && segments.len() >= 4 {
+        if lock(state).scm_refuses_bearer.contains(segments[1]) {
+            return answer(
+                401,
+                &json!({ "Message": "Authorization has been denied for this request." }),
+            );
+        }
         return kudu(method, &segments[1..], body, state, port);
     }
-    arm(method, &segments, query, body, state, azurite)
+    arm(method, &segments, query, body, state, azurite, port)
 }
 
 fn token(body: &[u8], state: &Mutex<State>) -> Answer {
@@ -770,6 +894,7 @@ fn arm(
     body: &[u8],
     state: &Mutex<State>,
     azurite: &str,
+    port: u16,
 ) -> Answer {
     let path = format!("/{}", segments.join("/"));
     let lower: Vec<String> = segments
@@ -787,7 +912,183 @@ fn arm(
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let mut guard = lock(state);
     let state = &mut *guard;
-    match lower.as_slice() {
+    if let [
+        "subscriptions",
+        _,
+        "providers",
+        "microsoft.fake",
+        monitor,
+        id,
+    ] = lower.as_slice()
+    {
+        return poll_operation(state, monitor, id, port, segments[1]);
+    }
+    // A create or delete of a top-level resource, when armed, runs as a long-running
+    // operation; a failing one changes nothing.
+    let kind = match lower.as_slice() {
+        ["subscriptions", _, "resourcegroups", _] => Some("resourcegroups"),
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            _,
+            kind,
+            _,
+        ] => Some(*kind),
+        _ => None,
+    };
+    let long = kind.filter(|_| matches!(method, Method::Put | Method::Delete));
+    if let Some(kind) = long {
+        let method_name = method.to_string();
+        if let Some((_, _, message)) = state
+            .fail_operation
+            .take_if(|(armed, armed_kind, _)| *armed == method_name && armed_kind == kind)
+        {
+            record(state, method, &path);
+            let failure = Some(("ResourceOperationFailure".to_owned(), message));
+            return start_operation(state, method, kind, failure, port, segments[1]);
+        }
+    }
+    let done = arm_route(
+        method, query, segments, &lower, &path, &request, state, azurite,
+    );
+    match long {
+        Some(kind) if state.slow_operations > 0 && done.status < 300 => {
+            start_operation(state, method, kind, None, port, segments[1])
+        }
+        _ => done,
+    }
+}
+
+/// Answers a create or delete as ARM answers a long-running one: 201 (PUT) or 202 (DELETE)
+/// with the header to poll.
+fn start_operation(
+    state: &mut State,
+    method: &Method,
+    kind: &str,
+    failure: Option<(String, String)>,
+    port: u16,
+    subscription: &str,
+) -> Answer {
+    state.next_id += 1;
+    let id = format!("operation-{}", state.next_id);
+    let location = !(matches!(method, Method::Put) && matches!(kind, "sites" | "serverfarms"));
+    state.operations.insert(
+        id.clone(),
+        Operation {
+            polls_left: state.slow_operations,
+            failure,
+            location,
+        },
+    );
+    let monitor = if location {
+        "operationresults"
+    } else {
+        "operations"
+    };
+    let url = format!(
+        "http://127.0.0.1:{port}/subscriptions/{subscription}/providers/Microsoft.Fake/{monitor}/{id}?api-version=2024-04-01"
+    );
+    let mut headers = vec![(
+        if location {
+            "Location"
+        } else {
+            "Azure-AsyncOperation"
+        }
+        .to_owned(),
+        url,
+    )];
+    if let Some(seconds) = state.operation_retry_after {
+        headers.push(("Retry-After".to_owned(), seconds.to_string()));
+    }
+    Answer {
+        status: if matches!(method, Method::Put) {
+            201
+        } else {
+            202
+        },
+        body: if matches!(method, Method::Put) {
+            json!({ "properties": { "provisioningState": "Accepted" } })
+                .to_string()
+                .into_bytes()
+        } else {
+            Vec::new()
+        },
+        headers,
+    }
+}
+
+fn poll_operation(
+    state: &mut State,
+    monitor: &str,
+    id: &str,
+    port: u16,
+    subscription: &str,
+) -> Answer {
+    state.operation_polls += 1;
+    let retry_after = state.operation_retry_after;
+    let Some(operation) = state.operations.get_mut(id) else {
+        return arm_error(404, "NotFound", "no such operation");
+    };
+    if operation.location != (monitor == "operationresults") {
+        return arm_error(404, "NotFound", "no such operation");
+    }
+    let mut headers = Vec::new();
+    if let Some(seconds) = retry_after {
+        headers.push(("Retry-After".to_owned(), seconds.to_string()));
+    }
+    if operation.polls_left > 0 {
+        operation.polls_left -= 1;
+        if operation.location {
+            headers.push((
+                "Location".to_owned(),
+                format!(
+                    "http://127.0.0.1:{port}/subscriptions/{subscription}/providers/Microsoft.Fake/operationresults/{id}?api-version=2024-04-01"
+                ),
+            ));
+            return Answer {
+                status: 202,
+                body: Vec::new(),
+                headers,
+            };
+        }
+        let mut running = answer(200, &json!({ "status": "InProgress" }));
+        running.headers.extend(headers);
+        return running;
+    }
+    match (&operation.failure, operation.location) {
+        (Some((code, message)), true) => arm_error(400, code, message),
+        (Some((code, message)), false) => answer(
+            200,
+            &json!({ "status": "Failed", "error": { "code": code, "message": message } }),
+        ),
+        (None, true) => Answer {
+            status: 200,
+            body: b"{}".to_vec(),
+            headers: vec![],
+        },
+        (None, false) => answer(200, &json!({ "status": "Succeeded" })),
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one ARM route's inputs, passed through"
+)]
+fn arm_route(
+    method: &Method,
+    query: &str,
+    segments: &[&str],
+    lower: &[&str],
+    path: &str,
+    request: &Value,
+    state: &mut State,
+    azurite: &str,
+) -> Answer {
+    let path = path.to_owned();
+    match lower {
         ["subscriptions", _, "resourcegroups", group] => {
             let key = (*group).to_owned();
             match method {
@@ -984,7 +1285,7 @@ fn arm(
             if let Some(answer) = observe_call(state, method, &path, &app, rest) {
                 return answer;
             }
-            site_call(state, method, &path, &app, group, rest, &request, azurite)
+            site_call(state, method, &path, &app, group, rest, request, azurite)
         }
         [
             "subscriptions",
@@ -1098,6 +1399,34 @@ fn site_call(
             state.settings_puts += 1;
             record(state, method, path);
             answer(200, &answer_body)
+        }
+        (Method::Post, ["config", "publishingcredentials", "list"]) => {
+            if !state.sites.contains_key(app) {
+                return not_found();
+            }
+            state.publishing_lists += 1;
+            answer(200, &json!({
+                "name": app,
+                "properties": { "publishingUserName": format!("${app}"), "publishingPassword": publishing_password(app) },
+            }))
+        }
+        (Method::Get, ["basicpublishingcredentialspolicies", "scm"]) => {
+            if !state.sites.contains_key(app) {
+                return not_found();
+            }
+            answer(200, &json!({ "name": "scm", "properties": { "allow": !state.scm_basic_disabled.contains(app) } }))
+        }
+        (Method::Patch, []) => {
+            let Some(site) = state.sites.get_mut(app) else { return not_found() };
+            // The fake takes only what strata patches: the whole functionAppConfig.
+            let config = &request["properties"]["functionAppConfig"];
+            if !config.is_object() || request["properties"].as_object().is_some_and(|properties| properties.len() != 1) {
+                return arm_error(400, "BadRequest", "the fake patches properties.functionAppConfig only");
+            }
+            site.json["properties"]["functionAppConfig"] = config.clone();
+            let json = site.json.clone();
+            record(state, method, path);
+            answer(200, &json)
         }
         (Method::Post, ["syncfunctiontriggers"]) => {
             if !state.sites.contains_key(app) {

@@ -9,6 +9,7 @@ use strata_provider::{Deadline, Secret};
 use crate::AzureSettings;
 use crate::client::{Client, Payload, RESOURCES_API, STORAGE_API, WEB_API};
 use crate::error::AzureError;
+use crate::operation;
 use crate::settings::Settings;
 
 pub const TAG_MANAGED: &str = "strata-managed-by";
@@ -330,6 +331,8 @@ impl Arm<'_> {
             })
     }
 
+    /// A PUT, waited for to its end when ARM runs it as a long-running operation;
+    /// the resource as ARM has it afterwards.
     pub async fn put(
         &self,
         what: String,
@@ -337,19 +340,57 @@ impl Arm<'_> {
         api: &str,
         body: &Value,
     ) -> Result<Value, AzureError> {
-        self.call(what, "PUT", &with_api(url, api), Payload::Json(body))
-            .await
+        self.write(what, "PUT", url, api, body).await
     }
 
+    /// A PUT or PATCH, waited for as [`Arm::put`] says.
+    async fn write(
+        &self,
+        what: String,
+        method: &str,
+        url: &str,
+        api: &str,
+        body: &Value,
+    ) -> Result<Value, AzureError> {
+        let response = self
+            .client
+            .call(
+                &what,
+                method,
+                &with_api(url, api),
+                &Payload::Json(body),
+                self.deadline,
+                self.on_retry,
+            )
+            .await?;
+        if operation::wait(self.client, &what, &response, self.deadline, self.on_retry).await? {
+            // The first answer of a long-running operation may be a stub.
+            return Ok(self.get(&what, url, api).await?.unwrap_or_default());
+        }
+        Ok(response.json())
+    }
+
+    /// A DELETE, waited for to its end; one of something already gone is done.
     pub async fn delete(&self, what: String, url: &str, api: &str) -> Result<(), AzureError> {
-        match self
-            .call(what, "DELETE", &with_api(url, api), Payload::None)
+        let response = match self
+            .client
+            .call(
+                &what,
+                "DELETE",
+                &with_api(url, api),
+                &Payload::None,
+                self.deadline,
+                self.on_retry,
+            )
             .await
         {
-            Ok(_) => Ok(()),
-            Err(AzureError::Call(call)) if call.status == 404 => Ok(()),
-            Err(error) => Err(error),
-        }
+            Ok(response) => response,
+            Err(AzureError::Call(call)) if call.status == 404 => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        operation::wait(self.client, &what, &response, self.deadline, self.on_retry)
+            .await
+            .map(drop)
     }
 
     /// Creates what the app needs and is missing: resource group, storage account, plan and
@@ -456,6 +497,28 @@ impl Arm<'_> {
             }),
         )
         .await
+    }
+
+    /// Changes a Flex app's instance memory and nothing else: the PATCH carries the app's
+    /// `functionAppConfig` as ARM reported it, with only `instanceMemoryMB` changed.
+    pub async fn set_instance_memory(&self, site: &Value, memory: u32) -> Result<(), AzureError> {
+        let mut config = site["properties"]["functionAppConfig"].clone();
+        if !config.is_object() {
+            config = json!({});
+        }
+        config["scaleAndConcurrency"]["instanceMemoryMB"] = json!(memory);
+        self.write(
+            format!(
+                "set the instance memory of {} to {memory} MB",
+                self.target.app
+            ),
+            "PATCH",
+            &self.target.site_url(),
+            WEB_API,
+            &json!({ "properties": { "functionAppConfig": config } }),
+        )
+        .await
+        .map(drop)
     }
 
     /// The package container (idempotent PUT through ARM: strata never needs the account key).

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata_provider::{Clock, Deadline, RetryPolicy, retry};
+use base64::Engine as _;
+use strata_provider::{Clock, Deadline, RetryPolicy, Secret, retry};
 
 use crate::credential::Credentials;
 use crate::error::{AzureError, CallError};
@@ -22,6 +23,29 @@ pub enum Payload<'a> {
     Zip(&'a [u8]),
 }
 
+/// How a call proves who it is: the chain's bearer token (ARM, and the SCM site by default),
+/// or an app's publishing credentials (the SCM site's fallback, HTTP Basic).
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    Bearer,
+    Basic { user: &'a str, password: &'a Secret },
+}
+
+impl Auth<'_> {
+    /// The `Authorization` header value; a secret, never logged.
+    fn header(self, token: Option<&Secret>) -> String {
+        match (self, token) {
+            (Self::Basic { user, password }, _) => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.expose()))
+            ),
+            (Self::Bearer, Some(token)) => format!("Bearer {}", token.expose()),
+            (Self::Bearer, None) => String::new(),
+        }
+    }
+}
+
 /// The bearer-token client every ARM and Kudu call goes through.
 pub struct Client {
     pub http: HttpClient,
@@ -32,20 +56,21 @@ pub struct Client {
 
 impl Client {
     /// One call, tried once; a token ARM calls expired is renewed and the call made again.
-    pub async fn call_once(
+    pub async fn call_once_as(
         &self,
         operation: &str,
         method: &str,
         url: &str,
         payload: &Payload<'_>,
+        auth: Auth<'_>,
     ) -> Result<Response, AzureError> {
         let mut renewed = false;
         loop {
-            let token = self.credentials.token().await?;
-            let mut headers = vec![(
-                "authorization".to_owned(),
-                format!("Bearer {}", token.expose()),
-            )];
+            let token = match auth {
+                Auth::Bearer => Some(self.credentials.token().await?),
+                Auth::Basic { .. } => None,
+            };
+            let mut headers = vec![("authorization".to_owned(), auth.header(token.as_ref()))];
             let body = match payload {
                 Payload::None => Vec::new(),
                 Payload::Json(value) => {
@@ -74,7 +99,8 @@ impl Client {
                 return Ok(response);
             }
             let error = call_error(operation, &response);
-            if response.status == 401 && !renewed && expired(&error) {
+            if response.status == 401 && !renewed && matches!(auth, Auth::Bearer) && expired(&error)
+            {
                 self.credentials.invalidate().await;
                 renewed = true;
                 continue;
@@ -93,12 +119,39 @@ impl Client {
         deadline: Deadline,
         on_retry: &(dyn Fn(u32, Duration) + Sync),
     ) -> Result<Response, AzureError> {
+        self.call_as(
+            operation,
+            method,
+            url,
+            payload,
+            Auth::Bearer,
+            deadline,
+            on_retry,
+        )
+        .await
+    }
+
+    /// [`Client::call`] with the given credentials.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call's request, credentials and bounds"
+    )]
+    pub async fn call_as(
+        &self,
+        operation: &str,
+        method: &str,
+        url: &str,
+        payload: &Payload<'_>,
+        auth: Auth<'_>,
+        deadline: Deadline,
+        on_retry: &(dyn Fn(u32, Duration) + Sync),
+    ) -> Result<Response, AzureError> {
         retry(
             &self.policy,
             self.clock.as_ref(),
             deadline,
             |attempt, delay, _| on_retry(attempt, delay),
-            || self.call_once(operation, method, url, payload),
+            || self.call_once_as(operation, method, url, payload, auth),
         )
         .await
         .map_err(|failure| match failure.error {

@@ -12,9 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use strata_provider::{
-    BucketAction, BucketPlan, CodeChange, Deadline, DeployPlan, DeployReport, DeploySpec,
-    FunctionAction, FunctionOutcome, FunctionPlan, FunctionReport, Pointer, PointerKind,
-    PointerMove, Reporter, Step, StepFailure,
+    BucketAction, BucketPlan, CloudSettings, CodeChange, Deadline, DeployPlan, DeployReport,
+    DeploySpec, FieldChange, FunctionAction, FunctionOutcome, FunctionPlan, FunctionReport,
+    Pointer, PointerKind, PointerMove, Reporter, Step, StepFailure,
 };
 
 use crate::arm::{Arm, CreateApp, Hosting, is_ours};
@@ -27,6 +27,8 @@ use crate::{AzureProvider, client::STORAGE_API};
 /// How long a run-from-package SAS stays valid (Consumption reads the package on every cold
 /// start, so it must outlive the deploy by far; a new deploy signs a new one).
 const RUN_FROM_PACKAGE_SAS_DAYS: u64 = 365 * 2;
+/// The plan's name for a Flex app's instance memory.
+pub const MEMORY_FIELD: &str = "instanceMemoryMB";
 /// How long the SAS strata itself uses for uploads stays valid.
 const UPLOAD_SAS_HOURS: u64 = 2;
 /// Polls of the function list after a deploy before the missing ones are reported.
@@ -136,7 +138,9 @@ impl AzureProvider {
         Kudu {
             client: &self.client,
             scm: self.target.scm_url(site),
+            site_url: self.target.site_url(),
             app: &self.target.app,
+            publishing: std::sync::Mutex::new(None),
             deadline: context.deadline,
             reporter: context.reporter,
             progress_name: context.progress_name,
@@ -293,6 +297,32 @@ pub fn desired(app: &str, spec: &DeploySpec) -> Result<Desired, AzureError> {
     })
 }
 
+/// The Flex Consumption instance memory the spec asks for: the azure block's, carried by
+/// each function (the CLI sets it), else the provider's setting.
+fn desired_memory(spec: &DeploySpec, settings: &crate::AzureSettings) -> Option<u32> {
+    spec.functions
+        .iter()
+        .find_map(|function| match function.cloud_settings {
+            CloudSettings::Azure {
+                instance_memory_mb, ..
+            } => instance_memory_mb,
+            _ => None,
+        })
+        .or(settings.instance_memory_mb)
+}
+
+/// The Flex app's instance memory, as it is and as the spec wants it, when they differ.
+/// Other plans size instances by their SKU, and no memory asked for leaves it as it is.
+pub fn memory_change(site: &Value, wanted: Option<u32>) -> Option<(Option<u64>, u32)> {
+    if Hosting::from_site(site) != Hosting::FlexConsumption {
+        return None;
+    }
+    let wanted = wanted?;
+    let current =
+        site["properties"]["functionAppConfig"]["scaleAndConcurrency"]["instanceMemoryMB"].as_u64();
+    (current != Some(u64::from(wanted))).then_some((current, wanted))
+}
+
 fn is_secret(spec: &DeploySpec, key: &str) -> bool {
     spec.functions
         .iter()
@@ -331,11 +361,19 @@ pub async fn plan(provider: &AzureProvider, spec: &DeploySpec) -> Result<DeployP
             });
             FunctionAction::Create
         }
-        Some(_) => {
+        Some(site) => {
             settings::check_desired(&target.app, &state.settings, &desired.settings, spec.adopt)?;
-            let config = settings::changes(&state.settings, &desired.settings, |key| {
+            let mut config = settings::changes(&state.settings, &desired.settings, |key| {
                 is_secret(spec, key)
             });
+            if let Some((old, new)) = memory_change(site, desired_memory(spec, &provider.settings))
+            {
+                config.push(FieldChange::new(
+                    MEMORY_FIELD,
+                    old.map(|old| old.to_string()),
+                    Some(new.to_string()),
+                ));
+            }
             let code =
                 (spec.force || state.package() != Some(desired.sha256.as_str())).then(|| {
                     CodeChange {
@@ -507,8 +545,13 @@ async fn deploy_app(
     }
     let site = state.site.clone().unwrap_or_default();
     settings::check_desired(&target.app, &state.settings, &desired.settings, spec.adopt)?;
-    let config_changed =
-        !settings::changes(&state.settings, &desired.settings, |_| false).is_empty();
+    let memory = if created {
+        None
+    } else {
+        memory_change(&site, desired_memory(spec, &provider.settings))
+    };
+    let config_changed = memory.is_some()
+        || !settings::changes(&state.settings, &desired.settings, |_| false).is_empty();
     let code_changed = spec.force || state.package() != Some(desired.sha256.as_str());
 
     let mut records = Settings::new();
@@ -556,6 +599,9 @@ async fn deploy_app(
     let merged = settings::merge(&current, &desired.settings, &records);
     if merged != current {
         arm.put_settings(&merged).await?;
+    }
+    if let Some((_, memory)) = memory {
+        arm.set_instance_memory(&site, memory).await?;
     }
     if code_changed && Hosting::from_site(&site) == Hosting::Consumption {
         arm.sync_triggers().await?;

@@ -125,6 +125,23 @@ pub enum AzureError {
 
     #[error("the function app `{app}` does not exist")]
     NoApp { app: String },
+
+    #[error("{operation}: the operation ended {status}{}: {message}", code.as_deref().map(|code| format!(" ({code})")).unwrap_or_default())]
+    OperationFailed {
+        operation: String,
+        /// `Failed` or `Canceled`.
+        status: String,
+        code: Option<String>,
+        message: String,
+    },
+
+    #[error("{operation}: the operation was still running at the deadline ({polls} polls)")]
+    OperationTimedOut { operation: String, polls: u32 },
+
+    #[error(
+        "the SCM site of `{app}` refused the bearer token (HTTP {status}) and basic authentication is disabled for it"
+    )]
+    ScmBasicAuthDisabled { app: String, status: u16 },
 }
 
 fn log_tail(log: &[String]) -> String {
@@ -241,6 +258,21 @@ impl strata_provider::Hint for AzureError {
                 "use flexConsumption, consumption, premium or dedicated in `azure.plan`"
             }
             Self::NoApp { .. } => "deploy first",
+            Self::OperationFailed { .. } => {
+                "nothing after the failed step was changed; fix what the message names and deploy \
+                 again (strata creates only what is still missing)"
+            }
+            Self::OperationTimedOut { .. } => {
+                "Azure may still finish it: check the resource in the portal, give strata longer \
+                 with STRATA_DEPLOY_DEADLINE (seconds), then run the command again"
+            }
+            Self::ScmBasicAuthDisabled { .. } => {
+                "give the deploying identity a role that Kudu accepts (Website Contributor or \
+                 Contributor on the app), or allow basic publishing credentials for SCM: \
+                 `az resource update --resource-group <group> --name scm --namespace \
+                 Microsoft.Web --resource-type basicPublishingCredentialsPolicies --parent \
+                 sites/<app> --set properties.allow=true`"
+            }
             _ => return None,
         };
         Some(hint.to_owned())

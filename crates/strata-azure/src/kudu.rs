@@ -4,13 +4,28 @@
 //! Premium and Dedicated take an asynchronous zip deploy (`POST /api/zipdeploy?isAsync=true`)
 //! whose `Location` is polled. Either way the deployment's JSON is read until `complete`, and
 //! only status 4 (Success) counts: Kudu answers 200 for a failed deployment too.
+//!
+//! SCM calls carry the chain's bearer token. A site that refuses it (401/403: a token for
+//! another audience, or an identity with an ARM role Kudu does not honour) is asked once more
+//! with the app's publishing credentials (ARM's `publishingcredentials/list`, HTTP Basic),
+//! unless the app disables basic authentication for SCM, which is then the error.
+
+use std::sync::{Mutex, PoisonError};
 
 use serde_json::Value;
-use strata_provider::{Deadline, Reporter, Step};
+use strata_provider::{Deadline, Reporter, Secret, Step};
 
-use crate::arm::Hosting;
-use crate::client::{Client, Payload};
+use crate::arm::{Hosting, with_api};
+use crate::client::{Auth, Client, Payload, WEB_API};
 use crate::error::AzureError;
+use crate::http::Response;
+
+/// An app's publishing credentials: the user name (`$app`) and its password.
+#[derive(Clone)]
+pub struct Publishing {
+    user: String,
+    password: Secret,
+}
 
 /// Kudu's `DeployStatus`: 0 Pending, 1 Building, 2 Deploying, 3 Failed, 4 Success.
 pub const SUCCESS: i64 = 4;
@@ -41,7 +56,11 @@ pub fn progress(deployment: &Value) -> Progress {
 pub struct Kudu<'a> {
     pub client: &'a Client,
     pub scm: String,
+    /// The app's ARM URL, where its publishing credentials are listed.
+    pub site_url: String,
     pub app: &'a str,
+    /// Set once the SCM site refused the bearer token and the fallback was fetched.
+    pub publishing: Mutex<Option<Publishing>>,
     pub deadline: Deadline,
     pub reporter: &'a dyn Reporter,
     /// The name progress is reported under.
@@ -56,14 +75,11 @@ impl Kudu<'_> {
         let (id, status_url) = match hosting {
             Hosting::FlexConsumption => {
                 let response = self
-                    .client
-                    .call(
+                    .scm_call(
                         &format!("publish to {}", self.app),
                         "POST",
                         &format!("{}/api/publish?RemoteBuild=false", self.scm),
                         &Payload::Zip(zip),
-                        self.deadline,
-                        self.on_retry,
                     )
                     .await?;
                 let id = response.text().trim().trim_matches('"').to_owned();
@@ -72,14 +88,11 @@ impl Kudu<'_> {
             }
             Hosting::ZipDeploy | Hosting::Consumption => {
                 let response = self
-                    .client
-                    .call(
+                    .scm_call(
                         &format!("zip deploy to {}", self.app),
                         "POST",
                         &format!("{}/api/zipdeploy?isAsync=true", self.scm),
                         &Payload::Zip(zip),
-                        self.deadline,
-                        self.on_retry,
                     )
                     .await?;
                 let url = response.header("location").map_or_else(
@@ -101,14 +114,11 @@ impl Kudu<'_> {
         loop {
             poll += 1;
             let deployment = self
-                .client
-                .call(
+                .scm_call(
                     &format!("read deployment {id} of {}", self.app),
                     "GET",
                     url,
                     &Payload::None,
-                    self.deadline,
-                    self.on_retry,
                 )
                 .await?
                 .json();
@@ -141,13 +151,15 @@ impl Kudu<'_> {
 
     /// The deployment log's last lines, for the error (best effort: a failed read gives none).
     async fn log_tail(&self, id: &str) -> Vec<String> {
+        let publishing = self.publishing();
         let Ok(response) = self
             .client
-            .call_once(
+            .call_once_as(
                 &format!("read the log of deployment {id}"),
                 "GET",
                 &format!("{}/api/deployments/{id}/log", self.scm),
                 &Payload::None,
+                auth(publishing.as_ref()),
             )
             .await
         else {
@@ -162,6 +174,127 @@ impl Kudu<'_> {
             .collect();
         lines[lines.len().saturating_sub(5)..].to_vec()
     }
+}
+
+impl Kudu<'_> {
+    fn publishing(&self) -> Option<Publishing> {
+        self.publishing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// One SCM call: with the bearer token, or the publishing credentials once the site has
+    /// refused the token.
+    async fn scm_call(
+        &self,
+        operation: &str,
+        method: &str,
+        url: &str,
+        payload: &Payload<'_>,
+    ) -> Result<Response, AzureError> {
+        let publishing = self.publishing();
+        let outcome = self
+            .client
+            .call_as(
+                operation,
+                method,
+                url,
+                payload,
+                auth(publishing.as_ref()),
+                self.deadline,
+                self.on_retry,
+            )
+            .await;
+        match outcome {
+            Err(AzureError::Call(call))
+                if publishing.is_none() && matches!(call.status, 401 | 403) =>
+            {
+                tracing::debug!(
+                    "the SCM site of {} refused the bearer token (HTTP {}); trying the app's \
+                     publishing credentials",
+                    self.app,
+                    call.status
+                );
+                let fetched = self.fetch_publishing(call.status).await?;
+                *self
+                    .publishing
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(fetched.clone());
+                self.client
+                    .call_as(
+                        operation,
+                        method,
+                        url,
+                        payload,
+                        auth(Some(&fetched)),
+                        self.deadline,
+                        self.on_retry,
+                    )
+                    .await
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// The app's publishing credentials from ARM, unless its policy forbids basic auth on SCM.
+    async fn fetch_publishing(&self, status: u16) -> Result<Publishing, AzureError> {
+        let policy = self
+            .client
+            .get_optional(
+                &format!("read the SCM basic-auth policy of {}", self.app),
+                &with_api(
+                    &format!("{}/basicPublishingCredentialsPolicies/scm", self.site_url),
+                    WEB_API,
+                ),
+                self.deadline,
+                self.on_retry,
+            )
+            .await?;
+        if policy.is_some_and(|policy| policy["properties"]["allow"] == false) {
+            return Err(AzureError::ScmBasicAuthDisabled {
+                app: self.app.to_owned(),
+                status,
+            });
+        }
+        let operation = format!("list the publishing credentials of {}", self.app);
+        let json = self
+            .client
+            .call(
+                &operation,
+                "POST",
+                &with_api(
+                    &format!("{}/config/publishingcredentials/list", self.site_url),
+                    WEB_API,
+                ),
+                &Payload::None,
+                self.deadline,
+                self.on_retry,
+            )
+            .await?
+            .json();
+        let properties = &json["properties"];
+        match (
+            properties["publishingUserName"].as_str(),
+            properties["publishingPassword"].as_str(),
+        ) {
+            (Some(user), Some(password)) => Ok(Publishing {
+                user: user.to_owned(),
+                password: Secret::new(password),
+            }),
+            _ => Err(AzureError::Transport {
+                operation,
+                message: "the answer holds no publishing user name and password".to_owned(),
+            }),
+        }
+    }
+}
+
+fn auth(publishing: Option<&Publishing>) -> Auth<'_> {
+    publishing.map_or(Auth::Bearer, |publishing| Auth::Basic {
+        user: &publishing.user,
+        password: &publishing.password,
+    })
 }
 
 #[cfg(test)]

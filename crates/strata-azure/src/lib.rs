@@ -31,6 +31,7 @@ mod http;
 mod kudu;
 mod manage;
 mod observe;
+mod operation;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -210,7 +211,7 @@ pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     loop {
-        let next = [("sig=", '&'), ("Bearer ", ' ')]
+        let next = [("sig=", '&'), ("Bearer ", ' '), ("Basic ", ' ')]
             .iter()
             .filter_map(|(marker, end)| Some((rest.find(marker)?, *marker, *end)))
             .min_by_key(|(at, _, _)| *at);

@@ -4,16 +4,18 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use strata_azure::{AzureError, AzureProvider, AzureSettings, container_name};
 use strata_provider::{
-    ArtifactRef, DeployReport, DeploySpec, FunctionOutcome, NoopReporter, Provider, Reporter,
-    RetryPolicy, RoleSpec, RollbackRequest, Step,
+    ArtifactRef, DeployReport, DeploySpec, FunctionAction, FunctionOutcome, ManualClock,
+    NoopReporter, Provider, Reporter, RetryPolicy, RoleSpec, RollbackRequest, Step,
 };
-use strata_tests::azure_fake::{AzureFake, CLIENT_SECRET, TOKEN_PREFIX};
+use strata_tests::azure_fake::{
+    AzureFake, CLIENT_SECRET, PUBLISHING_PASSWORD_PREFIX, TOKEN_PREFIX,
+};
 use strata_tests::conformance::{self, Harness, Packaging};
 use strata_tests::zip::{ZipEntry, write_zip};
 
@@ -163,8 +165,29 @@ impl Azure {
                 !text.contains(CLIENT_SECRET),
                 "the client secret is shown: {text}"
             );
+            assert!(
+                !text.contains(PUBLISHING_PASSWORD_PREFIX),
+                "a publishing password is shown: {text}"
+            );
         }
         report
+    }
+
+    /// Asserts that the app's host runs `package`.
+    fn assert_runs(&self, package: &ArtifactRef) {
+        assert_eq!(
+            self.fake.running_package(&self.app).as_deref(),
+            Some(package.sha256_hex.as_str())
+        );
+    }
+
+    /// The provider on a manual clock: sleeps are recorded, none is waited out.
+    fn with_manual_clock(mut self) -> (Self, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(0.0));
+        self.provider = AzureProvider::new(self.provider.settings().clone())
+            .expect("provider")
+            .with_clock(clock.clone());
+        (self, clock)
     }
 }
 
@@ -645,4 +668,282 @@ async fn github_oidc_and_managed_identity_give_tokens() {
     })
     .await;
     assert_eq!(requests, 2);
+}
+
+/// An SCM site that refuses the bearer token is asked again with the app's publishing
+/// credentials, listed once per deploy; the password shows nowhere.
+#[tokio::test]
+async fn an_scm_site_refusing_the_bearer_token_gets_the_publishing_credentials() {
+    let azure = Azure::new("flexConsumption");
+    azure.fake.scm_refuses_bearer(&azure.app);
+    let first = azure.zip("1");
+    let report = azure.deploy(&azure.spec(&first, &[])).await;
+    assert!(report.is_success(), "{report}");
+    azure.assert_runs(&first);
+    assert_eq!(azure.fake.publishing_lists(), 1, "listed once");
+    assert!(
+        azure.fake.scm_basic_calls() >= 2,
+        "the publish and its status reads went with basic auth"
+    );
+
+    let second = azure.zip("2");
+    let report = azure.deploy(&azure.spec(&second, &[])).await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(
+        azure.fake.publishing_lists(),
+        2,
+        "once more for the new deploy"
+    );
+    azure.assert_runs(&second);
+}
+
+/// With basic authentication disabled for SCM the deploy fails saying so, the password is
+/// never fetched, and the app keeps its package.
+#[tokio::test]
+async fn an_scm_site_with_basic_auth_disabled_fails_clearly_and_changes_nothing() {
+    let azure = Azure::new("flexConsumption");
+    let first = azure.zip("1");
+    azure.deploy(&azure.spec(&first, &[])).await;
+    azure.fake.scm_refuses_bearer(&azure.app);
+    azure.fake.disable_scm_basic_auth(&azure.app);
+    let report = azure.deploy(&azure.spec(&azure.zip("2"), &[])).await;
+    let message = failure(&report);
+    assert!(
+        message.contains("refused the bearer token (HTTP 401)")
+            && message.contains("basic authentication is disabled"),
+        "{message}"
+    );
+    assert_eq!(azure.fake.publishing_lists(), 0);
+    azure.assert_runs(&first);
+    assert_eq!(
+        azure.fake.settings(&azure.app)["STRATA_PACKAGE_SHA256"],
+        first.sha256_hex
+    );
+    let error = AzureError::ScmBasicAuthDisabled {
+        app: azure.app.clone(),
+        status: 401,
+    };
+    assert!(
+        strata_provider::Hint::hint(&error)
+            .unwrap()
+            .contains("basicPublishingCredentialsPolicies")
+    );
+}
+
+/// Creates and deletes that ARM runs as long-running operations are polled to their end, no
+/// sooner than each `Retry-After`, through both `Azure-AsyncOperation` and `Location`.
+#[tokio::test]
+async fn long_running_creates_and_deletes_are_waited_for_honouring_retry_after() {
+    let (azure, clock) = Azure::new("flexConsumption").with_manual_clock();
+    azure.fake.slow_operations(2, Some(3));
+    let code = azure.zip("1");
+    let report = azure.deploy(&azure.spec(&code, &[])).await;
+    assert!(report.is_success(), "{report}");
+    assert!(azure.fake.app_exists(&azure.app));
+    // Group, storage account, plan and app: two polls in progress and the final one each.
+    assert_eq!(azure.fake.operation_polls(), 12);
+    let waits = clock
+        .sleeps()
+        .iter()
+        .filter(|sleep| **sleep == Duration::from_secs(3))
+        .count();
+    assert_eq!(
+        waits,
+        12,
+        "every poll waited Retry-After: {:?}",
+        clock.sleeps()
+    );
+
+    let plan = azure
+        .provider
+        .plan_remove(&azure.service, STAGE)
+        .await
+        .expect("remove plan");
+    azure.provider.remove(&plan).await.expect("remove");
+    assert!(!azure.fake.app_exists(&azure.app));
+    assert!(!azure.fake.group_exists(&format!("{}-rg", azure.app)));
+    assert!(azure.fake.operation_polls() > 12, "the deletes were polled");
+}
+
+/// A creation whose operation ends `Failed` fails the deploy with the operation's message and
+/// leaves no app behind; the next deploy creates it.
+#[tokio::test]
+async fn a_failed_create_operation_fails_clearly_and_the_next_deploy_creates_the_app() {
+    let (azure, _clock) = Azure::new("flexConsumption").with_manual_clock();
+    azure.fake.slow_operations(1, None);
+    azure.fake.fail_next_operation(
+        "PUT",
+        "sites",
+        "The runtime stack Python 3.12 is not available in this region.",
+    );
+    let code = azure.zip("1");
+    let report = azure.deploy(&azure.spec(&code, &[])).await;
+    let message = failure(&report);
+    assert!(
+        message.contains("create function app")
+            && message.contains("ended Failed")
+            && message.contains("Python 3.12 is not available"),
+        "{message}"
+    );
+    assert!(!azure.fake.app_exists(&azure.app));
+
+    let report = azure.deploy(&azure.spec(&code, &[])).await;
+    assert!(report.is_success(), "{report}");
+    azure.assert_runs(&code);
+}
+
+/// A delete whose operation fails (`Location` answers the error) stops `remove` with the
+/// message, and the resource group that held it stays.
+#[tokio::test]
+async fn a_failed_delete_operation_stops_remove_and_keeps_the_group() {
+    let (azure, _clock) = Azure::new("consumption").with_manual_clock();
+    let code = azure.zip("1");
+    azure.deploy(&azure.spec(&code, &[])).await;
+    azure.fake.slow_operations(1, None);
+    azure.fake.fail_next_operation(
+        "DELETE",
+        "storageaccounts",
+        "The storage account has a delete lock.",
+    );
+    let plan = azure
+        .provider
+        .plan_remove(&azure.service, STAGE)
+        .await
+        .expect("remove plan");
+    let error = azure.provider.remove(&plan).await.unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("has a delete lock"), "{message}");
+    let storage = format!("{}sa", azure.app.replace('-', ""));
+    assert!(azure.fake.storage_exists(&storage));
+    assert!(azure.fake.group_exists(&format!("{}-rg", azure.app)));
+}
+
+/// An operation still running at the deadline stops the deploy with a clear error.
+#[tokio::test]
+async fn a_create_operation_that_never_ends_stops_at_the_deadline() {
+    let (azure, _clock) = Azure::new("flexConsumption").with_manual_clock();
+    azure.fake.slow_operations(u32::MAX, None);
+    let report = azure.deploy(&azure.spec(&azure.zip("1"), &[])).await;
+    let message = failure(&report);
+    assert!(
+        message.contains("still running at the deadline"),
+        "{message}"
+    );
+}
+
+/// A change of a Flex app's instance memory is planned as old → new and made with one PATCH
+/// that changes only `instanceMemoryMB`; unchanged, nothing is called.
+#[tokio::test]
+async fn flex_instance_memory_changes_alone_and_only_when_it_differs() {
+    let azure = Azure::new("flexConsumption");
+    let code = azure.zip("1");
+    azure.deploy(&azure.spec(&code, &[])).await;
+    let before = azure.fake.function_app_config(&azure.app);
+    assert_eq!(before["scaleAndConcurrency"]["instanceMemoryMB"], 2048);
+
+    let azure = azure.with_settings(|settings| settings.instance_memory_mb = Some(4096));
+    let spec = azure.spec(&code, &[]);
+    let plan = azure.provider.plan(&spec).await.expect("plan");
+    match &plan.functions[0].action {
+        FunctionAction::Update { code: None, config } => {
+            assert_eq!(config.len(), 1, "{config:?}");
+            assert_eq!(config[0].field, "instanceMemoryMB");
+            assert_eq!(config[0].old.as_deref(), Some("2048"));
+            assert_eq!(config[0].new.as_deref(), Some("4096"));
+        }
+        other => panic!("expected a configuration update, got {other:?}"),
+    }
+    let mutations = azure.fake.mutations().len();
+    let report = azure.deploy(&spec).await;
+    assert_eq!(
+        outcomes(&report),
+        [&FunctionOutcome::UpdatedConfiguration; 2],
+        "{report}"
+    );
+    let made = azure.fake.mutations()[mutations..].to_vec();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert!(
+        made[0].starts_with("PATCH ") && made[0].ends_with(&format!("/sites/{}", azure.app)),
+        "{made:?}"
+    );
+    let mut expected = before.clone();
+    expected["scaleAndConcurrency"]["instanceMemoryMB"] = serde_json::json!(4096);
+    assert_eq!(azure.fake.function_app_config(&azure.app), expected);
+
+    let mutations = azure.fake.mutations().len();
+    let plan = azure.provider.plan(&spec).await.expect("plan");
+    assert!(plan.is_noop(), "{plan}");
+    azure.deploy(&spec).await;
+    assert_eq!(azure.fake.mutations().len(), mutations);
+}
+
+/// Writes a fake `az` into `dir` that answers `az account get-access-token` with `token` as
+/// the real CLI prints it, counting its runs in `dir/runs`.
+fn fake_az(dir: &Path, body: &str) {
+    let script = dir.join("az");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{runs}'\n\
+             if [ \"$*\" != 'account get-access-token --resource https://management.azure.com/ --output json' ]; then\n\
+             echo \"ERROR: unexpected arguments: $*\" >&2; exit 2\nfi\n{body}\n",
+            runs = dir.join("runs").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The Azure CLI's login: its token (with `expiresOn` and `expires_on`, as `az` prints them)
+/// deploys, `az` runs once, and the token shows nowhere.
+#[tokio::test]
+async fn the_azure_cli_token_deploys_and_never_shows() {
+    let azure = Azure::new("flexConsumption");
+    let bin = tempfile::tempdir().unwrap();
+    let token = azure.fake.issue_token();
+    fake_az(
+        bin.path(),
+        &format!(
+            "printf '%s\\n' '{{\"accessToken\": \"{token}\", \"expiresOn\": \"2099-01-01 00:00:00.000000\", \"expires_on\": 4070908800, \"subscription\": \"00000000-0000-0000-0000-000000000001\", \"tenant\": \"tenant-1\", \"tokenType\": \"Bearer\"}}'"
+        ),
+    );
+    let azure = azure.with_settings(|settings| {
+        settings.env = BTreeMap::from([
+            ("IMDS_ENDPOINT".to_owned(), "http://127.0.0.1:9".to_owned()),
+            ("PATH".to_owned(), bin.path().display().to_string()),
+        ]);
+    });
+    let report = azure.deploy(&azure.spec(&azure.zip("1"), &[])).await;
+    assert!(report.is_success(), "{report}");
+    assert_eq!(azure.fake.token_requests(), 0, "no other source was asked");
+    let runs = std::fs::read_to_string(bin.path().join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "the token is cached: {runs}");
+}
+
+/// `az` not logged in: its message is in the chain's error, beside every other source.
+#[tokio::test]
+async fn the_azure_cli_not_logged_in_is_named_in_the_chains_error() {
+    let fake = AzureFake::start();
+    let bin = tempfile::tempdir().unwrap();
+    fake_az(
+        bin.path(),
+        "echo \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1",
+    );
+    let mut settings = settings(&fake, "azcli", "flexConsumption");
+    settings.env = BTreeMap::from([
+        ("IMDS_ENDPOINT".to_owned(), "http://127.0.0.1:9".to_owned()),
+        ("PATH".to_owned(), bin.path().display().to_string()),
+    ]);
+    let error = AzureProvider::new(settings)
+        .unwrap()
+        .check_credentials()
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("Azure CLI (az account get-access-token): `az` failed: ERROR: Please run 'az login' to setup account."),
+        "{message}"
+    );
+    assert!(message.contains("client secret"), "{message}");
 }
