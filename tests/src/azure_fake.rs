@@ -149,6 +149,8 @@ struct State {
     /// (method, resource type in lower case, message) of the next operation that fails.
     fail_operation: Option<(String, String, String)>,
     operation_polls: usize,
+    /// Role assignments: (scope in lower case, name) -> (principal id, role definition id).
+    role_assignments: BTreeMap<(String, String), (String, String)>,
 }
 
 /// The fake; stops when dropped.
@@ -452,6 +454,22 @@ impl AzureFake {
     /// Status reads of long-running operations answered.
     pub fn operation_polls(&self) -> usize {
         self.state().operation_polls
+    }
+
+    /// Turns the app's managed identities off, as a user could in the portal.
+    pub fn remove_identity(&self, app: &str) {
+        if let Some(site) = self.state().sites.get_mut(app) {
+            strip_identity(site);
+        }
+    }
+
+    /// Role assignments made: (scope, principal id, role definition id).
+    pub fn role_assignments(&self) -> Vec<(String, String, String)> {
+        self.state()
+            .role_assignments
+            .iter()
+            .map(|((scope, _), (principal, role))| (scope.clone(), principal.clone(), role.clone()))
+            .collect()
     }
 
     /// The app's `functionAppConfig` as ARM reports it.
@@ -1212,6 +1230,34 @@ fn arm_route(
                     }
                     answer(200, &json!({ "serviceSasToken": service_sas(container, permissions, expiry) }))
                 }
+                (
+                    method @ (Method::Get | Method::Put),
+                    ["blobservices", "default", "containers", _, "providers", "microsoft.authorization", "roleassignments", name],
+                ) => {
+                    let scope = path
+                        .split("/providers/Microsoft.Authorization")
+                        .next()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    let key = (scope, (*name).to_owned());
+                    if *method == Method::Get {
+                        return state.role_assignments.get(&key).map_or_else(
+                            || arm_error(404, "RoleAssignmentNotFound", "The role assignment does not exist."),
+                            |(principal, role)| answer(200, &json!({ "name": name, "properties": { "principalId": principal, "roleDefinitionId": role } })),
+                        );
+                    }
+                    if state.role_assignments.contains_key(&key) {
+                        return arm_error(409, "RoleAssignmentExists", "The role assignment already exists.");
+                    }
+                    let principal = request["properties"]["principalId"].as_str().unwrap_or_default().to_owned();
+                    let role = request["properties"]["roleDefinitionId"].as_str().unwrap_or_default().to_owned();
+                    if principal.is_empty() || role.is_empty() {
+                        return arm_error(400, "InvalidRoleAssignmentRequest", "principalId and roleDefinitionId are required");
+                    }
+                    record(state, method, &path);
+                    state.role_assignments.insert(key, (principal.clone(), role.clone()));
+                    answer(201, &json!({ "name": name, "properties": { "principalId": principal, "roleDefinitionId": role } }))
+                }
                 (Method::Put, ["blobservices", "default", "containers", _]) => {
                     record(state, method, &path);
                     let container = segments[11].to_owned();
@@ -1354,6 +1400,7 @@ fn site_call(
             let json = json!({
                 "id": path, "name": app, "location": request["location"], "kind": request["kind"],
                 "tags": request["tags"],
+                "identity": identity_of(app, &request["identity"]),
                 "properties": {
                     "sku": sku, "state": "Running", "group": group, "serverFarmId": farm_id,
                     "defaultHostName": format!("{app}.azurewebsites.net"),
@@ -1389,12 +1436,27 @@ fn site_call(
                 .collect();
             let package_moved = settings.get("WEBSITE_RUN_FROM_PACKAGE") != site.settings.get("WEBSITE_RUN_FROM_PACKAGE");
             site.settings = settings;
-            // A settings change restarts the host; a Consumption app fetches its package.
+            // A settings change restarts the host; a Consumption app fetches its package:
+            // with the SAS in its URL, else with its managed identity, which needs a role.
             if package_moved
                 && let Some(url) = site.settings.get("WEBSITE_RUN_FROM_PACKAGE").cloned()
             {
-                load(site, http_get(&url, azurite));
+                let package = if url.contains("sig=") {
+                    http_get(&url, azurite)
+                } else {
+                    let reader = package_reader(site);
+                    let site_json = site.json.clone();
+                    let allowed = reader.is_some_and(|setting| {
+                        principal_of(&site_json, &setting).is_some_and(|principal| {
+                            may_read(&state.role_assignments, &principal, &url)
+                        })
+                    });
+                    allowed.then(|| http_get(&format!("{url}?{}", account_sas()), azurite)).flatten()
+                };
+                let Some(site) = state.sites.get_mut(app) else { return not_found() };
+                load(site, package);
             }
+            let Some(site) = state.sites.get_mut(app) else { return not_found() };
             let answer_body = json!({ "name": "appsettings", "properties": site.settings });
             state.settings_puts += 1;
             record(state, method, path);
@@ -1534,6 +1596,85 @@ fn observe_call(
         }),
         _ => None,
     }
+}
+
+/// The principal id the fake gives an identity (system-assigned: of the app).
+pub fn principal_id(of: &str) -> String {
+    format!(
+        "principal-{}",
+        &hex::encode(Sha256::digest(of.as_bytes()))[..16]
+    )
+}
+
+/// The identity block of a site ARM reports, with principal ids, from the one asked for.
+fn identity_of(app: &str, asked: &Value) -> Value {
+    let kind = asked["type"].as_str().unwrap_or("None");
+    let mut identity = json!({ "type": kind });
+    if kind.contains("SystemAssigned") {
+        identity["principalId"] = json!(principal_id(app));
+        identity["tenantId"] = json!("tenant-1");
+    }
+    if let Some(users) = asked["userAssignedIdentities"].as_object() {
+        let users: serde_json::Map<String, Value> = users
+            .keys()
+            .map(|id| (id.clone(), json!({ "principalId": principal_id(id), "clientId": principal_id(&format!("client {id}")) })))
+            .collect();
+        identity["userAssignedIdentities"] = Value::Object(users);
+    }
+    identity
+}
+
+/// Which identity a run-from-package URL without a SAS is read with: the one the setting
+/// names, else the system-assigned one.
+fn package_reader(site: &Site) -> Option<String> {
+    Some(
+        site.settings
+            .get("WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID")
+            .cloned()
+            .unwrap_or_else(|| "SystemAssigned".to_owned()),
+    )
+}
+
+fn principal_of(site: &Value, setting: &str) -> Option<String> {
+    let identity = &site["identity"];
+    if setting.eq_ignore_ascii_case("SystemAssigned") {
+        return identity["principalId"].as_str().map(str::to_owned);
+    }
+    identity["userAssignedIdentities"]
+        .as_object()?
+        .iter()
+        .find(|(id, _)| id.eq_ignore_ascii_case(setting))
+        .and_then(|(_, entry)| entry["principalId"].as_str().map(str::to_owned))
+}
+
+/// Whether `principal` holds Storage Blob Data Reader (or Contributor) on the container
+/// (or its storage account) the blob URL is in.
+fn may_read(
+    assignments: &BTreeMap<(String, String), (String, String)>,
+    principal: &str,
+    url: &str,
+) -> bool {
+    const READERS: [&str; 2] = [
+        "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+        "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    ];
+    let container = url
+        .split(&format!("/{AZURITE_ACCOUNT}/"))
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assignments.iter().any(|((scope, _), (holder, role))| {
+        holder == principal
+            && READERS.iter().any(|reader| role.ends_with(reader))
+            && (scope.ends_with(&format!("/containers/{container}"))
+                || !scope.contains("/blobservices/"))
+    })
+}
+
+/// Removes an app's managed identities, as a user who turned them off would.
+fn strip_identity(site: &mut Site) {
+    site.json["identity"] = json!({ "type": "None" });
 }
 
 fn hmac_sha256(key: &[u8], message: &str) -> Vec<u8> {

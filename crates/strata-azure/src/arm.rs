@@ -484,6 +484,13 @@ impl Arm<'_> {
                 settings.push(json!({ "name": "FUNCTIONS_WORKER_RUNTIME", "value": "python" }));
             }
         }
+        let identity = match request.user_assigned {
+            Some(id) => json!({
+                "type": "SystemAssigned, UserAssigned",
+                "userAssignedIdentities": { id: {} },
+            }),
+            None => json!({ "type": "SystemAssigned" }),
+        };
         self.put(
             format!("create function app {}", target.app),
             &target.site_url(),
@@ -491,7 +498,7 @@ impl Arm<'_> {
             &json!({
                 "location": request.region,
                 "kind": "functionapp,linux",
-                "identity": { "type": "SystemAssigned" },
+                "identity": identity,
                 "properties": properties,
                 "tags": tags,
             }),
@@ -567,6 +574,8 @@ pub struct CreateApp<'a> {
     pub plan: &'a str,
     pub python_version: &'a str,
     pub instance_memory_mb: Option<u32>,
+    /// A user-assigned identity (resource ID) to give the app beside its system one.
+    pub user_assigned: Option<&'a str>,
     pub tags: &'a BTreeMap<String, String>,
 }
 

@@ -20,6 +20,7 @@ use strata_provider::{
 use crate::arm::{Arm, CreateApp, Hosting, is_ours};
 use crate::blob::PackageStore;
 use crate::error::AzureError;
+use crate::identity::{self, MI_SETTING, PackageIdentity};
 use crate::kudu::Kudu;
 use crate::settings::{self, HISTORY_SETTING, PACKAGE_SETTING, RUN_FROM_PACKAGE, Settings};
 use crate::{AzureProvider, client::STORAGE_API};
@@ -27,6 +28,8 @@ use crate::{AzureProvider, client::STORAGE_API};
 /// How long a run-from-package SAS stays valid (Consumption reads the package on every cold
 /// start, so it must outlive the deploy by far; a new deploy signs a new one).
 const RUN_FROM_PACKAGE_SAS_DAYS: u64 = 365 * 2;
+/// The plan's name for how a Consumption app reads its package.
+pub const PACKAGE_ACCESS_FIELD: &str = "packageAccess";
 /// The plan's name for a Flex app's instance memory.
 pub const MEMORY_FIELD: &str = "instanceMemoryMB";
 /// How long the SAS strata itself uses for uploads stays valid.
@@ -115,8 +118,28 @@ impl AzureProvider {
         })
     }
 
+    /// The user-assigned identity the settings name, as a resource ID.
+    fn user_assigned(&self) -> Option<String> {
+        self.settings.identity.as_deref().map(|named| {
+            identity::user_assigned_id(
+                named,
+                &self.settings.subscription_id,
+                &self.settings.resource_group,
+            )
+        })
+    }
+
+    /// The identity a Consumption app reads its package with (see [`identity`]).
+    pub(crate) fn package_identity(
+        &self,
+        site: &Value,
+    ) -> Result<Option<PackageIdentity>, AzureError> {
+        identity::package_identity(&self.target.app, site, self.user_assigned().as_deref())
+    }
+
     /// Puts the package `sha256` (already in the store) live: publish on Flex and zip deploy
-    /// plans; on Consumption return the run-from-package URL the settings write will set.
+    /// plans; on Consumption return the run-from-package settings the settings write will set
+    /// (an empty value removes one).
     pub(crate) async fn publish(
         &self,
         site: &Value,
@@ -124,12 +147,36 @@ impl AzureProvider {
         sha256: &str,
         bytes: Option<Vec<u8>>,
         context: &Context<'_>,
-    ) -> Result<Option<String>, AzureError> {
+    ) -> Result<Option<Settings>, AzureError> {
         let hosting = Hosting::from_site(site);
         if hosting == Hosting::Consumption {
             let arm = self.arm(context.deadline, context.on_retry);
-            let long = self.store(&arm, RUN_FROM_PACKAGE_SAS_DAYS * 24).await?;
-            return Ok(Some(long.signed_url(sha256).expose().to_owned()));
+            let identity = self.package_identity(site)?;
+            tracing::info!(
+                "{} runs its package from a {}",
+                self.target.app,
+                identity::describe(identity.as_ref())
+            );
+            let records = match identity {
+                Some(identity) => {
+                    arm.grant_package_reader(&identity.principal_id).await?;
+                    Settings::from([
+                        (RUN_FROM_PACKAGE.to_owned(), store.plain_url(sha256)),
+                        (MI_SETTING.to_owned(), identity.setting),
+                    ])
+                }
+                None => {
+                    let long = self.store(&arm, RUN_FROM_PACKAGE_SAS_DAYS * 24).await?;
+                    Settings::from([
+                        (
+                            RUN_FROM_PACKAGE.to_owned(),
+                            long.signed_url(sha256).expose().to_owned(),
+                        ),
+                        (MI_SETTING.to_owned(), String::new()),
+                    ])
+                }
+            };
+            return Ok(Some(records));
         }
         let bytes = match bytes {
             Some(bytes) => bytes,
@@ -323,6 +370,18 @@ pub fn memory_change(site: &Value, wanted: Option<u32>) -> Option<(Option<u64>, 
     (current != Some(u64::from(wanted))).then_some((current, wanted))
 }
 
+/// How the app reads its package now, from its settings, in [`identity::describe`]'s words.
+fn package_access(current: &Settings) -> Option<String> {
+    current.get(RUN_FROM_PACKAGE)?;
+    Some(match current.get(MI_SETTING) {
+        Some(setting) => identity::describe(Some(&PackageIdentity {
+            setting: setting.clone(),
+            principal_id: String::new(),
+        })),
+        None => identity::describe(None),
+    })
+}
+
 fn is_secret(spec: &DeploySpec, key: &str) -> bool {
     spec.functions
         .iter()
@@ -366,6 +425,16 @@ pub async fn plan(provider: &AzureProvider, spec: &DeploySpec) -> Result<DeployP
             let mut config = settings::changes(&state.settings, &desired.settings, |key| {
                 is_secret(spec, key)
             });
+            let code_moves = spec.force || state.package() != Some(desired.sha256.as_str());
+            // How a Consumption app reads its package is shown when it changes (an identity
+            // added or removed since the last deploy).
+            if code_moves && Hosting::from_site(site) == Hosting::Consumption {
+                let new = identity::describe(provider.package_identity(site)?.as_ref());
+                let old = package_access(&state.settings);
+                if old.as_ref() != Some(&new) {
+                    config.push(FieldChange::new(PACKAGE_ACCESS_FIELD, old, Some(new)));
+                }
+            }
             if let Some((old, new)) = memory_change(site, desired_memory(spec, &provider.settings))
             {
                 config.push(FieldChange::new(
@@ -536,6 +605,7 @@ async fn deploy_app(
             plan: &settings.plan,
             python_version: &settings.python_version,
             instance_memory_mb: settings.instance_memory_mb,
+            user_assigned: provider.user_assigned().as_deref(),
             tags: &settings.tags,
         })
         .await?;
@@ -574,11 +644,11 @@ async fn deploy_app(
             packages.upload(&desired.sha256, bytes.clone()).await?;
         }
         *step = Step::UpdateCode;
-        if let Some(url) = provider
+        if let Some(run_from) = provider
             .publish(&site, &packages, &desired.sha256, Some(bytes), context)
             .await?
         {
-            records.insert(RUN_FROM_PACKAGE.to_owned(), url);
+            records.extend(run_from);
         }
         let history = settings::history(&state.settings);
         let (next, gone) = settings::next_history(state.package(), &desired.sha256, &history);
@@ -651,8 +721,12 @@ async fn restore(
         return;
     };
     let mut settings = before.clone();
-    if let Some(url) = run_from {
-        settings.insert(RUN_FROM_PACKAGE.to_owned(), url);
+    for (key, value) in run_from.into_iter().flatten() {
+        if value.is_empty() {
+            settings.remove(&key);
+        } else {
+            settings.insert(key, value);
+        }
     }
     if arm.put_settings(&settings).await.is_ok() && Hosting::from_site(site) == Hosting::Consumption
     {

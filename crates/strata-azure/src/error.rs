@@ -142,6 +142,9 @@ pub enum AzureError {
         "the SCM site of `{app}` refused the bearer token (HTTP {status}) and basic authentication is disabled for it"
     )]
     ScmBasicAuthDisabled { app: String, status: u16 },
+
+    #[error("the managed identity `{identity}` is not assigned to the function app `{app}`")]
+    IdentityNotAssigned { app: String, identity: String },
 }
 
 fn log_tail(log: &[String]) -> String {
@@ -265,6 +268,10 @@ impl strata_provider::Hint for AzureError {
             Self::OperationTimedOut { .. } => {
                 "Azure may still finish it: check the resource in the portal, give strata longer \
                  with STRATA_DEPLOY_DEADLINE (seconds), then run the command again"
+            }
+            Self::IdentityNotAssigned { .. } => {
+                "assign it to the app (`az functionapp identity assign --identities <id>`), or \
+                 remove `azure.identity` to use the app's system-assigned identity"
             }
             Self::ScmBasicAuthDisabled { .. } => {
                 "give the deploying identity a role that Kudu accepts (Website Contributor or \

@@ -28,6 +28,7 @@ mod credential;
 mod deploy;
 mod error;
 mod http;
+mod identity;
 mod kudu;
 mod manage;
 mod observe;
@@ -49,6 +50,7 @@ pub use arm::{TAG_MANAGED, TAG_SERVICE, TAG_STAGE, container_name};
 pub use blob::PackageStore;
 pub use credential::{ARM_SCOPE, Source};
 pub use error::{AzureError, CallError};
+pub use identity::{BLOB_DATA_READER, MI_SETTING};
 pub use observe::{AzureObserveError, AzureObserver, INSIGHTS_ENDPOINT_VARIABLE};
 
 /// Azure's public ARM endpoint.
@@ -68,6 +70,9 @@ pub struct AzureSettings {
     /// `3.12`.
     pub python_version: String,
     pub instance_memory_mb: Option<u32>,
+    /// A user-assigned managed identity (resource ID, or a name in the resource group) the app
+    /// reads its package with on Consumption; `None` uses its system-assigned identity.
+    pub identity: Option<String>,
     /// Tags added to what strata creates, beside strata's own.
     pub tags: BTreeMap<String, String>,
     /// ARM (`AZURE_RESOURCE_MANAGER_ENDPOINT` in the CLI; an emulator in tests).
@@ -108,6 +113,7 @@ impl Default for AzureSettings {
             plan: "flexConsumption".to_owned(),
             python_version: "3.12".to_owned(),
             instance_memory_mb: None,
+            identity: None,
             tags: BTreeMap::new(),
             arm_endpoint: DEFAULT_ARM_ENDPOINT.to_owned(),
             scm_endpoint: None,

@@ -10,7 +10,7 @@ use crate::arm::{Hosting, is_ours};
 use crate::client::{RESOURCES_API, STORAGE_API, WEB_API};
 use crate::deploy::{Context, function_name, short};
 use crate::error::AzureError;
-use crate::settings::{self, HISTORY_SETTING, PACKAGE_SETTING, RUN_FROM_PACKAGE, Settings};
+use crate::settings::{self, HISTORY_SETTING, PACKAGE_SETTING, Settings};
 
 pub async fn info(
     provider: &AzureProvider,
@@ -129,9 +129,7 @@ pub async fn rollback(
         (PACKAGE_SETTING.to_owned(), to.clone()),
         (HISTORY_SETTING.to_owned(), next.join(",")),
     ]);
-    if let Some(url) = run_from {
-        records.insert(RUN_FROM_PACKAGE.to_owned(), url);
-    }
+    records.extend(run_from.into_iter().flatten());
     let fresh = arm.list_settings().await?;
     // The user's settings as strata last wrote them stay: only the package records move.
     let owned: Settings = settings::owned_keys(&fresh)

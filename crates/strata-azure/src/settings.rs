@@ -25,11 +25,12 @@ pub const RUN_FROM_PACKAGE: &str = "WEBSITE_RUN_FROM_PACKAGE";
 pub const KEEP_PACKAGES: usize = 3;
 
 /// Settings only strata writes; the manifest cannot name them.
-pub const RESERVED: [&str; 4] = [
+pub const RESERVED: [&str; 5] = [
     PACKAGE_SETTING,
     HISTORY_SETTING,
     OWNED_SETTING,
     RUN_FROM_PACKAGE,
+    crate::identity::MI_SETTING,
 ];
 
 pub type Settings = BTreeMap<String, String>;

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use strata_azure::{AzureError, AzureProvider, AzureSettings, container_name};
+use strata_azure::{
+    AzureError, AzureProvider, AzureSettings, BLOB_DATA_READER, MI_SETTING, container_name,
+};
 use strata_provider::{
     ArtifactRef, DeployReport, DeploySpec, FunctionAction, FunctionOutcome, ManualClock,
     NoopReporter, Provider, Reporter, RetryPolicy, RoleSpec, RollbackRequest, Step,
@@ -321,9 +323,10 @@ async fn consumption_points_the_app_at_a_content_addressed_blob_and_rolls_back()
     let settings = azure.fake.settings(&azure.app);
     let url = &settings["WEBSITE_RUN_FROM_PACKAGE"];
     assert!(
-        url.contains(&format!("/packages/{}.zip?", first.sha256_hex)),
-        "{url}"
+        url.ends_with(&format!("/packages/{}.zip", first.sha256_hex)),
+        "the app's identity reads a plain blob URL: {url}"
     );
+    assert_eq!(settings[MI_SETTING], "SystemAssigned");
     assert_eq!(
         azure.fake.running_package(&azure.app),
         Some(first.sha256_hex.clone())
@@ -946,4 +949,113 @@ async fn the_azure_cli_not_logged_in_is_named_in_the_chains_error() {
         "{message}"
     );
     assert!(message.contains("client secret"), "{message}");
+}
+
+/// Role assignment PUTs the fake recorded so far.
+fn role_assignment_puts(azure: &Azure) -> usize {
+    azure
+        .fake
+        .mutations()
+        .iter()
+        .filter(|mutation| mutation.starts_with("PUT ") && mutation.contains("roleAssignments"))
+        .count()
+}
+
+/// Consumption with the app's system-assigned identity: the setting holds the blob URL
+/// without a SAS plus `WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID`, the identity gets
+/// Storage Blob Data Reader on the package container once (the fake's host reads the blob only
+/// with that role), and later deploys make no role call.
+#[tokio::test]
+async fn consumption_reads_its_package_with_the_system_identity_after_one_role_assignment() {
+    let azure = Azure::new("consumption");
+    let first = azure.zip("1");
+    let report = azure.deploy(&azure.spec(&first, &[])).await;
+    assert!(report.is_success(), "{report}");
+    azure.assert_runs(&first);
+    let settings = azure.fake.settings(&azure.app);
+    assert!(!settings["WEBSITE_RUN_FROM_PACKAGE"].contains('?'));
+    assert_eq!(settings[MI_SETTING], "SystemAssigned");
+    let assignments = azure.fake.role_assignments();
+    assert_eq!(assignments.len(), 1, "{assignments:?}");
+    let (scope, principal, role) = &assignments[0];
+    assert!(
+        scope.ends_with(&format!("/containers/{}", container_name(&azure.app))),
+        "{scope}"
+    );
+    assert_eq!(
+        *principal,
+        strata_tests::azure_fake::principal_id(&azure.app)
+    );
+    assert!(role.ends_with(BLOB_DATA_READER), "{role}");
+    assert_eq!(role_assignment_puts(&azure), 1);
+
+    let second = azure.zip("2");
+    let spec = azure.spec(&second, &[]);
+    azure.deploy(&spec).await;
+    azure.assert_runs(&second);
+    assert_eq!(
+        role_assignment_puts(&azure),
+        1,
+        "the role is found, not made again"
+    );
+    let mutations = azure.fake.mutations().len();
+    azure.deploy(&spec).await;
+    assert_eq!(
+        azure.fake.mutations().len(),
+        mutations,
+        "a no-op deploy calls nothing"
+    );
+}
+
+/// An app without any managed identity falls back to a read SAS, and the plan says so; the
+/// identity setting strata wrote before goes.
+#[tokio::test]
+async fn consumption_without_an_identity_falls_back_to_a_read_sas() {
+    let azure = Azure::new("consumption");
+    azure.deploy(&azure.spec(&azure.zip("1"), &[])).await;
+    azure.fake.remove_identity(&azure.app);
+    let second = azure.zip("2");
+    let spec = azure.spec(&second, &[]);
+    let plan = azure.provider.plan(&spec).await.expect("plan");
+    let text = plan.to_string();
+    assert!(
+        text.contains(
+            "packageAccess: blob URL, read with the app's system-assigned identity -> read SAS \
+             (the app has no managed identity)"
+        ),
+        "{text}"
+    );
+    let report = azure.deploy(&spec).await;
+    assert!(report.is_success(), "{report}");
+    azure.assert_runs(&second);
+    let settings = azure.fake.settings(&azure.app);
+    assert!(
+        settings["WEBSITE_RUN_FROM_PACKAGE"].contains("sig="),
+        "a SAS URL"
+    );
+    assert!(!settings.contains_key(MI_SETTING), "{settings:?}");
+}
+
+/// A user-assigned identity named in the settings (`azure.identity`) is given to the app on
+/// creation, named in the setting by resource ID, and it is the one granted the role.
+#[tokio::test]
+async fn consumption_reads_its_package_with_the_user_assigned_identity_named() {
+    let azure = Azure::new("consumption")
+        .with_settings(|settings| settings.identity = Some("deployer".to_owned()));
+    let code = azure.zip("1");
+    let report = azure.deploy(&azure.spec(&code, &[])).await;
+    assert!(report.is_success(), "{report}");
+    azure.assert_runs(&code);
+    let id = format!(
+        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/{}-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/deployer",
+        azure.app
+    );
+    assert_eq!(azure.fake.settings(&azure.app)[MI_SETTING], id);
+    let principals: Vec<String> = azure
+        .fake
+        .role_assignments()
+        .into_iter()
+        .map(|(_, principal, _)| principal)
+        .collect();
+    assert_eq!(principals, [strata_tests::azure_fake::principal_id(&id)]);
 }

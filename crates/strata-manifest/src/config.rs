@@ -306,6 +306,8 @@ pub struct AzureConfig {
     pub region: Option<String>,
     pub plan: AzurePlan,
     pub instance_memory: Option<u32>,
+    /// A user-assigned managed identity (resource ID or name) for run-from-package.
+    pub identity: Option<String>,
     pub runtime: PythonRuntime,
     pub app_settings: IndexMap<String, String>,
     pub tags: IndexMap<String, String>,

@@ -1466,6 +1466,7 @@ impl<'a> Extractor<'a> {
             region: str_at(node, "region").map(str::to_owned),
             plan,
             instance_memory,
+            identity: str_at(node, "identity").map(str::to_owned),
             runtime,
             app_settings,
             tags: text_map(node.get("tags")),

@@ -495,3 +495,20 @@ proptest! {
         assert_valid(&schema_validator(), &loaded.config.document, "generated");
     }
 }
+
+/// `azure.identity` names the user-assigned identity a Consumption app reads its package with.
+#[test]
+fn azure_identity_is_read_and_matches_the_schema() {
+    let dir = project(
+        "strata.yml",
+        "service: idapp\nruntime: python3.12\nazure:\n  resourceGroup: rg\n  plan: consumption\n  identity: deployer\nfunctions:\n  api:\n    handler: handler.main\n    targets: [azure]\n",
+    );
+    let loaded = load_dir(dir.path(), Some("prod"), &[]);
+    let azure = loaded.config.azure.as_ref().unwrap();
+    assert_eq!(azure.identity.as_deref(), Some("deployer"));
+    assert_valid(
+        &schema_validator(),
+        &loaded.config.document,
+        "azure.identity",
+    );
+}

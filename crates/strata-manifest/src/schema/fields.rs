@@ -894,6 +894,11 @@ fn azure_settings_shape() -> Shape {
             Shape::Integer,
             "Flex Consumption instance memory: 512, 2048 or 4096 MB.",
         ),
+        f(
+            "identity",
+            Shape::String,
+            "User-assigned managed identity (resource ID, or a name in the resource group) the app reads its package with on Consumption (default: its system-assigned identity).",
+        ),
         f("runtime", Shape::String, "Python runtime of the app."),
         f(
             "environment",

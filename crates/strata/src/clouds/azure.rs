@@ -135,6 +135,7 @@ pub fn azure_settings(
             .unwrap_or(defaults.plan),
         python_version: azure.runtime.version(),
         instance_memory_mb: azure.instance_memory,
+        identity: azure.identity.clone(),
         tags: azure
             .tags
             .iter()
