@@ -244,6 +244,39 @@ impl AzureProvider {
     }
 }
 
+/// The app's progress as every one of its functions' progress: they deploy as one package,
+/// so each function's bar shows the app's step. Retries and failures are told once.
+struct AppProgress<'a> {
+    inner: &'a dyn Reporter,
+    functions: Vec<String>,
+}
+
+impl Reporter for AppProgress<'_> {
+    fn on_step(&self, _app: &str, step: Step) {
+        for function in &self.functions {
+            self.inner.on_step(function, step);
+        }
+    }
+
+    fn on_waiting(&self, _app: &str, step: Step, poll: u32) {
+        for function in &self.functions {
+            self.inner.on_waiting(function, step, poll);
+        }
+    }
+
+    fn on_retry(&self, name: &str, step: Step, attempt: u32, delay: Duration) {
+        self.inner.on_retry(name, step, attempt, delay);
+    }
+
+    fn on_failure(&self, resource: &str, failure: &StepFailure) {
+        self.inner.on_failure(resource, failure);
+    }
+
+    fn interrupt(&self) -> strata_provider::Interrupt {
+        self.inner.interrupt()
+    }
+}
+
 /// Progress and bounds of one app's deploy.
 pub struct Context<'a> {
     pub reporter: &'a dyn Reporter,
@@ -513,8 +546,16 @@ pub async fn apply(
         let retried = |attempt: u32, delay: Duration| {
             reporter.on_retry(progress_name, Step::UpdateCode, attempt, delay);
         };
+        let app_progress = AppProgress {
+            inner: reporter,
+            functions: plan
+                .functions
+                .iter()
+                .map(|function| function.deployed_name.clone())
+                .collect(),
+        };
         let context = Context {
-            reporter,
+            reporter: &app_progress,
             progress_name,
             deadline: provider.deadline(),
             on_retry: &retried,

@@ -1059,3 +1059,78 @@ async fn consumption_reads_its_package_with_the_user_assigned_identity_named() {
         .collect();
     assert_eq!(principals, [strata_tests::azure_fake::principal_id(&id)]);
 }
+
+/// What a reporter heard, per function: its steps in order, polls, start and finish.
+#[derive(Default)]
+struct Steps {
+    heard: Mutex<Vec<(String, String)>>,
+}
+
+impl Steps {
+    fn of(&self, function: &str) -> Vec<String> {
+        self.heard
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(name, _)| name == function)
+            .map(|(_, what)| what.clone())
+            .collect()
+    }
+
+    fn hear(&self, name: &str, what: String) {
+        self.heard.lock().unwrap().push((name.to_owned(), what));
+    }
+}
+
+impl Reporter for Steps {
+    fn on_function_started(&self, name: &str) {
+        self.hear(name, "started".to_owned());
+    }
+
+    fn on_step(&self, name: &str, step: Step) {
+        self.hear(name, format!("{step:?}"));
+    }
+
+    fn on_waiting(&self, name: &str, step: Step, _poll: u32) {
+        self.hear(name, format!("waiting {step:?}"));
+    }
+
+    fn on_function_finished(&self, report: &strata_provider::FunctionReport) {
+        self.hear(
+            &report.deployed_name,
+            format!("finished {}", report.outcome),
+        );
+    }
+}
+
+/// Every function of the app is told the app's steps in order (the CLI draws one bar per
+/// function from them), including the polls of a deployment still in progress.
+#[tokio::test]
+async fn every_function_of_the_app_reports_the_apps_steps() {
+    let azure = Azure::new("flexConsumption");
+    let spec = azure.spec(&azure.zip("1"), &[]);
+    azure.deploy(&spec).await;
+    azure.fake.slow_deployments(1);
+    let steps = Steps::default();
+    let spec = azure.spec(&azure.zip("2"), &[]);
+    let report = azure.deploy_with(&spec, &steps).await;
+    assert!(report.is_success(), "{report}");
+    for function in &spec.functions {
+        assert_eq!(
+            steps.of(&function.deployed_name),
+            [
+                "started",
+                "Read",
+                "Upload",
+                "UpdateCode",
+                "Wait",
+                "waiting Wait",
+                "MovePointer",
+                "Verify",
+                "finished updated (code)",
+            ],
+            "{}",
+            function.deployed_name
+        );
+    }
+}

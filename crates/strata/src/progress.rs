@@ -131,6 +131,49 @@ impl BuildReporter for Progress {
     }
 }
 
+/// A spinner per cloud while a command whose backend calls have no step callbacks (rollback,
+/// remove) works there; on a terminal only, nothing otherwise.
+pub struct CloudSpinners {
+    bars: Option<MultiProgress>,
+}
+
+/// One cloud's spinner; cleared when dropped.
+pub struct CloudSpinner(Option<ProgressBar>);
+
+impl Drop for CloudSpinner {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl CloudSpinners {
+    pub fn new(printer: &Printer) -> Self {
+        Self {
+            bars: (printer.progress_enabled() && !printer.is_json())
+                .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10))),
+        }
+    }
+
+    /// A spinner `{cloud}: {what}` until the returned guard drops.
+    pub fn start(&self, cloud: &str, what: &str) -> CloudSpinner {
+        CloudSpinner(self.bars.as_ref().map(|bars| spinner(bars, cloud, what)))
+    }
+}
+
+/// A spinner line `{name} {message}` added to `bars`.
+fn spinner(bars: &MultiProgress, name: &str, message: &str) -> ProgressBar {
+    let bar = bars.add(ProgressBar::new_spinner());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner:.cyan} {prefix:40!} {msg}").expect("valid template"),
+    );
+    bar.set_prefix(name.to_owned());
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
 /// Progress of an apply: a spinner per function on a terminal, a few plain lines otherwise,
 /// nothing with `--quiet` or JSON output.
 pub struct DeployProgress {
@@ -170,14 +213,7 @@ impl DeployProgress {
 
     fn start_bar(&self, name: &str, message: &str) {
         let Some(bars) = &self.bars else { return };
-        let bar = bars.add(ProgressBar::new_spinner());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner:.cyan} {prefix:40!} {msg}")
-                .expect("valid template"),
-        );
-        bar.set_prefix(name.to_owned());
-        bar.set_message(message.to_owned());
-        bar.enable_steady_tick(Duration::from_millis(120));
+        let bar = spinner(bars, name, message);
         self.active_bars().insert(name.to_owned(), bar);
     }
 

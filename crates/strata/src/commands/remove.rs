@@ -15,6 +15,7 @@ use crate::clouds::runtime;
 use crate::commands::stage::{self, CloudReport, CloudResult, Ending};
 use crate::commands::{Context, ManifestUse};
 use crate::error::CliError;
+use crate::progress::CloudSpinners;
 
 /// What `remove` did on one cloud, shown as the plan when nothing was deployed.
 #[derive(Serialize)]
@@ -58,6 +59,7 @@ pub fn run(context: &Context, args: &RemoveArgs) -> Result<(), CliError> {
     if count > 0 && !args.yes {
         confirm(context, &ready.values().copied().collect::<Vec<_>>(), count)?;
     }
+    let spinners = &CloudSpinners::new(&context.printer);
     let outcomes = runtime.block_on(stage::on_each_cloud(
         context,
         config,
@@ -69,6 +71,7 @@ pub fn run(context: &Context, args: &RemoveArgs) -> Result<(), CliError> {
                 let plan = plan.ok_or_else(|| {
                     CliError::input(format!("could not list what strata created on {cloud}"))
                 })?;
+                let _spinner = spinners.start(cloud.as_str(), "removing");
                 let report = backend.remove(plan).await?;
                 Ok(Removed {
                     report,

@@ -8,6 +8,7 @@ use crate::clouds::{cloud_functions, runtime};
 use crate::commands::stage::{self, CloudReport, Ending};
 use crate::commands::{Context, ManifestUse};
 use crate::error::CliError;
+use crate::progress::CloudSpinners;
 
 impl CloudReport for RollbackReport {
     fn failure(&self) -> Option<CliError> {
@@ -27,12 +28,14 @@ pub fn run(context: &Context, args: &RollbackArgs) -> Result<(), CliError> {
     let config = &loaded.config;
     let asked_for = args.clouds.clouds();
     let targets = stage::targets(context, config, &args.functions, &asked_for)?;
+    let spinners = &CloudSpinners::new(&context.printer);
     let outcomes = runtime()?.block_on(stage::on_each_cloud(
         context,
         config,
         &args.functions,
         &targets,
         |cloud, backend| async move {
+            let _spinner = spinners.start(cloud.as_str(), "rolling back");
             // Empty means every function of the stage on that cloud.
             let functions = if args.functions.is_empty() {
                 Vec::new()

@@ -13,7 +13,9 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use strata_tests::azure_fake::{AzureFake, CLIENT_SECRET, TOKEN_PREFIX};
+use strata_tests::azure_fake::{
+    AzureFake, CLIENT_SECRET, PUBLISHING_PASSWORD_PREFIX, TOKEN_PREFIX,
+};
 use strata_tests::{LocalIndex, WheelBuilder};
 
 use crate::support::cloud_section;
@@ -147,8 +149,36 @@ impl Project {
                 !text.contains(CLIENT_SECRET),
                 "the client secret is shown:\n{text}"
             );
+            assert!(
+                !text.contains(PUBLISHING_PASSWORD_PREFIX),
+                "a publishing password is shown:\n{text}"
+            );
         }
         (output.status.code().unwrap(), stdout, stderr)
+    }
+
+    /// Runs strata with stdout and stderr on a pseudo-terminal (util-linux `script`), as a
+    /// user at a terminal sees it; everything it drew.
+    fn run_on_terminal(&self, args: &[&str]) -> String {
+        let command = format!(
+            "'{}' {}",
+            crate::support::strata_binary().display(),
+            args.join(" ")
+        );
+        let output = Command::new("script")
+            .args(["-qefc", &command, "/dev/null"])
+            .current_dir(self.dir.path())
+            .env_clear()
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .env("TERM", "xterm-256color")
+            .env("SHELL", "/bin/sh")
+            .stdin(Stdio::null())
+            .output()
+            .expect("util-linux `script` runs (it gives strata a terminal)");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "strata {args:?} failed:\n{text}");
+        assert!(!text.contains(TOKEN_PREFIX), "a token is shown:\n{text}");
+        text
     }
 
     fn json(&self, kind: &str, args: &[&str]) -> Value {
@@ -342,4 +372,43 @@ fn azure_without_credentials_names_each_source_tried() {
     }
     assert!(stderr.contains("hint:"), "{stderr}");
     assert_eq!(project.fake.mutations(), Vec::<String>::new());
+}
+
+/// On a terminal, deploy draws a line per function with the app's step as it goes (here a
+/// deployment still in progress), rollback and remove one per cloud while they work.
+#[test]
+fn azure_progress_is_drawn_on_a_terminal() {
+    let project = Project::new();
+    project.deploy();
+    project.write("function_app.py", &format!("{SEED_APP}\n# a change\n"));
+    project.fake.slow_deployments(4);
+    let drawn = project.run_on_terminal(&["deploy", "--stage", "prod"]);
+    for function in SEED_FUNCTIONS {
+        let line = format!("{function:40} wait: still in progress, waiting (poll");
+        assert!(
+            drawn.contains(&line),
+            "{function}'s line does not show the deployment's polls:\n{drawn}"
+        );
+    }
+    let drawn = project.run_on_terminal(&["rollback", "--stage", "prod"]);
+    assert!(drawn.contains("rolling back"), "{drawn}");
+    let drawn = project.run_on_terminal(&["remove", "--stage", "prod", "--yes"]);
+    assert!(drawn.contains("removing"), "{drawn}");
+}
+
+/// An SCM site refusing the bearer token: the deploy goes on with the publishing
+/// credentials, says so at debug level (-vv), and the password shows nowhere.
+#[test]
+fn azure_scm_fallback_to_publishing_credentials_is_logged_at_debug_level() {
+    let project = Project::new();
+    project.fake.scm_refuses_bearer(&project.app());
+    let (code, stdout, stderr) = project.run(&["deploy", "--stage", "prod", "-vv"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains(
+            "refused the bearer token (HTTP 401); trying the app's publishing credentials"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(project.fake.publishing_lists(), 1);
 }
