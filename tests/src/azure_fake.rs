@@ -200,6 +200,11 @@ impl AzureFake {
         }
     }
 
+    /// The loopback port the fake listens on (for a TLS front).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// `http://127.0.0.1:{port}`: ARM endpoint and Entra authority host.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -1134,3 +1134,41 @@ async fn every_function_of_the_app_reports_the_apps_steps() {
         );
     }
 }
+
+/// Over HTTPS (the fake behind `strata_tests::TlsFront`, whose CA no system store holds), the
+/// token, ARM and Kudu calls trust the CA given as `SSL_CERT_FILE` and deploy; without it the
+/// same client refuses the front.
+#[tokio::test]
+async fn arm_kudu_and_token_calls_trust_the_ca_given_as_ssl_cert_file() {
+    let azure = Azure::new("flexConsumption");
+    let front = strata_tests::TlsFront::forwarding_to(azure.fake.port()).expect("TLS front");
+    let https = format!("https://127.0.0.1:{}", front.port());
+    let with_front = |settings: &mut AzureSettings| {
+        settings.arm_endpoint = https.clone();
+        settings.scm_endpoint = Some(format!("{https}/scm"));
+        settings
+            .env
+            .insert("AZURE_AUTHORITY_HOST".to_owned(), https.clone());
+    };
+    let untrusting = azure.with_settings(with_front);
+    let error = untrusting.provider.check_credentials().await.unwrap_err();
+    assert!(
+        error.to_string().contains("client secret"),
+        "the token endpoint was not trusted: {error}"
+    );
+    assert!(front.connections() > 0, "the token endpoint was not asked");
+    assert_eq!(
+        front.handshakes(),
+        0,
+        "a handshake completed without the CA"
+    );
+
+    let azure = untrusting.with_settings(|settings| {
+        settings.ssl_cert_file = Some(front.ca_file().to_path_buf());
+    });
+    let code = azure.zip("1");
+    let report = azure.deploy(&azure.spec(&code, &[])).await;
+    assert!(report.is_success(), "{report}");
+    azure.assert_runs(&code);
+    assert!(front.handshakes() > 0);
+}
