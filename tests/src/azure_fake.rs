@@ -15,9 +15,16 @@
 //! `@app.route`, `@app.blob_trigger`, `@app.queue_trigger`, `@app.timer_trigger`, with
 //! `@app.function_name` overrides), so a package without them registers none.
 //!
+//! Creating a storage account and deleting a resource group always run as ARM long-running
+//! operations (202 with `Location`, done at the first status read), as ARM runs them.
+//!
 //! Slow and failing paths, armed per test: deployments that stay in progress, a failed
 //! deployment answered with 200, 409 while another deployment runs, 429 with `Retry-After`,
-//! expired tokens. The settings write replaces the whole dictionary, as ARM's does. Every
+//! expired tokens, every create and delete as a long-running operation that is slow (with
+//! `Retry-After`) or ends `Failed`, an SCM site that refuses bearer tokens (its publishing
+//! credentials work, unless basic auth is disabled for it). A Consumption app reads a package
+//! URL without a SAS only with a managed identity that holds Storage Blob Data Reader on its
+//! container. The settings write replaces the whole dictionary, as ARM's does. Every
 //! mutating call is recorded (`METHOD path`, reads done with POST — settings list,
 //! `listServiceSas`, token requests — are not mutations); [`AzureFake::mutations`] adds the
 //! changes seen at Azurite in the fake's containers since the last look.
@@ -978,11 +985,23 @@ fn arm(
         method, query, segments, &lower, &path, &request, state, azurite,
     );
     match long {
-        Some(kind) if state.slow_operations > 0 && done.status < 300 => {
+        Some(kind)
+            if done.status < 300
+                && (state.slow_operations > 0 || always_long_running(method, kind)) =>
+        {
             start_operation(state, method, kind, None, port, segments[1])
         }
         _ => done,
     }
+}
+
+/// What ARM runs as a long-running operation every time: creating a storage account (202 with
+/// `Location`) and deleting a resource group (202 with `Location`).
+fn always_long_running(method: &Method, kind: &str) -> bool {
+    matches!(
+        (method, kind),
+        (Method::Put, "storageaccounts") | (Method::Delete, "resourcegroups")
+    )
 }
 
 /// Answers a create or delete as ARM answers a long-running one: 201 (PUT) or 202 (DELETE)
