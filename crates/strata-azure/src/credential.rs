@@ -344,24 +344,29 @@ impl Credentials {
                 stderr.lines().next().unwrap_or("no message")
             ));
         }
-        let json: serde_json::Value =
-            serde_json::from_slice(&output.stdout).map_err(|error| error.to_string())?;
-        let token = json["accessToken"]
-            .as_str()
-            .ok_or("`az` printed no accessToken")?;
-        // `expires_on` is epoch seconds in current CLIs; assume a short life without it.
-        let lifetime = json["expires_on"]
-            .as_u64()
-            .and_then(|at| {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .ok()?
-                    .as_secs();
-                at.checked_sub(now)
-            })
-            .unwrap_or(300);
-        Ok((Secret::new(token), Duration::from_secs(lifetime)))
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .map_err(|_| "`az` printed no JSON document".to_owned())?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |now| now.as_secs());
+        cli_token(&json, now)
     }
+}
+
+/// The token and its remaining life from `az account get-access-token --output json`.
+/// `expires_on` (epoch seconds; a number, in some versions a string) is what current CLIs
+/// print beside `expiresOn`; `expiresOn` alone is local time without a zone, so a token with
+/// only that is given a short life and asked for again soon.
+fn cli_token(json: &serde_json::Value, now: u64) -> Result<(Secret, Duration), String> {
+    let token = json["accessToken"]
+        .as_str()
+        .ok_or("`az` printed no accessToken")?;
+    let lifetime = json["expires_on"]
+        .as_u64()
+        .or_else(|| json["expires_on"].as_str()?.trim().parse().ok())
+        .and_then(|at: u64| at.checked_sub(now))
+        .unwrap_or(300);
+    Ok((Secret::new(token), Duration::from_secs(lifetime)))
 }
 
 fn token_of(
@@ -380,4 +385,32 @@ fn token_of(
 
 fn encode(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_tokens_life_comes_from_expires_on() {
+        let now = 1_700_000_000;
+        let printed = serde_json::json!({
+            "accessToken": "t", "expiresOn": "2023-11-14 23:13:20.000000",
+            "expires_on": now + 3600, "tokenType": "Bearer",
+        });
+        assert_eq!(
+            cli_token(&printed, now).unwrap().1,
+            Duration::from_secs(3600)
+        );
+        let as_text =
+            serde_json::json!({ "accessToken": "t", "expires_on": (now + 60).to_string() });
+        assert_eq!(cli_token(&as_text, now).unwrap().1, Duration::from_secs(60));
+        let local_only =
+            serde_json::json!({ "accessToken": "t", "expiresOn": "2023-11-14 23:13:20.000000" });
+        assert_eq!(
+            cli_token(&local_only, now).unwrap().1,
+            Duration::from_secs(300)
+        );
+        assert!(cli_token(&serde_json::json!({}), now).is_err());
+    }
 }
