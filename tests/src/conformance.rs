@@ -152,6 +152,7 @@ pub fn spec<H: Harness>(h: &H, variant: &Variant) -> DeploySpec {
             code: code(h, &variant.code, function),
             role: None,
             cloud_settings: Default::default(),
+            triggers: vec![],
         })
         .collect();
     DeploySpec {
@@ -163,6 +164,7 @@ pub fn spec<H: Harness>(h: &H, variant: &Variant) -> DeploySpec {
         unmanaged: Vec::new(),
         force: false,
         adopt: false,
+        aws_stack: None,
         partial: false,
     }
 }

@@ -175,14 +175,17 @@ impl Recorded {
         operation.to_owned()
     }
 
-    /// Anything but reads: GET/HEAD and query-protocol `Get*`/`List*` actions are reads.
+    /// Anything but reads: GET/HEAD and query-protocol `Get*`/`List*`/`Describe*` actions
+    /// (CloudFormation reads are all `Describe*`) are reads.
     pub fn is_mutating(&self) -> bool {
         if self.method == "GET" || self.method == "HEAD" {
             return false;
         }
-        !self
-            .action()
-            .is_some_and(|action| action.starts_with("Get") || action.starts_with("List"))
+        !self.action().is_some_and(|action| {
+            ["Get", "List", "Describe"]
+                .iter()
+                .any(|prefix| action.starts_with(prefix))
+        })
     }
 }
 

@@ -131,3 +131,31 @@ impl<'a> CallContext<'a> {
         .await
     }
 }
+
+/// Waits before poll number `poll` of `resource` during `step`, reported as waiting: within
+/// the deadline (running out is [`AwsError::WaitTimedOut`]) and unless interrupted.
+pub(crate) async fn pause(
+    ctx: &CallContext<'_>,
+    resource: &str,
+    step: Step,
+    poll: u32,
+) -> Result<(), AwsError> {
+    ctx.reporter.on_waiting(resource, step, poll);
+    let delay = ctx.policy.poll_delay(poll);
+    if delay >= ctx.deadline.remaining(ctx.clock) {
+        return Err(AwsError::WaitTimedOut {
+            function: resource.to_owned(),
+            polls: poll,
+            deadline: ctx.policy.function_deadline,
+        });
+    }
+    let interrupt = ctx.reporter.interrupt();
+    let slept = match interrupt.is_triggered() {
+        true => None,
+        false => interrupt.unless_triggered(ctx.clock.sleep(delay)).await,
+    };
+    slept.ok_or_else(|| AwsError::Interrupted {
+        resource: resource.to_owned(),
+        step,
+    })
+}

@@ -254,6 +254,7 @@ mod tests {
             },
             role: None,
             cloud_settings: Default::default(),
+            triggers: vec![],
         }
     }
 

@@ -307,6 +307,29 @@ pub enum AwsError {
     #[error("`{function}` has no alias `{alias}`; deploy the stage before rolling it back")]
     NoAlias { function: String, alias: String },
 
+    /// The stack did not deploy; CloudFormation rolled it back to what it was.
+    #[error(
+        "the CloudFormation stack `{stack}` did not deploy ({status}){}{}",
+        .resource.as_ref().map(|resource| format!(": resource {resource} failed")).unwrap_or_default(),
+        .reason.as_ref().map(|reason| format!(": {reason}")).unwrap_or_default()
+    )]
+    StackFailed {
+        stack: String,
+        status: String,
+        /// `logical id (type)` of the first resource that failed.
+        resource: Option<String>,
+        reason: Option<String>,
+    },
+
+    #[error(
+        "{what} of function `{function}` refers to `{reference}`, which the deploy cannot resolve"
+    )]
+    UnresolvedReference {
+        function: String,
+        what: &'static str,
+        reference: String,
+    },
+
     /// Ctrl-C or SIGTERM ([`strata_provider::Interrupt`]) stopped the work before `step`.
     #[error("`{resource}` was interrupted before {step}")]
     Interrupted { resource: String, step: Step },

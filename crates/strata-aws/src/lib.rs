@@ -30,6 +30,8 @@ mod error;
 mod manage;
 mod observe;
 mod role;
+mod stack;
+mod triggers;
 mod upload;
 mod variables;
 
@@ -52,6 +54,7 @@ pub use desired::{TAG_SERVICE, TAG_STAGE};
 pub use error::{ApiError, AwsError};
 pub use observe::log_group;
 pub use role::{POLICY_NAME, managed_role_name};
+pub use stack::stack_name;
 pub use upload::{TAG_MANAGED, object_key, object_prefix};
 pub use variables::{
     AwsVariables, MAX_VARIABLE_OBJECT_BYTES, VariableError, VariableSource, VariableValue,

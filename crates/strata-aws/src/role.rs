@@ -4,9 +4,11 @@
 use aws_sdk_iam::types::Tag;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use strata_provider::{DeploySpec, RoleAction, RolePlan, RoleSpec, Step};
+use strata_provider::{
+    DeploySpec, MappingSource, RoleAction, RolePlan, RoleSpec, Step, TriggerSpec,
+};
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::call::CallContext;
 use crate::deploy::owned_by;
@@ -23,7 +25,7 @@ pub fn managed_role_name(service: &str, stage: &str, region: &str) -> String {
     format!("{service}-{stage}-{region}-lambdaRole")
 }
 
-fn partition(region: &str) -> &'static str {
+pub(crate) fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
@@ -62,8 +64,53 @@ pub fn inline_policy(spec: &DeploySpec, region: &str, statements: &[Value]) -> V
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": log_groups,
     })];
+    all.extend(mapping_statements(spec));
     all.extend(statements.iter().cloned());
     json!({ "Version": "2012-10-17", "Statement": all })
+}
+
+/// The reads Lambda's pollers need, on exactly the queues and streams the functions are
+/// mapped to (sources still unresolved are left out; apply plans the role again with them).
+fn mapping_statements(spec: &DeploySpec) -> Vec<Value> {
+    let mut by_kind: BTreeMap<MappingSource, BTreeSet<String>> = BTreeMap::new();
+    for function in &spec.functions {
+        for trigger in &function.triggers {
+            let TriggerSpec::Mapping(mapping) = trigger;
+            if let Some(arn) = mapping.source.literal() {
+                by_kind
+                    .entry(mapping.source_kind)
+                    .or_default()
+                    .insert(arn.to_owned());
+            }
+        }
+    }
+    by_kind
+        .into_iter()
+        .map(|(kind, arns)| {
+            let actions: &[&str] = match kind {
+                MappingSource::Queue => &[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                ],
+                MappingSource::DynamodbStream => &[
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:DescribeStream",
+                    "dynamodb:ListStreams",
+                ],
+                MappingSource::KinesisStream => &[
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:ListShards",
+                    "kinesis:ListStreams",
+                ],
+            };
+            json!({ "Effect": "Allow", "Action": actions, "Resource": arns })
+        })
+        .collect()
 }
 
 fn policy_hash(policy: &Value) -> String {

@@ -4,6 +4,8 @@
 //! Calls are counted from the emulator's side through moto's request recorder, filtered to
 //! the test's own (unique) service name, since tests share one server.
 
+#[path = "moto/events.rs"]
+mod events;
 mod support;
 
 use std::collections::BTreeMap;
@@ -568,12 +570,13 @@ async fn manifest_variables_are_read_from_ssm_cloudformation_s3_and_sts() {
 }
 
 /// SDK clients as a user with the AWS CLI would have them, for resources made by hand.
-async fn hand_clients() -> (aws_sdk_iam::Client, aws_sdk_lambda::Client) {
+/// SDK configuration for calls a test makes by hand, as another tool would.
+async fn hand_config() -> aws_config::SdkConfig {
     use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(http_client)
         .region(aws_config::Region::new(REGION))
         .endpoint_url(moto_url())
@@ -581,7 +584,11 @@ async fn hand_clients() -> (aws_sdk_iam::Client, aws_sdk_lambda::Client) {
             "testing", "testing", None, None, "hand",
         ))
         .load()
-        .await;
+        .await
+}
+
+async fn hand_clients() -> (aws_sdk_iam::Client, aws_sdk_lambda::Client) {
+    let config = hand_config().await;
     (
         aws_sdk_iam::Client::new(&config),
         aws_sdk_lambda::Client::new(&config),

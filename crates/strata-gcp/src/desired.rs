@@ -563,6 +563,7 @@ mod tests {
                 ingress: None,
                 trigger: None,
             },
+            triggers: vec![],
         }
     }
 

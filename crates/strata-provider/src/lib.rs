@@ -51,6 +51,7 @@ mod reporter;
 mod retry;
 mod secret;
 mod spec;
+mod trigger;
 
 pub use cloud::{Architecture, Cloud};
 pub use hint::{Hint, hint_of};
@@ -77,4 +78,8 @@ pub use secret::{MASK, Secret, display_environment_value, looks_secret};
 pub use spec::{
     ArtifactRef, CloudSettings, DeploySpec, EventTrigger, FunctionSpec, LayerRef, LayerSpec,
     RoleSpec,
+};
+pub use trigger::{
+    MappingSource, MappingSpec, ResourceChange, SourceRef, StackAction, StackPlan, StackSpec,
+    TriggerAction, TriggerPlan, TriggerSpec,
 };

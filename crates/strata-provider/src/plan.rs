@@ -30,6 +30,12 @@ pub struct DeployPlan {
     /// strata names itself (a bucket the user configures is theirs and not reported).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket: Option<BucketPlan>,
+    /// The service's resource stack, deployed before the functions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<crate::StackPlan>,
+    /// Every trigger of every function, including the ones that are deleted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<crate::TriggerPlan>,
     pub unmanaged: Vec<String>,
     #[serde(skip)]
     spec: DeploySpec,
@@ -46,6 +52,8 @@ impl DeployPlan {
             layers: Vec::new(),
             functions: Vec::new(),
             bucket: None,
+            stack: None,
+            triggers: Vec::new(),
             unmanaged: spec.unmanaged.clone(),
             spec,
         }
@@ -68,6 +76,14 @@ impl DeployPlan {
             && self.role.as_ref().is_none_or(|role| {
                 matches!(role.action, RoleAction::Unchanged | RoleAction::External)
             })
+            && self
+                .stack
+                .as_ref()
+                .is_none_or(|stack| stack.action == crate::StackAction::Unchanged)
+            && self
+                .triggers
+                .iter()
+                .all(|trigger| matches!(trigger.action, crate::TriggerAction::Unchanged))
     }
 }
 
@@ -201,6 +217,19 @@ impl FieldChange {
     }
 }
 
+/// `field: old -> new`, as plans print a change.
+impl fmt::Display for FieldChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} -> {}",
+            self.field,
+            self.old.as_deref().unwrap_or("(unset)"),
+            self.new.as_deref().unwrap_or("(unset)")
+        )
+    }
+}
+
 /// How the release pointer of a function moves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct PointerMove {
@@ -243,6 +272,9 @@ impl fmt::Display for DeployPlan {
                     or_none(&describe_tags(owner_tags))
                 )?;
             }
+        }
+        if let Some(stack) = &self.stack {
+            write!(f, "{stack}")?;
         }
         for layer in &self.layers {
             let hash = short(&layer.dependency_hash);
@@ -309,13 +341,7 @@ impl fmt::Display for DeployPlan {
                     )?;
                 }
                 for change in config {
-                    writeln!(
-                        f,
-                        "      {}: {} -> {}",
-                        change.field,
-                        change.old.as_deref().unwrap_or("(unset)"),
-                        change.new.as_deref().unwrap_or("(unset)")
-                    )?;
+                    writeln!(f, "      {change}")?;
                 }
             }
             if let Some(change) = &function.pointer {
@@ -330,6 +356,9 @@ impl fmt::Display for DeployPlan {
                         .unwrap_or_else(|| format!("new {}", change.pointer.kind.release_word()))
                 )?;
             }
+        }
+        for trigger in &self.triggers {
+            write!(f, "{trigger}")?;
         }
         if !self.unmanaged.is_empty() {
             writeln!(f, "  not managed by strata yet (left as they are):")?;
@@ -375,6 +404,7 @@ mod tests {
             force: false,
             adopt: false,
             partial: false,
+            aws_stack: None,
         }
     }
 

@@ -30,6 +30,10 @@ pub enum Step {
     /// Checking that the cloud serves what was deployed (e.g. an Azure app lists its functions).
     Verify,
     Remove,
+    /// Deploying the service's resource stack (AWS: a CloudFormation change set).
+    Stack,
+    /// Creating, updating or deleting a function's triggers.
+    Trigger,
 }
 
 impl Step {
@@ -47,6 +51,8 @@ impl Step {
             Self::MovePointer => "move-pointer",
             Self::Verify => "verify",
             Self::Remove => "remove",
+            Self::Stack => "stack",
+            Self::Trigger => "trigger",
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct DeploySpec {
     /// are refused, never changed.
     #[serde(default)]
     pub adopt: bool,
+    /// The service's own resources (AWS: `resources:`), deployed before any function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_stack: Option<crate::StackSpec>,
 }
 
 /// One function as it should be after the deploy.
@@ -67,6 +70,9 @@ pub struct FunctionSpec {
     /// service account and ingress.
     #[serde(default)]
     pub cloud_settings: CloudSettings,
+    /// Events that invoke the function on AWS (`sqs`, `stream`), attached to its stage alias.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<crate::TriggerSpec>,
 }
 
 /// A function's settings that exist on one cloud only, read from the manifest's `azure:` and
@@ -200,6 +206,7 @@ impl fmt::Debug for FunctionSpec {
             .field("code", &self.code)
             .field("role", &self.role)
             .field("cloud_settings", &self.cloud_settings)
+            .field("triggers", &self.triggers)
             .finish()
     }
 }
@@ -216,6 +223,7 @@ impl fmt::Debug for DeploySpec {
             .field("force", &self.force)
             .field("partial", &self.partial)
             .field("adopt", &self.adopt)
+            .field("aws_stack", &self.aws_stack)
             .finish()
     }
 }
@@ -262,6 +270,7 @@ mod tests {
             },
             role: None,
             cloud_settings: CloudSettings::Aws,
+            triggers: vec![],
         }
     }
 

@@ -10,16 +10,19 @@ use aws_sdk_lambda::types::{
 use futures::StreamExt;
 use strata_provider::{
     DeployPlan, DeployReport, DeploySpec, FunctionAction, FunctionOutcome, FunctionPlan,
-    FunctionReport, FunctionSpec, LayerAction, LayerReport, Reporter, Step,
+    FunctionReport, FunctionSpec, LayerAction, LayerReport, Reporter, RoleAction, StackAction,
+    Step,
 };
 
 use super::layers::publish_layer;
 use super::plan::{desired_config, get_configuration};
 use crate::AwsProvider;
-use crate::call::CallContext;
+use crate::call::{CallContext, pause};
 use crate::desired::{DesiredConfig, Pending, is_configuration_field, stage_alias};
 use crate::error::{ApiError, AwsError};
 use crate::role;
+use crate::stack::{self, Resolved};
+use crate::triggers;
 use crate::upload::{CodeSource, code_source};
 
 pub(crate) async fn apply(
@@ -34,11 +37,52 @@ pub(crate) async fn apply(
     let region = provider.clients.region.as_str();
     let interrupt = reporter.interrupt();
 
-    let role_arn = match &plan.role {
+    // The stack deploys before anything else, so a failed stack stops the deploy before
+    // any role or alias changes; its outputs resolve the references in triggers and IAM
+    // statements.
+    let stack_changes = plan
+        .stack
+        .as_ref()
+        .is_some_and(|stack| stack.action != StackAction::Unchanged);
+    if stack_changes && interrupt.is_triggered() {
+        return Err(AwsError::Interrupted {
+            resource: stack::stack_name(&spec.service, &spec.stage),
+            step: Step::Stack,
+        });
+    }
+    let resolved = stack::apply_stack(
+        &ctx,
+        &provider.clients.cloudformation,
+        spec,
+        region,
+        plan.stack.as_ref(),
+    )
+    .await?;
+    let resolved_spec = resolved.apply(spec);
+    // New or changed stack outputs may change the role's policy: plan it again with them.
+    let role_plan = match (&plan.role, stack_changes) {
+        (Some(_), true) => {
+            let (mut role_plan, _) =
+                role::plan_role(&ctx, &provider.clients.iam, &resolved_spec, region).await?;
+            if spec.partial && role_plan.action == RoleAction::Update {
+                role_plan.action = RoleAction::Unchanged;
+            }
+            Some(role_plan)
+        }
+        (role_plan, _) => role_plan.clone(),
+    };
+    let role_arn = match &role_plan {
         // After an interrupt nothing new starts; each function reports it did not.
         Some(_) if interrupt.is_triggered() => Pending::Unknown("interrupted".to_owned()),
         Some(role_plan) => Pending::Known(
-            role::apply_role(&ctx, &provider.clients.iam, spec, region, role_plan).await?,
+            role::apply_role(
+                &ctx,
+                &provider.clients.iam,
+                &resolved_spec,
+                region,
+                role_plan,
+            )
+            .await?,
         ),
         None => Pending::Unknown("no role".to_owned()),
     };
@@ -104,16 +148,56 @@ pub(crate) async fn apply(
         .collect::<Vec<_>>()
         .await;
     functions.sort_by_key(|(index, _)| *index);
+    let mut functions: Vec<FunctionReport> =
+        functions.into_iter().map(|(_, report)| report).collect();
+    apply_triggers(&ctx, provider, &resolved_spec, &resolved, &mut functions).await?;
 
     Ok(DeployReport {
         cloud: "aws".to_owned(),
         service: spec.service.clone(),
         stage: spec.stage.clone(),
         layers: layer_reports,
-        functions: functions.into_iter().map(|(_, report)| report).collect(),
+        functions,
         unmanaged: plan.unmanaged.clone(),
         duration: clock.now().saturating_sub(started),
     })
+}
+
+/// Brings each deployed function's mappings to the spec, compared again now that the stack
+/// has settled (the plan showed the values from before). A function that failed or was
+/// interrupted keeps its mappings as they were; a failed mapping change fails the function's
+/// report, whose alias has already moved.
+async fn apply_triggers(
+    ctx: &CallContext<'_>,
+    provider: &AwsProvider,
+    spec: &DeploySpec,
+    resolved: &Resolved,
+    reports: &mut [FunctionReport],
+) -> Result<(), AwsError> {
+    for report in reports.iter_mut() {
+        if matches!(
+            report.outcome,
+            FunctionOutcome::Failed(_) | FunctionOutcome::Interrupted { .. }
+        ) || ctx.reporter.interrupt().is_triggered()
+        {
+            continue;
+        }
+        let Some(function) = spec.function(&report.logical_name) else {
+            continue;
+        };
+        let alias = triggers::stage_alias_arn(ctx, provider, spec, function).await?;
+        let ctx = ctx.for_resource(&function.deployed_name);
+        let outcome = async {
+            let deployed = triggers::list_mappings(&ctx, &provider.clients.lambda, &alias).await?;
+            let changes = triggers::plan_mappings(function, resolved, &deployed);
+            triggers::apply_mappings(&ctx, &provider.clients.lambda, &alias, &changes).await
+        }
+        .await;
+        if let Err(error) = outcome {
+            report.outcome = FunctionOutcome::Failed(error.to_step_failure(Step::Trigger));
+        }
+    }
+    Ok(())
 }
 
 /// Deploys one function; never fails as a whole: a failure becomes the report's outcome.
@@ -593,25 +677,6 @@ pub(crate) async fn wait_until_ready(
             return Ok(configuration);
         }
         poll += 1;
-        ctx.reporter.on_waiting(name, Step::Wait, poll);
-        let delay = ctx.policy.poll_delay(poll);
-        if delay >= ctx.deadline.remaining(ctx.clock) {
-            return Err(AwsError::WaitTimedOut {
-                function: name.to_owned(),
-                polls: poll,
-                deadline: ctx.policy.function_deadline,
-            });
-        }
-        let interrupt = ctx.reporter.interrupt();
-        let slept = match interrupt.is_triggered() {
-            true => None,
-            false => interrupt.unless_triggered(ctx.clock.sleep(delay)).await,
-        };
-        if slept.is_none() {
-            return Err(AwsError::Interrupted {
-                resource: name.to_owned(),
-                step: Step::Wait,
-            });
-        }
+        pause(ctx, name, Step::Wait, poll).await?;
     }
 }

@@ -6,7 +6,7 @@ use aws_sdk_lambda::types::FunctionConfiguration;
 use futures::{StreamExt, TryStreamExt};
 use strata_provider::{
     CodeChange, DeployPlan, DeploySpec, FunctionAction, FunctionPlan, FunctionSpec, LayerAction,
-    LayerRef, NoopReporter, PointerMove, RoleAction, Step,
+    LayerRef, NoopReporter, PointerMove, RoleAction, Step, TriggerPlan,
 };
 
 use super::layers::plan_layer;
@@ -16,6 +16,8 @@ use crate::call::CallContext;
 use crate::desired::{DesiredConfig, Pending, stage_alias};
 use crate::error::{ApiError, AwsError};
 use crate::role;
+use crate::stack::{self, Resolved};
+use crate::triggers;
 
 pub(crate) async fn plan(
     provider: &AwsProvider,
@@ -25,7 +27,15 @@ pub(crate) async fn plan(
     let region = provider.clients.region.as_str();
     let mut plan = DeployPlan::new("aws", region, spec.clone());
 
-    let (mut role_plan, role) = role::plan_role(&ctx, &provider.clients.iam, spec, region).await?;
+    // The stack comes first: its outputs are the values of the references in triggers and
+    // IAM statements (as deployed now; apply reads them again once the stack settles).
+    let (stack_plan, resolved) =
+        stack::plan_stack(&ctx, &provider.clients.cloudformation, spec, region).await?;
+    plan.stack = stack_plan;
+    let resolved_spec = resolved.apply(spec);
+
+    let (mut role_plan, role) =
+        role::plan_role(&ctx, &provider.clients.iam, &resolved_spec, region).await?;
     // The managed role's policy names the log group of every function of the stage, so a
     // partial deploy, which sees only some of them, leaves an existing role as it is rather
     // than take the others' logging rights away.
@@ -63,10 +73,42 @@ pub(crate) async fn plan(
         .try_collect::<Vec<_>>()
         .await?;
     plan.functions = functions;
+    plan.triggers = plan_triggers(&ctx, provider, spec, &plan, &resolved).await?;
     if uploads_to_bucket(&plan, provider.settings.direct_upload_limit) {
         plan.bucket = provider.uploader(spec.adopt).plan_bucket(&ctx).await?;
     }
     Ok(plan)
+}
+
+/// The trigger changes of every function: all created for a function that does not exist
+/// yet, else compared with the mappings on its stage alias.
+async fn plan_triggers(
+    ctx: &CallContext<'_>,
+    provider: &AwsProvider,
+    spec: &DeploySpec,
+    plan: &DeployPlan,
+    resolved: &Resolved,
+) -> Result<Vec<TriggerPlan>, AwsError> {
+    let mut triggers = Vec::new();
+    let exists = |name: &str| {
+        plan.functions.iter().any(|function| {
+            function.logical_name == name && function.action != FunctionAction::Create
+        })
+    };
+    for function in &spec.functions {
+        let deployed = if exists(&function.logical_name) {
+            let alias = triggers::stage_alias_arn(ctx, provider, spec, function).await?;
+            triggers::list_mappings(ctx, &provider.clients.lambda, &alias).await?
+        } else {
+            Vec::new()
+        };
+        triggers.extend(
+            triggers::plan_mappings(function, resolved, &deployed)
+                .into_iter()
+                .map(|change| change.plan),
+        );
+    }
+    Ok(triggers)
 }
 
 /// Whether applying `plan` sends an artifact through the deployment bucket: a layer to

@@ -428,6 +428,7 @@ fn operation_name(method: &str, path: &str) -> &'static str {
         ("GET", ["2018-10-31", "layers", _, "versions"]) => "ListLayerVersions",
         ("DELETE", ["2018-10-31", "layers", _, "versions", _]) => "DeleteLayerVersion",
         ("POST", [""]) => "GetCallerIdentity",
+        ("GET", ["2015-03-31", "event-source-mappings"]) => "ListEventSourceMappings",
         ("POST", ["2018-10-31", "layers", _, "versions"]) => "PublishLayerVersion",
         ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
         ("POST", ["2017-03-31", "tags", ..]) => "TagResource",
@@ -475,6 +476,10 @@ fn route(
         }
         ("POST", ["2015-03-31", "functions", name, "versions"]) => {
             publish_version(state, name, &input)
+        }
+        // This fake's functions have no triggers: an empty page, as Lambda answers.
+        ("GET", ["2015-03-31", "event-source-mappings"]) => {
+            ok(json!({ "EventSourceMappings": [] }))
         }
         ("GET", ["2015-03-31", "functions", name, "versions"]) => {
             match state.functions.get(*name) {

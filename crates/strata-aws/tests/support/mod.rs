@@ -63,6 +63,7 @@ pub fn function(service: &str, stage: &str, logical: &str, code: ArtifactRef) ->
         code,
         role: None,
         cloud_settings: Default::default(),
+        triggers: vec![],
     }
 }
 
@@ -99,6 +100,7 @@ pub fn spec(
         unmanaged: Vec::new(),
         force: false,
         adopt: false,
+        aws_stack: None,
         partial: false,
     }
 }

@@ -10,9 +10,13 @@ use async_trait::async_trait;
 use strata_aws::{AwsError, AwsProvider, AwsSettings};
 use strata_build::{ArtifactId, BuildReport, human_size};
 use strata_manifest::{
-    Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef, ResolvedConfig,
+    AwsEvent, CfnRef, Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef,
+    ResolvedConfig, StreamKind,
 };
-use strata_provider::{DeploySpec, FunctionSpec, LayerRef, LayerSpec, RoleSpec};
+use strata_provider::{
+    DeploySpec, FunctionSpec, LayerRef, LayerSpec, MappingSource, MappingSpec, RoleSpec, SourceRef,
+    StackSpec, TriggerSpec,
+};
 
 use crate::clouds::{
     Backend, CloudAdapter, ConnectInput, Erased, ObserveBackend, SpecInput, artifact_ref,
@@ -307,8 +311,71 @@ fn deploy_spec(input: &SpecInput<'_>) -> Result<DeploySpec, SpecError> {
         unmanaged: unmanaged_items(config),
         force: input.force,
         adopt: input.adopt,
+        aws_stack: config.resources.as_ref().map(|resources| StackSpec {
+            template: resources.template.clone(),
+        }),
         partial: input.partial,
     })
+}
+
+/// The triggers the AWS backend creates; the other event types stay listed as not managed.
+fn trigger_spec(event: &AwsEvent) -> Option<TriggerSpec> {
+    let mapping = match event {
+        AwsEvent::Sqs(queue) => MappingSpec {
+            maximum_batching_window_s: queue.maximum_batching_window,
+            enabled: queue.enabled,
+            function_response_type: queue.function_response_type.clone(),
+            maximum_concurrency: queue.maximum_concurrency,
+            filter_patterns: queue.filter_patterns.clone(),
+            ..MappingSpec::new(
+                MappingSource::Queue,
+                source_ref(&queue.arn),
+                queue.batch_size,
+            )
+        },
+        AwsEvent::Stream(stream) => MappingSpec {
+            maximum_batching_window_s: stream.maximum_batching_window,
+            enabled: stream.enabled,
+            function_response_type: stream.function_response_type.clone(),
+            starting_position: Some(stream.starting_position.clone()),
+            starting_position_timestamp: stream.starting_position_timestamp,
+            parallelization_factor: stream.parallelization_factor,
+            maximum_retry_attempts: stream.maximum_retry_attempts,
+            maximum_record_age_s: stream.maximum_record_age,
+            bisect_batch_on_function_error: stream.bisect_batch_on_function_error,
+            tumbling_window_s: stream.tumbling_window,
+            filter_patterns: stream.filter_patterns.clone(),
+            ..MappingSpec::new(
+                match stream.kind {
+                    StreamKind::Dynamodb => MappingSource::DynamodbStream,
+                    StreamKind::Kinesis => MappingSource::KinesisStream,
+                },
+                source_ref(&stream.arn),
+                stream.batch_size,
+            )
+        },
+        AwsEvent::Http(_)
+        | AwsEvent::HttpApi(_)
+        | AwsEvent::S3(_)
+        | AwsEvent::Schedule(_)
+        | AwsEvent::Sns(_) => return None,
+    };
+    Some(TriggerSpec::Mapping(mapping))
+}
+
+fn source_ref(reference: &CfnRef) -> SourceRef {
+    match reference {
+        CfnRef::Literal(value) => SourceRef::Literal(value.clone()),
+        CfnRef::Ref(name) => SourceRef::Ref(name.clone()),
+        CfnRef::GetAtt {
+            resource,
+            attribute,
+        } => SourceRef::GetAtt {
+            resource: resource.clone(),
+            attribute: attribute.clone(),
+        },
+        CfnRef::Expression(value) => SourceRef::Expression(value.clone()),
+    }
 }
 
 fn own_layers(config: &ResolvedConfig, report: &BuildReport, out_dir: &Path) -> Vec<OwnLayer> {
@@ -444,6 +511,11 @@ fn function_spec(
     };
 
     let mut spec = neutral_function_spec(config, function, target, artifact_ref(code, out_dir));
+    spec.triggers = function
+        .aws_triggers
+        .iter()
+        .filter_map(|trigger| trigger_spec(&trigger.event))
+        .collect();
     // The function's own tags win over the provider's.
     let mut tags: BTreeMap<String, String> = aws
         .map(|aws| {

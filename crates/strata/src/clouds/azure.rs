@@ -209,6 +209,7 @@ impl CloudAdapter for AzureAdapter {
             unmanaged: unmanaged_items(config),
             force: input.force,
             adopt: input.adopt,
+            aws_stack: None,
             partial: input.partial,
         })
     }

@@ -66,6 +66,7 @@ impl CloudAdapter for StandInAdapter {
             unmanaged: Vec::new(),
             force: input.force,
             adopt: input.adopt,
+            aws_stack: None,
             partial: input.partial,
         })
     }

@@ -330,6 +330,7 @@ fn deploy_spec(input: &SpecInput<'_>) -> Result<DeploySpec, SpecError> {
         unmanaged,
         force: input.force,
         adopt: input.adopt,
+        aws_stack: None,
         partial: input.partial,
     })
 }

@@ -298,6 +298,7 @@ pub fn neutral_function_spec(
         code,
         role: None,
         cloud_settings: cloud_settings(config, target),
+        triggers: Vec::new(),
     }
 }
 
