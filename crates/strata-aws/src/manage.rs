@@ -14,6 +14,8 @@ use crate::deploy::description_belongs_to;
 use crate::desired::{TAG_SERVICE, TAG_STAGE, stage_alias};
 use crate::error::{ApiError, AwsError};
 use crate::role::managed_role_name;
+use crate::stack;
+use crate::triggers;
 use crate::upload::{BucketOwner, object_prefix};
 
 fn context<'a>(provider: &'a AwsProvider, resource: &'a str) -> CallContext<'a> {
@@ -257,9 +259,32 @@ pub(crate) async fn plan_remove(
     let mut resources = Vec::new();
 
     for function in stage_functions(&ctx, provider, service, stage).await? {
+        // strata's triggers are the mappings on the function's stage alias; others stay.
+        if let Some(arn) = function.function_arn() {
+            let alias = format!("{arn}:{stage}");
+            for mapping in triggers::list_mappings(&ctx, lambda, &alias).await? {
+                if let Some(uuid) = mapping.uuid() {
+                    resources.push(Resource {
+                        kind: ResourceKind::Trigger,
+                        name: format!(
+                            "{uuid} ({} -> {alias})",
+                            mapping.event_source_arn().unwrap_or("?")
+                        ),
+                    });
+                }
+            }
+        }
         resources.push(Resource {
             kind: ResourceKind::Function,
             name: function.function_name().unwrap_or_default().to_owned(),
+        });
+    }
+    if let Some(name) =
+        stack::owned_stack(&ctx, &provider.clients.cloudformation, service, stage).await?
+    {
+        resources.push(Resource {
+            kind: ResourceKind::Stack,
+            name,
         });
     }
 
@@ -419,6 +444,21 @@ pub(crate) async fn remove(
         let name = resource.name.as_str();
         let ctx = ctx.for_resource(name);
         match resource.kind {
+            ResourceKind::Trigger => {
+                let uuid = name.split(' ').next().unwrap_or(name);
+                ctx.call_optional(Step::Remove, || async {
+                    lambda
+                        .delete_event_source_mapping()
+                        .uuid(uuid)
+                        .send()
+                        .await
+                        .map_err(|error| ApiError::from_sdk("DeleteEventSourceMapping", error))
+                })
+                .await?;
+            }
+            ResourceKind::Stack => {
+                stack::delete_and_wait(&ctx, &provider.clients.cloudformation, name).await?;
+            }
             ResourceKind::Function => {
                 ctx.call_optional(Step::Remove, || async {
                     lambda

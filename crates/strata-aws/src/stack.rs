@@ -248,6 +248,23 @@ async fn describe(
     }))
 }
 
+/// The stack's name when it exists and carries strata's tags for this service and stage.
+pub(crate) async fn owned_stack(
+    ctx: &CallContext<'_>,
+    cloudformation: &aws_sdk_cloudformation::Client,
+    service: &str,
+    stage: &str,
+) -> Result<Option<String>, AwsError> {
+    let name = stack_name(service, stage);
+    let deployed = describe(&ctx.for_resource(&name), cloudformation, &name).await?;
+    Ok(deployed
+        .filter(|deployed| {
+            deployed.tags.get(TAG_SERVICE).map(String::as_str) == Some(service)
+                && deployed.tags.get(TAG_STAGE).map(String::as_str) == Some(stage)
+        })
+        .map(|_| name))
+}
+
 /// The plan for the stack, and what is known of the references now (everything when the
 /// stack stays as it is).
 pub(crate) async fn plan_stack(

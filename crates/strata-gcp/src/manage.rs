@@ -329,7 +329,10 @@ impl GcpProvider {
                             GcpError::call(format!("deleting gs://{}", resource.name), source)
                         })?;
                 }
-                ResourceKind::LayerVersion | ResourceKind::Role => continue,
+                ResourceKind::LayerVersion
+                | ResourceKind::Role
+                | ResourceKind::Trigger
+                | ResourceKind::Stack => continue,
             }
             removed.push(resource.clone());
         }

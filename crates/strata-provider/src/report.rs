@@ -422,10 +422,15 @@ impl fmt::Display for RollbackReport {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
+    /// A function's trigger (AWS: an event source mapping on the stage alias), removed
+    /// before the function.
+    Trigger,
     Function,
     LayerVersion,
     Object,
     Role,
+    /// The service's resource stack (AWS: CloudFormation), removed last.
+    Stack,
 }
 
 impl fmt::Display for ResourceKind {
@@ -435,6 +440,8 @@ impl fmt::Display for ResourceKind {
             Self::LayerVersion => "layer version",
             Self::Object => "object",
             Self::Role => "role",
+            Self::Trigger => "trigger",
+            Self::Stack => "stack",
         })
     }
 }

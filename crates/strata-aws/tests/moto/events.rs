@@ -236,6 +236,50 @@ async fn the_worker_queue_is_a_stack_and_its_mapping_follows_the_manifest_on_the
             .any(|mapping| mapping["UUID"] == by_hand.as_str()),
         "the $LATEST mapping was touched: {theirs:?}"
     );
+
+    // remove deletes strata's mapping and stack, and nothing else.
+    deploy(&provider, &first).await;
+    assert_eq!(mappings_of(&worker.alias_arn()).len(), 1);
+    let plan = provider
+        .plan_remove(&service, STAGE)
+        .await
+        .expect("plan_remove");
+    let kinds: Vec<ResourceKind> = plan
+        .resources
+        .iter()
+        .map(|resource| resource.kind)
+        .collect();
+    assert!(kinds.contains(&ResourceKind::Trigger), "{plan:?}");
+    assert!(kinds.contains(&ResourceKind::Stack), "{plan:?}");
+    provider.remove(&plan).await.expect("remove");
+    assert!(mappings_of(&worker.alias_arn()).is_empty());
+    assert!(
+        !queue_exists(&worker.queue),
+        "the stack's queue is still there"
+    );
+    let config = hand_config().await;
+    let stacks = aws_sdk_cloudformation::Client::new(&config)
+        .describe_stacks()
+        .stack_name(format!("{service}-{STAGE}-resources"))
+        .send()
+        .await;
+    let gone = match &stacks {
+        Err(_) => true,
+        Ok(output) => output.stacks().iter().all(|stack| {
+            stack.stack_status().map(|status| status.as_str()) == Some("DELETE_COMPLETE")
+        }),
+    };
+    assert!(gone, "{stacks:?}");
+    // The hand-made mapping on `$LATEST` is not strata's to delete (moto keeps it even
+    // though the function is gone).
+    let (status, body) = moto_request(
+        "GET",
+        &format!("/2015-03-31/event-source-mappings/{by_hand}"),
+        Some((REGION, "lambda")),
+        "application/json",
+        "",
+    );
+    assert_eq!(status, 200, "the hand-made mapping was deleted: {body}");
 }
 
 #[tokio::test]

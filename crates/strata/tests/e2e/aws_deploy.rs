@@ -1015,3 +1015,120 @@ fn aws_ssm_variables_resolve_through_the_binary_and_secure_strings_never_show() 
     assert_eq!(variables["FALLBACK"], "default-value");
     project.clean_up();
 }
+
+/// The mappings Lambda lists for `function_name` (an alias ARN, or a plain name for
+/// `$LATEST`), in the region the seed deploys to.
+fn event_source_mappings(region: &str, function_name: &str) -> Vec<Value> {
+    let query = function_name.replace(':', "%3A");
+    let (status, body) = moto_request(
+        "GET",
+        &format!("/2015-03-31/event-source-mappings/?FunctionName={query}"),
+        Some((region, "lambda")),
+        "application/json",
+        "",
+    );
+    assert_eq!(status, 200, "ListEventSourceMappings: {body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    body["EventSourceMappings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn stack_exists(region: &str, name: &str) -> bool {
+    let (status, body) = moto_request(
+        "POST",
+        "/",
+        Some((region, "cloudformation")),
+        "application/x-www-form-urlencoded",
+        &format!("Action=DescribeStacks&Version=2010-05-15&StackName={name}"),
+    );
+    assert!(
+        status == 200 || status == 400,
+        "DescribeStacks: {status} {body}"
+    );
+    status == 200 && !body.contains("DELETE_COMPLETE")
+}
+
+#[test]
+fn aws_seed_serverless_framework_yml_deploys_the_queue_and_the_worker_mapping() {
+    let seed = crate::support::workspace().join("crates/strata-manifest/tests/fixtures/seed");
+    let region = "us-west-2";
+    let mut project = Project::new("sfw");
+    let manifest = std::fs::read_to_string(seed.join("serverless-framework.yml")).unwrap();
+    assert!(manifest.contains("service: python-serverless-app\n"));
+    // The seed as it is, except the service name (moto is shared); the queue keeps its
+    // seed name, `prod-worker-queue`.
+    project.write(
+        "serverless.yml",
+        &manifest.replace(
+            "service: python-serverless-app\n",
+            &format!("service: {}\n", project.service),
+        ),
+    );
+    // The article never defines `worker_handler`; the test copy adds it.
+    project.write(
+        "handler.py",
+        &format!(
+            "{}\n\ndef worker_handler(event, context):\n    return None\n",
+            std::fs::read_to_string(seed.join("handler.py")).unwrap()
+        ),
+    );
+    project.set_env(
+        "DATABASE_URL",
+        "postgres://app:seed-secret@db.internal:5432/app",
+    );
+
+    let plan = project.json("plan", &["plan", "--stage", "prod"]);
+    assert_eq!(
+        plan["stack"]["name"],
+        format!("{}-prod-resources", project.service)
+    );
+    assert_eq!(plan["stack"]["action"]["kind"], "create", "{plan:#}");
+    assert_eq!(plan["triggers"][0]["function"], "worker", "{plan:#}");
+    assert_eq!(plan["triggers"][0]["action"]["kind"], "create", "{plan:#}");
+    let output = project.run(&["deploy", "--stage", "prod"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    // sqs and resources: are strata's now; the api's http event is still left alone.
+    assert!(
+        !output.stderr.contains("CloudFormation resources"),
+        "{}",
+        output.stderr
+    );
+    assert!(!output.stdout.contains("`sqs` event"), "{}", output.stdout);
+    assert!(output.stdout.contains("`http` event"), "{}", output.stdout);
+
+    let (status, body) = moto_json_call(
+        region,
+        "sqs",
+        "AmazonSQS.GetQueueUrl",
+        r#"{"QueueName":"prod-worker-queue"}"#,
+    );
+    assert_eq!(status, 200, "the queue: {body}");
+    let worker = format!("{}-prod-worker", project.service);
+    let alias = format!("arn:aws:lambda:{region}:123456789012:function:{worker}:prod");
+    let mappings = event_source_mappings(region, &alias);
+    assert_eq!(mappings.len(), 1, "{mappings:?}");
+    assert_eq!(
+        mappings[0]["EventSourceArn"],
+        format!("arn:aws:sqs:{region}:123456789012:prod-worker-queue")
+    );
+    assert_eq!(mappings[0]["BatchSize"], 10);
+
+    // An immediate second deploy changes nothing at all.
+    let recorder = Recorder::start();
+    let again = project.json("deploy", &["deploy", "--stage", "prod"]);
+    assert_eq!(outcome(&again, "worker"), "unchanged");
+    recorder.assert_only_reads(&project.service);
+    let uuid = mappings[0]["UUID"].as_str().unwrap().to_owned();
+    assert_eq!(recorder.mutations(&uuid), Vec::<String>::new());
+
+    // remove leaves neither the stack nor strata's mapping.
+    let output = project.run(&["remove", "--stage", "prod", "--yes"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(event_source_mappings(region, &alias).is_empty());
+    assert!(!stack_exists(
+        region,
+        &format!("{}-prod-resources", project.service)
+    ));
+}
