@@ -137,6 +137,29 @@ async fn alias_version(
         .and_then(|alias| alias.function_version().map(str::to_owned)))
 }
 
+/// The stage alias's mappings as `info` shows them: `sqs <queue ARN> (batch 10)`, `; `
+/// between them; `None` when there are none.
+fn describe_triggers(
+    mappings: &[aws_sdk_lambda::types::EventSourceMappingConfiguration],
+) -> Option<String> {
+    let described: Vec<String> = mappings
+        .iter()
+        .map(|mapping| {
+            let source = mapping.event_source_arn().unwrap_or("?");
+            let kind = source.split(':').nth(2).unwrap_or("event source");
+            let state = match mapping.state() {
+                Some("Disabled" | "Disabling") => ", disabled",
+                _ => "",
+            };
+            format!(
+                "{kind} {source} (batch {}{state})",
+                mapping.batch_size().unwrap_or_default()
+            )
+        })
+        .collect();
+    (!described.is_empty()).then(|| described.join("; "))
+}
+
 pub(crate) async fn info(
     provider: &AwsProvider,
     service: &str,
@@ -150,6 +173,13 @@ pub(crate) async fn info(
         let ctx = ctx.for_resource(&name);
         let versions = published_versions(&ctx, provider, &name).await?;
         let alias = alias_version(&ctx, provider, &name, stage).await?;
+        let trigger = match function.function_arn() {
+            Some(arn) => describe_triggers(
+                &triggers::list_mappings(&ctx, &provider.clients.lambda, &format!("{arn}:{stage}"))
+                    .await?,
+            ),
+            None => None,
+        };
         infos.push(FunctionInfo {
             id: function.function_arn().unwrap_or_default().to_owned(),
             runtime: function
@@ -171,7 +201,7 @@ pub(crate) async fn info(
             deployed_name: name,
             state: None,
             url: None,
-            trigger: None,
+            trigger,
         });
     }
     Ok(InfoReport {

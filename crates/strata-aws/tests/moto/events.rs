@@ -240,6 +240,12 @@ async fn the_worker_queue_is_a_stack_and_its_mapping_follows_the_manifest_on_the
     // remove deletes strata's mapping and stack, and nothing else.
     deploy(&provider, &first).await;
     assert_eq!(mappings_of(&worker.alias_arn()).len(), 1);
+    let info = provider.info(&service, STAGE).await.expect("info");
+    assert_eq!(
+        info.functions[0].trigger.as_deref(),
+        Some(format!("sqs {} (batch 10)", worker.queue_arn()).as_str()),
+        "{info:?}"
+    );
     let plan = provider
         .plan_remove(&service, STAGE)
         .await
