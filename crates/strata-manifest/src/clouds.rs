@@ -191,8 +191,9 @@ pub(crate) fn gcp_default_name(name: &str) -> String {
 /// `events` is kept and warned about. One row per cloud, so a backend that starts managing a
 /// kind is one edit here (and in its CLI adapter, which maps the event).
 const MANAGED_EVENTS: [(Cloud, &[&str]); 3] = [
-    // Lambda event sources and API Gateway routes are not created yet.
-    (Cloud::Aws, &[]),
+    // Queues and streams are event source mappings on the stage alias; API Gateway routes,
+    // S3 notifications, schedules and SNS subscriptions are not created yet.
+    (Cloud::Aws, &["sqs", "stream"]),
     (Cloud::Azure, &[]),
     // HTTP is a 2nd gen function's default; Pub/Sub and Cloud Storage are Eventarc triggers
     // on the function; `event: {eventType, resource}` is the Serverless spelling of both.

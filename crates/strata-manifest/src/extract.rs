@@ -66,18 +66,10 @@ struct At<T> {
     path: String,
 }
 
-/// What the AWS backend creates, so it is neither warned about nor listed as left alone:
-/// the `resources:` stack, and these event kinds (as event source mappings).
-const AWS_MANAGED_EVENTS: &[&str] = &["sqs", "stream"];
-
-fn managed_on_aws(kind: UnmanagedKind, description: &str) -> bool {
-    match kind {
-        UnmanagedKind::Resource => true,
-        UnmanagedKind::Event => AWS_MANAGED_EVENTS
-            .iter()
-            .any(|event| description == format!("`{event}` event")),
-        _ => false,
-    }
+/// `resources:` is the AWS backend's CloudFormation stack: neither warned about nor listed
+/// as left alone.
+fn managed_on_aws(kind: UnmanagedKind) -> bool {
+    kind == UnmanagedKind::Resource
 }
 
 impl<'a> Extractor<'a> {
@@ -527,7 +519,7 @@ impl<'a> Extractor<'a> {
         found
             .into_iter()
             .filter(|(kind, ..)| *kind != UnmanagedKind::IamStatement || role_given)
-            .filter(|(kind, _, _, description)| !managed_on_aws(*kind, description))
+            .filter(|(kind, ..)| !managed_on_aws(*kind))
             .map(|(kind, key_path, pos, description)| {
                 let (verb, hint) = match kind {
                     UnmanagedKind::Event => ("strata does not create triggers yet", "create the trigger with your existing tooling; the function itself is deployed"),
