@@ -641,3 +641,92 @@ fn find_links_directories_serve_with_no_index() {
     let helper = std::fs::read(wheels.path().join("helper-2.0-py3-none-any.whl")).unwrap();
     assert_eq!(pins[0].sha256, strata_tests::wheel::sha256_hex(&helper));
 }
+
+#[test]
+fn local_versions_match_as_pep_440_says() {
+    // Two builds of 1.2.3 with local labels (as PyTorch publishes `+cpu` and `+cu121`), a
+    // plain 1.2.3, an older one with a label, and a newer release.
+    let served = Served::new(&[
+        WheelBuilder::new("accel", "1.1.0+cpu"),
+        WheelBuilder::new("accel", "1.2.3"),
+        WheelBuilder::new("accel", "1.2.3+cpu"),
+        WheelBuilder::new("accel", "1.2.3+cu121"),
+        WheelBuilder::new("accel", "1.3.0"),
+        WheelBuilder::new("app", "1.0").requires_dist("accel==1.2.3+cpu"),
+        WheelBuilder::new("tool", "1.0").requires_dist("accel!=1.2.3"),
+    ]);
+    let target = x86_312();
+    let pinned = |requirements: &str| summary(&served.resolve(requirements, &target).unwrap());
+    // `==1.2.3` admits every 1.2.3 whatever its label, and the newest of them wins (pip's and
+    // uv's choice: `cu121` sorts after `cpu`).
+    assert_eq!(
+        pinned("accel==1.2.3\n"),
+        ["accel-1.2.3+cu121-py3-none-any.whl"]
+    );
+    // `==1.2.3+cpu` admits that build alone, in the requirements and in a dependency's metadata.
+    assert_eq!(
+        pinned("accel==1.2.3+cpu\n"),
+        ["accel-1.2.3+cpu-py3-none-any.whl"]
+    );
+    assert_eq!(
+        pinned("app\n"),
+        [
+            "accel-1.2.3+cpu-py3-none-any.whl",
+            "app-1.0-py3-none-any.whl"
+        ]
+    );
+    // `<=1.2.3` admits the labelled 1.2.3 builds; `<1.2.3` none of them.
+    assert_eq!(
+        pinned("accel<=1.2.3\n"),
+        ["accel-1.2.3+cu121-py3-none-any.whl"]
+    );
+    assert_eq!(
+        pinned("accel<1.2.3\n"),
+        ["accel-1.1.0+cpu-py3-none-any.whl"]
+    );
+    // `!=1.2.3` excludes them all: with 1.3.0 also excluded, only 1.1.0+cpu is left.
+    assert_eq!(
+        pinned("tool\naccel!=1.3.0\n"),
+        [
+            "accel-1.1.0+cpu-py3-none-any.whl",
+            "tool-1.0-py3-none-any.whl"
+        ]
+    );
+    // A constraint pins the same way as a requirement.
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("constraints.txt"), "accel==1.2.3\n").unwrap();
+    std::fs::write(
+        project.path().join("requirements.txt"),
+        "-c constraints.txt\naccel>=1.0\n",
+    )
+    .unwrap();
+    let file =
+        parse_requirements(&project.path().join("requirements.txt"), &EnvMap::new()).unwrap();
+    let set = DependencySet::from_requirements(file, vec!["requirements.txt".to_string()]);
+    let pins = served.resolve_set(&set, &target, Run::default()).unwrap();
+    assert_eq!(summary(&pins), ["accel-1.2.3+cu121-py3-none-any.whl"]);
+    assert_eq!(pins[0].version, "1.2.3+cu121");
+    // The pin downloads (the `+` of its file name survives the URL) and is the served wheel.
+    let downloaded = strata_python::Downloader::new(
+        strata_python::WheelCache::new(served.cache.path()),
+        served.config.clone(),
+        &EnvMap::new(),
+        strata_python::DownloadConfig::default(),
+    )
+    .unwrap()
+    .fetch(&pins[0], &strata_python::NoReporter)
+    .unwrap();
+    assert_eq!(
+        std::fs::read(downloaded).unwrap(),
+        WheelBuilder::new("accel", "1.2.3+cu121").build()
+    );
+    // The app's `==1.2.3+cpu` against a requirement of another build: a conflict.
+    let error = served
+        .resolve("app\naccel==1.2.3+cu121\n", &target)
+        .unwrap_err();
+    assert!(
+        matches!(error, ResolveError::NoSolution { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("accel"), "{error}");
+}

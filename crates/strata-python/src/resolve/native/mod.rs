@@ -34,7 +34,7 @@ use url::Url;
 
 use self::http::CachedClient;
 use self::metadata::CoreMetadata;
-use self::ranges::{VersionRange, specifiers_range};
+use self::ranges::{VersionRange, specifiers_range_with_locals};
 use self::simple::IndexFile;
 use super::{ResolveError, ResolveRequest, pinned};
 use crate::download::{DownloadConfig, DownloadError, Downloader, HttpClient, WheelCache};
@@ -198,7 +198,9 @@ struct Provider<'a> {
     settings: &'a NativeSettings,
     pre: bool,
     root: Vec<Requirement<VerbatimUrl>>,
-    constraints: BTreeMap<PackageName, VersionRange>,
+    /// The constraints (`-c`) on each project, as written: their ranges depend on the local
+    /// versions (`1.2.3+cpu`) the project has, known only once its page is read.
+    constraints: BTreeMap<PackageName, Vec<VersionSpecifiers>>,
     preferences: BTreeMap<PackageName, Version>,
     /// `==` pins of the requirements and constraints: a yanked file is allowed for these.
     exact: BTreeSet<(PackageName, Version)>,
@@ -271,7 +273,7 @@ pub(crate) fn resolve_native(
     };
     let root = applicable(&request.set.requirements.requirements);
     let constraint_lines = applicable(&request.set.requirements.constraints);
-    let mut constraints: BTreeMap<PackageName, VersionRange> = BTreeMap::new();
+    let mut constraints: BTreeMap<PackageName, Vec<VersionSpecifiers>> = BTreeMap::new();
     let mut exact = BTreeSet::new();
     let mut explicit_pre = BTreeSet::new();
     for requirement in root.iter().chain(&constraint_lines) {
@@ -291,11 +293,10 @@ pub(crate) fn resolve_native(
     }
     for requirement in &constraint_lines {
         if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url {
-            let range = specifiers_range(specifiers);
             constraints
                 .entry(requirement.name.clone())
-                .and_modify(|existing| *existing = existing.intersection(&range))
-                .or_insert(range);
+                .or_default()
+                .push(specifiers.clone());
         }
     }
     let mut direct = BTreeMap::new();
@@ -684,7 +685,11 @@ impl Provider<'_> {
     fn pick(&self, name: &PackageName, project: &Project, range: &VersionRange) -> Option<Version> {
         let allowed = |version: &Version, candidate: &Candidate| {
             range.contains(version)
-                && (!candidate.yanked || self.exact.contains(&(name.clone(), version.clone())))
+                && (!candidate.yanked
+                    || self.exact.contains(&(name.clone(), version.clone()))
+                    || self
+                        .exact
+                        .contains(&(name.clone(), version.clone().without_local())))
         };
         if let Some(preferred) = self.preferences.get(name)
             && let Some(candidate) = project.candidates.get(preferred)
@@ -708,15 +713,26 @@ impl Provider<'_> {
         newest_pre
     }
 
-    /// Adds `requirement` as edges from the node being expanded.
-    fn add_edges(
+    /// The versions `requirement` (and the constraints on its project) admit. With
+    /// `locals`, a specifier like `==1.2.3` also admits the project's local variants
+    /// (`1.2.3+cpu`), which needs the project's page; without, the page is not waited for.
+    fn requirement_range(
         &self,
-        edges: &mut BTreeMap<Node, VersionRange>,
         requirement: &Requirement<VerbatimUrl>,
-    ) {
+        locals: bool,
+    ) -> VersionRange {
         let name = &requirement.name;
+        let variants = |public: &Version| {
+            if locals {
+                self.local_variants(name, public)
+            } else {
+                Vec::new()
+            }
+        };
         let mut range = match &requirement.version_or_url {
-            Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers_range(specifiers),
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => {
+                specifiers_range_with_locals(specifiers, variants)
+            }
             Some(VersionOrUrl::Url(_)) => self
                 .direct
                 .get(name)
@@ -724,19 +740,57 @@ impl Provider<'_> {
                 .map_or_else(Ranges::full, |wheel| Ranges::singleton(wheel.version)),
             None => Ranges::full(),
         };
-        if let Some(constraint) = self.constraints.get(name) {
-            range = range.intersection(constraint);
+        for constraint in self.constraints.get(name).into_iter().flatten() {
+            range = range.intersection(&specifiers_range_with_locals(constraint, variants));
         }
-        self.discover(name, &range);
-        let mut add = |node: Node| {
-            edges
-                .entry(node)
-                .and_modify(|existing| *existing = existing.intersection(&range))
-                .or_insert_with(|| range.clone());
+        range
+    }
+
+    /// The project's versions whose public part is `public` and that carry a local label
+    /// (`1.2.3+cpu` for `1.2.3`): what `==1.2.3` admits besides `1.2.3` (PEP 440). Waits for
+    /// the project's page; a page that cannot be read has none (the solver reports that
+    /// error when it asks for the project's versions).
+    fn local_variants(&self, name: &PackageName, public: &Version) -> Vec<Version> {
+        let Ok(project) = self.project(name) else {
+            return Vec::new();
         };
-        add(Node::Package(name.clone()));
-        for extra in &requirement.extras {
-            add(Node::Extra(name.clone(), extra.clone()));
+        project
+            .candidates
+            .range(public.clone()..)
+            .map(|(version, _)| version)
+            .take_while(|version| (*version).clone().without_local() == *public)
+            .filter(|version| !version.local().is_empty())
+            .cloned()
+            .collect()
+    }
+
+    /// Adds `requirements` as edges from the node being expanded. Every project is first
+    /// announced to the prefetchers, so that the pages a local-version correction waits for
+    /// are fetched in parallel.
+    fn add_edges(
+        &self,
+        edges: &mut BTreeMap<Node, VersionRange>,
+        requirements: &[&Requirement<VerbatimUrl>],
+    ) {
+        for requirement in requirements {
+            self.discover(
+                &requirement.name,
+                &self.requirement_range(requirement, false),
+            );
+        }
+        for requirement in requirements {
+            let name = &requirement.name;
+            let range = self.requirement_range(requirement, true);
+            let mut add = |node: Node| {
+                edges
+                    .entry(node)
+                    .and_modify(|existing| *existing = existing.intersection(&range))
+                    .or_insert_with(|| range.clone());
+            };
+            add(Node::Package(name.clone()));
+            for extra in &requirement.extras {
+                add(Node::Extra(name.clone(), extra.clone()));
+            }
         }
     }
 }
@@ -807,14 +861,12 @@ impl DependencyProvider for Provider<'_> {
         version: &Version,
     ) -> Result<Dependencies<Node, VersionRange, String>, Self::Err> {
         let mut edges = BTreeMap::new();
+        let metadata;
+        let mut wanted: Vec<&Requirement<VerbatimUrl>> = Vec::new();
         match package {
-            Node::Root => {
-                for requirement in &self.root {
-                    self.add_edges(&mut edges, requirement);
-                }
-            }
+            Node::Root => wanted.extend(&self.root),
             Node::Package(name) => {
-                let metadata = self.metadata(name, version)?;
+                metadata = self.metadata(name, version)?;
                 if let Some(requires_python) = &metadata.requires_python
                     && !requires_python.contains(&self.target_python)
                 {
@@ -822,20 +874,17 @@ impl DependencyProvider for Provider<'_> {
                         "it requires Python {requires_python}"
                     )));
                 }
-                for requirement in &metadata.requires_dist {
-                    if requirement.name != *name
+                wanted.extend(metadata.requires_dist.iter().filter(|requirement| {
+                    requirement.name != *name
                         && requirement.evaluate_markers(&self.environment, &[])
-                    {
-                        self.add_edges(&mut edges, requirement);
-                    }
-                }
+                }));
             }
             Node::Extra(name, extra) => {
                 edges.insert(
                     Node::Package(name.clone()),
                     Ranges::singleton(version.clone()),
                 );
-                let metadata = self.metadata(name, version)?;
+                metadata = self.metadata(name, version)?;
                 let extras = std::slice::from_ref(extra);
                 for requirement in &metadata.requires_dist {
                     if requirement.evaluate_markers(&self.environment, extras)
@@ -850,12 +899,13 @@ impl DependencyProvider for Provider<'_> {
                                 );
                             }
                         } else {
-                            self.add_edges(&mut edges, requirement);
+                            wanted.push(requirement);
                         }
                     }
                 }
             }
         }
+        self.add_edges(&mut edges, &wanted);
         Ok(Dependencies::Available(
             edges.into_iter().collect::<Edges>(),
         ))

@@ -5,6 +5,12 @@
 //! `min`/`max` release parts (`2.0.min0` sorts before every other `2.0`, `1.0.max0` after)
 //! turn each into an interval. Pre-releases inside an interval are decided when choosing a
 //! version, not here.
+//!
+//! Local versions (`1.2.3+cpu`, PEP 440): a specifier without a local label ignores the
+//! candidates' labels, so `==1.2.3` admits `1.2.3+cpu` and `!=1.2.3` excludes it, while
+//! `==1.2.3+cpu` admits that version alone. pep440_rs sorts `1.2.3+cpu` right after `1.2.3`,
+//! and no finite version sorts after every `1.2.3+…`, so the ranges cannot close over them;
+//! [`specifier_range_with_locals`] adds the local variants a project actually has instead.
 
 use pep440_rs::{Operator, Version, VersionSpecifier, VersionSpecifiers};
 use pubgrub::Ranges;
@@ -66,10 +72,55 @@ fn star_range(version: &Version) -> VersionRange {
     Ranges::from_range_bounds(start..end)
 }
 
-/// The intersection of every specifier.
-pub(crate) fn specifiers_range(specifiers: &VersionSpecifiers) -> VersionRange {
+/// The intersection of every specifier, local variants left out.
+#[cfg(test)]
+fn specifiers_range(specifiers: &VersionSpecifiers) -> VersionRange {
+    specifiers_range_with_locals(specifiers, |_| Vec::new())
+}
+
+/// Whether the range of `specifier` must be corrected for the local variants of its version
+/// (`==`, `!=` and `<=` of a version without a local label; the other operators already
+/// sort every `V+label` on the right side of their bound).
+pub(crate) fn needs_locals(specifier: &VersionSpecifier) -> bool {
+    specifier.version().local().is_empty()
+        && matches!(
+            specifier.operator(),
+            Operator::Equal | Operator::NotEqual | Operator::LessThanEqual
+        )
+}
+
+/// The versions `specifier` admits, where `locals` are the known versions whose public part
+/// is the specifier's version (`1.2.3+cpu`, `1.2.3+cu121` for `==1.2.3`).
+pub(crate) fn specifier_range_with_locals(
+    specifier: &VersionSpecifier,
+    locals: &[Version],
+) -> VersionRange {
+    let base = specifier_range(specifier);
+    if locals.is_empty() || !needs_locals(specifier) {
+        return base;
+    }
+    let variants = locals.iter().fold(Ranges::empty(), |range, local| {
+        range.union(&Ranges::singleton(local.clone()))
+    });
+    match specifier.operator() {
+        Operator::NotEqual => base.intersection(&variants.complement()),
+        _ => base.union(&variants),
+    }
+}
+
+/// The intersection of every specifier, each corrected by `locals` (the known local
+/// variants of a public version, see [`specifier_range_with_locals`]).
+pub(crate) fn specifiers_range_with_locals(
+    specifiers: &VersionSpecifiers,
+    locals: impl Fn(&Version) -> Vec<Version>,
+) -> VersionRange {
     specifiers.iter().fold(Ranges::full(), |range, specifier| {
-        range.intersection(&specifier_range(specifier))
+        let variants = if needs_locals(specifier) {
+            locals(specifier.version())
+        } else {
+            Vec::new()
+        };
+        range.intersection(&specifier_range_with_locals(specifier, &variants))
     })
 }
 
@@ -78,11 +129,6 @@ mod tests {
     use std::str::FromStr as _;
 
     use super::*;
-
-    fn admits(specifiers: &str, version: &str) -> bool {
-        specifiers_range(&VersionSpecifiers::from_str(specifiers).unwrap())
-            .contains(&Version::from_str(version).unwrap())
-    }
 
     #[test]
     fn ranges_agree_with_pep_440_comparisons() {
@@ -125,16 +171,78 @@ mod tests {
             "3.0",
             "1!2.0.1",
         ];
+        check_against_pep440(&specifiers, &versions);
+    }
+
+    /// Every specifier's range, with the local variants `versions` holds, admits exactly
+    /// what pep440_rs's `contains` (PEP 440's own rules) admits.
+    fn check_against_pep440(specifiers: &[&str], versions: &[&str]) {
+        let known: Vec<Version> = versions
+            .iter()
+            .map(|version| Version::from_str(version).unwrap())
+            .collect();
         for specifier in specifiers {
             let parsed = VersionSpecifiers::from_str(specifier).unwrap();
-            for version in versions {
-                let candidate = Version::from_str(version).unwrap();
+            let range = specifiers_range_with_locals(&parsed, |public| {
+                known
+                    .iter()
+                    .filter(|version| {
+                        !version.local().is_empty() && (*version).clone().without_local() == *public
+                    })
+                    .cloned()
+                    .collect()
+            });
+            for candidate in &known {
                 assert_eq!(
-                    admits(specifier, version),
-                    parsed.contains(&candidate),
-                    "{specifier} vs {version}"
+                    range.contains(candidate),
+                    parsed.contains(candidate),
+                    "{specifier} vs {candidate}"
                 );
             }
         }
+    }
+
+    #[test]
+    fn local_versions_follow_pep_440() {
+        let specifiers = [
+            "==1.2.3",
+            "==1.2.3+cpu",
+            "==1.2.3+cu121",
+            "!=1.2.3",
+            "!=1.2.3+cpu",
+            "<=1.2.3",
+            "<1.2.3",
+            ">1.2.3",
+            ">=1.2.3",
+            "~=1.2",
+            "==1.2.*",
+            ">=1.0,!=1.2.3",
+            "==2.0rc1",
+        ];
+        let versions = [
+            "1.2.2",
+            "1.2.2+cpu",
+            "1.2.3",
+            "1.2.3+cpu",
+            "1.2.3+cu121",
+            "1.2.3+cu121.1",
+            "1.2.3+7",
+            "1.2.3.post1",
+            "1.2.3.post1+cpu",
+            "1.2.4",
+            "1.2.4+cpu",
+            "2.0rc1",
+            "2.0rc1+cpu",
+        ];
+        check_against_pep440(&specifiers, &versions);
+    }
+
+    #[test]
+    fn without_locals_the_ranges_miss_local_variants() {
+        // The reason for the correction: a bare singleton would refuse `1.2.3+cpu`.
+        let parsed = VersionSpecifiers::from_str("==1.2.3").unwrap();
+        let local = Version::from_str("1.2.3+cpu").unwrap();
+        assert!(!specifiers_range(&parsed).contains(&local));
+        assert!(parsed.contains(&local));
     }
 }
