@@ -60,8 +60,9 @@ pub struct BuildSettings {
     /// from its HTTP cache; uv and pip are not run.
     pub offline: bool,
     pub upgrade: Upgrade,
-    /// Which resolver pins a stale set.
-    pub resolver: strata_python::ResolverKind,
+    /// Which resolver pins a stale set, from `--resolver` or `STRATA_RESOLVER`; `None`
+    /// leaves it to the manifest (`package.resolver`), else the native resolver.
+    pub resolver: Option<strata_python::ResolverKind>,
     /// The native resolver's index strategy and upload-time cutoff (`offline` is taken from
     /// [`Self::offline`]).
     pub native: strata_python::NativeSettings,
@@ -508,6 +509,21 @@ fn merge_identical_layers(
     }
 }
 
+/// The resolver for stale sets: `--resolver` or `STRATA_RESOLVER` (in `settings`), then the
+/// manifest's `package.resolver` / `custom.strata.resolver`, then the native resolver.
+pub fn resolver_kind(
+    settings: &BuildSettings,
+    config: &ResolvedConfig,
+) -> strata_python::ResolverKind {
+    use strata_manifest::ResolverSetting;
+    use strata_python::ResolverKind;
+    settings.resolver.unwrap_or(match config.resolver {
+        Some(ResolverSetting::Native) | None => ResolverKind::Native,
+        Some(ResolverSetting::Uv) => ResolverKind::Uv,
+        Some(ResolverSetting::Pip) => ResolverKind::Pip,
+    })
+}
+
 /// Pins every dependency need: from a fresh lock, or by resolving (and rewriting the lock).
 pub fn pin_dependencies(
     config: &ResolvedConfig,
@@ -519,6 +535,7 @@ pub fn pin_dependencies(
     let mut lock = Lockfile::read(&lock_path)?;
     let mut changed = false;
     let mut resolvers = BTreeMap::new();
+    let resolver_kind = resolver_kind(settings, config);
     let mut pins = BTreeMap::new();
     let mut live_sets: Vec<(String, Vec<String>)> = Vec::new();
     for need in plan.dependency_needs() {
@@ -539,7 +556,7 @@ pub fn pin_dependencies(
                 if settings.locked {
                     Lockfile::require_fresh(lock.as_ref(), &lock_path, &set, &target)?;
                 }
-                if settings.offline && settings.resolver != strata_python::ResolverKind::Native {
+                if settings.offline && resolver_kind != strata_python::ResolverKind::Native {
                     let staleness = stale.err().unwrap_or(strata_python::Staleness::Missing);
                     return Err(BuildError::OfflineStale {
                         path: lock_path,
@@ -556,7 +573,7 @@ pub fn pin_dependencies(
                     std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
                     std::collections::btree_map::Entry::Vacant(entry) => entry.insert(
                         strata_python::select_resolver(
-                            settings.resolver,
+                            resolver_kind,
                             &settings.env,
                             target.python,
                             &native,

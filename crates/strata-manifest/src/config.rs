@@ -201,6 +201,35 @@ pub struct LayerConfig {
     pub source: SourceLocation,
 }
 
+/// Which resolver pins stale requirements, as the manifest names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResolverSetting {
+    Native,
+    Uv,
+    Pip,
+}
+
+impl ResolverSetting {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "native" => Some(Self::Native),
+            "uv" => Some(Self::Uv),
+            "pip" => Some(Self::Pip),
+            _ => None,
+        }
+    }
+
+    /// The name, as the manifest, `--resolver` and `STRATA_RESOLVER` write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Uv => "uv",
+            Self::Pip => "pip",
+        }
+    }
+}
+
 /// `custom.pythonRequirements.layer` when it is on.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RequirementsLayerConfig {
@@ -417,6 +446,9 @@ pub struct ResolvedConfig {
     pub layers: IndexMap<String, LayerConfig>,
     pub package: PackageConfig,
     pub python_requirements: PythonRequirementsConfig,
+    /// The resolver the manifest asks for (`package.resolver`, `custom.strata.resolver`);
+    /// `--resolver` and `STRATA_RESOLVER` come first, native when nobody says.
+    pub resolver: Option<ResolverSetting>,
     pub custom: serde_json::Value,
     pub plugins: Vec<String>,
     pub unmanaged: Vec<Unmanaged>,

@@ -12,7 +12,7 @@ use crate::clouds::{self, RuntimeStatus};
 use crate::config::{
     Architecture, AwsConfig, AzureConfig, AzurePlan, Cloud, FunctionConfig, FunctionTarget,
     GcpConfig, LayerConfig, LayerRef, PackageConfig, PythonRequirementsConfig, PythonRuntime,
-    RequirementsLayerConfig, SourceLocation, Unmanaged, UnmanagedKind,
+    RequirementsLayerConfig, ResolverSetting, SourceLocation, Unmanaged, UnmanagedKind,
 };
 use crate::diagnostic::Report;
 use crate::python_source;
@@ -37,6 +37,7 @@ pub(crate) struct Extracted {
     pub(crate) layers: IndexMap<String, LayerConfig>,
     pub(crate) package: PackageConfig,
     pub(crate) python_requirements: PythonRequirementsConfig,
+    pub(crate) resolver: Option<ResolverSetting>,
     pub(crate) custom: serde_json::Value,
     pub(crate) plugins: Vec<String>,
     pub(crate) unmanaged: Vec<Unmanaged>,
@@ -156,6 +157,7 @@ impl<'a> Extractor<'a> {
         let python_requirements =
             self.python_requirements(plugins.iter().any(|p| p == REQUIREMENTS_PLUGIN));
         let package = package_config(root.get("package"));
+        let resolver = self.resolver();
         let layers = self.layers();
         let aws_settings = root.get("aws");
         let azure_settings = root.get("azure");
@@ -282,6 +284,7 @@ impl<'a> Extractor<'a> {
             layers,
             package,
             python_requirements,
+            resolver,
             custom: root
                 .get("custom")
                 .map_or_else(|| serde_json::json!({}), Node::to_json),
@@ -1180,6 +1183,46 @@ impl<'a> Extractor<'a> {
             }
         }
         config
+    }
+
+    /// `package.resolver` (strata.yml) or `custom.strata.resolver` (serverless.yml, which
+    /// has no key for it); the schema has reported values that are neither native, uv nor
+    /// pip. Both given and different is an error at the second.
+    fn resolver(&mut self) -> Option<ResolverSetting> {
+        let written = [
+            ("package.resolver", self.root.get("package")),
+            (
+                "custom.strata.resolver",
+                self.root.get("custom").and_then(|c| c.get("strata")),
+            ),
+        ];
+        let mut chosen: Option<(ResolverSetting, &str)> = None;
+        for (path, parent) in written {
+            let Some(node) = parent.and_then(|p| p.get("resolver")) else {
+                continue;
+            };
+            let Value::String(text) = &node.value else {
+                continue;
+            };
+            let Some(setting) = ResolverSetting::parse(text) else {
+                continue;
+            };
+            match chosen {
+                Some((first, first_path)) if first != setting => self.report.error(
+                    node.pos,
+                    path,
+                    format!(
+                        "says {}, but {first_path} says {}",
+                        setting.as_str(),
+                        first.as_str()
+                    ),
+                    Some(format!("keep one of {first_path} and {path}")),
+                ),
+                Some(_) => {}
+                None => chosen = Some((setting, path)),
+            }
+        }
+        chosen.map(|(setting, _)| setting)
     }
 
     fn layers(&mut self) -> IndexMap<String, LayerConfig> {

@@ -39,8 +39,8 @@ pub use cloud::{CloudAccess, CloudError, CloudRequest, CloudSource, CloudValue, 
 pub use config::{
     Architecture, AwsConfig, AzureConfig, AzurePlan, Cloud, FunctionConfig, FunctionTarget,
     GcpConfig, LayerConfig, LayerRef, ManifestKind, PackageConfig, PythonRequirementsConfig,
-    PythonRuntime, RequirementsLayerConfig, ResolvedConfig, SourceLocation, Unmanaged,
-    UnmanagedKind, resource_name,
+    PythonRuntime, RequirementsLayerConfig, ResolvedConfig, ResolverSetting, SourceLocation,
+    Unmanaged, UnmanagedKind, resource_name,
 };
 pub use diagnostic::{Diagnostic, ManifestError, Severity};
 pub use resources::CfnResources;
@@ -320,6 +320,7 @@ fn run_passes(
         layers: extracted.layers,
         package: extracted.package,
         python_requirements: extracted.python_requirements,
+        resolver: extracted.resolver,
         custom: extracted.custom,
         plugins: extracted.plugins,
         unmanaged: extracted.unmanaged,

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use strata_manifest::{
-    Architecture, AzurePlan, Cloud, LayerRef, LoadOptions, Loaded, init_files, json_schema, load,
-    to_yaml,
+    Architecture, AzurePlan, Cloud, LayerRef, LoadOptions, Loaded, ResolverSetting, init_files,
+    json_schema, load, to_yaml,
 };
 
 fn fixtures() -> PathBuf {
@@ -511,4 +511,40 @@ fn azure_identity_is_read_and_matches_the_schema() {
         &loaded.config.document,
         "azure.identity",
     );
+}
+
+#[test]
+fn the_resolver_setting_is_read_from_either_manifest() {
+    let cases = [
+        // strata.yml: the package section.
+        (
+            "strata.yml",
+            "service: app\nruntime: python3.12\npackage:\n  resolver: uv\nfunctions:\n  hello:\n    handler: handler.main\n",
+            Some(ResolverSetting::Uv),
+        ),
+        // serverless.yml: custom.strata, beside secretEnvironment.
+        (
+            "serverless.yml",
+            "service: app\nprovider:\n  name: aws\n  runtime: python3.12\ncustom:\n  strata:\n    resolver: pip\nfunctions:\n  hello:\n    handler: handler.main\n",
+            Some(ResolverSetting::Pip),
+        ),
+        // A stage's package override sets it for that stage.
+        (
+            "strata.yml",
+            "service: app\nruntime: python3.12\nstages:\n  dev:\n    package:\n      resolver: native\nfunctions:\n  hello:\n    handler: handler.main\n",
+            Some(ResolverSetting::Native),
+        ),
+        (
+            "strata.yml",
+            "service: app\nruntime: python3.12\nfunctions:\n  hello:\n    handler: handler.main\n",
+            None,
+        ),
+    ];
+    let validator = schema_validator();
+    for (file, text, expected) in cases {
+        let dir = project(file, text);
+        let loaded = load_dir(dir.path(), Some("dev"), &[]);
+        assert_eq!(loaded.config.resolver, expected, "{text}");
+        assert_valid(&validator, &loaded.config.document, file);
+    }
 }

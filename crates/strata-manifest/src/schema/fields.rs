@@ -4,10 +4,21 @@ use std::sync::LazyLock;
 
 use indexmap::IndexMap;
 
-use super::shape::{Object, Shape, arr, f, kept, map, obj, obj_required, strings};
+use super::shape::{Field, Object, Shape, arr, f, kept, map, obj, obj_required, strings};
 use crate::config::UnmanagedKind;
 
 const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
+/// `package.resolver` / `custom.strata.resolver`, as `--resolver` and `STRATA_RESOLVER` name them.
+pub(crate) const RESOLVERS: &[&str] = &["native", "uv", "pip"];
+/// The resolver setting's description, with the other manifest kind's spelling after it.
+macro_rules! resolver_doc {
+    ($where:literal) => {
+        concat!(
+            "strata: the resolver that pins requirements when strata.lock is stale: native (strata's own, the default; no Python needed), uv or pip. `--resolver` and STRATA_RESOLVER override it. ",
+            $where
+        )
+    };
+}
 const CLOUDS: &[&str] = &["aws", "azure", "gcp"];
 const AZURE_PLANS: &[&str] = &["consumption", "flexConsumption", "premium", "dedicated"];
 
@@ -24,6 +35,7 @@ fn build() -> Schema {
     defs.insert("tags", map(Shape::Text));
     defs.insert("secretEnvironment", strings());
     defs.insert("package", package_shape());
+    defs.insert("servicePackage", service_package_shape());
     defs.insert("provider", provider_shape());
     defs.insert("function", function_shape(&["handler"]));
     defs.insert("functionOverride", function_shape(&[]));
@@ -78,7 +90,7 @@ fn root_shape() -> Shape {
             ),
             f(
                 "package",
-                Shape::Ref("package"),
+                Shape::Ref("servicePackage"),
                 "What goes into the function zips.",
             ),
             f(
@@ -174,7 +186,22 @@ fn root_shape() -> Shape {
 }
 
 fn package_shape() -> Shape {
-    obj(vec![
+    obj(package_fields())
+}
+
+/// The service's `package:`: a function's fields and the resolver (one per project).
+fn service_package_shape() -> Shape {
+    let mut fields = package_fields();
+    fields.push(f(
+        "resolver",
+        Shape::Enum(RESOLVERS),
+        resolver_doc!("In a serverless.yml, write `custom.strata.resolver`."),
+    ));
+    obj(fields)
+}
+
+fn package_fields() -> Vec<Field> {
+    vec![
         f(
             "patterns",
             strings(),
@@ -207,7 +234,7 @@ fn package_shape() -> Shape {
             Shape::String,
             "Serverless: folder of a prebuilt package (`serverless deploy --package`).",
         ),
-    ])
+    ]
 }
 
 fn layer_refs() -> Shape {
@@ -1026,11 +1053,20 @@ fn custom_shape() -> Shape {
             ),
             f(
                 "strata",
-                obj(vec![f(
-                    "secretEnvironment",
-                    Shape::Ref("secretEnvironment"),
-                    "Environment variable names whose values are masked wherever strata shows them, in every function; where a serverless.yml says what `provider.secretEnvironment` says in a strata.yml.",
-                )]),
+                obj(vec![
+                    f(
+                        "secretEnvironment",
+                        Shape::Ref("secretEnvironment"),
+                        "Environment variable names whose values are masked wherever strata shows them, in every function; where a serverless.yml says what `provider.secretEnvironment` says in a strata.yml.",
+                    ),
+                    f(
+                        "resolver",
+                        Shape::Enum(RESOLVERS),
+                        resolver_doc!(
+                            "Where a serverless.yml says what `package.resolver` says in a strata.yml."
+                        ),
+                    ),
+                ]),
                 "strata options that have no place in Serverless's own keys.",
             ),
         ],
@@ -1074,7 +1110,7 @@ fn stage_overrides_shape() -> Shape {
         ),
         f(
             "package",
-            Shape::Ref("package"),
+            Shape::Ref("servicePackage"),
             "Packaging overrides for this stage.",
         ),
         f(

@@ -138,11 +138,18 @@ pub fn build_settings(
 }
 
 /// The resolver and the native resolver's settings: flags first, then `STRATA_RESOLVER`,
-/// `STRATA_INDEX_STRATEGY` and `STRATA_EXCLUDE_NEWER`.
+/// `STRATA_INDEX_STRATEGY` and `STRATA_EXCLUDE_NEWER`. No resolver from either leaves it to
+/// the manifest.
 fn resolver_settings(
     context: &Context,
     args: &crate::cli::ResolverArgs,
-) -> Result<(strata_python::ResolverKind, strata_python::NativeSettings), CliError> {
+) -> Result<
+    (
+        Option<strata_python::ResolverKind>,
+        strata_python::NativeSettings,
+    ),
+    CliError,
+> {
     use crate::cli::{IndexStrategyChoice, ResolverChoice};
     use strata_python::{IndexStrategy, ResolverKind};
     let env_value = |name: &str| {
@@ -152,16 +159,15 @@ fn resolver_settings(
             .map(|value| value.trim().to_string())
             .filter(|value| !value.is_empty())
     };
+    // Neither the flag nor the environment: the manifest's setting, else native (strata-build).
     let resolver = match args.resolver {
-        Some(ResolverChoice::Native) => ResolverKind::Native,
-        Some(ResolverChoice::Uv) => ResolverKind::Uv,
-        Some(ResolverChoice::Pip) => ResolverKind::Pip,
-        None => ResolverKind::from_env(&context.env)
-            .map_err(|error| {
-                CliError::input(format!("STRATA_RESOLVER: {error}"))
-                    .with_hint("set STRATA_RESOLVER to native, uv or pip")
-            })?
-            .unwrap_or_default(),
+        Some(ResolverChoice::Native) => Some(ResolverKind::Native),
+        Some(ResolverChoice::Uv) => Some(ResolverKind::Uv),
+        Some(ResolverChoice::Pip) => Some(ResolverKind::Pip),
+        None => ResolverKind::from_env(&context.env).map_err(|error| {
+            CliError::input(format!("STRATA_RESOLVER: {error}"))
+                .with_hint("set STRATA_RESOLVER to native, uv or pip")
+        })?,
     };
     let index_strategy = match args.index_strategy {
         Some(IndexStrategyChoice::FirstIndex) => IndexStrategy::FirstIndex,

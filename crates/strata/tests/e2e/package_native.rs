@@ -98,3 +98,49 @@ fn an_unknown_resolver_in_the_environment_is_a_usage_error() {
     );
     assert!(run.stderr.contains("native, uv or pip"), "{}", run.stderr);
 }
+
+#[test]
+fn the_resolver_comes_from_the_flag_then_the_environment_then_the_manifest() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = LocalIndex::start(wheels.path()).unwrap();
+    publish(&index, &[WheelBuilder::new("alpha", "1.0")]);
+    let (mut project, _empty) = bare_project(&index, &["alpha"]);
+    // The manifest asks for uv, which this machine does not have.
+    let manifest = serverless_yml("python3.12", "x86_64", true) + "  strata:\n    resolver: uv\n";
+    project.write("serverless.yml", &manifest);
+    let run = project.strata(&["lock"]);
+    run.assert_failure(1);
+    assert!(run.stderr.contains("uv is not on PATH"), "{}", run.stderr);
+    assert!(!project.path().join("strata.lock").exists());
+
+    // STRATA_RESOLVER overrides the manifest.
+    project.env("STRATA_RESOLVER", "native");
+    project.strata(&["lock"]).assert_success();
+    assert_eq!(pinned_versions(&project), ["alpha==1.0"]);
+
+    // --resolver overrides both.
+    publish(&index, &[WheelBuilder::new("alpha", "2.0")]);
+    project.env("STRATA_RESOLVER", "pip");
+    let run = project.strata(&["lock", "--upgrade"]);
+    run.assert_failure(1);
+    project
+        .strata(&["lock", "--upgrade", "--resolver", "native"])
+        .assert_success();
+    assert_eq!(pinned_versions(&project), ["alpha==2.0"]);
+
+    // A value the manifest cannot have is reported where it is written.
+    project.env.remove("STRATA_RESOLVER");
+    project.write(
+        "serverless.yml",
+        &(serverless_yml("python3.12", "x86_64", true) + "  strata:\n    resolver: poetry\n"),
+    );
+    let run = project.strata(&["lock", "--resolver", "native"]);
+    run.assert_failure(1);
+    assert!(
+        run.stderr.contains(
+            "serverless.yml:17:15: custom.strata.resolver: `poetry` is not one of native, uv, pip"
+        ),
+        "{}",
+        run.stderr
+    );
+}
