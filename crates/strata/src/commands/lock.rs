@@ -43,13 +43,15 @@ pub fn run(context: &Context, args: &LockArgs) -> Result<(), CliError> {
         wait: args.wait.clone(),
     };
     let _project = project_lock::acquire(&context.printer, &config.project_dir, &args.wait)?;
-    let settings: BuildSettings = build_settings(
+    let mut settings: BuildSettings = build_settings(
         context,
         &lock_mode,
         config.project_dir.join(".strata"),
         PlanOptions::default(),
         upgrade,
     )?;
+    // Nothing is packaged: no wheel is downloaded ahead of a build that does not follow.
+    settings.native.download_ahead = false;
     let plan = plan_build(config, &settings.plan).map_err(BuildError::from)?;
     let progress = Progress::new(&context.printer);
     let (pins, written) = pin_dependencies(config, &plan, &settings, &progress)?;

@@ -198,6 +198,8 @@ fn resolver_settings(
             offline: false,
             index_strategy,
             exclude_newer,
+            // Packaging follows the resolution; `strata lock` turns this off.
+            download_ahead: true,
         },
     ))
 }

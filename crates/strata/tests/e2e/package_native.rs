@@ -144,3 +144,62 @@ fn the_resolver_comes_from_the_flag_then_the_environment_then_the_manifest() {
         run.stderr
     );
 }
+
+#[test]
+fn wheels_fetched_while_resolving_are_the_ones_packaged() {
+    let wheels = tempfile::tempdir().unwrap();
+    let index = LocalIndex::start(wheels.path()).unwrap();
+    publish(
+        &index,
+        &[
+            WheelBuilder::new("alpha", "1.0").requires_dist("beta"),
+            WheelBuilder::new("beta", "1.0"),
+            WheelBuilder::new("beta", "2.0"),
+        ],
+    );
+    // Cold: no lock, empty cache. The resolver downloads the wheels whose metadata it reads
+    // while it solves; packaging takes them from the cache, so each is fetched once.
+    let (project, _empty) = bare_project(&index, &["alpha"]);
+    project.strata(&["package"]).assert_success();
+    let mut downloads: Vec<String> = index
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.ends_with(".whl"))
+        .map(|request| format!("{} {}", request.path, request.status))
+        .collect();
+    downloads.sort();
+    assert_eq!(
+        downloads,
+        [
+            format!(
+                "/files/{} 200",
+                WheelBuilder::new("alpha", "1.0").filename()
+            ),
+            format!("/files/{} 200", WheelBuilder::new("beta", "2.0").filename()),
+        ]
+    );
+    let layer = "aws/layers/python-requirements-py312-x86_64.zip";
+    let cold_zip = std::fs::read(project.out(layer)).unwrap();
+    let cold_lock = project.read("strata.lock");
+
+    // The same from the lock with an empty cache (the path without any resolution): the
+    // same bytes.
+    let (again, _empty_again) = bare_project(&index, &["alpha"]);
+    again.write("strata.lock", &cold_lock);
+    again.strata(&["package", "--locked"]).assert_success();
+    assert_eq!(std::fs::read(again.out(layer)).unwrap(), cold_zip);
+    assert_eq!(again.read("strata.lock"), cold_lock);
+
+    // `strata lock` alone packages nothing, so it downloads no wheel (metadata files only).
+    index.clear_requests();
+    let (locking, _empty_locking) = bare_project(&index, &["alpha"]);
+    locking.strata(&["lock"]).assert_success();
+    assert_eq!(locking.read("strata.lock"), cold_lock);
+    let requests = index.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|request| !request.path.ends_with(".whl")),
+        "{requests:#?}"
+    );
+}

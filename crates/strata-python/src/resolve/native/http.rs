@@ -207,6 +207,7 @@ impl CachedClient {
         url: &Url,
         response: ureq::http::Response<ureq::Body>,
     ) -> Result<Vec<u8>, NativeError> {
+        let started = std::time::Instant::now();
         let mut bytes = Vec::new();
         response
             .into_body()
@@ -218,6 +219,8 @@ impl CachedClient {
                 url: redact_url(url),
                 reason: redact_text(&error.to_string(), &self.secrets),
             })?;
+        // Where a cold resolution's time goes (`RUST_LOG=strata_python=debug`).
+        tracing::debug!(url = %redact_url(url), bytes = bytes.len(), body_ms = started.elapsed().as_millis(), "read a body");
         Ok(bytes)
     }
 

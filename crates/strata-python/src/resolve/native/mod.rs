@@ -9,7 +9,11 @@
 //!
 //! Index pages and the metadata of the likely versions are fetched ahead by a bounded set of
 //! worker threads while the solver runs, so a cold resolution waits on the network in
-//! parallel even though pubgrub itself asks one question at a time.
+//! parallel even though pubgrub itself asks one question at a time. The wheel of every
+//! version whose metadata is read is downloaded into the wheel cache at the same time, by a
+//! few more threads, so that packaging finds the chosen wheels there instead of downloading
+//! them after the solve: the cache is content-addressed and verifies what it hands out, so a
+//! wheel fetched ahead is byte for byte the one a later download would give.
 
 mod http;
 mod metadata;
@@ -19,6 +23,7 @@ mod simple;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -78,6 +83,10 @@ pub struct NativeSettings {
     /// Ignore files uploaded after this RFC 3339 time (PEP 700 `upload-time`), so that a
     /// resolution can be repeated later with the same result.
     pub exclude_newer: Option<String>,
+    /// Download the wheel of each version whose metadata comes from the network into the
+    /// wheel cache while solving, for a caller that packages right after (`strata package`,
+    /// `deploy`); `strata lock` alone downloads no wheel it does not need for metadata.
+    pub download_ahead: bool,
 }
 
 /// What went wrong talking to an index.
@@ -211,6 +220,10 @@ struct Provider<'a> {
     metadata: Mutex<HashMap<(PackageName, Version), Slot<CoreMetadata>>>,
     discovered: Mutex<HashMap<PackageName, u32>>,
     prefetch: Mutex<Option<Sender<(PackageName, VersionRange)>>>,
+    /// Wheels to download ahead, while the solver runs.
+    downloads: Mutex<Option<Sender<PinnedDistribution>>>,
+    /// Set when the solver is done: wheels still queued then are left to packaging.
+    solved: AtomicBool,
     /// Packages that had no version fitting the target in a range the solver asked for.
     no_wheel: Mutex<BTreeMap<PackageName, Unfit>>,
 }
@@ -221,6 +234,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Parallel fetches while the solver runs: index pages and the likely version's metadata.
 const PREFETCH_WORKERS: usize = 8;
+/// Parallel wheel downloads while the solver runs.
+const DOWNLOAD_WORKERS: usize = 4;
 
 /// Resolves `request` for its target with strata's own resolver. `preferences` are the pins
 /// to keep when the requirements still allow them.
@@ -373,6 +388,8 @@ pub(crate) fn resolve_native(
         metadata: Mutex::default(),
         discovered: Mutex::default(),
         prefetch: Mutex::default(),
+        downloads: Mutex::default(),
+        solved: AtomicBool::new(false),
         no_wheel: Mutex::default(),
     };
     let outcome = provider.solve();
@@ -503,15 +520,64 @@ impl Provider<'_> {
         let (sender, receiver) = std::sync::mpsc::channel();
         *lock(&self.prefetch) = Some(sender);
         let receiver = Mutex::new(receiver);
+        let (wheels, queued) = std::sync::mpsc::channel();
+        // Offline, or not asked for, the sender is dropped here and the download workers end
+        // at once.
+        *lock(&self.downloads) =
+            (self.settings.download_ahead && !self.client.offline()).then_some(wheels);
+        let queued = Mutex::new(queued);
         std::thread::scope(|scope| {
             for _ in 0..PREFETCH_WORKERS {
                 scope.spawn(|| self.prefetch_worker(&receiver));
             }
+            for _ in 0..DOWNLOAD_WORKERS {
+                scope.spawn(|| self.download_worker(&queued));
+            }
             let outcome = pubgrub::resolve(self, Node::Root, Version::new([0])).map_err(Box::new);
-            // Dropping the sender ends the workers once they finish what they hold.
+            // Dropping the senders ends the workers once they finish what they hold; a wheel
+            // being downloaded is finished (packaging would wait for it anyway), the queued
+            // ones are left.
+            self.solved.store(true, Ordering::SeqCst);
             lock(&self.prefetch).take();
+            lock(&self.downloads).take();
             outcome
         })
+    }
+
+    fn download_worker(&self, queued: &Mutex<Receiver<PinnedDistribution>>) {
+        loop {
+            let next = lock(queued).recv();
+            let Ok(pin) = next else { return };
+            if self.solved.load(Ordering::SeqCst) {
+                continue;
+            }
+            // A failure here costs nothing: packaging downloads the wheel again and reports.
+            if let Err(error) = self.downloader.fetch(&pin, &crate::download::NoReporter) {
+                tracing::debug!(wheel = %pin.filename, %error, "downloading ahead failed");
+            }
+        }
+    }
+
+    /// Queues the wheel of a version whose metadata was just read, when the index gave its
+    /// sha256 (the cache is keyed by it) and it comes over HTTP.
+    fn download_ahead(&self, name: &PackageName, version: &Version, file: &IndexFile) {
+        let Some(sha256) = &file.sha256 else { return };
+        if !matches!(file.url.scheme(), "http" | "https") {
+            return;
+        }
+        let mut url = file.url.clone();
+        url.set_fragment(None);
+        let mut pin = PinnedDistribution::new(
+            name.as_ref(),
+            &version.to_string(),
+            &file.filename,
+            &url,
+            sha256,
+        );
+        pin.size = file.size;
+        if let Some(sender) = lock(&self.downloads).as_ref() {
+            let _ = sender.send(pin);
+        }
     }
 
     fn prefetch_worker(&self, receiver: &Mutex<Receiver<(PackageName, VersionRange)>>) {
@@ -575,6 +641,11 @@ impl Provider<'_> {
             )
             .map(|(metadata, source)| {
                 tracing::debug!(package = %name, %version, ?source, "read metadata");
+                // Metadata from the cache means this was resolved before: an unchanged
+                // resolution downloads nothing.
+                if source != metadata::Source::Cache {
+                    self.download_ahead(name, version, &candidate.file);
+                }
                 Arc::new(metadata)
             })
             .map_err(Arc::new)
