@@ -7,6 +7,14 @@ use crate::support::*;
 use strata_tests::LocalIndex;
 use strata_tests::wheel::WheelBuilder;
 
+/// A local index serving `wheels` (keep the directory alive as long as the index).
+fn served(wheels: &[WheelBuilder]) -> (tempfile::TempDir, LocalIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = LocalIndex::start(dir.path()).unwrap();
+    publish(&index, wheels);
+    (dir, index)
+}
+
 /// A project whose PATH is an empty directory: nothing but strata itself can run.
 fn bare_project(index: &LocalIndex, lines: &[&str]) -> (Project, tempfile::TempDir) {
     let empty = tempfile::tempdir().unwrap();
@@ -18,19 +26,14 @@ fn bare_project(index: &LocalIndex, lines: &[&str]) -> (Project, tempfile::TempD
 
 #[test]
 fn lock_and_package_need_no_python_on_the_machine() {
-    let wheels = tempfile::tempdir().unwrap();
-    let index = LocalIndex::start(wheels.path()).unwrap();
-    publish(
-        &index,
-        &[
-            WheelBuilder::new("alpha", "1.0")
-                .requires_dist("beta>=1")
-                .requires_dist("old-only; python_version < \"3.10\""),
-            WheelBuilder::new("beta", "1.0"),
-            WheelBuilder::new("beta", "2.0").requires_python(">=3.13"),
-            WheelBuilder::new("old-only", "1.0"),
-        ],
-    );
+    let (_wheels, index) = served(&[
+        WheelBuilder::new("alpha", "1.0")
+            .requires_dist("beta>=1")
+            .requires_dist("old-only; python_version < \"3.10\""),
+        WheelBuilder::new("beta", "1.0"),
+        WheelBuilder::new("beta", "2.0").requires_python(">=3.13"),
+        WheelBuilder::new("old-only", "1.0"),
+    ]);
     let (project, _empty) = bare_project(&index, &["alpha"]);
     let run = project.strata(&["lock"]);
     run.assert_success();
@@ -54,15 +57,10 @@ fn lock_and_package_need_no_python_on_the_machine() {
 
 #[test]
 fn offline_resolves_a_stale_set_from_the_http_cache() {
-    let wheels = tempfile::tempdir().unwrap();
-    let index = LocalIndex::start(wheels.path()).unwrap();
-    publish(
-        &index,
-        &[
-            WheelBuilder::new("alpha", "1.0").requires_dist("beta"),
-            WheelBuilder::new("beta", "1.0"),
-        ],
-    );
+    let (_wheels, index) = served(&[
+        WheelBuilder::new("alpha", "1.0").requires_dist("beta"),
+        WheelBuilder::new("beta", "1.0"),
+    ]);
     let (project, _empty) = bare_project(&index, &["alpha"]);
     project.strata(&["package"]).assert_success();
     let lock = project.read("strata.lock");
@@ -101,9 +99,7 @@ fn an_unknown_resolver_in_the_environment_is_a_usage_error() {
 
 #[test]
 fn the_resolver_comes_from_the_flag_then_the_environment_then_the_manifest() {
-    let wheels = tempfile::tempdir().unwrap();
-    let index = LocalIndex::start(wheels.path()).unwrap();
-    publish(&index, &[WheelBuilder::new("alpha", "1.0")]);
+    let (_wheels, index) = served(&[WheelBuilder::new("alpha", "1.0")]);
     let (mut project, _empty) = bare_project(&index, &["alpha"]);
     // The manifest asks for uv, which this machine does not have.
     let manifest = serverless_yml("python3.12", "x86_64", true) + "  strata:\n    resolver: uv\n";
@@ -147,16 +143,11 @@ fn the_resolver_comes_from_the_flag_then_the_environment_then_the_manifest() {
 
 #[test]
 fn wheels_fetched_while_resolving_are_the_ones_packaged() {
-    let wheels = tempfile::tempdir().unwrap();
-    let index = LocalIndex::start(wheels.path()).unwrap();
-    publish(
-        &index,
-        &[
-            WheelBuilder::new("alpha", "1.0").requires_dist("beta"),
-            WheelBuilder::new("beta", "1.0"),
-            WheelBuilder::new("beta", "2.0"),
-        ],
-    );
+    let (_wheels, index) = served(&[
+        WheelBuilder::new("alpha", "1.0").requires_dist("beta"),
+        WheelBuilder::new("beta", "1.0"),
+        WheelBuilder::new("beta", "2.0"),
+    ]);
     // Cold: no lock, empty cache. The resolver downloads the wheels whose metadata it reads
     // while it solves; packaging takes them from the cache, so each is fetched once.
     let (project, _empty) = bare_project(&index, &["alpha"]);
