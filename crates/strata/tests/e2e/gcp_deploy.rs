@@ -208,6 +208,34 @@ impl GcpProject {
         cloud_section(&document, "gcp")
     }
 
+    /// Runs strata with stdout and stderr on a pseudo-terminal (util-linux `script`), as a
+    /// user at a terminal sees it; everything it drew.
+    fn run_on_terminal(&self, args: &[&str]) -> String {
+        let command = format!(
+            "'{}' {} --stage prod",
+            crate::support::strata_binary().display(),
+            args.join(" ")
+        );
+        let output = Command::new("script")
+            .args(["-qefc", &command, "/dev/null"])
+            .current_dir(self.path())
+            .env_clear()
+            .envs(self.env.iter().map(|(key, value)| (key, value)))
+            .env("TERM", "xterm-256color")
+            .env("SHELL", "/bin/sh")
+            .stdin(Stdio::null())
+            .output()
+            .expect("util-linux `script` runs (it gives strata a terminal)");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "strata {args:?} failed:\n{text}");
+        assert!(!text.contains(TOKEN_CANARY), "a token is shown:\n{text}");
+        assert!(
+            !text.contains(SIGNATURE_CANARY),
+            "a signed URL is shown:\n{text}"
+        );
+        text
+    }
+
     fn id(&self, function: &str) -> String {
         format!("{}-prod-{function}", self.service)
     }
@@ -794,4 +822,29 @@ fn gcp_on_a_google_machine_takes_the_metadata_servers_token() {
     project.env.retain(|(key, _)| key != "GCE_METADATA_HOST");
     project.env.push(("GCE_METADATA_HOST".to_owned(), host));
     assert_deployed_as(&project, &format!("serviceAccount:{email}"), &[]);
+}
+
+/// On a terminal, deploy draws a line per function with its step as it goes (here the
+/// long-running operation being polled), rollback and remove one per cloud while they work.
+#[test]
+fn gcp_progress_is_drawn_on_a_terminal() {
+    let project = GcpProject::new("tty", true);
+    let drawn = project.run_on_terminal(&["deploy"]);
+    for function in ["hello", "pubsub"] {
+        let line = format!(
+            "{:40} wait: still in progress, waiting (poll",
+            project.id(function)
+        );
+        assert!(
+            drawn.contains(&line),
+            "{function}'s line does not show the operation's polls:\n{drawn}"
+        );
+    }
+    project.write("main.py", &format!("{}\n# a change\n", seed("main.py")));
+    project.run_on_terminal(&["deploy"]);
+    let drawn = project.run_on_terminal(&["rollback"]);
+    assert!(drawn.contains("rolling back"), "{drawn}");
+    let drawn = project.run_on_terminal(&["remove", "--yes"]);
+    assert!(drawn.contains("removing"), "{drawn}");
+    assert!(project.fake.function(&project.id("hello")).is_none());
 }
