@@ -10,7 +10,7 @@ use google_cloud_wkt::FieldMask;
 use strata_provider::{
     CodeChange, Deadline, DeployPlan, DeployReport, FunctionAction, FunctionOutcome, FunctionPlan,
     FunctionReport, FunctionSpec, Pointer, PointerKind, PointerMove, Reporter, RetryFailure,
-    Secret, Step, StepFailure,
+    Secret, Step, StepFailure, TriggerAction, TriggerPlan,
 };
 
 use crate::GcpProvider;
@@ -20,6 +20,42 @@ use crate::desired::{
 };
 use crate::error::{CallError, GcpError};
 use crate::storage::{self, MAX_SOURCE_BYTES};
+
+/// A function's event trigger as the plan lists it, so a create shows what will invoke the
+/// function and an update shows the trigger's old and new value (the same change the
+/// function's `eventTrigger` field carries). HTTP functions have none.
+fn trigger_plan(function: &FunctionSpec, plan: &FunctionPlan) -> Option<TriggerPlan> {
+    let strata_provider::CloudSettings::Gcp {
+        trigger: Some(trigger),
+        ..
+    } = &function.cloud_settings
+    else {
+        return None;
+    };
+    let action = match &plan.action {
+        FunctionAction::Create => TriggerAction::Create,
+        FunctionAction::Update { config, .. } | FunctionAction::Adopt { config, .. } => {
+            let changes: Vec<_> = config
+                .iter()
+                .filter(|change| change.field == desired::MASK_TRIGGER)
+                .cloned()
+                .collect();
+            if changes.is_empty() {
+                TriggerAction::Unchanged
+            } else {
+                TriggerAction::Update { changes }
+            }
+        }
+        FunctionAction::Publish | FunctionAction::Unchanged => TriggerAction::Unchanged,
+    };
+    Some(TriggerPlan {
+        function: function.logical_name.clone(),
+        kind: trigger.event_type.clone(),
+        source: trigger.resource.clone(),
+        id: None,
+        action,
+    })
+}
 
 impl GcpProvider {
     /// The function's full resource name.
@@ -65,8 +101,11 @@ impl GcpProvider {
                 .read_function(&name)
                 .await
                 .map_err(|source| GcpError::call(format!("reading function {name}"), source))?;
-            plan.functions
-                .push(self.plan_function(spec, function, deployed.as_ref())?);
+            let function_plan = self.plan_function(spec, function, deployed.as_ref())?;
+            if let Some(trigger) = trigger_plan(function, &function_plan) {
+                plan.triggers.push(trigger);
+            }
+            plan.functions.push(function_plan);
         }
         Ok(plan)
     }

@@ -253,6 +253,10 @@ impl GcpProject {
     }
 }
 
+fn change_of<'a>(plan: &'a Value, logical_name: &str) -> &'a Value {
+    &plan_action(plan, logical_name)["config"]
+}
+
 fn outcome(report: &Value, logical_name: &str) -> String {
     report["functions"]
         .as_array()
@@ -723,6 +727,43 @@ fn gcp_bucket_and_pubsub_triggers_deploy_and_a_changed_trigger_patches_only_the_
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     assert!(!plan.stderr.contains("triggers yet"), "{}", plan.stderr);
     assert!(!plan.stderr.contains("not managed"), "{}", plan.stderr);
+    // A create shows what will invoke each function.
+    assert!(
+        plan.stdout.contains(
+            "trigger google.cloud.storage.object.v1.finalized of upload (uploads-a): create"
+        ),
+        "{}",
+        plan.stdout
+    );
+    let document = project.json("plan", &["plan"]);
+    let triggers: Vec<(String, String, String)> = document["triggers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no triggers in the plan: {document:#}"))
+        .iter()
+        .map(|t| {
+            (
+                t["function"].as_str().unwrap().to_owned(),
+                t["source"].as_str().unwrap().to_owned(),
+                t["action"]["kind"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        triggers,
+        [
+            (
+                "upload".to_owned(),
+                "uploads-a".to_owned(),
+                "create".to_owned()
+            ),
+            (
+                "orders".to_owned(),
+                format!("projects/{PROJECT}/topics/orders"),
+                "create".to_owned()
+            ),
+        ],
+        "{document:#}"
+    );
 
     let report = project.json("deploy", &["deploy"]);
     assert_eq!(outcome(&report, "upload"), "created", "{report:#}");
@@ -782,6 +823,15 @@ fn gcp_bucket_and_pubsub_triggers_deploy_and_a_changed_trigger_patches_only_the_
             "google.cloud.pubsub.topic.v1.messagePublished (projects/{PROJECT}/topics/invoices)"
         )
     );
+    let trigger = plan["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["function"] == "upload")
+        .unwrap_or_else(|| panic!("{plan:#}"));
+    assert_eq!(trigger["source"], "uploads-b");
+    assert_eq!(trigger["action"]["kind"], "update");
+    assert_eq!(trigger["action"]["changes"], *change_of(&plan, "upload"));
     let text = project.run(&["plan"]);
     assert!(
         text.stdout.contains("(uploads-a)") && text.stdout.contains("(uploads-b)"),
