@@ -157,26 +157,9 @@ impl Project {
         (output.status.code().unwrap(), stdout, stderr)
     }
 
-    /// Runs strata with stdout and stderr on a pseudo-terminal (util-linux `script`), as a
-    /// user at a terminal sees it; everything it drew.
+    /// What strata draws on a terminal for `args` (see [`crate::support::run_on_terminal`]).
     fn run_on_terminal(&self, args: &[&str]) -> String {
-        let command = format!(
-            "'{}' {}",
-            crate::support::strata_binary().display(),
-            args.join(" ")
-        );
-        let output = Command::new("script")
-            .args(["-qefc", &command, "/dev/null"])
-            .current_dir(self.dir.path())
-            .env_clear()
-            .envs(self.env.iter().map(|(key, value)| (key, value)))
-            .env("TERM", "xterm-256color")
-            .env("SHELL", "/bin/sh")
-            .stdin(Stdio::null())
-            .output()
-            .expect("util-linux `script` runs (it gives strata a terminal)");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(output.status.success(), "strata {args:?} failed:\n{text}");
+        let text = crate::support::run_on_terminal(self.dir.path(), &self.env, args);
         assert!(!text.contains(TOKEN_PREFIX), "a token is shown:\n{text}");
         text
     }

@@ -208,26 +208,12 @@ impl GcpProject {
         cloud_section(&document, "gcp")
     }
 
-    /// Runs strata with stdout and stderr on a pseudo-terminal (util-linux `script`), as a
-    /// user at a terminal sees it; everything it drew.
+    /// What strata draws on a terminal for `args` and the prod stage (see
+    /// [`crate::support::run_on_terminal`]).
     fn run_on_terminal(&self, args: &[&str]) -> String {
-        let command = format!(
-            "'{}' {} --stage prod",
-            crate::support::strata_binary().display(),
-            args.join(" ")
-        );
-        let output = Command::new("script")
-            .args(["-qefc", &command, "/dev/null"])
-            .current_dir(self.path())
-            .env_clear()
-            .envs(self.env.iter().map(|(key, value)| (key, value)))
-            .env("TERM", "xterm-256color")
-            .env("SHELL", "/bin/sh")
-            .stdin(Stdio::null())
-            .output()
-            .expect("util-linux `script` runs (it gives strata a terminal)");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(output.status.success(), "strata {args:?} failed:\n{text}");
+        let mut all = args.to_vec();
+        all.extend(["--stage", "prod"]);
+        let text = crate::support::run_on_terminal(self.path(), &self.env, &all);
         assert!(!text.contains(TOKEN_CANARY), "a token is shown:\n{text}");
         assert!(
             !text.contains(SIGNATURE_CANARY),

@@ -559,3 +559,23 @@ pub fn cloud_section(document: &serde_json::Value, cloud: &str) -> serde_json::V
     }
     section
 }
+
+/// Runs strata in `dir` with only `env`, stdout and stderr on a pseudo-terminal (util-linux
+/// `script`), as a user at a terminal sees it; returns everything it drew. A failing run
+/// fails the test with what was drawn.
+pub fn run_on_terminal(dir: &Path, env: &[(String, String)], args: &[&str]) -> String {
+    let command = format!("'{}' {}", strata_binary().display(), args.join(" "));
+    let output = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .env("TERM", "xterm-256color")
+        .env("SHELL", "/bin/sh")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("util-linux `script` runs (it gives strata a terminal)");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "strata {args:?} failed:\n{text}");
+    text
+}
