@@ -1097,6 +1097,16 @@ impl EventReader<'_> {
             }
             Value::Map(_) => match intrinsic(node) {
                 Some(reference) => Some(reference),
+                // The event's own options without `arn:` (`sqs: {batchSize: 5}`).
+                None if key.is_none() => {
+                    self.error(
+                        node,
+                        None,
+                        format!("`{kind}` needs `arn`"),
+                        Some(format!("give the {kind} source's `arn:aws:…` ARN, or `!GetAtt <Resource>.Arn` for one in `resources:`")),
+                    );
+                    None
+                }
                 None => {
                     self.error(
                         node,
@@ -1497,6 +1507,13 @@ pub fn normalize_logical_id(name: &str) -> String {
         .replace('_', "Underscore")
 }
 
+/// Serverless' `normalizeNameToAlphaNumericOnly` (bucket and topic ids): everything but
+/// ASCII letters and digits dropped, then the first letter upper-cased.
+fn alphanumeric_logical_id(name: &str) -> String {
+    let kept: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
+    normalize_logical_id(&kept)
+}
+
 /// Logical ids Serverless would generate for this manifest, which `Ref`/`Fn::GetAtt` in a
 /// `serverless.yml` may name besides `resources:`; keyed by id, valued by what it is.
 pub(crate) fn generated_logical_ids<'a>(
@@ -1522,10 +1539,7 @@ pub(crate) fn generated_logical_ids<'a>(
                 }
                 AwsEvent::S3(s3) if !s3.existing => {
                     ids.insert(
-                        format!(
-                            "S3Bucket{}",
-                            normalize_logical_id(&s3.bucket.replace('.', ""))
-                        ),
+                        format!("S3Bucket{}", alphanumeric_logical_id(&s3.bucket)),
                         "a bucket",
                     );
                 }
@@ -1533,7 +1547,10 @@ pub(crate) fn generated_logical_ids<'a>(
                     topic: SnsTopic::Name { name, .. },
                     ..
                 }) => {
-                    ids.insert(format!("SNSTopic{}", normalize_logical_id(name)), "a topic");
+                    ids.insert(
+                        format!("SNSTopic{}", alphanumeric_logical_id(name)),
+                        "a topic",
+                    );
                 }
                 _ => {}
             }
