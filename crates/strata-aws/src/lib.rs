@@ -29,6 +29,9 @@ mod desired;
 mod error;
 mod manage;
 mod observe;
+// Used by the HTTP, bucket, schedule and topic triggers that land next.
+#[allow(dead_code)]
+mod permission;
 mod role;
 mod stack;
 mod triggers;
