@@ -8,16 +8,17 @@
 //! `If-None-Match` gets a 304) and optionally `Cache-Control: max-age`. Files under
 //! `/files/<filename>`, with `Range` requests answered by 206. The directory is rescanned on
 //! every request, so tests may add wheels while the server runs. Optional basic auth, fault
-//! injection (HTTP 500 a number of times, corrupted bytes), switches that take JSON, metadata
+//! injection (HTTP 500 a number of times, corrupted bytes, requests that stall before their
+//! headers or halfway through their body until released), switches that take JSON, metadata
 //! files or ranges away (to reach a client's fallbacks) and a request log.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -47,7 +48,23 @@ struct State {
     yanked: Vec<String>,
     /// Filename => PEP 700 upload time.
     upload_times: HashMap<String, String>,
+    /// Request path => how many more requests stall, and where.
+    stalls: HashMap<String, (u32, Stall)>,
 }
+
+/// Where a request [`LocalIndex::stall_next`] picks stops until the stalls are released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    /// Before the status line and headers are sent.
+    Headers,
+    /// After the headers and the first half of the body (so make the body a few KB, for the
+    /// half to leave the server's 1 KB write buffer).
+    Body,
+}
+
+/// The longest a stalled request waits to be released, so a client that never gives up
+/// cannot hold a test for ever.
+const STALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// What the index offers beyond PEP 503 HTML.
 #[derive(Debug, Clone)]
@@ -75,6 +92,8 @@ struct Shared {
     credentials: Option<(String, String)>,
     features: Features,
     state: Mutex<State>,
+    /// Set by [`LocalIndex::release_stalls`] and when the index stops.
+    released: AtomicBool,
 }
 
 /// A running index; stops when dropped.
@@ -138,6 +157,7 @@ impl LocalIndexBuilder {
             credentials: self.credentials,
             features: self.features,
             state: Mutex::new(State::default()),
+            released: AtomicBool::new(false),
         });
         let stop = Arc::new(AtomicBool::new(false));
         // Several workers so that parallel downloads are really served in parallel.
@@ -234,6 +254,23 @@ impl LocalIndex {
             .insert(filename.to_string(), time.to_string());
     }
 
+    /// The next `times` requests for `path` (`/simple/<name>/`, `/files/<filename>`; the
+    /// query is ignored) stall at `stall` until [`Self::release_stalls`] or the index stops:
+    /// a connection that hangs on the way, as a proxy now and then does. They are logged
+    /// when they arrive.
+    pub fn stall_next(&self, path: &str, times: u32, stall: Stall) {
+        self.shared.released.store(false, Ordering::SeqCst);
+        self.shared
+            .lock()
+            .stalls
+            .insert(path.to_string(), (times, stall));
+    }
+
+    /// Lets every stalled request go on.
+    pub fn release_stalls(&self) {
+        self.shared.released.store(true, Ordering::SeqCst);
+    }
+
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.lock().requests.clone()
     }
@@ -246,6 +283,7 @@ impl LocalIndex {
 impl Drop for LocalIndex {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.shared.released.store(true, Ordering::SeqCst);
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
@@ -368,13 +406,39 @@ impl Shared {
         } else {
             Answer::new(401, "authentication required", "text/plain")
         };
-        self.lock().requests.push(RequestRecord {
-            method: request.method().as_str().to_string(),
-            path,
-            authorization,
-            status: answer.status,
-        });
-        let mut response = Response::from_data(answer.body).with_status_code(answer.status);
+        let stall = {
+            let mut state = self.lock();
+            state.requests.push(RequestRecord {
+                method: request.method().as_str().to_string(),
+                path: path.clone(),
+                authorization,
+                status: answer.status,
+            });
+            let bare = path.split(['?', '#']).next().unwrap_or(&path);
+            match state.stalls.get_mut(bare) {
+                Some((remaining, stall)) if *remaining > 0 => {
+                    *remaining -= 1;
+                    Some(*stall)
+                }
+                _ => None,
+            }
+        };
+        if stall == Some(Stall::Headers) {
+            self.wait_for_release();
+        }
+        let length = answer.body.len();
+        let body = Served {
+            pause_at: (stall == Some(Stall::Body)).then_some(length / 2),
+            bytes: io::Cursor::new(answer.body),
+            shared: self,
+        };
+        let mut response = Response::new(
+            tiny_http::StatusCode(answer.status),
+            Vec::new(),
+            body,
+            Some(length),
+            None,
+        );
         if let Ok(header) = Header::from_bytes("Content-Type", answer.content_type) {
             response = response.with_header(header);
         }
@@ -390,6 +454,13 @@ impl Shared {
             response = response.with_header(header);
         }
         let _ = request.respond(response);
+    }
+
+    fn wait_for_release(&self) {
+        let started = Instant::now();
+        while !self.released.load(Ordering::SeqCst) && started.elapsed() < STALL_LIMIT {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     fn answer(&self, path: &str, asked: &Asked) -> Answer {
@@ -540,6 +611,31 @@ impl Shared {
             attributes.push_str(" data-yanked=\"\"");
         }
         format!("<a href=\"/files/{filename}#sha256={hash}\"{attributes}>{filename}</a>\n")
+    }
+}
+
+/// A response body that, for a [`Stall::Body`], stops at `pause_at` until released.
+struct Served<'a> {
+    bytes: io::Cursor<Vec<u8>>,
+    pause_at: Option<usize>,
+    shared: &'a Shared,
+}
+
+impl Read for Served<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let at = usize::try_from(self.bytes.position()).unwrap_or(usize::MAX);
+        match self.pause_at {
+            Some(pause) if at >= pause => {
+                self.shared.wait_for_release();
+                self.pause_at = None;
+                self.bytes.read(buffer)
+            }
+            Some(pause) => {
+                let room = buffer.len().min(pause - at);
+                self.bytes.read(&mut buffer[..room])
+            }
+            None => self.bytes.read(buffer),
+        }
     }
 }
 

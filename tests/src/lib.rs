@@ -30,7 +30,7 @@ pub mod tls;
 pub mod wheel;
 pub mod zip;
 
-pub use index::LocalIndex;
+pub use index::{LocalIndex, Stall};
 pub use source::SourceProject;
 pub use tls::TlsFront;
 pub use wheel::{Malice, WheelBuilder};

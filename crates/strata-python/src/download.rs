@@ -17,6 +17,7 @@ use sha2::{Digest as _, Sha256};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use url::Url;
 
+use crate::hedge::{HedgePolicy, InvalidStallTimeout, RequestCopy};
 use crate::index::{EnvMap, IndexConfig};
 use crate::lock::PinnedDistribution;
 use crate::secret::{SecretUrl, may_send_credentials, redact_text, redact_url};
@@ -120,6 +121,8 @@ pub enum DownloadError {
     Source(#[from] Box<crate::source::SourceError>),
     #[error("refusing to send the index credentials for {filename} to {url} over plain http")]
     InsecureCredentials { filename: String, url: String },
+    #[error(transparent)]
+    StallTimeout(#[from] InvalidStallTimeout),
 }
 
 impl strata_provider::Hint for DownloadError {
@@ -149,6 +152,7 @@ impl strata_provider::Hint for DownloadError {
             Self::InsecureCredentials { .. } => crate::index::INSECURE_CREDENTIALS_HINT,
             // Transparent: the source error is not a link of the chain.
             Self::Source(error) => return error.hint(),
+            Self::StallTimeout(error) => return error.hint(),
             _ => return None,
         };
         Some(hint.to_owned())
@@ -180,6 +184,9 @@ pub struct DownloadConfig {
     pub deadline: Duration,
     /// The most a file may be when the lock does not record its size.
     pub max_size: u64,
+    /// When a stalled request gets a second copy ([`crate::hedge`]);
+    /// `STRATA_HTTP_STALL_TIMEOUT` overrides its bound.
+    pub hedge: HedgePolicy,
 }
 
 /// The size cap for a file whose size the lock does not record: a wheel's verification
@@ -197,6 +204,7 @@ impl Default for DownloadConfig {
             read_timeout: Duration::from_secs(60),
             deadline: Duration::from_secs(600),
             max_size: MAX_UNLOCKED_DOWNLOAD,
+            hedge: HedgePolicy::default(),
         }
     }
 }
@@ -279,6 +287,8 @@ fn hash_reader(mut reader: impl Read) -> std::io::Result<String> {
 #[derive(Clone)]
 pub struct HttpClient {
     pub(crate) agent: ureq::Agent,
+    /// The stall guard of every request this client makes.
+    pub(crate) hedge: HedgePolicy,
     root_certificates: usize,
 }
 
@@ -286,13 +296,17 @@ impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
             .field("root_certificates", &self.root_certificates)
+            .field("hedge", &self.hedge)
             .finish_non_exhaustive()
     }
 }
 
 impl HttpClient {
-    /// Builds a client trusting `SSL_CERT_FILE` (from `env`) when set, else the OS store.
+    /// Builds a client trusting `SSL_CERT_FILE` (from `env`) when set, else the OS store,
+    /// whose requests are guarded against stalls by `config.hedge` with
+    /// `STRATA_HTTP_STALL_TIMEOUT` (from `env`) applied.
     pub fn new(env: &EnvMap, config: &DownloadConfig) -> Result<Self, DownloadError> {
+        let hedge = config.hedge.with_env(env)?;
         let certificates = root_certificates(env)?;
         let root_certificates = certificates.len();
         let tls = TlsConfig::builder()
@@ -308,6 +322,7 @@ impl HttpClient {
             .build();
         Ok(Self {
             agent: agent_config.new_agent(),
+            hedge,
             root_certificates,
         })
     }
@@ -376,6 +391,26 @@ enum Attempt {
     Done((PathBuf, String)),
     Retry(String),
     Fail(DownloadError),
+}
+
+/// What one copy of a download request got, decided on by [`Downloader::download`].
+enum Received {
+    /// The whole body, in a temp file, and its sha256.
+    Body(tempfile::NamedTempFile, String),
+    /// An answer other than 200; the body was not read.
+    Status(u16),
+    /// More than the limit was announced or arrived.
+    TooLarge,
+    /// The connection broke mid-body: worth another attempt.
+    Broken(String),
+    /// The temp file could not be written.
+    Cache(PathBuf, std::io::Error),
+}
+
+/// Why a copy of a download request got no answer.
+enum CallFailure {
+    Certificate(String),
+    Transport(String),
 }
 
 impl Downloader {
@@ -564,17 +599,9 @@ impl Downloader {
         }
     }
 
-    /// Temp files live in `<cache>/wheels/tmp`, on the same file system as their final place.
     fn temp_file(&self) -> Result<tempfile::NamedTempFile, DownloadError> {
-        let dir = self.cache.root.join("wheels").join("tmp");
-        fs_err::create_dir_all(&dir).map_err(|source| DownloadError::Cache {
-            path: dir.clone(),
-            source,
-        })?;
-        tempfile::Builder::new()
-            .prefix(".partial-")
-            .tempfile_in(&dir)
-            .map_err(|source| DownloadError::Cache { path: dir, source })
+        temp_file_in(&self.cache.root)
+            .map_err(|(path, source)| DownloadError::Cache { path, source })
     }
 
     /// Verifies the temp file's hash and renames it into place; a mismatch drops (deletes) it.
@@ -632,14 +659,20 @@ impl Downloader {
         let mut temp = self.temp_file()?;
         let temp_path = temp.path().to_path_buf();
         // A local file is as big as it is: the hash check is what guards it.
-        let actual = copy_hashing(source, temp.as_file_mut(), filename, u64::MAX, reporter)
-            .map_err(|error| match error {
-                CopyError::Read(source) => local_error(source),
-                CopyError::Write(source) => DownloadError::Cache {
-                    path: temp_path,
-                    source,
-                },
-                CopyError::TooLarge => unreachable!("no limit on local files"),
+        let mut progress = |bytes| {
+            reporter.on_progress(filename, bytes);
+            true
+        };
+        let actual =
+            copy_hashing(source, temp.as_file_mut(), u64::MAX, &mut progress).map_err(|error| {
+                match error {
+                    CopyError::Read(source) => local_error(source),
+                    CopyError::Write(source) => DownloadError::Cache {
+                        path: temp_path,
+                        source,
+                    },
+                    CopyError::TooLarge => unreachable!("no limit on local files"),
+                }
             })?;
         self.finish(filename, url.as_str(), temp, actual, expected)
     }
@@ -685,50 +718,60 @@ impl Downloader {
             let Some(remaining) = self.config.deadline.checked_sub(started.elapsed()) else {
                 return Err(timed_out());
             };
-            let mut request = client
-                .agent
-                .get(request_url.as_str())
-                .config()
-                .timeout_global(Some(remaining))
-                .build();
-            if let Some(credentials) = &credentials {
+            let authorization = credentials.as_ref().map(|credentials| {
                 let token = base64::engine::general_purpose::STANDARD
                     .encode(format!("{}:{}", credentials.username, credentials.password));
-                request = request.header("Authorization", &format!("Basic {token}"));
-            }
-            let outcome = match request.call() {
-                Err(error) if is_certificate_error(&error) => {
+                format!("Basic {token}")
+            });
+            let agent = client.agent.clone();
+            let (address, root, bytes_limit) = (
+                request_url.to_string(),
+                self.cache.root.clone(),
+                limit.bytes,
+            );
+            let ends_at = Instant::now() + remaining;
+            let copy_request = move |copy: &RequestCopy<Received, CallFailure>| {
+                receive_copy(
+                    &agent,
+                    &address,
+                    authorization.as_deref(),
+                    ends_at,
+                    &root,
+                    bytes_limit,
+                    copy,
+                )
+            };
+            let received = crate::hedge::run(client.hedge, true, filename, copy_request, |bytes| {
+                reporter.on_progress(filename, bytes)
+            });
+            let outcome = match received {
+                Err(CallFailure::Certificate(message)) => {
                     return Err(DownloadError::Tls {
                         filename: filename.to_string(),
                         url: shown_url,
                         source: TransportError {
-                            message: redact_text(&error.to_string(), &self.secrets),
+                            message: redact_text(&message, &self.secrets),
                         },
                     });
                 }
-                Err(error) => Attempt::Retry(error.to_string()),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let announced = response
-                        .headers()
-                        .get("content-length")
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|value| value.trim().parse::<u64>().ok());
-                    if status == 200 && announced.is_some_and(|length| length > limit.bytes) {
-                        return Err(limit.error(filename, &shown_url));
-                    }
-                    if status == 200 {
-                        self.receive(filename, &shown_url, expected, limit, response, reporter)?
-                    } else if status >= 500 || status == 429 || status == 408 {
-                        Attempt::Retry(format!("HTTP {status}"))
-                    } else {
-                        Attempt::Fail(DownloadError::Status {
-                            filename: filename.to_string(),
-                            url: shown_url.clone(),
-                            status,
-                        })
-                    }
+                Err(CallFailure::Transport(message)) | Ok(Received::Broken(message)) => {
+                    Attempt::Retry(message)
                 }
+                Ok(Received::TooLarge) => return Err(limit.error(filename, &shown_url)),
+                Ok(Received::Cache(path, source)) => {
+                    return Err(DownloadError::Cache { path, source });
+                }
+                Ok(Received::Body(temp, actual)) => {
+                    Attempt::Done(self.finish(filename, &shown_url, temp, actual, expected)?)
+                }
+                Ok(Received::Status(status)) if status >= 500 || status == 429 || status == 408 => {
+                    Attempt::Retry(format!("HTTP {status}"))
+                }
+                Ok(Received::Status(status)) => Attempt::Fail(DownloadError::Status {
+                    filename: filename.to_string(),
+                    url: shown_url.clone(),
+                    status,
+                }),
             };
             match outcome {
                 Attempt::Done(done) => return Ok(done),
@@ -750,34 +793,6 @@ impl Downloader {
                 message: redact_text(&last_failure, &self.secrets),
             },
         })
-    }
-
-    fn receive(
-        &self,
-        filename: &str,
-        shown_url: &str,
-        expected: Option<&str>,
-        limit: SizeLimit,
-        response: ureq::http::Response<ureq::Body>,
-        reporter: &dyn DownloadReporter,
-    ) -> Result<Attempt, DownloadError> {
-        let mut temp = self.temp_file()?;
-        let mut body = response.into_body();
-        // Wheels are large; the default body limit (10 MB) is meant for API responses. The
-        // copy enforces the real limit, with an error that says which it was.
-        let reader = body.with_config().limit(u64::MAX).reader();
-        match copy_hashing(reader, temp.as_file_mut(), filename, limit.bytes, reporter) {
-            Ok(actual) => self
-                .finish(filename, shown_url, temp, actual, expected)
-                .map(Attempt::Done),
-            // A dropped connection mid-body is worth another attempt; the temp file goes away.
-            Err(CopyError::Read(error)) => Ok(Attempt::Retry(error.to_string())),
-            Err(CopyError::Write(source)) => Err(DownloadError::Cache {
-                path: temp.path().to_path_buf(),
-                source,
-            }),
-            Err(CopyError::TooLarge) => Err(limit.error(filename, shown_url)),
-        }
     }
 }
 
@@ -813,6 +828,79 @@ impl SizeLimit {
     }
 }
 
+/// Temp files live in `<cache>/wheels/tmp`, on the same file system as their final place.
+fn temp_file_in(root: &Path) -> Result<tempfile::NamedTempFile, (PathBuf, std::io::Error)> {
+    let dir = root.join("wheels").join("tmp");
+    fs_err::create_dir_all(&dir).map_err(|source| (dir.clone(), source))?;
+    tempfile::Builder::new()
+        .prefix(".partial-")
+        .tempfile_in(&dir)
+        .map_err(|source| (dir, source))
+}
+
+/// One copy of a download request: the GET, then (for a 200) the body into its own temp
+/// file under `root`, hashed on the way. The whole copy, body included, must end by
+/// `ends_at`: a server that trickles a byte a minute never trips the per-read timeout.
+fn receive_copy(
+    agent: &ureq::Agent,
+    url: &str,
+    authorization: Option<&str>,
+    ends_at: Instant,
+    root: &Path,
+    limit: u64,
+    copy: &RequestCopy<Received, CallFailure>,
+) -> Result<Received, CallFailure> {
+    let mut request = agent
+        .get(url)
+        .config()
+        .timeout_global(Some(ends_at.saturating_duration_since(Instant::now())))
+        .build();
+    if let Some(authorization) = authorization {
+        request = request.header("Authorization", authorization);
+    }
+    let response = match request.call() {
+        Err(error) if is_certificate_error(&error) => {
+            return Err(CallFailure::Certificate(error.to_string()));
+        }
+        Err(error) => return Err(CallFailure::Transport(error.to_string())),
+        Ok(response) => response,
+    };
+    copy.progress(0);
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Ok(Received::Status(status));
+    }
+    let announced = response
+        .headers()
+        .get("content-length")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit) {
+        return Ok(Received::TooLarge);
+    }
+    let mut temp = match temp_file_in(root) {
+        Ok(temp) => temp,
+        Err((path, source)) => return Ok(Received::Cache(path, source)),
+    };
+    let mut body = response.into_body();
+    // Wheels are large; the default body limit (10 MB) is meant for API responses. The
+    // copy enforces the real limit, with an error that says which it was.
+    let reader = body.with_config().limit(u64::MAX).reader();
+    let mut progress = |bytes| {
+        copy.progress(bytes);
+        !copy.cancelled()
+    };
+    Ok(
+        match copy_hashing(reader, temp.as_file_mut(), limit, &mut progress) {
+            Ok(actual) => Received::Body(temp, actual),
+            // A dropped connection mid-body is worth another attempt; the temp file goes away.
+            Err(CopyError::Read(error)) => Received::Broken(error.to_string()),
+            Err(CopyError::Write(source)) => Received::Cache(temp.path().to_path_buf(), source),
+            Err(CopyError::TooLarge) => Received::TooLarge,
+        },
+    )
+}
+
 /// A server certificate the client does not trust: no retry will change that.
 pub(crate) fn is_certificate_error(error: &ureq::Error) -> bool {
     match error {
@@ -832,12 +920,13 @@ enum CopyError {
     TooLarge,
 }
 
+/// Copies `reader` into `file` while hashing it; `progress` gets the bytes so far after
+/// each chunk and stops the copy (as a read error) by answering `false`.
 fn copy_hashing(
     mut reader: impl Read,
     file: &mut std::fs::File,
-    name: &str,
     limit: u64,
-    reporter: &dyn DownloadReporter,
+    progress: &mut dyn FnMut(u64) -> bool,
 ) -> Result<String, CopyError> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
@@ -855,7 +944,11 @@ fn copy_hashing(
         }
         hasher.update(&buffer[..read]);
         file.write_all(&buffer[..read]).map_err(CopyError::Write)?;
-        reporter.on_progress(name, total);
+        if !progress(total) {
+            return Err(CopyError::Read(std::io::Error::other(
+                "another copy of the request finished first",
+            )));
+        }
     }
     file.flush().map_err(CopyError::Write)?;
     Ok(hex::encode(hasher.finalize()))

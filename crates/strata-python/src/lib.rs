@@ -5,7 +5,8 @@
 //! environments ([`target`]), index configuration and credentials ([`index`], [`secret`]),
 //! resolution by strata's own resolver or through uv or pip ([`resolve`]), the dependencies of Poetry and Pipenv projects,
 //! locked or not ([`poetry`], [`pipenv`]), the `strata.lock` file ([`lock`]), dependency-set
-//! keys ([`depset`]) and the content-addressed wheel download cache ([`download`]).
+//! keys ([`depset`]), the content-addressed wheel download cache ([`download`]) and the
+//! stall guard of every request to an index ([`hedge`]).
 //!
 //! Never touches: zip assembly and per-entry wheel checks (strata-archive), cloud SDKs, the
 //! terminal. It never prints; progress goes through [`download::DownloadReporter`]. Secrets
@@ -17,6 +18,7 @@
 
 pub mod depset;
 pub mod download;
+pub mod hedge;
 pub mod index;
 pub mod lock;
 pub mod pipenv;
@@ -31,6 +33,7 @@ pub use depset::DependencySet;
 pub use download::{
     DownloadConfig, DownloadError, DownloadReporter, Downloader, HttpClient, NoReporter, WheelCache,
 };
+pub use hedge::{HedgePolicy, InvalidStallTimeout};
 pub use index::{CredentialSources, EnvMap, IndexConfig, IndexError, IndexOptions, process_env};
 pub use lock::{LOCK_FILE_NAME, LockError, Lockfile, PinnedDistribution, Staleness};
 pub use pipenv::{PIPFILE_LOCK, PipenvError, pipenv_requirements, pipfile_requirements};

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use strata_provider::Hint as _;
 use strata_python::{
-    DownloadConfig, DownloadError, DownloadReporter, Downloader, EnvMap, NoReporter,
+    DownloadConfig, DownloadError, DownloadReporter, Downloader, EnvMap, HedgePolicy, NoReporter,
     PinnedDistribution, WheelCache,
 };
-use strata_tests::LocalIndex;
 use strata_tests::wheel::{WheelBuilder, sha256_hex};
+use strata_tests::{LocalIndex, Stall};
 use url::Url;
 
 fn config(offline: bool) -> DownloadConfig {
@@ -467,5 +467,96 @@ fn a_trickling_download_is_abandoned_at_its_deadline() {
         files_under(cache.path())
             .iter()
             .all(|path| !path.ends_with("big-1.0-py3-none-any.whl"))
+    );
+}
+
+/// Bytes that deflate cannot shrink, so a wheel holding them is as big as they are.
+fn incompressible(length: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+fn hedging_downloader(cache: &Path, index: &LocalIndex) -> Downloader {
+    Downloader::new(
+        WheelCache::new(cache),
+        index_config(&index.url()),
+        &EnvMap::new(),
+        DownloadConfig {
+            hedge: HedgePolicy {
+                stall_after: Some(Duration::from_millis(200)),
+                max_hedges: 1,
+            },
+            ..config(false)
+        },
+    )
+    .unwrap()
+}
+
+/// A wheel whose first request stops halfway through its body (headers and half the bytes
+/// arrived, then nothing): a second copy of the request is made, its bytes are the ones
+/// kept, verified against the locked sha256, and the download returns while the first copy
+/// still hangs. Both copies corrupted: the hash check refuses the winner as it would a lone
+/// download.
+#[test]
+fn a_download_stalled_mid_body_is_hedged_and_verified() {
+    let wheels = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let wheel =
+        WheelBuilder::new("stalls", "1.0").file("stalls/data.bin", incompressible(64 * 1024));
+    wheel.write_to(wheels.path()).unwrap();
+    let index = LocalIndex::start(wheels.path()).unwrap();
+    let pin = pin_for(&index, &wheel);
+    let path = format!("/files/{}", wheel.filename());
+    index.stall_next(&path, 1, Stall::Body);
+    let recorder = Recorder::default();
+    let fetched = hedging_downloader(cache.path(), &index)
+        .fetch(&pin, &recorder)
+        .unwrap();
+    assert_eq!(std::fs::read(&fetched).unwrap(), wheel.build());
+    let asked: Vec<u16> = index
+        .requests()
+        .iter()
+        .filter(|request| request.path == path)
+        .map(|request| request.status)
+        .collect();
+    assert_eq!(asked, [200, 200], "the request and one copy of it");
+    let events = recorder.events.lock().unwrap().clone();
+    assert!(
+        events.iter().any(|event| event.ends_with("cached=false")),
+        "{events:?}"
+    );
+
+    let other_cache = tempfile::tempdir().unwrap();
+    index.clear_requests();
+    index.corrupt(&wheel.filename());
+    index.stall_next(&path, 1, Stall::Body);
+    let error = hedging_downloader(other_cache.path(), &index)
+        .fetch(&pin, &NoReporter)
+        .unwrap_err();
+    assert!(
+        matches!(error, DownloadError::HashMismatch { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        index
+            .requests()
+            .iter()
+            .filter(|request| request.path == path)
+            .count(),
+        2
+    );
+    assert!(
+        files_under(other_cache.path())
+            .iter()
+            .all(|file| !file.ends_with(wheel.filename())),
+        "{:?}",
+        files_under(other_cache.path())
     );
 }

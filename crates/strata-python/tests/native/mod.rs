@@ -730,3 +730,124 @@ fn local_versions_match_as_pep_440_says() {
     );
     assert!(error.to_string().contains("accel"), "{error}");
 }
+
+/// Requests of `index` for `path`.
+fn requests_for(index: &LocalIndex, path: &str) -> usize {
+    index
+        .requests()
+        .iter()
+        .filter(|request| request.path == path)
+        .count()
+}
+
+/// A project page whose first request hangs before its headers (as one through a proxy now
+/// and then did for seconds): a second copy of the request is made once the stall bound
+/// passes, and the resolution finishes on its answer while the first still hangs (it is
+/// released only when the index stops, after the resolution returned).
+#[test]
+fn a_stalled_page_request_is_hedged_and_the_copy_answers() {
+    let served = Served::new(&[
+        WheelBuilder::new("alpha", "1.0").requires_dist("beta>=1"),
+        WheelBuilder::new("beta", "1.0"),
+        WheelBuilder::new("beta", "2.0"),
+    ]);
+    served
+        .index
+        .stall_next("/simple/beta/", 1, strata_tests::Stall::Headers);
+    let mut env = env(served.cache.path());
+    env.insert("STRATA_HTTP_STALL_TIMEOUT".to_string(), "0.2".to_string());
+    let set = dependency_set("alpha\n");
+    let pins = resolve(
+        &native(NativeSettings::default()),
+        &ResolveRequest {
+            set: &set,
+            target: &x86_312(),
+            index: &served.config,
+            env: &env,
+            upgrade: &Upgrade::None,
+            previous: None,
+            downloader: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        summary(&pins),
+        ["alpha-1.0-py3-none-any.whl", "beta-2.0-py3-none-any.whl"]
+    );
+    // The stalled page was asked twice; a page that answered at once, once.
+    assert_eq!(requests_for(&served.index, "/simple/beta/"), 2);
+    assert_eq!(requests_for(&served.index, "/simple/alpha/"), 1);
+
+    // Hedging off (`0`): the resolution waits for the stalled request itself, which is
+    // asked once and answers when released.
+    let cache = tempfile::tempdir().unwrap();
+    let mut env = self::env(cache.path());
+    env.insert("STRATA_HTTP_STALL_TIMEOUT".to_string(), "0".to_string());
+    served.index.clear_requests();
+    served
+        .index
+        .stall_next("/simple/beta/", 1, strata_tests::Stall::Headers);
+    let pins = std::thread::scope(|scope| {
+        let resolution = scope.spawn(|| {
+            resolve(
+                &native(NativeSettings::default()),
+                &ResolveRequest {
+                    set: &set,
+                    target: &x86_312(),
+                    index: &served.config,
+                    env: &env,
+                    upgrade: &Upgrade::None,
+                    previous: None,
+                    downloader: None,
+                },
+            )
+        });
+        // Released once the stalled request has arrived (and then waited a good while).
+        while requests_for(&served.index, "/simple/beta/") == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        served.index.release_stalls();
+        resolution.join().unwrap()
+    })
+    .unwrap();
+    assert_eq!(
+        summary(&pins),
+        ["alpha-1.0-py3-none-any.whl", "beta-2.0-py3-none-any.whl"]
+    );
+    assert_eq!(requests_for(&served.index, "/simple/beta/"), 1);
+}
+
+/// `STRATA_HTTP_STALL_TIMEOUT` that is not a number of seconds is an error naming it, with a
+/// hint, before any request.
+#[test]
+fn a_bad_stall_timeout_is_refused_with_a_hint() {
+    let served = Served::new(&[WheelBuilder::new("alpha", "1.0")]);
+    let mut env = env(served.cache.path());
+    env.insert("STRATA_HTTP_STALL_TIMEOUT".to_string(), "soon".to_string());
+    let error = resolve(
+        &native(NativeSettings::default()),
+        &ResolveRequest {
+            set: &dependency_set("alpha\n"),
+            target: &x86_312(),
+            index: &served.config,
+            env: &env,
+            upgrade: &Upgrade::None,
+            previous: None,
+            downloader: None,
+        },
+    )
+    .unwrap_err();
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        chain.push_str(&format!(" / {cause}"));
+        source = cause.source();
+    }
+    assert!(
+        chain.contains("STRATA_HTTP_STALL_TIMEOUT is `soon`"),
+        "{chain}"
+    );
+    assert!(error.hint().unwrap().contains("seconds"), "{chain}");
+    assert_eq!(served.index.requests(), []);
+}

@@ -17,6 +17,7 @@ use url::Url;
 
 use super::NativeError;
 use crate::download::HttpClient;
+use crate::hedge::RequestCopy;
 use crate::index::IndexConfig;
 use crate::secret::{may_send_credentials, redact_text, redact_url, strip_userinfo};
 
@@ -151,77 +152,65 @@ impl CachedClient {
         })
     }
 
-    /// One GET with credentials and retries; `headers` are added to it.
-    fn send(
-        &self,
-        url: &Url,
-        headers: &[(&str, String)],
-    ) -> Result<ureq::http::Response<ureq::Body>, NativeError> {
+    /// One GET with credentials, retries and the stall guard ([`crate::hedge`]); `headers`
+    /// are added to it. The body is read whole for a 200 or 206.
+    fn send(&self, url: &Url, headers: &[(&str, String)]) -> Result<Fetched, NativeError> {
         let client = self.client(url)?;
         let shown = redact_url(url);
         let credentials = self.index.credentials_for(url);
         if credentials.is_some() && !may_send_credentials(url) {
             return Err(NativeError::InsecureCredentials { url: shown });
         }
-        let request_url = strip_userinfo(url);
+        let mut sent: Vec<(String, String)> = headers
+            .iter()
+            .map(|(name, value)| ((*name).to_string(), value.clone()))
+            .collect();
+        if let Some(credentials) = &credentials {
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", credentials.username, credentials.password));
+            sent.push(("Authorization".to_string(), format!("Basic {token}")));
+        }
+        let request_url = strip_userinfo(url).to_string();
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(200 * u64::from(attempt)));
             }
-            let mut request = client.agent.get(request_url.as_str());
-            for (name, value) in headers {
-                request = request.header(*name, value);
-            }
-            if let Some(credentials) = &credentials {
-                let token = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", credentials.username, credentials.password));
-                request = request.header("Authorization", &format!("Basic {token}"));
-            }
-            match request.call() {
-                Ok(response) => {
-                    let status = response.status().as_u16();
+            let (agent, address, sent) = (client.agent.clone(), request_url.clone(), sent.clone());
+            let started = std::time::Instant::now();
+            let fetched = crate::hedge::run(
+                client.hedge,
+                true,
+                &shown,
+                move |copy| fetch_copy(&agent, &address, &sent, copy),
+                |_| {},
+            );
+            match fetched {
+                Ok(fetched) => {
+                    let status = fetched.status;
                     if status >= 500 || status == 429 || status == 408 {
                         last = format!("HTTP {status}");
                         continue;
                     }
-                    return Ok(response);
+                    // Where a cold resolution's time goes (`RUST_LOG=strata_python=debug`).
+                    tracing::debug!(url = %shown, status, bytes = fetched.body.len(), ms = started.elapsed().as_millis(), "fetched");
+                    return Ok(fetched);
                 }
-                Err(error) if crate::download::is_certificate_error(&error) => {
+                Err(CallFailure::Certificate(reason)) => {
                     return Err(NativeError::UntrustedCertificate {
                         url: shown,
-                        reason: redact_text(&error.to_string(), &self.secrets),
+                        reason: redact_text(&reason, &self.secrets),
                     });
                 }
-                Err(error) => last = redact_text(&error.to_string(), &self.secrets),
+                Err(CallFailure::Transport(reason)) => {
+                    last = redact_text(&reason, &self.secrets);
+                }
             }
         }
         Err(NativeError::Http {
             url: shown,
             reason: last,
         })
-    }
-
-    fn body(
-        &self,
-        url: &Url,
-        response: ureq::http::Response<ureq::Body>,
-    ) -> Result<Vec<u8>, NativeError> {
-        let started = std::time::Instant::now();
-        let mut bytes = Vec::new();
-        response
-            .into_body()
-            .with_config()
-            .limit(MAX_BODY)
-            .reader()
-            .read_to_end(&mut bytes)
-            .map_err(|error| NativeError::Http {
-                url: redact_url(url),
-                reason: redact_text(&error.to_string(), &self.secrets),
-            })?;
-        // Where a cold resolution's time goes (`RUST_LOG=strata_python=debug`).
-        tracing::debug!(url = %redact_url(url), bytes = bytes.len(), body_ms = started.elapsed().as_millis(), "read a body");
-        Ok(bytes)
     }
 
     /// GETs `url` through the cache; `None` when the server has no such page (404, 410).
@@ -250,14 +239,8 @@ impl CachedClient {
             headers.push(("If-None-Match", etag));
         }
         let response = self.send(url, &headers)?;
-        let status = response.status().as_u16();
-        let header_text = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_string)
-        };
+        let status = response.status;
+        let header_text = |name: &str| response.header(name);
         let (max_age, no_cache, no_store) = cache_control(header_text("cache-control").as_deref());
         let etag = header_text("etag");
         let content_type = header_text("content-type").unwrap_or_default();
@@ -279,7 +262,7 @@ impl CachedClient {
                 }))
             }
             200 => {
-                let body = self.body(url, response)?;
+                let body = response.body;
                 if !no_store {
                     let header = CacheHeader {
                         etag,
@@ -304,35 +287,33 @@ impl CachedClient {
     /// no cache here, the caller keeps them by hash.
     pub(crate) fn get_bytes(&self, url: &Url) -> Result<Vec<u8>, NativeError> {
         let response = self.send(url, &[])?;
-        let status = response.status().as_u16();
-        if status != 200 {
+        if response.status != 200 {
             return Err(NativeError::Status {
                 url: redact_url(url),
-                status,
+                status: response.status,
             });
         }
-        self.body(url, response)
+        Ok(response.body)
     }
 
     /// GETs `range` (`bytes=-65536`, `bytes=0-99`) of `url`.
     pub(crate) fn get_range(&self, url: &Url, range: &str) -> Result<RangeAnswer, NativeError> {
         let response = self.send(url, &[("Range", range.to_string())])?;
-        let status = response.status().as_u16();
-        match status {
+        match response.status {
             206 => {
                 let total = response
-                    .headers()
-                    .get("content-range")
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| value.rsplit('/').next())
+                    .header("content-range")
+                    .and_then(|value| value.rsplit('/').next().map(str::to_string))
                     .and_then(|total| total.trim().parse::<u64>().ok());
-                let bytes = self.body(url, response)?;
                 match total {
-                    Some(total) => Ok(RangeAnswer::Partial { bytes, total }),
+                    Some(total) => Ok(RangeAnswer::Partial {
+                        bytes: response.body,
+                        total,
+                    }),
                     None => Ok(RangeAnswer::Unsupported),
                 }
             }
-            200 => Ok(RangeAnswer::Whole(self.body(url, response)?)),
+            200 => Ok(RangeAnswer::Whole(response.body)),
             _ => Ok(RangeAnswer::Unsupported),
         }
     }
@@ -341,6 +322,77 @@ impl CachedClient {
     pub(crate) fn root(&self) -> &std::path::Path {
         &self.root
     }
+}
+
+/// An answer, its body read whole when it has one worth reading (200, 206).
+struct Fetched {
+    status: u16,
+    headers: ureq::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Fetched {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string)
+    }
+}
+
+/// Why a copy of a request got no answer; the text is redacted by the caller.
+enum CallFailure {
+    Certificate(String),
+    Transport(String),
+}
+
+/// One copy of a GET: the request, then the body in chunks, each one reported to the stall
+/// guard, stopping when another copy finished first.
+fn fetch_copy(
+    agent: &ureq::Agent,
+    url: &str,
+    headers: &[(String, String)],
+    copy: &RequestCopy<Fetched, CallFailure>,
+) -> Result<Fetched, CallFailure> {
+    let mut request = agent.get(url);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = match request.call() {
+        Ok(response) => response,
+        Err(error) if crate::download::is_certificate_error(&error) => {
+            return Err(CallFailure::Certificate(error.to_string()));
+        }
+        Err(error) => return Err(CallFailure::Transport(error.to_string())),
+    };
+    copy.progress(0);
+    let (parts, body) = response.into_parts();
+    let status = parts.status.as_u16();
+    let mut bytes = Vec::new();
+    if matches!(status, 200 | 206) {
+        let mut reader = body.into_with_config().limit(MAX_BODY).reader();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let read = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(CallFailure::Transport(error.to_string())),
+            };
+            bytes.extend_from_slice(&chunk[..read]);
+            copy.progress(bytes.len() as u64);
+            if copy.cancelled() {
+                return Err(CallFailure::Transport(
+                    "another copy of the request finished first".to_string(),
+                ));
+            }
+        }
+    }
+    Ok(Fetched {
+        status,
+        headers: parts.headers,
+        body: bytes,
+    })
 }
 
 #[cfg(test)]
