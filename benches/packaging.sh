@@ -11,6 +11,7 @@
 #   benches/packaging.sh            # 5 runs of each, both requirement sets
 #   RUNS=9 benches/packaging.sh
 #   BIG=1 benches/packaging.sh      # also peak memory for a ~250 MB unzipped layer
+#   SETS=pandas-numpy benches/packaging.sh   # only that set (pandas-numpy, example)
 #
 # Results and the machine they were measured on are recorded in docs/benchmarks.md.
 set -euo pipefail
@@ -182,9 +183,14 @@ bench_set() {
 }
 
 echo "strata $("$strata" --version | awk '{print $2}'), $(uv --version), $(pip --version | cut -d' ' -f1-2), $(nproc) cores, $(date -u +%Y-%m-%d)"
-bench_set "pandas-numpy" $'pandas==2.2.3\nnumpy==2.1.3' "requests==2.32.3"
+sets="${SETS:-pandas-numpy example}"
+if [[ " $sets " == *" pandas-numpy "* ]]; then
+  bench_set "pandas-numpy" $'pandas==2.2.3\nnumpy==2.1.3' "requests==2.32.3"
+fi
 # The example project's requirements without boto3 (the Lambda runtime provides it).
-bench_set "example" "$(grep -v -e '^#' -e '^boto3' "$root/examples/python-app/requirements.txt")" "pyyaml==6.0.2"
+if [[ " $sets " == *" example "* ]]; then
+  bench_set "example" "$(grep -v -e '^#' -e '^boto3' "$root/examples/python-app/requirements.txt")" "pyyaml==6.0.2"
+fi
 
 if [ "${BIG:-0}" = 1 ]; then
   dir="$work/big"
