@@ -1,8 +1,13 @@
 //! A contract fake of the Azure control plane strata talks to, on 127.0.0.1: ARM (resource
 //! groups, storage accounts, `listServiceSas`, blob containers, plans, function apps, app
 //! settings, trigger sync, the function list), Kudu on `/scm/{app}` (`/api/publish`,
-//! `/api/zipdeploy?isAsync=true`, `/api/deployments/{id}` and its log) and the Entra ID token
-//! endpoint (`/{tenant}/oauth2/v2.0/token`), answering as their documentation says.
+//! `/api/zipdeploy?isAsync=true`, `/api/deployments/{id}` and its log, the VFS API over the
+//! host's `LogFiles/` and the log stream `/api/logstream/...`) and the Entra ID token endpoint
+//! (`/{tenant}/oauth2/v2.0/token`), answering as their documentation says.
+//!
+//! The log stream answers 200 at once with a chunked body that stays open: Kudu's welcome
+//! line, a heartbeat (`No new trace in the past 1 min(s).`), then every line a test writes
+//! to a log file under the streamed folder, as it is written.
 //!
 //! Blobs are not faked: a storage account's blob endpoint is the real Azurite
 //! (`STRATA_TEST_AZURITE_URL`, account `devstoreaccount1`), containers are created there, and
@@ -24,7 +29,9 @@
 //! `Retry-After`) or ends `Failed`, an SCM site that refuses bearer tokens (its publishing
 //! credentials work, unless basic auth is disabled for it). A Consumption app reads a package
 //! URL without a SAS only with a managed identity that holds Storage Blob Data Reader on its
-//! container. The settings write replaces the whole dictionary, as ARM's does. Every
+//! container. Log file reads can fail (every VFS call answers a status) or be slow (the next
+//! reads answer 503 with `Retry-After`), and the next log stream can be refused with a status.
+//! The settings write replaces the whole dictionary, as ARM's does. Every
 //! mutating call is recorded (`METHOD path`, reads done with POST — settings list,
 //! `listServiceSas`, token requests — are not mutations); [`AzureFake::mutations`] adds the
 //! changes seen at Azurite in the fake's containers since the last look.
@@ -158,6 +165,21 @@ struct State {
     operation_polls: usize,
     /// Role assignments: (scope in lower case, name) -> (principal id, role definition id).
     role_assignments: BTreeMap<(String, String), (String, String)>,
+    /// The host's log files: (app, path under the site root, e.g. `LogFiles/…/x.log`) ->
+    /// (text, modification time).
+    log_files: BTreeMap<(String, String), (String, String)>,
+    /// Open log streams: the app, the folder streamed (lower case, under `LogFiles/`) and
+    /// where its lines go.
+    streams: Vec<(String, String, std::sync::mpsc::Sender<String>)>,
+    /// Streams answered but not yet picked up by their request's thread, by id.
+    pending_streams: BTreeMap<String, std::sync::mpsc::Receiver<String>>,
+    stream_opens: usize,
+    /// Every VFS call answers this status while set.
+    fail_log_reads: Option<u16>,
+    /// The next this many VFS calls answer 503 with `Retry-After: 1`.
+    slow_log_reads: u32,
+    /// The next log stream is refused with this status.
+    fail_next_stream: Option<u16>,
 }
 
 /// The fake; stops when dropped.
@@ -507,6 +529,181 @@ impl AzureFake {
     }
 }
 
+impl AzureFake {
+    /// Appends `lines` to the host's log file `path` (under the site root, `LogFiles/…`) of
+    /// `app`, as the host writes them now; open log streams of an enclosing folder get them.
+    pub fn write_log(&self, app: &str, path: &str, lines: &[&str]) {
+        let mut state = self.state();
+        let file = state
+            .log_files
+            .entry((app.to_owned(), path.to_owned()))
+            .or_default();
+        for line in lines {
+            file.0.push_str(line);
+            file.0.push('\n');
+        }
+        file.1 = kudu_time(crate::now_ms());
+        let lower = path.to_ascii_lowercase();
+        state.streams.retain(|(stream_app, folder, sender)| {
+            if stream_app != app || !lower.starts_with(&format!("logfiles/{folder}")) {
+                return true;
+            }
+            lines
+                .iter()
+                .all(|line| sender.send((*line).to_owned()).is_ok())
+        });
+    }
+
+    /// Every VFS call answers `status` (None: they work again).
+    pub fn fail_log_reads(&self, status: Option<u16>) {
+        self.state().fail_log_reads = status;
+    }
+
+    /// The next `count` VFS calls answer 503 with `Retry-After: 1`.
+    pub fn slow_log_reads(&self, count: u32) {
+        self.state().slow_log_reads = count;
+    }
+
+    /// The next log stream is refused with `status`.
+    pub fn fail_next_stream(&self, status: u16) {
+        self.state().fail_next_stream = Some(status);
+    }
+
+    /// How many log streams were opened (answered 200).
+    pub fn stream_opens(&self) -> usize {
+        self.state().stream_opens
+    }
+}
+
+/// A time as Kudu's VFS API writes `mtime` (seven fraction digits, an offset).
+fn kudu_time(timestamp_ms: i64) -> String {
+    let text = strata_provider::format_timestamp(timestamp_ms);
+    format!("{}0000+00:00", text.trim_end_matches('Z'))
+}
+
+/// Kudu's VFS API over the host's files: a folder (a path whose files lie below it) lists
+/// its entries as JSON, a file gives its text, anything else is 404.
+fn vfs(state: &mut State, app: &str, rest: &[&str], port: u16) -> Answer {
+    if let Some(status) = state.fail_log_reads {
+        return Answer {
+            status,
+            body: format!("{{\"Message\":\"An error has occurred (fake {status}).\"}}")
+                .into_bytes(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+        };
+    }
+    if state.slow_log_reads > 0 {
+        state.slow_log_reads -= 1;
+        return Answer {
+            status: 503,
+            body: b"Service Unavailable".to_vec(),
+            headers: vec![("Retry-After".into(), "1".into())],
+        };
+    }
+    let path = rest.join("/");
+    if let Some((text, _)) = state.log_files.get(&(app.to_owned(), path.clone())) {
+        return Answer {
+            status: 200,
+            body: text.clone().into_bytes(),
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+        };
+    }
+    let prefix = format!("{path}/");
+    let mut entries: BTreeMap<String, Value> = BTreeMap::new();
+    for ((file_app, file), (text, mtime)) in &state.log_files {
+        let Some(below) = file.strip_prefix(&prefix).filter(|_| file_app == app) else {
+            continue;
+        };
+        let (name, folder) = match below.split_once('/') {
+            Some((folder, _)) => (folder, true),
+            None => (below, false),
+        };
+        let href = format!(
+            "http://127.0.0.1:{port}/scm/{app}/api/vfs/{prefix}{name}{}",
+            if folder { "/" } else { "" }
+        );
+        entries.insert(
+            name.to_owned(),
+            json!({
+                "name": name, "size": if folder { 0 } else { text.len() },
+                "mtime": mtime, "crtime": mtime,
+                "mime": if folder { "inode/directory" } else { "text/plain" },
+                "href": href, "path": format!("/home/{prefix}{name}"),
+            }),
+        );
+    }
+    if entries.is_empty() {
+        return Answer {
+            status: 404,
+            body: b"{\"Message\":\"'/home/LogFiles/...' not found.\"}".to_vec(),
+            headers: vec![],
+        };
+    }
+    answer(200, &Value::Array(entries.into_values().collect()))
+}
+
+/// Opens a log stream of `folder` (under `LogFiles/`): answered by the request's thread,
+/// which picks the lines up by the id in the `x-fake-stream` header.
+fn open_stream(state: &mut State, app: &str, folder: &str) -> Answer {
+    if let Some(status) = state.fail_next_stream.take() {
+        return Answer {
+            status,
+            body: b"{\"Message\":\"The log stream could not be opened.\"}".to_vec(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+        };
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let now = strata_provider::format_timestamp(crate::now_ms());
+    let stamp = now
+        .trim_end_matches('Z')
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let _ = sender.send(format!(
+        "{stamp}  Welcome, you are now connected to log-streaming service."
+    ));
+    let _ = sender.send(format!("{stamp}  No new trace in the past 1 min(s)."));
+    state.next_id += 1;
+    let id = format!("stream-{}", state.next_id);
+    state
+        .streams
+        .push((app.to_owned(), folder.to_ascii_lowercase(), sender));
+    state.pending_streams.insert(id.clone(), receiver);
+    state.stream_opens += 1;
+    Answer {
+        status: 200,
+        body: Vec::new(),
+        headers: vec![("x-fake-stream".into(), id)],
+    }
+}
+
+/// Writes a log stream's lines as chunks of an open answer, each flushed at once, until the
+/// client goes away.
+fn stream(request: Request, lines: &std::sync::mpsc::Receiver<String>) {
+    let mut writer = request.into_writer();
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n";
+    if writer
+        .write_all(head.as_bytes())
+        .and_then(|()| writer.flush())
+        .is_err()
+    {
+        return;
+    }
+    while let Ok(line) = lines.recv() {
+        let data = format!("{line}\n");
+        let chunk = format!("{:x}\r\n{data}\r\n", data.len());
+        if writer
+            .write_all(chunk.as_bytes())
+            .and_then(|()| writer.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = writer.write_all(b"0\r\n\r\n");
+}
+
 impl Drop for AzureFake {
     fn drop(&mut self) {
         self.server.unblock();
@@ -556,6 +753,17 @@ fn handle(mut request: Request, state: &Mutex<State>, azurite: &str, port: u16) 
         azurite,
         port,
     );
+    if let Some((_, id)) = answer
+        .headers
+        .iter()
+        .find(|(name, _)| name == "x-fake-stream")
+    {
+        let lines = lock(state).pending_streams.remove(id);
+        if let Some(lines) = lines {
+            stream(request, &lines);
+        }
+        return;
+    }
     let mut response = Response::from_data(answer.body).with_status_code(answer.status);
     for (name, value) in answer.headers {
         if let Ok(header) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
@@ -818,6 +1026,10 @@ fn kudu(
                 200,
                 &json!({ "id": id, "status": 4, "complete": true, "status_text": "Success" }),
             )
+        }
+        (Method::Get, ["api", "vfs", rest @ ..]) => vfs(&mut guard, app, rest, port),
+        (Method::Get, ["api", "logstream", rest @ ..]) => {
+            open_stream(&mut guard, app, &rest.join("/"))
         }
         (Method::Get, ["api", "deployments", id, "log"]) => {
             let failed = guard
@@ -1596,7 +1808,8 @@ fn observe_call(
                             "properties": {
                                 "name": name,
                                 "config": { "bindings": [binding, { "type": "http", "direction": "out", "name": "$return" }] },
-                                "invoke_url_template": (trigger == "httpTrigger").then(|| format!("{base}/api/{name}")),
+                                // The route template as declared (`products/{id:int?}`), else the name.
+                                "invoke_url_template": (trigger == "httpTrigger").then(|| format!("{base}/api/{}", binding["route"].as_str().unwrap_or(name))),
                                 "isDisabled": false,
                             },
                         }),

@@ -336,6 +336,10 @@ pub enum AwsError {
 
     #[error("a deploy task stopped unexpectedly")]
     Task(#[source] tokio::task::JoinError),
+
+    /// `strata invoke` was given HTTP call settings for a Lambda, which takes only an event.
+    #[error("`{function}` is invoked with its event alone; {flags} shape an HTTP call")]
+    NotHttp { function: String, flags: String },
 }
 
 fn describe_tags(tags: &std::collections::BTreeMap<String, String>) -> String {

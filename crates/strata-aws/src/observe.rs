@@ -90,6 +90,20 @@ impl Observer for AwsProvider {
     }
 
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeResponse, AwsError> {
+        let flags: Vec<&str> = [
+            (request.method.is_some(), "--method"),
+            (!request.route_params.is_empty(), "--param"),
+            (!request.query.is_empty(), "--query"),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect();
+        if !flags.is_empty() {
+            return Err(AwsError::NotHttp {
+                function: request.logical_name.clone(),
+                flags: flags.join(", "),
+            });
+        }
         let ctx = CallContext::new(self, &request.deployed_name, &NoopReporter);
         let lambda = &self.clients.lambda;
         // Not retried on a function error: that is an answer. Only throttling and transport

@@ -265,8 +265,14 @@ mod tests {
     #[test]
     fn statement_ids_are_stable_short_and_per_source() {
         let one = statement_id("http", "apigateway.amazonaws.com", "arn:a");
-        assert_eq!(one, statement_id("http", "apigateway.amazonaws.com", "arn:a"));
-        assert_ne!(one, statement_id("http", "apigateway.amazonaws.com", "arn:b"));
+        assert_eq!(
+            one,
+            statement_id("http", "apigateway.amazonaws.com", "arn:a")
+        );
+        assert_ne!(
+            one,
+            statement_id("http", "apigateway.amazonaws.com", "arn:b")
+        );
         assert!(one.starts_with("strata-http-") && one.len() == "strata-http-".len() + 16);
         assert!(
             one.chars()

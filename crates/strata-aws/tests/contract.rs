@@ -700,6 +700,10 @@ fn invoke_request(payload: &str) -> strata_provider::InvokeRequest {
         handler: "handler.hello".to_owned(),
         stage: STAGE.to_owned(),
         payload: payload.to_owned(),
+        payload_given: true,
+        method: None,
+        route_params: std::collections::BTreeMap::new(),
+        query: Vec::new(),
     }
 }
 

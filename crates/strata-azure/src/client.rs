@@ -91,10 +91,7 @@ impl Client {
                     body,
                 })
                 .await
-                .map_err(|message| AzureError::Transport {
-                    operation: operation.to_owned(),
-                    message: redact(&message),
-                })?;
+                .map_err(|message| transport(operation, &message))?;
             if response.status < 300 {
                 return Ok(response);
             }
@@ -154,13 +151,56 @@ impl Client {
             || self.call_once_as(operation, method, url, payload, auth),
         )
         .await
-        .map_err(|failure| match failure.error {
-            AzureError::TimedOut { source, .. } => AzureError::TimedOut {
-                operation: operation.to_owned(),
-                source,
+        .map_err(|failure| named_timeout(operation, failure.error))
+    }
+
+    /// Opens a GET whose answer is a stream of text lines (Kudu's log stream), retried as
+    /// [`Client::call_as`] is until the server answers; the lines then go to `lines` until the
+    /// stream ends. An answer of 300 or more is the error, as for any call.
+    pub async fn open_stream_as(
+        &self,
+        operation: &str,
+        url: &str,
+        auth: Auth<'_>,
+        lines: &tokio::sync::mpsc::UnboundedSender<String>,
+        deadline: Deadline,
+        on_retry: &(dyn Fn(u32, Duration) + Sync),
+    ) -> Result<(), AzureError> {
+        retry(
+            &self.policy,
+            self.clock.as_ref(),
+            deadline,
+            |attempt, delay, _| on_retry(attempt, delay),
+            || async move {
+                let token = match auth {
+                    Auth::Bearer => Some(self.credentials.token().await?),
+                    Auth::Basic { .. } => None,
+                };
+                let response = self
+                    .http
+                    .stream_lines(
+                        Outgoing {
+                            method: "GET",
+                            url,
+                            headers: vec![(
+                                "authorization".to_owned(),
+                                auth.header(token.as_ref()),
+                            )],
+                            body: Vec::new(),
+                        },
+                        lines.clone(),
+                    )
+                    .await
+                    .map_err(|message| transport(operation, &message))?;
+                if response.status < 300 {
+                    Ok::<(), AzureError>(())
+                } else {
+                    Err(AzureError::Call(call_error(operation, &response)))
+                }
             },
-            error => error,
-        })
+        )
+        .await
+        .map_err(|failure| named_timeout(operation, failure.error))
     }
 
     /// A read that may find nothing: `Ok(None)` on 404.
@@ -179,6 +219,25 @@ impl Client {
             Err(AzureError::Call(call)) if call.status == 404 => Ok(None),
             Err(error) => Err(error),
         }
+    }
+}
+
+/// A request that got no answer (refused, reset, timed out), without what may be a secret.
+fn transport(operation: &str, message: &str) -> AzureError {
+    AzureError::Transport {
+        operation: operation.to_owned(),
+        message: redact(message),
+    }
+}
+
+/// A call that ran out of time names the operation it was.
+fn named_timeout(operation: &str, error: AzureError) -> AzureError {
+    match error {
+        AzureError::TimedOut { source, .. } => AzureError::TimedOut {
+            operation: operation.to_owned(),
+            source,
+        },
+        error => error,
     }
 }
 

@@ -92,6 +92,29 @@ impl HttpClient {
             .map_err(|error| error.to_string())?
     }
 
+    /// Opens a request whose answer is a stream of text lines (Kudu's log stream). Answers
+    /// with the status and headers at once (and, for a status of 300 or more, the whole body
+    /// in [`Response::body`]); then each line goes to `lines` as it arrives, until the server
+    /// ends the stream or `lines`' receiver is dropped. There is no overall timeout: a stream
+    /// stays open while the app writes. The reading runs on its own thread, so a caller that
+    /// stops listening is never held up by a read waiting for the next line.
+    pub async fn stream_lines(
+        &self,
+        request: Outgoing<'_>,
+        lines: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<Response, String> {
+        let agent = self.agent.clone();
+        let method = request.method.to_owned();
+        let url = request.url.to_owned();
+        let headers = request.headers;
+        let (head_sender, head) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            stream_blocking(&agent, &method, &url, &headers, head_sender, &lines);
+        });
+        head.await
+            .map_err(|_| "the stream's reader stopped before an answer".to_owned())?
+    }
+
     /// This client as the blob SDK's transport.
     pub fn transport(&self) -> Transport {
         Transport::new(Arc::new(self.clone()))
@@ -117,23 +140,9 @@ fn send_blocking(
         let request = builder.body(body).map_err(|error| error.to_string())?;
         agent.run(request)
     };
-    // The message of a transport error names the host, never the query (which may be a SAS).
-    let mut response = outcome.map_err(|error| match error {
-        ureq::Error::Io(io) => format!("connection failed: {io}"),
-        ureq::Error::Timeout(what) => format!("timed out ({what})"),
-        other => other.to_string(),
-    })?;
+    let mut response = outcome.map_err(transport_message)?;
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| {
-            Some((
-                name.as_str().to_ascii_lowercase(),
-                value.to_str().ok()?.to_owned(),
-            ))
-        })
-        .collect();
+    let headers = header_map(&response);
     let body = response
         .body_mut()
         .with_config()
@@ -145,6 +154,97 @@ fn send_blocking(
         headers,
         body,
     })
+}
+
+fn stream_blocking(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    head: tokio::sync::oneshot::Sender<Result<Response, String>>,
+    lines: &tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let request = match builder.body(()) {
+        Ok(request) => agent
+            .configure_request(request)
+            .timeout_global(None)
+            .build(),
+        Err(error) => {
+            let _ = head.send(Err(error.to_string()));
+            return;
+        }
+    };
+    let response = match agent.run(request) {
+        Ok(response) => response,
+        Err(error) => {
+            let _ = head.send(Err(transport_message(error)));
+            return;
+        }
+    };
+    let status = response.status().as_u16();
+    let response_headers = header_map(&response);
+    let (_, body) = response.into_parts();
+    let mut reader = body.into_with_config().limit(u64::MAX).reader();
+    if status >= 300 {
+        let mut bytes = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut reader, &mut bytes);
+        let _ = head.send(Ok(Response {
+            status,
+            headers: response_headers,
+            body: bytes,
+        }));
+        return;
+    }
+    let answered = head.send(Ok(Response {
+        status,
+        headers: response_headers,
+        body: Vec::new(),
+    }));
+    if answered.is_err() {
+        return;
+    }
+    let mut reader = std::io::BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match std::io::BufRead::read_until(&mut reader, b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_owned();
+                if lines.send(text).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The message of a transport error names the host, never the query (which may be a SAS).
+fn transport_message(error: ureq::Error) -> String {
+    match error {
+        ureq::Error::Io(io) => format!("connection failed: {io}"),
+        ureq::Error::Timeout(what) => format!("timed out ({what})"),
+        other => other.to_string(),
+    }
+}
+
+fn header_map<B>(response: &ureq::http::Response<B>) -> BTreeMap<String, String> {
+    response
+        .headers()
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.as_str().to_ascii_lowercase(),
+                value.to_str().ok()?.to_owned(),
+            ))
+        })
+        .collect()
 }
 
 #[async_trait]

@@ -10,6 +10,7 @@
 //! with the app's publishing credentials (ARM's `publishingcredentials/list`, HTTP Basic),
 //! unless the app disables basic authentication for SCM, which is then the error.
 
+use std::future::Future;
 use std::sync::{Mutex, PoisonError};
 
 use serde_json::Value;
@@ -177,7 +178,9 @@ impl Kudu<'_> {
 }
 
 impl Kudu<'_> {
-    fn publishing(&self) -> Option<Publishing> {
+    /// The publishing credentials in use, once the site has refused the bearer token (a
+    /// caller that makes many `Kudu`s for one app hands them on).
+    pub fn publishing(&self) -> Option<Publishing> {
         self.publishing
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -186,26 +189,61 @@ impl Kudu<'_> {
 
     /// One SCM call: with the bearer token, or the publishing credentials once the site has
     /// refused the token.
-    async fn scm_call(
+    pub async fn scm_call(
         &self,
         operation: &str,
         method: &str,
         url: &str,
         payload: &Payload<'_>,
     ) -> Result<Response, AzureError> {
+        self.with_scm_auth(|publishing| async move {
+            self.client
+                .call_as(
+                    operation,
+                    method,
+                    url,
+                    payload,
+                    auth(publishing.as_ref()),
+                    self.deadline,
+                    self.on_retry,
+                )
+                .await
+        })
+        .await
+    }
+
+    /// Opens one of the SCM site's streams of text lines (the log stream), with the same
+    /// credentials as [`Self::scm_call`]; the lines go to `lines` until the stream ends.
+    pub async fn scm_stream(
+        &self,
+        operation: &str,
+        url: &str,
+        lines: &tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> Result<(), AzureError> {
+        self.with_scm_auth(|publishing| async move {
+            self.client
+                .open_stream_as(
+                    operation,
+                    url,
+                    auth(publishing.as_ref()),
+                    lines,
+                    self.deadline,
+                    self.on_retry,
+                )
+                .await
+        })
+        .await
+    }
+
+    /// Runs `attempt` with the credentials known to work; when the site refuses the bearer
+    /// token, fetches the publishing credentials once and runs it again with them.
+    async fn with_scm_auth<T, F, Fut>(&self, attempt: F) -> Result<T, AzureError>
+    where
+        F: Fn(Option<Publishing>) -> Fut,
+        Fut: Future<Output = Result<T, AzureError>>,
+    {
         let publishing = self.publishing();
-        let outcome = self
-            .client
-            .call_as(
-                operation,
-                method,
-                url,
-                payload,
-                auth(publishing.as_ref()),
-                self.deadline,
-                self.on_retry,
-            )
-            .await;
+        let outcome = attempt(publishing.clone()).await;
         match outcome {
             Err(AzureError::Call(call))
                 if publishing.is_none() && matches!(call.status, 401 | 403) =>
@@ -221,17 +259,7 @@ impl Kudu<'_> {
                     .publishing
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(fetched.clone());
-                self.client
-                    .call_as(
-                        operation,
-                        method,
-                        url,
-                        payload,
-                        auth(Some(&fetched)),
-                        self.deadline,
-                        self.on_retry,
-                    )
-                    .await
+                attempt(Some(fetched)).await
             }
             outcome => outcome,
         }

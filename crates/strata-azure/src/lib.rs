@@ -18,8 +18,8 @@
 //! app setting beside the settings strata owns (see [`settings`]).
 //!
 //! Main types: [`AzureSettings`] (where and how to connect), [`AzureProvider`], and
-//! [`AzureObserver`] for `strata logs` (Application Insights) and `strata invoke` (HTTP
-//! functions by URL with their key).
+//! [`AzureObserver`] for `strata logs` (Application Insights, else the host's log files and
+//! log stream through Kudu) and `strata invoke` (HTTP functions by URL with their key).
 
 mod arm;
 mod blob;
@@ -27,12 +27,14 @@ mod client;
 mod credential;
 mod deploy;
 mod error;
+mod filelog;
 mod http;
 mod identity;
 mod kudu;
 mod manage;
 mod observe;
 mod operation;
+mod route;
 pub mod settings;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
 //! `strata logs` and `strata invoke` on Azure: the app's Application Insights traces through
-//! the Application Insights query API, and one HTTP call of a function by its URL with its
-//! function key.
+//! the Application Insights query API (or, for an app without Insights, the host's log files
+//! and log stream through its SCM site: [`crate::filelog`]), and one HTTP call of a function
+//! by its URL with its function key, with the method and route its trigger declares.
 //!
 //! The Insights component is found from the app's settings, as the Functions host finds it:
 //! `APPLICATIONINSIGHTS_CONNECTION_STRING` (whose `ApplicationId` names the component's API
@@ -15,8 +16,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use strata_provider::{
-    Hint, InvokeRequest, InvokeResponse, LogEvent, LogQuery, Observer, Secret, format_timestamp,
-    parse_timestamp,
+    Hint, HttpShapeError, InvokeRequest, InvokeResponse, LogEvent, LogQuery, LogSource,
+    NoopReporter, Observer, Secret, format_timestamp, parse_timestamp,
 };
 use tokio::sync::Mutex;
 
@@ -25,7 +26,10 @@ use crate::client::{Client, Payload, WEB_API};
 use crate::credential::Credentials;
 use crate::deploy::registered_name;
 use crate::error::AzureError;
+use crate::filelog;
 use crate::http::Outgoing;
+use crate::kudu::{Kudu, Publishing};
+use crate::route::{self, RouteError};
 use crate::{AzureProvider, AzureSettings, redact};
 
 /// Replaces the Application Insights query API's address (emulators and tests).
@@ -47,11 +51,6 @@ const SHOWN_HEADERS: [&str; 4] = [
 pub enum AzureObserveError {
     #[error(transparent)]
     Azure(#[from] AzureError),
-
-    #[error(
-        "function app `{app}` has no Application Insights configured, so its logs are not kept"
-    )]
-    NoInsights { app: String },
 
     #[error(
         "function app `{app}` sends its logs to an Application Insights component this subscription does not list"
@@ -80,18 +79,18 @@ pub enum AzureObserveError {
         url: String,
         message: String,
     },
+
+    #[error(transparent)]
+    Route(#[from] RouteError),
+
+    #[error(transparent)]
+    Shape(#[from] HttpShapeError),
 }
 
 impl Hint for AzureObserveError {
     fn hint(&self) -> Option<String> {
         match self {
             Self::Azure(error) => error.hint(),
-            Self::NoInsights { .. } => Some(
-                "create an Application Insights component and set the app's \
-                 APPLICATIONINSIGHTS_CONNECTION_STRING (azure.appSettings in the manifest); until \
-                 then `az webapp log tail` streams the app's console"
-                    .to_owned(),
-            ),
             Self::InsightsNotFound { .. } => Some(
                 "check the app's APPLICATIONINSIGHTS_CONNECTION_STRING; a connection string with \
                  `ApplicationId=` needs no lookup, and the credentials need Reader on the component"
@@ -119,6 +118,8 @@ impl Hint for AzureObserveError {
                 "check that the app is running (`strata info`) and reachable from this machine"
                     .to_owned(),
             ),
+            Self::Route(error) => error.hint(),
+            Self::Shape(error) => error.hint(),
         }
     }
 }
@@ -141,8 +142,19 @@ pub struct AzureObserver {
     provider: AzureProvider,
     insights: Client,
     insights_endpoint: String,
-    /// The component's API id, found once per run (a tail polls many times).
-    app_id: Mutex<Option<String>>,
+    /// Where the app's logs are, found once per run (a tail polls many times).
+    store: Mutex<Option<LogStore>>,
+    /// The app's publishing credentials, once its SCM site refused the bearer token.
+    publishing: std::sync::Mutex<Option<Publishing>>,
+}
+
+/// Where an app's logs are read from.
+#[derive(Clone, Debug)]
+enum LogStore {
+    /// The Application Insights component with this API id.
+    Insights(String),
+    /// No Insights: the host's log files on the SCM site at this URL.
+    Files { scm: String },
 }
 
 impl std::fmt::Debug for AzureObserver {
@@ -200,7 +212,8 @@ impl AzureObserver {
             provider,
             insights,
             insights_endpoint,
-            app_id: Mutex::new(None),
+            store: Mutex::new(None),
+            publishing: std::sync::Mutex::new(None),
         })
     }
 
@@ -209,11 +222,12 @@ impl AzureObserver {
         self.provider.check_credentials().await
     }
 
-    /// The Application Insights API id of the component the app sends its logs to.
-    async fn app_id(&self) -> Result<String, AzureObserveError> {
-        let mut cached = self.app_id.lock().await;
-        if let Some(id) = cached.as_ref() {
-            return Ok(id.clone());
+    /// The Application Insights component the app sends its logs to (its API id), else its
+    /// SCM site, where the host's log files are.
+    async fn store(&self) -> Result<LogStore, AzureObserveError> {
+        let mut cached = self.store.lock().await;
+        if let Some(store) = cached.as_ref() {
+            return Ok(store.clone());
         }
         let provider = &self.provider;
         let app = provider.target.app.clone();
@@ -227,9 +241,17 @@ impl AzureObserver {
             .get("instrumentationkey")
             .cloned()
             .or_else(|| settings.get("APPINSIGHTS_INSTRUMENTATIONKEY").cloned());
-        let id = match (connection.get("applicationid"), key) {
-            (Some(id), _) => id.clone(),
-            (None, None) => return Err(AzureObserveError::NoInsights { app }),
+        let store = match (connection.get("applicationid"), key) {
+            (Some(id), _) => LogStore::Insights(id.clone()),
+            (None, None) => {
+                let site = arm
+                    .site()
+                    .await?
+                    .ok_or_else(|| AzureError::NoApp { app: app.clone() })?;
+                LogStore::Files {
+                    scm: provider.target.scm_url(&site),
+                }
+            }
             (None, Some(key)) => {
                 let url = format!(
                     "{}/subscriptions/{}/providers/Microsoft.Insights/components",
@@ -249,16 +271,57 @@ impl AzureObserver {
                             .is_some_and(|found| found.eq_ignore_ascii_case(&key))
                     })
                     .and_then(|component| component["properties"]["AppId"].as_str())
-                    .map(str::to_owned)
+                    .map(|id| LogStore::Insights(id.to_owned()))
                     .ok_or(AzureObserveError::InsightsNotFound { app })?
             }
         };
-        *cached = Some(id.clone());
-        Ok(id)
+        *cached = Some(store.clone());
+        Ok(store)
+    }
+
+    /// The app's SCM site, with the publishing credentials found before.
+    fn kudu<'a>(&'a self, scm: &str) -> Kudu<'a> {
+        let provider = &self.provider;
+        Kudu {
+            client: &provider.client,
+            scm: scm.to_owned(),
+            site_url: provider.target.site_url(),
+            app: &provider.target.app,
+            publishing: std::sync::Mutex::new(self.known_publishing()),
+            deadline: provider.deadline(),
+            reporter: &NoopReporter,
+            progress_name: &provider.target.app,
+            on_retry: &no_progress,
+        }
+    }
+
+    fn known_publishing(&self) -> Option<Publishing> {
+        self.publishing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps the publishing credentials a [`Kudu`] had to fetch, for the next read.
+    fn remember(&self, kudu: &Kudu<'_>) {
+        if let Some(publishing) = kudu.publishing() {
+            *self
+                .publishing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(publishing);
+        }
     }
 
     async fn read_logs(&self, query: &LogQuery) -> Result<Vec<LogEvent>, AzureObserveError> {
-        let app_id = self.app_id().await?;
+        let app_id = match self.store().await? {
+            LogStore::Insights(id) => id,
+            LogStore::Files { scm } => {
+                let kudu = self.kudu(&scm);
+                let events = filelog::read(&kudu, &registered_name(&query.handler), query).await;
+                self.remember(&kudu);
+                return Ok(events?);
+            }
+        };
         let body = json!({ "query": kusto_query(query) });
         let url = format!(
             "{}/v1/apps/{}/query",
@@ -321,14 +384,20 @@ impl AzureObserver {
                     .map(str::to_owned),
             });
         }
-        let url = function["properties"]["invoke_url_template"]
+        let template = function["properties"]["invoke_url_template"]
             .as_str()
             .filter(|url| !url.is_empty())
             .ok_or_else(|| AzureObserveError::NoUrl {
                 app: app.clone(),
                 function: name.clone(),
-            })?
-            .to_owned();
+            })?;
+        let binding = trigger.cloned().unwrap_or(Value::Null);
+        let method = request.choose_method(&route::allowed_methods(&binding))?;
+        let url = request.with_query(&route::fill(
+            &request.logical_name,
+            template,
+            &request.route_params,
+        )?);
         let anonymous = trigger.is_some_and(|trigger| trigger["authLevel"] == "anonymous");
         let key = if anonymous {
             None
@@ -343,10 +412,10 @@ impl AzureObserver {
             .client
             .http
             .send(Outgoing {
-                method: "POST",
+                method: &method,
                 url: &url,
                 headers,
-                body: request.payload.clone().into_bytes(),
+                body: request.body_for(&method),
             })
             .await
             .map_err(|message| AzureObserveError::Call {
@@ -411,6 +480,9 @@ impl AzureObserver {
         Ok(host["functionKeys"]["default"].as_str().map(Secret::new))
     }
 }
+
+/// Log reads and calls report no retries: they have no progress bar.
+fn no_progress(_attempt: u32, _delay: std::time::Duration) {}
 
 /// `Key=Value;Key=Value` with keys in lower case.
 fn connection_string(text: &str) -> BTreeMap<String, String> {
@@ -500,6 +572,45 @@ impl Observer for AzureObserver {
 
     async fn logs(&self, query: &LogQuery) -> Result<Vec<LogEvent>, AzureObserveError> {
         self.read_logs(query).await
+    }
+
+    async fn log_source(&self, _query: &LogQuery) -> Result<LogSource, AzureObserveError> {
+        Ok(match self.store().await? {
+            LogStore::Insights(_) => LogSource::default(),
+            LogStore::Files { .. } => LogSource {
+                note: Some(format!(
+                    "function app `{}` has no Application Insights configured: these lines are \
+                     the host's log files and log stream on its SCM site (Kudu), which keeps only \
+                     recent ones; to keep and query logs, create an Application Insights \
+                     component and set APPLICATIONINSIGHTS_CONNECTION_STRING in the manifest's \
+                     azure.appSettings",
+                    self.provider.target.app
+                )),
+                streams: true,
+            },
+        })
+    }
+
+    async fn follow(
+        &self,
+        query: &LogQuery,
+        on_event: &(dyn Fn(LogEvent) + Send + Sync),
+    ) -> Result<(), AzureObserveError> {
+        // Only an app without Insights streams (see `log_source`).
+        let LogStore::Files { scm } = self.store().await? else {
+            return Ok(());
+        };
+        let function = registered_name(&query.handler);
+        // Kudu closes a stream after long silence: it is opened again, each time within a
+        // fresh deadline.
+        loop {
+            let kudu = self.kudu(&scm);
+            let outcome = filelog::follow(&kudu, &function, query, on_event).await;
+            self.remember(&kudu);
+            outcome?;
+            tracing::debug!("the log stream of {function} ended; opening it again");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
     }
 
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeResponse, AzureObserveError> {

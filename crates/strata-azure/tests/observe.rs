@@ -205,22 +205,128 @@ async fn an_instrumentation_key_alone_finds_the_component_through_arm() {
     assert_eq!(events[0].level.as_deref(), Some("WARNING"));
 }
 
+const LOG_FILE: &str =
+    "LogFiles/Application/Functions/Function/hello_function/2026-12-02T05-00-00Z-1.log";
+
+/// A host log line at `timestamp_ms`, as the Functions host writes it.
+fn host_line(timestamp_ms: i64, level: &str, message: &str) -> String {
+    let time = strata_provider::format_timestamp(timestamp_ms);
+    format!("{} [{level}] {message}", time.trim_end_matches('Z'))
+}
+
 #[tokio::test]
-async fn an_app_without_insights_is_said_clearly_with_a_hint() {
+async fn an_app_without_insights_shows_the_host_log_files_and_says_so() {
     let setup = setup(None);
-    let error = setup.observer.logs(&query(0, None, 10)).await.unwrap_err();
-    assert!(
-        matches!(error, AzureObserveError::NoInsights { .. }),
-        "{error:?}"
+    let now = now_ms();
+    setup.fake.write_log(
+        &setup.app,
+        LOG_FILE,
+        &[
+            &host_line(now - 5_000, "Information", "created order 42"),
+            &host_line(now - 4_000, "Error", "boom"),
+            "  File \"function_app.py\", line 9",
+        ],
     );
-    assert!(error.to_string().contains(&setup.app), "{error}");
-    let hint = strata_provider::Hint::hint(&error).unwrap();
+    let source = setup
+        .observer
+        .log_source(&query(0, None, 10))
+        .await
+        .unwrap();
+    assert!(source.streams);
+    let note = source.note.unwrap();
     assert!(
-        hint.contains("APPLICATIONINSIGHTS_CONNECTION_STRING"),
-        "{hint}"
+        note.contains(&setup.app) && note.contains("no Application Insights"),
+        "{note}"
+    );
+    assert!(
+        note.contains("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        "{note}"
     );
 
-    let setup = self::setup(Some("InstrumentationKey=unknown-key"));
+    let events = setup
+        .observer
+        .logs(&query(now - 60_000, None, 10))
+        .await
+        .unwrap();
+    let messages: Vec<&str> = events.iter().map(|event| event.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "created order 42",
+            "boom\n  File \"function_app.py\", line 9"
+        ]
+    );
+    assert_eq!(events[1].level.as_deref(), Some("ERROR"));
+    let events = setup
+        .observer
+        .logs(&query(now - 60_000, Some("order"), 10))
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+
+    // Kudu failing: an error naming what was read, with the status.
+    setup.fake.fail_log_reads(Some(500));
+    let error = setup
+        .observer
+        .logs(&query(now - 60_000, None, 10))
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("LogFiles/Application/Functions") && text.contains("500"),
+        "{text}"
+    );
+
+    // A stream that is refused fails; one that opens carries new lines, Kudu's own left out.
+    setup.fake.fail_log_reads(None);
+    setup.fake.fail_next_stream(400);
+    let error = setup
+        .observer
+        .follow(&query(0, None, 10), &|_| {})
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("log stream"), "{error}");
+    // Written before the stream opens: read from the files once it is open.
+    setup.fake.write_log(
+        &setup.app,
+        LOG_FILE,
+        &[
+            &host_line(now_ms(), "Information", "not shown: filtered out"),
+            &host_line(now_ms(), "Warning", "seen by the tail"),
+        ],
+    );
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let tail_query = query(now - 1_000, Some("tail"), 10);
+    let on_event = move |event| {
+        let _ = sender.send(event);
+    };
+    let follow = setup.observer.follow(&tail_query, &on_event);
+    let writer = async {
+        let first = tokio::time::timeout(Duration::from_secs(30), events.recv()).await;
+        // The files were read once the stream was open; from now on only the stream carries
+        // lines.
+        setup.fake.write_log(
+            &setup.app,
+            LOG_FILE,
+            &[&host_line(now_ms(), "Information", "streamed to the tail")],
+        );
+        let second = tokio::time::timeout(Duration::from_secs(30), events.recv()).await;
+        (first, second)
+    };
+    let (first, second) = tokio::select! {
+        outcome = follow => panic!("the stream ended: {outcome:?}"),
+        events = writer => events,
+    };
+    let first = first.expect("a line within 30 s").unwrap();
+    assert_eq!(first.message, "seen by the tail");
+    assert_eq!(first.level.as_deref(), Some("WARNING"));
+    let second = second.expect("a streamed line within 30 s").unwrap();
+    assert_eq!(second.message, "streamed to the tail");
+}
+
+#[tokio::test]
+async fn an_unknown_insights_key_is_said_clearly() {
+    let setup = setup(Some("InstrumentationKey=unknown-key"));
     let error = setup.observer.logs(&query(0, None, 10)).await.unwrap_err();
     assert!(
         matches!(error, AzureObserveError::InsightsNotFound { .. }),
@@ -235,6 +341,10 @@ fn invoke_request(payload: &str) -> InvokeRequest {
         handler: HANDLER.to_owned(),
         stage: "prod".to_owned(),
         payload: payload.to_owned(),
+        payload_given: true,
+        method: None,
+        route_params: BTreeMap::new(),
+        query: Vec::new(),
     }
 }
 

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use google_cloud_auth::credentials::{CacheableResource, Credentials, anonymous};
 use serde_json::{Value, json};
 use strata_provider::{
-    Hint, InvokeRequest, InvokeResponse, LogEvent, LogQuery, Observer, Secret, format_timestamp,
-    parse_timestamp,
+    HTTP_METHODS, Hint, HttpShapeError, InvokeRequest, InvokeResponse, LogEvent, LogQuery,
+    LogSource, Observer, Secret, format_timestamp, parse_timestamp,
 };
 
 use crate::desired::function_id;
@@ -61,6 +61,14 @@ pub enum GcpObserveError {
         url: String,
         message: String,
     },
+
+    #[error(
+        "`{function}` has no route parameters (--param {name}): a Cloud Function answers at one URL"
+    )]
+    NoRoute { function: String, name: String },
+
+    #[error(transparent)]
+    Shape(#[from] HttpShapeError),
 }
 
 impl Hint for GcpObserveError {
@@ -89,6 +97,11 @@ impl Hint for GcpObserveError {
                 "check that the function is ACTIVE (`strata info`) and reachable from this machine"
                     .to_owned(),
             ),
+            Self::NoRoute { .. } => Some(
+                "leave out --param; pass values in the event (--data) or the query string (--query k=v)"
+                    .to_owned(),
+            ),
+            Self::Shape(error) => error.hint(),
         }
     }
 }
@@ -100,6 +113,16 @@ pub struct GcpObserver {
     logging_credentials: Credentials,
     metadata_host: String,
     env: BTreeMap<String, String>,
+    /// The Cloud Run service behind each function (by deployed name), read once per run.
+    services: tokio::sync::Mutex<BTreeMap<String, Service>>,
+}
+
+/// The Cloud Run service whose entries are a function's log.
+#[derive(Clone, Debug)]
+struct Service {
+    name: String,
+    /// Read from the function's `serviceConfig.service`; otherwise the function id, guessed.
+    read: bool,
 }
 
 impl std::fmt::Debug for GcpObserver {
@@ -140,6 +163,7 @@ impl GcpObserver {
             logging_credentials,
             metadata_host,
             env,
+            services: tokio::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -192,8 +216,39 @@ impl GcpObserver {
         Ok(document)
     }
 
+    /// The Cloud Run service behind the function: the last part of its
+    /// `serviceConfig.service` (`projects/<p>/locations/<r>/services/<name>`), which need not
+    /// be the function id; the function id when the function is not found.
+    async fn service(&self, query: &LogQuery) -> Result<Service, GcpObserveError> {
+        let mut services = self.services.lock().await;
+        if let Some(service) = services.get(&query.deployed_name) {
+            return Ok(service.clone());
+        }
+        let provider = &self.provider;
+        let name = provider.function_name(&query.deployed_name);
+        let function = provider
+            .read_function(&name)
+            .await
+            .map_err(|source| GcpError::call(format!("reading function {name}"), source))?;
+        let read = function
+            .and_then(|function| function.service_config)
+            .and_then(|service| {
+                let short = service.service.rsplit('/').next()?.to_owned();
+                (!short.is_empty()).then_some(short)
+            });
+        let service = match read {
+            Some(name) => Service { name, read: true },
+            None => Service {
+                name: function_id(&query.deployed_name),
+                read: false,
+            },
+        };
+        services.insert(query.deployed_name.clone(), service.clone());
+        Ok(service)
+    }
+
     async fn read_logs(&self, query: &LogQuery) -> Result<Vec<LogEvent>, GcpObserveError> {
-        let filter = logging_filter(query);
+        let filter = logging_filter(query, &self.service(query).await?.name);
         let mut events = Vec::new();
         let mut token: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -243,6 +298,12 @@ impl GcpObserver {
     }
 
     async fn call(&self, request: &InvokeRequest) -> Result<InvokeResponse, GcpObserveError> {
+        if let Some(name) = request.route_params.keys().next() {
+            return Err(GcpObserveError::NoRoute {
+                function: request.logical_name.clone(),
+                name: name.clone(),
+            });
+        }
         let provider = &self.provider;
         let name = provider.function_name(&request.deployed_name);
         let function = provider
@@ -277,13 +338,18 @@ impl GcpObserver {
         .ok_or_else(|| GcpObserveError::NoUrl {
             function: request.logical_name.clone(),
         })?;
+        // The identity token's audience is the function's URL, without path or query.
         let token = self.identity_token(&url).await;
+        let method = request.choose_method(&HTTP_METHODS.map(str::to_owned))?;
         let mut call = provider
             .clients
             .http
-            .post(&url)
+            .request(
+                http::Method::from_bytes(method.as_bytes()).unwrap_or(http::Method::POST),
+                request.with_query(&url),
+            )
             .header("content-type", "application/json")
-            .body(request.payload.clone());
+            .body(request.body_for(&method));
         if let Some(token) = &token {
             call = call.bearer_auth(token.expose());
         }
@@ -398,12 +464,12 @@ fn logging_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// The entries of the Cloud Run service behind the function, since a time, holding the
-/// filter text in their text or JSON message.
-fn logging_filter(query: &LogQuery) -> String {
+/// The entries of Cloud Run service `service` (the one behind the function), since a time,
+/// holding the filter text in their text or JSON message.
+fn logging_filter(query: &LogQuery, service: &str) -> String {
     let mut filter = format!(
         "resource.type=\"cloud_run_revision\" AND resource.labels.service_name={} AND timestamp>={}",
-        logging_string(&function_id(&query.deployed_name)),
+        logging_string(service),
         logging_string(&format_timestamp(query.since_ms))
     );
     if let Some(text) = &query.filter {
@@ -454,6 +520,20 @@ impl Observer for GcpObserver {
         self.read_logs(query).await
     }
 
+    async fn log_source(&self, query: &LogQuery) -> Result<LogSource, GcpObserveError> {
+        let service = self.service(query).await?;
+        Ok(LogSource {
+            note: (!service.read).then(|| {
+                format!(
+                    "function `{}` is not in the Cloud Functions API (not deployed yet?), so \
+                     strata reads the entries of Cloud Run service `{}`, the function's id",
+                    query.logical_name, service.name
+                )
+            }),
+            streams: false,
+        })
+    }
+
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeResponse, GcpObserveError> {
         self.call(request).await
     }
@@ -478,7 +558,7 @@ mod tests {
     #[test]
     fn the_filter_names_the_cloud_run_service_the_time_and_the_text() {
         assert_eq!(
-            logging_filter(&query(Some("say \"hi\""))),
+            logging_filter(&query(Some("say \"hi\"")), "orders-prod-hello-http"),
             "resource.type=\"cloud_run_revision\" AND \
              resource.labels.service_name=\"orders-prod-hello-http\" AND \
              timestamp>=\"2026-12-02T05:31:07.123Z\" AND \

@@ -218,6 +218,10 @@ fn invoke_request(deployed_name: &str, payload: &str) -> InvokeRequest {
         handler: "main.hello_http".to_owned(),
         stage: "prod".to_owned(),
         payload: payload.to_owned(),
+        payload_given: true,
+        method: None,
+        route_params: BTreeMap::new(),
+        query: Vec::new(),
     }
 }
 

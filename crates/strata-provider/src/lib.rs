@@ -57,7 +57,8 @@ pub use cloud::{Architecture, Cloud};
 pub use hint::{Hint, hint_of};
 pub use interrupt::Interrupt;
 pub use observe::{
-    InvokeRequest, InvokeResponse, LogEvent, LogQuery, Observer, format_timestamp, parse_timestamp,
+    HTTP_METHODS, HttpShapeError, InvokeRequest, InvokeResponse, LogEvent, LogQuery, LogSource,
+    Observer, format_timestamp, parse_timestamp, percent_encode,
 };
 pub use plan::{
     BucketAction, BucketPlan, CodeChange, DeployPlan, FieldChange, FunctionAction, FunctionPlan,

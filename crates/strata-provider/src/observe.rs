@@ -50,8 +50,137 @@ pub struct InvokeRequest {
     /// The manifest's handler, as in [`LogQuery::handler`].
     pub handler: String,
     pub stage: String,
-    /// The event, as JSON text.
+    /// The event, as JSON text (`{}` when none was given).
     pub payload: String,
+    /// The user gave the event (`--data`, `--path`); without one an HTTP function is called
+    /// with the method it allows first, and no body where that method takes none.
+    pub payload_given: bool,
+    /// The HTTP method to call an HTTP function with (`--method`); `None` lets the backend
+    /// choose from what the function allows.
+    pub method: Option<String>,
+    /// Values of the route's parameters (`--param id=7`), for a function whose route has
+    /// them.
+    pub route_params: BTreeMap<String, String>,
+    /// Query string pairs (`--query k=v`), in the order given.
+    pub query: Vec<(String, String)>,
+}
+
+/// The methods an HTTP function that declares none takes, in the order one is picked.
+pub const HTTP_METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Why an HTTP call cannot be shaped as asked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HttpShapeError {
+    #[error("`{function}` does not take {method}; it takes {}", allowed.join(", "))]
+    MethodNotAllowed {
+        function: String,
+        method: String,
+        allowed: Vec<String>,
+    },
+
+    #[error("{method} carries no body, and an event was given for `{function}`")]
+    BodyWithoutPlace { function: String, method: String },
+}
+
+impl crate::Hint for HttpShapeError {
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Self::MethodNotAllowed { allowed, .. } => format!(
+                "give --method with one of {}, or leave it out to use the first",
+                allowed.join(", ")
+            ),
+            Self::BodyWithoutPlace { .. } => {
+                "send values with --query k=v instead, or choose a method with a body (--method POST)"
+                    .to_owned()
+            }
+        })
+    }
+}
+
+impl InvokeRequest {
+    /// The method to call an HTTP function with, among the `allowed` ones (upper case, in
+    /// the function's order): `--method` when it is one of them; else POST when an event was
+    /// given and POST is allowed; else the first allowed.
+    pub fn choose_method(&self, allowed: &[String]) -> Result<String, HttpShapeError> {
+        let method = match &self.method {
+            Some(method) => {
+                let method = method.to_ascii_uppercase();
+                if !allowed.contains(&method) {
+                    return Err(HttpShapeError::MethodNotAllowed {
+                        function: self.logical_name.clone(),
+                        method,
+                        allowed: allowed.to_vec(),
+                    });
+                }
+                method
+            }
+            None if self.payload_given && allowed.iter().any(|method| method == "POST") => {
+                "POST".to_owned()
+            }
+            None => allowed
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "POST".to_owned()),
+        };
+        if self.payload_given && !takes_body(&method) {
+            return Err(HttpShapeError::BodyWithoutPlace {
+                function: self.logical_name.clone(),
+                method,
+            });
+        }
+        Ok(method)
+    }
+
+    /// The body to send with `method`: the event, or nothing for a method without a body.
+    pub fn body_for(&self, method: &str) -> Vec<u8> {
+        if takes_body(method) {
+            self.payload.clone().into_bytes()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// `url` with the `--query` pairs added, percent-encoded.
+    pub fn with_query(&self, url: &str) -> String {
+        if self.query.is_empty() {
+            return url.to_owned();
+        }
+        let pairs: Vec<String> = self
+            .query
+            .iter()
+            .map(|(key, value)| format!("{}={}", percent_encode(key), percent_encode(value)))
+            .collect();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}{}", pairs.join("&"))
+    }
+}
+
+fn takes_body(method: &str) -> bool {
+    matches!(method, "POST" | "PUT" | "PATCH")
+}
+
+/// Every byte but the unreserved ones (RFC 3986) as `%XX`.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Where a backend reads a function's log from, when the CLI should know more than the events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogSource {
+    /// One line for the user about where the lines come from (a fallback the cloud forced, a
+    /// name that was guessed), shown once before them.
+    pub note: Option<String>,
+    /// The backend follows new lines with [`Observer::follow`] (a stream the cloud pushes)
+    /// rather than being polled with [`Observer::logs`].
+    pub streams: bool,
 }
 
 /// What the call answered.
@@ -169,11 +298,94 @@ pub trait Observer: Send + Sync {
 
     /// Calls the function on its stage with `request`'s payload.
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeResponse, Self::Error>;
+
+    /// Where the function's log is read from; asked once before the first read.
+    async fn log_source(&self, _query: &LogQuery) -> Result<LogSource, Self::Error> {
+        Ok(LogSource::default())
+    }
+
+    /// Follows the function's new log events as the cloud streams them, handing each to
+    /// `on_event`, until the stream fails or the future is dropped (Ctrl-C). Called only when
+    /// [`Self::log_source`] says it streams.
+    async fn follow(
+        &self,
+        _query: &LogQuery,
+        _on_event: &(dyn Fn(LogEvent) + Send + Sync),
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(method: Option<&str>, payload_given: bool) -> InvokeRequest {
+        InvokeRequest {
+            deployed_name: "orders-prod".into(),
+            logical_name: "hello".into(),
+            handler: "function_app.hello".into(),
+            stage: "prod".into(),
+            payload: "{}".into(),
+            payload_given,
+            method: method.map(str::to_owned),
+            route_params: BTreeMap::new(),
+            query: vec![("q".into(), "a b&c".into()), ("n".into(), "1".into())],
+        }
+    }
+
+    #[test]
+    fn the_method_is_the_one_asked_else_post_with_an_event_else_the_first_allowed() {
+        let allowed =
+            |methods: &[&str]| methods.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>();
+        let get_post = allowed(&["GET", "POST"]);
+        assert_eq!(
+            request(None, true).choose_method(&get_post).unwrap(),
+            "POST"
+        );
+        assert_eq!(
+            request(None, false).choose_method(&get_post).unwrap(),
+            "GET"
+        );
+        assert_eq!(
+            request(Some("post"), false)
+                .choose_method(&get_post)
+                .unwrap(),
+            "POST"
+        );
+        assert_eq!(
+            request(None, true)
+                .choose_method(&allowed(&["PUT"]))
+                .unwrap(),
+            "PUT"
+        );
+        let error = request(Some("delete"), false)
+            .choose_method(&get_post)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`hello` does not take DELETE; it takes GET, POST"
+        );
+        assert!(matches!(
+            request(Some("GET"), true).choose_method(&get_post),
+            Err(HttpShapeError::BodyWithoutPlace { .. })
+        ));
+        assert!(request(None, false).body_for("GET").is_empty());
+        assert_eq!(request(None, false).body_for("POST"), b"{}");
+    }
+
+    #[test]
+    fn query_pairs_are_encoded_and_appended() {
+        let request = request(None, false);
+        assert_eq!(
+            request.with_query("http://x/api/f"),
+            "http://x/api/f?q=a%20b%26c&n=1"
+        );
+        assert_eq!(
+            request.with_query("http://x/api/f?code=k"),
+            "http://x/api/f?code=k&q=a%20b%26c&n=1"
+        );
+    }
 
     #[test]
     fn timestamps_are_utc_with_milliseconds() {

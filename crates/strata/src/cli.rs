@@ -180,6 +180,29 @@ pub struct InvokeArgs {
     /// The cloud to call, when the function deploys to several
     #[arg(long, value_parser = cloud_parser(), value_name = "CLOUD")]
     pub cloud: Option<Cloud>,
+
+    /// The HTTP method to call an HTTP function with (default: POST with an event when the
+    /// function takes it, else the first method it takes)
+    #[arg(long, value_name = "METHOD", conflicts_with = "local")]
+    pub method: Option<String>,
+
+    /// A value of the function's route parameter (`{id}` in its route); repeat for several
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = pair_parser, conflicts_with = "local")]
+    pub params: Vec<(String, String)>,
+
+    /// A query string pair to add to the function's URL; repeat for several
+    #[arg(long = "query", value_name = "KEY=VALUE", value_parser = pair_parser, conflicts_with = "local")]
+    pub query: Vec<(String, String)>,
+}
+
+/// `NAME=VALUE`, split at the first `=`; the name may not be empty.
+fn pair_parser(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("`{text}` is not NAME=VALUE")),
+    }
 }
 
 /// Which functions a deploy covers and how hard it pushes.

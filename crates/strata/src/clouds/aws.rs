@@ -122,6 +122,10 @@ pub(crate) fn aws_error_hint(error: &(dyn std::error::Error + 'static)) -> Optio
         AwsError::NoPreviousVersion { .. } => {
             Some("pass --to VERSION; `strata info` lists the published versions")
         }
+        AwsError::NotHttp { .. } => Some(
+            "leave them out and put the values in the event (--data); they are for Azure and \
+                 GCP HTTP functions",
+        ),
         _ => None,
     };
     hint.map(str::to_owned)

@@ -24,7 +24,7 @@ use strata_build::{ArtifactReport, BuildReport};
 use strata_manifest::{Cloud, FunctionConfig, FunctionTarget, ResolvedConfig};
 use strata_provider::{
     ArtifactRef, CloudSettings, DeployPlan, DeployReport, DeploySpec, FunctionSpec, InfoReport,
-    InvokeRequest, InvokeResponse, LogEvent, LogQuery, Observer, Provider, RemovePlan,
+    InvokeRequest, InvokeResponse, LogEvent, LogQuery, LogSource, Observer, Provider, RemovePlan,
     RemoveReport, Reporter, RollbackReport, RollbackRequest,
 };
 
@@ -91,6 +91,12 @@ where
 pub trait ObserveBackend: Send + Sync {
     async fn logs(&self, query: &LogQuery) -> Result<Vec<LogEvent>, CliError>;
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeResponse, CliError>;
+    async fn log_source(&self, query: &LogQuery) -> Result<LogSource, CliError>;
+    async fn follow(
+        &self,
+        query: &LogQuery,
+        on_event: &(dyn Fn(LogEvent) + Send + Sync),
+    ) -> Result<(), CliError>;
 }
 
 #[async_trait]
@@ -105,6 +111,18 @@ where
 
     async fn invoke(&self, request: &InvokeRequest) -> Result<InvokeResponse, CliError> {
         Ok(self.0.invoke(request).await?)
+    }
+
+    async fn log_source(&self, query: &LogQuery) -> Result<LogSource, CliError> {
+        Ok(self.0.log_source(query).await?)
+    }
+
+    async fn follow(
+        &self,
+        query: &LogQuery,
+        on_event: &(dyn Fn(LogEvent) + Send + Sync),
+    ) -> Result<(), CliError> {
+        Ok(self.0.follow(query, on_event).await?)
     }
 }
 

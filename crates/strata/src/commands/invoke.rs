@@ -2,6 +2,7 @@
 //! handler run on this machine with the target's Python, the dependencies it deploys with, the
 //! stage's environment and an event (given, or a realistic sample).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -33,7 +34,7 @@ pub fn run(context: &Context, args: &InvokeArgs) -> Result<(), CliError> {
     if args.local {
         local(context, config, function, target, &payload)
     } else {
-        remote(context, config, function, target, &payload)
+        remote(context, config, args, function, target, &payload)
     }
 }
 
@@ -181,6 +182,7 @@ pub fn sample_event(kind: SampleEvent, cloud: Cloud) -> Value {
 fn remote(
     context: &Context,
     config: &ResolvedConfig,
+    args: &InvokeArgs,
     function: &FunctionConfig,
     target: &FunctionTarget,
     payload: &str,
@@ -196,12 +198,23 @@ fn remote(
         region: context.load_options.region.as_deref(),
         env: &context.env,
     };
+    let mut route_params = BTreeMap::new();
+    for (name, value) in &args.params {
+        if route_params.insert(name.clone(), value.clone()).is_some() {
+            return Err(CliError::input(format!("--param {name} is given twice"))
+                .with_hint("give each route parameter once"));
+        }
+    }
     let request = InvokeRequest {
         deployed_name: target.deployed_name.clone(),
         logical_name: function.name.clone(),
         handler: function.handler.clone(),
         stage: config.stage.clone(),
         payload: payload.to_owned(),
+        payload_given: args.data.is_some() || args.path.is_some(),
+        method: args.method.clone(),
+        route_params,
+        query: args.query.clone(),
     };
     let response = runtime()?.block_on(async {
         let observer = adapter.connect_observer(&input).await?;

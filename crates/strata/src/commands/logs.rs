@@ -1,5 +1,7 @@
 //! `strata logs`: the log lines the stage's deployed functions wrote, from every cloud they
-//! run on, oldest first; `--tail` keeps following until Ctrl-C.
+//! run on, oldest first; `--tail` keeps following until Ctrl-C, through the cloud's stream
+//! where it has one (a backend says so in its [`strata_provider::LogSource`]) and by polling
+//! with a backoff elsewhere.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -53,6 +55,24 @@ struct Source {
     functions: Vec<(String, String, String)>,
 }
 
+/// One function's log on one cloud: which source reads it, its query (whose `since_ms`
+/// each read sets), and whether the cloud streams it.
+struct Watch {
+    source: usize,
+    query: LogQuery,
+    streams: bool,
+}
+
+impl Watch {
+    /// The query for the events at or after `since_ms`.
+    fn since(&self, since_ms: i64) -> LogQuery {
+        LogQuery {
+            since_ms,
+            ..self.query.clone()
+        }
+    }
+}
+
 pub fn run(context: &Context, args: &LogsArgs) -> Result<(), CliError> {
     let loaded = context.load_manifest(ManifestUse::Inspect)?;
     let config = &loaded.config;
@@ -60,9 +80,11 @@ pub fn run(context: &Context, args: &LogsArgs) -> Result<(), CliError> {
     let targets = stage::targets(context, config, &args.functions, &args.clouds.clouds())?;
     let runtime = runtime()?;
     let sources = runtime.block_on(connect_all(context, config, &args.functions, &targets))?;
+    let watches = runtime.block_on(watches(context, &sources, config, args))?;
     let mut seen = HashSet::new();
     let mut from = now_ms() - i64::try_from(since.as_millis()).unwrap_or(i64::MAX);
-    let first = runtime.block_on(read(&sources, config, args, from))?;
+    let all: Vec<&Watch> = watches.iter().collect();
+    let first = runtime.block_on(read(&sources, &all, from, args.limit))?;
     let mut printed = show(context, first, &mut seen, &mut from);
     if !args.tail {
         if printed == 0 && !context.printer.is_json() {
@@ -87,28 +109,143 @@ pub fn run(context: &Context, args: &LogsArgs) -> Result<(), CliError> {
             .as_ref()
             .is_some_and(|interrupt| interrupt.is_triggered())
     };
-    let mut pause = TAIL_FIRST_PAUSE;
-    while !stopped() {
-        // Sleep in short steps so Ctrl-C ends the tail at once.
-        let wake = std::time::Instant::now() + pause;
-        while std::time::Instant::now() < wake && !stopped() {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if stopped() {
-            break;
-        }
-        let events = runtime.block_on(read(&sources, config, args, from))?;
-        let new = show(context, events, &mut seen, &mut from);
-        printed += new;
-        // Back off while nothing happens; come back quickly once lines flow again.
-        pause = if new == 0 {
-            (pause * 2).min(TAIL_LONGEST_PAUSE)
-        } else {
-            TAIL_FIRST_PAUSE
-        };
-    }
+    printed += runtime.block_on(tail(
+        context,
+        &sources,
+        &watches,
+        args.limit,
+        (&mut seen, from),
+        &stopped,
+    ))?;
     tracing::debug!("tail ended after {printed} lines");
     Ok(())
+}
+
+/// Every selected function's log on every source, and the one line each source has to say
+/// about where its lines come from (said once).
+async fn watches(
+    context: &Context,
+    sources: &[Source],
+    config: &ResolvedConfig,
+    args: &LogsArgs,
+) -> Result<Vec<Watch>, CliError> {
+    let mut watches = Vec::new();
+    let mut notes = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        for (logical, deployed, handler) in &source.functions {
+            let query = LogQuery {
+                deployed_name: deployed.clone(),
+                logical_name: logical.clone(),
+                handler: handler.clone(),
+                stage: config.stage.clone(),
+                since_ms: 0,
+                filter: args.filter.clone(),
+                limit: args.limit,
+            };
+            let described = source
+                .observer
+                .log_source(&query)
+                .await
+                .map_err(|error| named(logical, source.cloud, error))?;
+            if let Some(note) = described.note
+                && !notes.contains(&note)
+            {
+                context.printer.status("Note", &note);
+                notes.push(note);
+            }
+            watches.push(Watch {
+                source: index,
+                query,
+                streams: described.streams,
+            });
+        }
+    }
+    Ok(watches)
+}
+
+/// A backend's error, said for one function on one cloud.
+fn named(logical: &str, cloud: Cloud, error: CliError) -> CliError {
+    CliError {
+        message: format!("{logical} ({cloud}): {}", error.message),
+        ..error
+    }
+}
+
+/// Follows every watched log until `stopped`: the streamed ones as the cloud pushes their
+/// lines, the others polled with a backoff. Returns how many lines it printed.
+async fn tail(
+    context: &Context,
+    sources: &[Source],
+    watches: &[Watch],
+    limit: usize,
+    (seen, from): (&mut HashSet<(String, String)>, i64),
+    stopped: &(dyn Fn() -> bool + Sync),
+) -> Result<usize, CliError> {
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<LogEvent>();
+    let streamed: Vec<&Watch> = watches.iter().filter(|watch| watch.streams).collect();
+    let polled: Vec<&Watch> = watches.iter().filter(|watch| !watch.streams).collect();
+    let on_event: &(dyn Fn(LogEvent) + Send + Sync) = &|event: LogEvent| {
+        let _ = sender.send(event);
+    };
+    let mut polled_seen = seen.clone();
+    let followers = async {
+        futures::future::try_join_all(streamed.iter().map(|watch| async move {
+            let source = &sources[watch.source];
+            let query = watch.since(from);
+            source
+                .observer
+                .follow(&query, on_event)
+                .await
+                .map_err(|error| named(&watch.query.logical_name, source.cloud, error))
+        }))
+        .await?;
+        // Every stream ended: the polled logs carry on.
+        std::future::pending::<Result<(), CliError>>().await
+    };
+    let poller = async {
+        if polled.is_empty() {
+            return std::future::pending::<Result<(), CliError>>().await;
+        }
+        let mut from = from;
+        let mut pause = TAIL_FIRST_PAUSE;
+        loop {
+            tokio::time::sleep(pause).await;
+            let mut new = 0;
+            for event in read(sources, &polled, from, limit).await? {
+                if polled_seen.insert((event.cloud.clone(), event.id.clone())) {
+                    from = from.max(event.timestamp_ms);
+                    new += 1;
+                    let _ = sender.send(event);
+                }
+            }
+            // Back off while nothing happens; come back quickly once lines flow again.
+            pause = if new == 0 {
+                (pause * 2).min(TAIL_LONGEST_PAUSE)
+            } else {
+                TAIL_FIRST_PAUSE
+            };
+        }
+    };
+    let mut printed = 0;
+    let printer = async {
+        let mut shown_from = from;
+        while let Some(event) = receiver.recv().await {
+            printed += show(context, vec![event], seen, &mut shown_from);
+        }
+    };
+    // Checked in short steps so Ctrl-C ends the tail at once.
+    let interrupted = async {
+        while !stopped() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = followers => outcome,
+        outcome = poller => outcome,
+        () = printer => Ok(()),
+        () = interrupted => Ok(()),
+    };
+    outcome.map(|()| printed)
 }
 
 async fn connect_all(
@@ -150,45 +287,30 @@ async fn connect_all(
     Ok(sources)
 }
 
-/// Every source's events since `from_ms`, merged oldest first.
+/// The watched logs' events since `from_ms`, merged oldest first, the newest `limit` kept.
 async fn read(
     sources: &[Source],
-    config: &ResolvedConfig,
-    args: &LogsArgs,
+    watches: &[&Watch],
     from_ms: i64,
+    limit: usize,
 ) -> Result<Vec<LogEvent>, CliError> {
-    let mut queries = Vec::new();
-    for source in sources {
-        for (logical, deployed, handler) in &source.functions {
-            let query = LogQuery {
-                deployed_name: deployed.clone(),
-                logical_name: logical.clone(),
-                handler: handler.clone(),
-                stage: config.stage.clone(),
-                since_ms: from_ms,
-                filter: args.filter.clone(),
-                limit: args.limit,
-            };
-            queries.push(async move {
-                source
-                    .observer
-                    .logs(&query)
-                    .await
-                    .map_err(|error| CliError {
-                        message: format!("{} ({}): {}", logical, source.cloud, error.message),
-                        ..error
-                    })
-            });
-        }
-    }
+    let queries = watches.iter().map(|watch| async move {
+        let source = &sources[watch.source];
+        let query = watch.since(from_ms);
+        source
+            .observer
+            .logs(&query)
+            .await
+            .map_err(|error| named(&query.logical_name, source.cloud, error))
+    });
     let mut events: Vec<LogEvent> = futures::future::try_join_all(queries)
         .await?
         .into_iter()
         .flatten()
         .collect();
     events.sort_by_key(|event| event.timestamp_ms);
-    if events.len() > args.limit {
-        events.drain(..events.len() - args.limit);
+    if events.len() > limit {
+        events.drain(..events.len() - limit);
     }
     Ok(events)
 }

@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use strata_tests::azure_fake::{AzureFake, CLIENT_SECRET, FUNCTION_KEY, HOST_KEY, TOKEN_PREFIX};
+use strata_tests::azure_fake::{
+    AzureFake, CLIENT_SECRET, FUNCTION_KEY, HOST_KEY, PUBLISHING_PASSWORD_PREFIX, TOKEN_PREFIX,
+};
 use strata_tests::function_server::{Auth, FunctionServer, ID_TOKEN_PREFIX};
 use strata_tests::gcp_fake::FunctionsFake;
 use strata_tests::insights_fake::InsightsFake;
@@ -318,22 +320,218 @@ fn azure_logs_tail_picks_up_a_trace_written_after_it_started() {
     });
 }
 
-#[test]
-fn azure_logs_without_insights_say_so_with_a_hint() {
-    let azure = azure();
+/// A host log line as the Functions host writes it (UTC, no zone letter).
+fn host_line(timestamp_ms: i64, level: &str, message: &str) -> String {
+    let time = strata_provider::format_timestamp(timestamp_ms);
+    format!("{} [{level}] {message}", time.trim_end_matches('Z'))
+}
+
+const HELLO_LOG: &str =
+    "LogFiles/Application/Functions/Function/hello_function/2026-12-02T05-00-00Z-4f1c.log";
+const QUEUE_LOG: &str =
+    "LogFiles/Application/Functions/Function/queue_trigger_function/2026-12-02T05-00-00Z-77aa.log";
+const HOST_LOG: &str = "LogFiles/Application/Functions/Host/2026-12-02T05-00-00Z-a0b1.log";
+
+/// The `azure()` project with Application Insights taken away from its app, the app's SCM
+/// site refusing bearer tokens (so the publishing credentials are used, and must not show).
+fn azure_without_insights() -> Azure {
+    let mut azure = azure();
     azure
         .fake
         .set_setting_by_hand(&azure.app, "APPLICATIONINSIGHTS_CONNECTION_STRING", "");
-    let output = azure.project.run(&["logs", "--function", "hello"]);
-    assert_eq!(output.code, 1, "{}", output.stderr);
+    azure.fake.scm_refuses_bearer(&azure.app);
+    azure.project.canaries.push(PUBLISHING_PASSWORD_PREFIX);
+    azure
+}
+
+#[test]
+fn azure_logs_without_insights_read_the_host_log_files_through_kudu_and_say_so() {
+    let azure = azure_without_insights();
+    let (fake, app, now) = (&azure.fake, &azure.app, now_ms());
+    let traceback = "ValueError: order 42 is not in stock";
+    fake.write_log(
+        app,
+        HELLO_LOG,
+        &[
+            &host_line(now - 3_600_000, "Information", "an hour ago"),
+            &host_line(now - 40_000, "Information", "created order 42"),
+            &host_line(now - 20_000, "Error", "boom in order 42"),
+            traceback,
+        ],
+    );
+    fake.write_log(
+        app,
+        QUEUE_LOG,
+        &[&host_line(now - 30_000, "Warning", "queue drained")],
+    );
+    fake.write_log(
+        app,
+        HOST_LOG,
+        &[
+            &host_line(
+                now - 41_000,
+                "Information",
+                "Executing 'Functions.hello_function' (Reason='HTTP', Id=1)",
+            ),
+            &host_line(now - 35_000, "Information", "Host lock lease acquired"),
+        ],
+    );
+    // Kudu is slow at first (503 with Retry-After): the reads are retried.
+    fake.slow_log_reads(2);
+
+    let output = azure
+        .project
+        .run(&["logs", "--function", "hello", "--since", "5m"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let lines: Vec<&str> = output.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", output.stdout);
     assert!(
-        output
-            .stderr
-            .contains("has no Application Insights configured"),
+        lines[0].ends_with(
+            " azure hello INFO Executing 'Functions.hello_function' (Reason='HTTP', Id=1)"
+        ),
+        "the host's line naming the function: {}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with(" azure hello INFO created order 42"),
         "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].ends_with(" azure hello ERROR boom in order 42"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3], traceback, "the entry's next line stays with it");
+    let notes: Vec<&str> = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("has no Application Insights configured"))
+        .collect();
+    assert_eq!(
+        notes.len(),
+        1,
+        "one line says where the lines come from: {}",
         output.stderr
     );
-    assert!(output.stderr.contains("hint:"), "{}", output.stderr);
+    assert!(notes[0].contains("Kudu"), "{}", notes[0]);
+    assert!(
+        notes[0].contains("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        "how to turn Insights on: {}",
+        notes[0]
+    );
+    assert!(
+        fake.scm_basic_calls() > 0,
+        "the publishing credentials were used"
+    );
+
+    // Every function, merged by time, as NDJSON.
+    let output = azure
+        .project
+        .run(&["logs", "--since", "5m", "--output-format", "json"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let events: Vec<Value> = output
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    let messages: Vec<(&str, &str)> = events
+        .iter()
+        .map(|event| {
+            (
+                event["function"].as_str().unwrap(),
+                event["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            (
+                "hello",
+                "Executing 'Functions.hello_function' (Reason='HTTP', Id=1)"
+            ),
+            ("hello", "created order 42"),
+            ("orders", "queue drained"),
+            ("hello", &*format!("boom in order 42\n{traceback}")),
+        ]
+    );
+    assert_eq!(events[2]["level"], "WARNING");
+    assert!(events.iter().all(|event| event["cloud"] == "azure"));
+
+    let output = azure
+        .project
+        .run(&["logs", "--since", "5m", "--filter", "order 42"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(
+        output.stdout.lines().count(),
+        3,
+        "two entries, one with a traceback line: {}",
+        output.stdout
+    );
+    let output = azure
+        .project
+        .run(&["logs", "--since", "30s", "-f", "hello"]);
+    let lines: Vec<&str> = output.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "--since: {}", output.stdout);
+    assert!(
+        lines[0].ends_with(" azure hello ERROR boom in order 42"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
+fn azure_logs_without_insights_fail_clearly_when_kudu_does() {
+    let mut azure = azure_without_insights();
+    azure.project.env("STRATA_DEPLOY_DEADLINE", "3");
+    azure.fake.fail_log_reads(Some(500));
+    let output = azure.project.run(&["logs", "--function", "hello"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    assert!(output.stderr.contains("hello (azure)"), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("LogFiles/Application/Functions"),
+        "the error names what was read: {}",
+        output.stderr
+    );
+    assert!(output.stdout.is_empty(), "{}", output.stdout);
+}
+
+#[test]
+fn azure_logs_tail_without_insights_follows_the_kudu_log_stream() {
+    let azure = azure_without_insights();
+    azure.fake.write_log(
+        &azure.app,
+        HELLO_LOG,
+        &[&host_line(
+            now_ms() - 10_000,
+            "Information",
+            "before the tail",
+        )],
+    );
+    azure.project.tail_picks_up_a_new_line("hello", || {
+        // Written once the stream is open (an Azure log without Insights is never polled).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while azure.fake.stream_opens() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // Another function's line goes to its own folder, not to hello's stream.
+        azure.fake.write_log(
+            &azure.app,
+            QUEUE_LOG,
+            &[&host_line(now_ms(), "Information", "not hello's")],
+        );
+        azure.fake.write_log(
+            &azure.app,
+            HELLO_LOG,
+            &[&host_line(now_ms(), "Information", "written while tailing")],
+        );
+    });
+    assert_eq!(
+        azure.fake.stream_opens(),
+        1,
+        "the tail followed the log stream"
+    );
 }
 
 #[test]
@@ -499,8 +697,9 @@ fn gcp_logs_tail_picks_up_an_entry_written_after_it_started() {
     });
 }
 
-#[test]
-fn gcp_invoke_calls_the_http_function_with_an_identity_token_and_refuses_pubsub() {
+/// `gcp()` with `hello` deployed as an HTTP function on a local server that wants an identity
+/// token for its URL; the server, the project and `hello`'s id.
+fn gcp_with_http_hello() -> (FunctionServer, Gcp, String) {
     let server = FunctionServer::start(Auth::IdentityToken);
     let gcp = gcp(Some(&server));
     let hello = gcp.id("hello");
@@ -509,6 +708,12 @@ fn gcp_invoke_calls_the_http_function_with_an_identity_token_and_refuses_pubsub(
         &format!("projects/{PROJECT}/locations/{REGION}/functions/{hello}"),
         json!({ "url": url, "serviceConfig": { "uri": url } }),
     );
+    (server, gcp, hello)
+}
+
+#[test]
+fn gcp_invoke_calls_the_http_function_with_an_identity_token_and_refuses_pubsub() {
+    let (server, gcp, hello) = gcp_with_http_hello();
     let pubsub = gcp.id("pubsub");
     gcp.functions.insert(
         &format!("projects/{PROJECT}/locations/{REGION}/functions/{pubsub}"),
@@ -540,5 +745,211 @@ fn gcp_invoke_calls_the_http_function_with_an_identity_token_and_refuses_pubsub(
         "{}",
         output.stderr
     );
-    assert_eq!(server.calls().len(), 1);
+    // Only the HTTP function was called, at its own URL.
+    let calls = server.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].path, format!("/{hello}"));
+}
+
+#[test]
+fn azure_invoke_uses_the_triggers_methods_route_parameters_and_query() {
+    let azure = azure();
+    let function = FunctionServer::start(Auth::FunctionKey(FUNCTION_KEY.to_owned()));
+    azure.fake.set_function_base(function.url());
+    azure.fake.set_function(
+        &azure.app,
+        "hello_function",
+        json!({ "type": "httpTrigger", "direction": "in", "authLevel": "function",
+                "methods": ["get", "post"], "route": "orders/{id:int}/{kind?}" }),
+    );
+    let invoke = |extra: &[&str]| {
+        let mut args = vec!["invoke", "--function", "hello"];
+        args.extend_from_slice(extra);
+        azure.project.run(&args)
+    };
+
+    // No event: the first method the trigger takes, without a body; the optional part left out.
+    let output = invoke(&["--param", "id=42", "--query", "q=a b&c", "--query", "n=1"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let call = &function.calls()[0];
+    assert_eq!(call.method, "GET");
+    assert_eq!(call.path, "/api/orders/42?q=a%20b%26c&n=1");
+    assert_eq!(call.body, "");
+    assert_eq!(call.header("x-functions-key"), Some(FUNCTION_KEY));
+
+    // An event: POST, which the trigger takes; every parameter filled.
+    let output = invoke(&[
+        "--param",
+        "id=7",
+        "--param",
+        "kind=big",
+        "--data",
+        r#"{"name":"x"}"#,
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let call = &function.calls()[1];
+    assert_eq!(
+        (call.method.as_str(), call.path.as_str()),
+        ("POST", "/api/orders/7/big")
+    );
+    assert_eq!(call.body, r#"{"name":"x"}"#);
+    assert_eq!(call.header("content-type"), Some("application/json"));
+
+    // --method, as asked, in any case.
+    let output = invoke(&["--param", "id=8", "--method", "post"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(function.calls()[2].method, "POST");
+    assert_eq!(function.calls()[2].body, "{}");
+
+    for (extra, message, hint) in [
+        (
+            &["--param", "id=1", "--method", "DELETE"][..],
+            "does not take DELETE; it takes GET, POST",
+            "--method",
+        ),
+        (
+            &["--param", "kind=big"][..],
+            "needs parameter `id`",
+            "--param id=VALUE",
+        ),
+        (
+            &["--param", "id=seven"][..],
+            "is `seven`, which is not int",
+            "--param id=",
+        ),
+        (
+            &["--param", "id=1", "--param", "colour=red"][..],
+            "has no parameter `colour`",
+            "orders/{id:int}/{kind?}",
+        ),
+        (
+            &["--param", "id=1", "--method", "GET", "--data", "{}"][..],
+            "GET carries no body",
+            "--query",
+        ),
+    ] {
+        let output = invoke(extra);
+        assert_eq!(output.code, 1, "{extra:?}: {}", output.stderr);
+        assert!(
+            output.stderr.contains(message),
+            "{extra:?}: {}",
+            output.stderr
+        );
+        assert!(
+            output
+                .stderr
+                .lines()
+                .any(|line| line.starts_with("hint:") && line.contains(hint)),
+            "{extra:?}: {}",
+            output.stderr
+        );
+    }
+    assert_eq!(function.calls().len(), 3, "a refused call reaches nothing");
+}
+
+#[test]
+fn gcp_invoke_takes_a_method_and_a_query_and_refuses_route_parameters() {
+    let (server, gcp, hello) = gcp_with_http_hello();
+
+    let output = gcp.project.run(&[
+        "invoke",
+        "--function",
+        "hello",
+        "--method",
+        "put",
+        "--query",
+        "order=42",
+        "--data",
+        r#"{"name":"x"}"#,
+    ]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let call = &server.calls()[0];
+    assert_eq!(call.method, "PUT");
+    assert_eq!(call.path, format!("/{hello}?order=42"));
+    assert_eq!(call.body, r#"{"name":"x"}"#);
+    assert!(
+        call.header("authorization")
+            .is_some_and(|value| value.starts_with("Bearer ")),
+        "the identity token for the function's URL went along"
+    );
+
+    // Without an event: GET, no body.
+    let output = gcp.project.run(&["invoke", "--function", "hello"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(server.calls()[1].method, "GET");
+    assert_eq!(server.calls()[1].body, "");
+
+    let output = gcp
+        .project
+        .run(&["invoke", "--function", "hello", "--param", "id=1"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    assert!(
+        output.stderr.contains("has no route parameters"),
+        "{}",
+        output.stderr
+    );
+    assert!(output.stderr.contains("hint:"), "{}", output.stderr);
+    assert_eq!(server.calls().len(), 2);
+}
+
+#[test]
+fn gcp_logs_read_the_cloud_run_service_the_functions_api_names() {
+    let gcp = gcp(None);
+    let now = now_ms();
+    let hello = gcp.id("hello");
+    // Cloud Run service of the function is not named like the function.
+    let service = format!("{hello}-svc7k2");
+    gcp.functions.insert(
+        &format!("projects/{PROJECT}/locations/{REGION}/functions/{hello}"),
+        json!({ "serviceConfig": { "service": format!("projects/{PROJECT}/locations/{REGION}/services/{service}") } }),
+    );
+    gcp.logging.add_entry(
+        PROJECT,
+        &service,
+        now - 20_000,
+        "INFO",
+        "from the function's service",
+    );
+    gcp.logging.add_entry(
+        PROJECT,
+        &hello,
+        now - 10_000,
+        "INFO",
+        "another service, named like the function",
+    );
+
+    let output = gcp
+        .project
+        .run(&["logs", "--function", "hello", "--since", "5m"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(
+        lines_after_time(&output.stdout),
+        ["gcp hello INFO from the function's service"]
+    );
+    assert!(
+        !output.stderr.contains("Note"),
+        "nothing guessed: {}",
+        output.stderr
+    );
+
+    // A function the API does not know: its id, said so.
+    let pubsub = gcp.id("pubsub");
+    gcp.logging
+        .add_entry(PROJECT, &pubsub, now - 5_000, "INFO", "by the function id");
+    let output = gcp
+        .project
+        .run(&["logs", "--function", "pubsub", "--since", "5m"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(
+        lines_after_time(&output.stdout),
+        ["gcp pubsub INFO by the function id"]
+    );
+    assert!(
+        output.stderr.contains("is not in the Cloud Functions API")
+            && output
+                .stderr
+                .contains(&format!("Cloud Run service `{pubsub}`")),
+        "{}",
+        output.stderr
+    );
 }
