@@ -7,6 +7,8 @@
 //! writer they rest on, [`moto`], a client for the shared moto server and its recorder, the
 //! provider [`conformance`] suite every backend runs, [`stand_in`], an in-memory backend, and
 //! [`azure_fake`], a contract fake of ARM, Kudu and Entra ID that stores blobs in Azurite,
+//! [`cloudformation_fake`], a contract fake of CloudFormation's change sets and stack
+//! operations (failed updates and rollbacks included), run beside moto,
 //! contract fakes of the Application Insights query API ([`insights_fake`]) and Cloud
 //! Logging's `entries:list` ([`logging_fake`]), and a [`function_server`] that `strata invoke`
 //! calls by URL.
@@ -15,6 +17,7 @@
 //! production code.
 
 pub mod azure_fake;
+pub mod cloudformation_fake;
 pub mod conformance;
 pub mod function_server;
 mod gcp_auth;

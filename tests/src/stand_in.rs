@@ -381,6 +381,8 @@ impl Provider for StandInProvider {
             stage: spec.stage.clone(),
             layers: Vec::new(),
             functions,
+            stack: None,
+            triggers: Vec::new(),
             unmanaged: spec.unmanaged.clone(),
             duration: Duration::ZERO,
         })

@@ -61,6 +61,10 @@ pub struct AwsSettings {
     /// An endpoint for every service (tests, emulators). `None` still honours
     /// `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` from the environment.
     pub endpoint_url: Option<String>,
+    /// An endpoint for CloudFormation alone, over `endpoint_url` (a contract fake beside an
+    /// emulator that has no failing stack updates). `None` still honours
+    /// `AWS_ENDPOINT_URL_CLOUDFORMATION`.
+    pub cloudformation_endpoint_url: Option<String>,
     /// A profile of the shared config files; `None` means AWS_PROFILE or `default`.
     pub profile: Option<String>,
     /// Fixed credentials instead of the default chain (tests against emulators).
@@ -82,6 +86,7 @@ impl Default for AwsSettings {
         Self {
             region: None,
             endpoint_url: None,
+            cloudformation_endpoint_url: None,
             profile: None,
             static_credentials: None,
             deployment_bucket: None,
@@ -198,6 +203,12 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
         .build();
 
+    let mut cloudformation_config =
+        aws_sdk_cloudformation::config::Builder::from(&config).interceptor(RecordOperation);
+    if let Some(endpoint) = &settings.cloudformation_endpoint_url {
+        cloudformation_config = cloudformation_config.endpoint_url(endpoint);
+    }
+
     Ok(AwsClients {
         lambda: aws_sdk_lambda::Client::from_conf(
             aws_sdk_lambda::config::Builder::from(&config)
@@ -220,11 +231,7 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
                 .interceptor(RecordOperation)
                 .build(),
         ),
-        cloudformation: aws_sdk_cloudformation::Client::from_conf(
-            aws_sdk_cloudformation::config::Builder::from(&config)
-                .interceptor(RecordOperation)
-                .build(),
-        ),
+        cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation_config.build()),
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(
             aws_sdk_cloudwatchlogs::config::Builder::from(&config)
                 .interceptor(RecordOperation)

@@ -321,6 +321,10 @@ pub enum AwsError {
         reason: Option<String>,
     },
 
+    /// The stack is in a state no change set can start from, which needs the user.
+    #[error("the CloudFormation stack `{stack}` is in {status} and cannot be updated")]
+    StackStuck { stack: String, status: String },
+
     #[error(
         "{what} of function `{function}` refers to `{reference}`, which the deploy cannot resolve"
     )]

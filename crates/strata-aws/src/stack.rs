@@ -15,10 +15,12 @@ use aws_sdk_cloudformation::types::{
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use strata_provider::{
-    DeploySpec, ResourceChange, RoleSpec, SourceRef, StackAction, StackPlan, Step, TriggerSpec,
+    DeploySpec, FieldChange, ResourceChange, RoleSpec, SourceRef, StackAction, StackPlan, Step,
+    TriggerSpec,
 };
 
 use crate::call::{CallContext, pause};
+use crate::client::AwsClients;
 use crate::desired::{TAG_SERVICE, TAG_STAGE};
 use crate::error::{ApiError, AwsError};
 
@@ -269,10 +271,11 @@ pub(crate) async fn owned_stack(
 /// stack stays as it is).
 pub(crate) async fn plan_stack(
     ctx: &CallContext<'_>,
-    cloudformation: &aws_sdk_cloudformation::Client,
+    clients: &AwsClients,
     spec: &DeploySpec,
     region: &str,
 ) -> Result<(Option<StackPlan>, Resolved), AwsError> {
+    let cloudformation = &clients.cloudformation;
     // Without `resources:` deploy reads nothing here: a stack strata made earlier stays (its
     // resources may still be in use) until `remove`.
     let Some(wanted) = template(spec) else {
@@ -301,10 +304,28 @@ pub(crate) async fn plan_stack(
             tags: deployed.tags,
         });
     }
-    // A create that failed and rolled back leaves a stack that can only be deleted.
-    if deployed.status == StackStatus::RollbackComplete
-        || deployed.status == StackStatus::ReviewInProgress
-    {
+    if is_stuck(&deployed.status) {
+        return Err(AwsError::StackStuck {
+            stack: name,
+            status: deployed.status.as_str().to_owned(),
+        });
+    }
+    // A create that failed and rolled back leaves a stack that can only be deleted: strata
+    // deletes its own (it holds no resources) and creates it again.
+    if deployed.status == StackStatus::RollbackComplete {
+        return Ok((
+            Some(StackPlan {
+                name,
+                action: StackAction::Replace {
+                    status: deployed.status.as_str().to_owned(),
+                    resources: resource_changes(None, &wanted),
+                },
+            }),
+            Resolved::default(),
+        ));
+    }
+    // A change set of a create that was never executed leaves an empty stack.
+    if deployed.status == StackStatus::ReviewInProgress {
         return Ok((
             Some(StackPlan {
                 name,
@@ -344,7 +365,7 @@ pub(crate) async fn plan_stack(
     };
     // For an update these are the values before it: what plan shows; apply reads them
     // again once the stack has settled.
-    let resolved = resolve(&ctx, cloudformation, &name, spec, region, deployed.outputs).await?;
+    let resolved = resolve(&ctx, clients, &name, spec, region, deployed.outputs).await?;
     Ok((Some(StackPlan { name, action }), resolved))
 }
 
@@ -384,6 +405,10 @@ fn resource_changes(current: Option<&Value>, wanted: &Value) -> Vec<ResourceChan
             logical_id: id.clone(),
             resource_type: kind(body),
             action: action.to_owned(),
+            properties: old
+                .get(id)
+                .map(|previous| property_changes(previous, body))
+                .unwrap_or_default(),
         });
     }
     for (id, body) in &old {
@@ -392,24 +417,94 @@ fn resource_changes(current: Option<&Value>, wanted: &Value) -> Vec<ResourceChan
                 logical_id: id.clone(),
                 resource_type: kind(body),
                 action: "remove".to_owned(),
+                properties: Vec::new(),
             });
         }
     }
     changes
 }
 
+/// What differs between two bodies of one resource: each leaf under `Properties` by its
+/// dotted path (objects are walked, lists compared whole), and the other keys
+/// (`DeletionPolicy`, `DependsOn`, …) by name; values as compact JSON, masked when their
+/// path or value looks secret.
+fn property_changes(old: &Value, new: &Value) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    let keys = |value: &Value| -> Vec<String> {
+        value
+            .as_object()
+            .map(|map| map.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut top: Vec<String> = keys(old).into_iter().chain(keys(new)).collect();
+    top.sort();
+    top.dedup();
+    for key in top.iter().filter(|key| *key != "Type") {
+        let prefix = if key == "Properties" {
+            ""
+        } else {
+            key.as_str()
+        };
+        walk(prefix, old.get(key), new.get(key), &mut changes);
+    }
+    changes
+}
+
+fn walk(path: &str, old: Option<&Value>, new: Option<&Value>, changes: &mut Vec<FieldChange>) {
+    if old == new {
+        return;
+    }
+    // An object on one side and nothing on the other is walked too, so an added block shows
+    // its leaves (`StreamSpecification.StreamViewType: (unset) -> NEW_IMAGE`).
+    let object = |value: Option<&Value>| match value {
+        Some(Value::Object(map)) => Some(map.clone()),
+        None => Some(Map::new()),
+        Some(_) => None,
+    };
+    let any_object = old.is_some_and(Value::is_object) || new.is_some_and(Value::is_object);
+    if let (Some(before), Some(after), true) = (object(old), object(new), any_object) {
+        let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let nested = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            walk(&nested, before.get(key), after.get(key), changes);
+        }
+        return;
+    }
+    let show = |value: &Value| {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            other => canonical(other).to_string(),
+        };
+        if strata_provider::looks_secret(path, &text) {
+            strata_provider::MASK.to_owned()
+        } else {
+            text
+        }
+    };
+    changes.push(FieldChange::new(path, old.map(show), new.map(show)));
+}
+
 /// Deploys the stack as planned through a change set and waits until it settles; returns
-/// the references' values. A failure names the resource and CloudFormation's reason.
+/// the references' values and what was done (`Unchanged` when CloudFormation found nothing
+/// to change after all). A failure names the resource and CloudFormation's reason.
 pub(crate) async fn apply_stack(
     ctx: &CallContext<'_>,
-    cloudformation: &aws_sdk_cloudformation::Client,
+    clients: &AwsClients,
     spec: &DeploySpec,
     region: &str,
     plan: Option<&StackPlan>,
-) -> Result<Resolved, AwsError> {
+) -> Result<(Resolved, Option<StackPlan>), AwsError> {
+    let cloudformation = &clients.cloudformation;
     let (Some(plan), Some(template)) = (plan, template(spec)) else {
-        return Ok(Resolved::default());
+        return Ok((Resolved::default(), None));
     };
+    let mut done = plan.clone();
     let name = plan.name.as_str();
     let ctx = ctx.for_resource(name);
     let change_set_type = match &plan.action {
@@ -418,9 +513,10 @@ pub(crate) async fn apply_stack(
                 .await?
                 .map(|deployed| deployed.outputs)
                 .unwrap_or_default();
-            return resolve(&ctx, cloudformation, name, spec, region, outputs).await;
+            let resolved = resolve(&ctx, clients, name, spec, region, outputs).await?;
+            return Ok((resolved, Some(done)));
         }
-        StackAction::Create { .. } => {
+        StackAction::Create { .. } | StackAction::Replace { .. } => {
             // A failed create leaves a stack in ROLLBACK_COMPLETE that only deletion clears.
             if let Some(deployed) = describe(&ctx, cloudformation, name).await?
                 && deployed.status == StackStatus::RollbackComplete
@@ -430,7 +526,14 @@ pub(crate) async fn apply_stack(
             ChangeSetType::Create
         }
         StackAction::Update { .. } | StackAction::Adopt { .. } => {
-            wait_for_stack(&ctx, cloudformation, name, false).await?;
+            // Another operation may still run; what it ends in must take an update.
+            let deployed = wait_for_stack(&ctx, cloudformation, name, false).await?;
+            if is_stuck(&deployed.status) {
+                return Err(AwsError::StackStuck {
+                    stack: name.to_owned(),
+                    status: deployed.status.as_str().to_owned(),
+                });
+            }
             ChangeSetType::Update
         }
     };
@@ -460,7 +563,8 @@ pub(crate) async fn apply_stack(
     })
     .await?;
     if !wait_for_change_set(&ctx, cloudformation, name, &change_set).await? {
-        // Nothing to change after all (only tags or formatting differed): drop the set.
+        // Nothing to change after all (only formatting differed): drop the set.
+        done.action = StackAction::Unchanged;
         ctx.call(Step::Stack, || async {
             cloudformation
                 .delete_change_set()
@@ -499,17 +603,19 @@ pub(crate) async fn apply_stack(
         executed?;
     }
     let deployed = wait_for_stack(&ctx, cloudformation, name, true).await?;
-    resolve(&ctx, cloudformation, name, spec, region, deployed.outputs).await
+    let resolved = resolve(&ctx, clients, name, spec, region, deployed.outputs).await?;
+    Ok((resolved, Some(done)))
 }
 
 /// The references' values from the stack's outputs. A reference whose output the stack does
 /// not report (moto never fills the outputs of a stack made through change sets) is derived
 /// from the resource's physical id where its type makes that exact: `Ref` is the physical
-/// id; `Arn` of a queue, topic, bucket, table or stream follows from it. Anything else stays
-/// unresolved, and using it is an error.
+/// id; `Arn` of a queue, topic, bucket, table or stream follows from it. Anything else (a
+/// table's `StreamArn`, which carries the time the stream was enabled) stays unresolved,
+/// and using it is an error.
 async fn resolve(
     ctx: &CallContext<'_>,
-    cloudformation: &aws_sdk_cloudformation::Client,
+    clients: &AwsClients,
     name: &str,
     spec: &DeploySpec,
     region: &str,
@@ -525,7 +631,8 @@ async fn resolve(
     }
     let resources = ctx
         .call(Step::Read, || async {
-            cloudformation
+            clients
+                .cloudformation
                 .describe_stack_resources()
                 .stack_name(name)
                 .send()
@@ -616,6 +723,18 @@ async fn wait_for_change_set(
                 if reason.contains("didn't contain changes") || reason.contains("No updates") {
                     return Ok(false);
                 }
+                // A failed change set stays until deleted, and its name (the template's
+                // digest) would be refused when the same template is tried again.
+                ctx.call(Step::Stack, || async {
+                    cloudformation
+                        .delete_change_set()
+                        .stack_name(name)
+                        .change_set_name(change_set)
+                        .send()
+                        .await
+                        .map_err(|error| ApiError::from_sdk("DeleteChangeSet", error))
+                })
+                .await?;
                 return Err(AwsError::StackFailed {
                     stack: name.to_owned(),
                     status: "change set FAILED".to_owned(),
@@ -684,8 +803,16 @@ async fn failure_cause(
                 .map_err(|error| ApiError::from_sdk("DescribeStackEvents", error))
         })
         .await?;
-    // Events come newest first; the cause is the oldest failure of a resource (not the stack).
-    let cause = events.stack_events().iter().rev().find(|event| {
+    // Events come newest first. Only the latest operation counts (an earlier failed update
+    // has failures of its own): the events after the stack's last `*_IN_PROGRESS` that
+    // started an operation. Within it the cause is the oldest failure of a resource (later
+    // ones are mostly "Resource update cancelled").
+    let latest: Vec<_> = events
+        .stack_events()
+        .iter()
+        .take_while(|event| !(event.logical_resource_id() == Some(name) && starts_operation(event)))
+        .collect();
+    let cause = latest.into_iter().rev().find(|event| {
         event.resource_status().is_some_and(|status| {
             matches!(
                 status,
@@ -706,6 +833,26 @@ async fn failure_cause(
         ),
         None => (None, None),
     })
+}
+
+/// Whether a stack event is the start of an operation (create, update, delete, import).
+fn starts_operation(event: &aws_sdk_cloudformation::types::StackEvent) -> bool {
+    matches!(
+        event.resource_status(),
+        Some(
+            ResourceStatus::CreateInProgress
+                | ResourceStatus::UpdateInProgress
+                | ResourceStatus::DeleteInProgress
+                | ResourceStatus::ImportInProgress
+        )
+    )
+}
+
+/// A state no change set can start from and strata does not clear by itself: a rollback or
+/// deletion that failed needs the user (`continue-update-rollback`, or a deletion that
+/// retains the stuck resources).
+fn is_stuck(status: &StackStatus) -> bool {
+    status.as_str().ends_with("_FAILED")
 }
 
 /// Deletes the stack and waits until it is gone.
@@ -791,6 +938,44 @@ mod tests {
                 "remove Gone AWS::SNS::Topic"
             ]
         );
+    }
+
+    #[test]
+    fn a_modified_resource_shows_each_changed_property_old_and_new_secrets_masked() {
+        let old = json!({
+            "Type": "AWS::RDS::DBInstance",
+            "Properties": {
+                "AllocatedStorage": 20,
+                "MasterUserPassword": "hunter2-old",
+                "Tags": [{ "Key": "team", "Value": "a" }],
+                "Nested": { "Keep": 1, "Size": "small" },
+            },
+        });
+        let new = json!({
+            "Type": "AWS::RDS::DBInstance",
+            "DeletionPolicy": "Retain",
+            "Properties": {
+                "AllocatedStorage": 40,
+                "MasterUserPassword": "hunter2-new",
+                "Tags": [{ "Key": "team", "Value": "b" }],
+                "Nested": { "Keep": 1, "Size": "large" },
+            },
+        });
+        let shown: Vec<String> = property_changes(&old, &new)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "DeletionPolicy: (unset) -> Retain",
+                "AllocatedStorage: 20 -> 40",
+                "MasterUserPassword: **** -> ****",
+                "Nested.Size: small -> large",
+                r#"Tags: [{"Key":"team","Value":"a"}] -> [{"Key":"team","Value":"b"}]"#,
+            ]
+        );
+        assert!(!shown.join("\n").contains("hunter2"));
     }
 
     #[test]

@@ -157,6 +157,15 @@ pub(crate) fn plan_mappings(
     changes
 }
 
+/// Whether a trigger line is one of this module's mappings (the kinds [`source_kind_of`]
+/// and [`MappingSource::as_str`](strata_provider::MappingSource::as_str) name).
+pub(crate) fn is_mapping_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "sqs" | "stream (dynamodb)" | "stream (kinesis)" | "event source"
+    )
+}
+
 fn source_kind_of(arn: &str) -> &'static str {
     match arn.split(':').nth(2) {
         Some("sqs") => "sqs",

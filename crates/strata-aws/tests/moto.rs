@@ -6,6 +6,10 @@
 
 #[path = "moto/events.rs"]
 mod events;
+#[path = "moto/stack_failures.rs"]
+mod stack_failures;
+#[path = "moto/streams.rs"]
+mod streams;
 mod support;
 
 use std::collections::BTreeMap;

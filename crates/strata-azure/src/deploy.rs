@@ -522,6 +522,8 @@ pub async fn apply(
         stage: spec.stage.clone(),
         layers: Vec::new(),
         functions: Vec::new(),
+        stack: None,
+        triggers: Vec::new(),
         unmanaged: plan.unmanaged.clone(),
         duration: Duration::ZERO,
     };

@@ -196,6 +196,9 @@ impl GcpProvider {
             service: plan.service.clone(),
             stage: plan.stage.clone(),
             layers: Vec::new(),
+            stack: None,
+            // An event trigger changes with its function's own update.
+            triggers: strata_provider::carried_out(&plan.triggers, &functions),
             functions,
             unmanaged: plan.unmanaged.clone(),
             duration: started.elapsed(),

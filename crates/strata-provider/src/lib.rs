@@ -68,7 +68,7 @@ pub use provider::Provider;
 pub use report::{
     DeployReport, FunctionInfo, FunctionOutcome, FunctionReport, InfoReport, LayerReport, Pointer,
     PointerInfo, PointerKind, RemovePlan, RemoveReport, Resource, ResourceKind, RollbackEntry,
-    RollbackReport, RollbackRequest, Step, StepFailure,
+    RollbackReport, RollbackRequest, Step, StepFailure, carried_out,
 };
 pub use reporter::{NoopReporter, Reporter};
 pub use retry::{

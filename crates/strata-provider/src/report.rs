@@ -164,9 +164,39 @@ pub struct DeployReport {
     pub stage: String,
     pub layers: Vec<LayerReport>,
     pub functions: Vec<FunctionReport>,
+    /// What the deploy did to the service's resource stack; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<crate::StackPlan>,
+    /// Each trigger the deploy created, updated or deleted (unchanged ones are left out);
+    /// absent when there were none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<crate::TriggerPlan>,
     pub unmanaged: Vec<String>,
     #[serde(rename = "duration_ms", serialize_with = "as_millis")]
     pub duration: Duration,
+}
+
+/// The planned trigger changes a deploy carried out: those that change something, of the
+/// functions that deployed (a function that failed or was interrupted kept its triggers).
+/// For a backend whose trigger changes go with the function's own update.
+pub fn carried_out(
+    planned: &[crate::TriggerPlan],
+    functions: &[FunctionReport],
+) -> Vec<crate::TriggerPlan> {
+    planned
+        .iter()
+        .filter(|trigger| trigger.action != crate::TriggerAction::Unchanged)
+        .filter(|trigger| {
+            functions.iter().any(|function| {
+                function.logical_name == trigger.function
+                    && !matches!(
+                        function.outcome,
+                        FunctionOutcome::Failed(_) | FunctionOutcome::Interrupted { .. }
+                    )
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 impl DeployReport {
@@ -220,6 +250,12 @@ impl fmt::Display for DeployReport {
                 write!(f, "; {url}")?;
             }
             writeln!(f, " [{}]", format_duration(function.duration))?;
+        }
+        if let Some(stack) = &self.stack {
+            write!(f, "{stack}")?;
+        }
+        for trigger in &self.triggers {
+            write!(f, "{trigger}")?;
         }
         if !self.unmanaged.is_empty() {
             writeln!(f, "  not managed by strata yet (left as they are):")?;
@@ -555,9 +591,86 @@ mod tests {
                     duration: Duration::from_millis(80),
                 },
             ],
+            stack: None,
+            triggers: vec![],
             unmanaged: vec![],
             duration: Duration::from_secs(2),
         }
+    }
+
+    fn trigger(function: &str, action: crate::TriggerAction) -> crate::TriggerPlan {
+        crate::TriggerPlan {
+            function: function.into(),
+            kind: "sqs".into(),
+            source: format!("arn:aws:sqs:eu-west-1:1:{function}-queue"),
+            id: None,
+            action,
+        }
+    }
+
+    #[test]
+    fn deploy_report_lists_the_stack_and_the_triggers_it_changed() {
+        let mut deployed = report();
+        deployed.stack = Some(crate::StackPlan {
+            name: "svc-prod-resources".into(),
+            action: crate::StackAction::Update {
+                resources: vec![crate::ResourceChange {
+                    logical_id: "WorkerQueue".into(),
+                    resource_type: "AWS::SQS::Queue".into(),
+                    action: "modify".into(),
+                    properties: vec![crate::FieldChange::new(
+                        "VisibilityTimeout",
+                        Some("30".into()),
+                        Some("60".into()),
+                    )],
+                }],
+            },
+        });
+        deployed.triggers = vec![trigger(
+            "hello",
+            crate::TriggerAction::Update {
+                changes: vec![crate::FieldChange::new(
+                    "batch_size",
+                    Some("10".into()),
+                    Some("5".into()),
+                )],
+            },
+        )];
+        insta::assert_snapshot!(deployed.to_string(), @r"
+        Deployed service `svc`, stage `prod` (aws)
+          layer deps (svc-prod-deps): reused version 2
+          function hello (svc-prod-hello): updated (code); alias prod -> 4; https://example.invalid/hello [1.2s]
+          function world (svc-prod-world): FAILED: update-configuration failed: InvalidParameterValueException: bad memory (request id req-1); alias prod -> 2 [0.1s]
+          stack svc-prod-resources: update
+              modify WorkerQueue (AWS::SQS::Queue)
+                  VisibilityTimeout: 30 -> 60
+          trigger sqs of hello (arn:aws:sqs:eu-west-1:1:hello-queue): update
+              batch_size: 10 -> 5
+        ");
+        let json = serde_json::to_value(&deployed).unwrap();
+        assert_eq!(json["stack"]["action"]["kind"], "update");
+        assert_eq!(
+            json["stack"]["action"]["resources"][0]["properties"][0]["new"],
+            "60"
+        );
+        assert_eq!(json["triggers"][0]["action"]["changes"][0]["old"], "10");
+        // Without a stack or trigger changes the keys are absent, as in the plan.
+        let json = serde_json::to_value(report()).unwrap();
+        assert!(json.get("stack").is_none() && json.get("triggers").is_none());
+    }
+
+    #[test]
+    fn only_changes_of_functions_that_deployed_were_carried_out() {
+        let report = report();
+        let planned = [
+            trigger("hello", crate::TriggerAction::Create),
+            trigger("hello", crate::TriggerAction::Unchanged),
+            // `world` failed: its triggers stayed as they were.
+            trigger("world", crate::TriggerAction::Delete),
+            trigger("gone", crate::TriggerAction::Create),
+        ];
+        let done = carried_out(&planned, &report.functions);
+        assert_eq!(done, [trigger("hello", crate::TriggerAction::Create)]);
     }
 
     #[test]

@@ -171,6 +171,13 @@ pub enum StackAction {
         resources: Vec<ResourceChange>,
     },
     Unchanged,
+    /// strata's stack left in `status` by a first create that failed (`ROLLBACK_COMPLETE`),
+    /// which holds no resources and which CloudFormation only lets be deleted: deleted, then
+    /// created again with `resources`.
+    Replace {
+        status: String,
+        resources: Vec<ResourceChange>,
+    },
     /// A stack under strata's name without strata's tags, taken over on purpose (`--adopt`).
     Adopt {
         resources: Vec<ResourceChange>,
@@ -184,6 +191,10 @@ pub struct ResourceChange {
     pub resource_type: String,
     /// `add`, `modify` or `remove`.
     pub action: String,
+    /// For `modify`: each property (dotted path below `Properties`, or a top-level key such
+    /// as `DeletionPolicy`) that differs, old and new as JSON, secret-looking values masked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<crate::FieldChange>,
 }
 
 /// What `deploy` does to one trigger of one function.
@@ -223,15 +234,26 @@ impl fmt::Display for StackPlan {
                 "adopt (not created by strata), update",
                 resources.as_slice(),
             ),
+            StackAction::Replace { resources, .. } => ("replace", resources.as_slice()),
             StackAction::Unchanged => ("unchanged", &[][..]),
         };
-        writeln!(f, "  stack {}: {summary}", self.name)?;
+        write!(f, "  stack {}: {summary}", self.name)?;
+        if let StackAction::Replace { status, .. } = &self.action {
+            write!(
+                f,
+                " (left in {status} by a failed create: deleted, then created)"
+            )?;
+        }
+        writeln!(f)?;
         for resource in resources {
             writeln!(
                 f,
                 "      {} {} ({})",
                 resource.action, resource.logical_id, resource.resource_type
             )?;
+            for property in &resource.properties {
+                writeln!(f, "          {property}")?;
+            }
         }
         Ok(())
     }

@@ -342,6 +342,84 @@ fn deploy_table(out: &mut String, section: &Value) {
             cell(&layer["version"])
         );
     }
+    stack_and_triggers(out, section);
+}
+
+/// The resource stack and each trigger that changes (or changed): from the `stack` and
+/// `triggers` of a plan or deploy section, whatever the trigger kind.
+fn stack_and_triggers(out: &mut String, section: &Value) {
+    let stack = &section["stack"];
+    if let Some(name) = stack["name"].as_str() {
+        let _ = writeln!(
+            out,
+            "\nStack `{}`: {}.",
+            cell(&Value::String(name.to_owned())),
+            cell(&stack["action"]["kind"]).replace('_', " ")
+        );
+        for resource in stack["action"]["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let properties: Vec<String> = resource["properties"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|change| {
+                    format!(
+                        "{}: {} → {}",
+                        cell(&change["field"]),
+                        cell(&change["old"]),
+                        cell(&change["new"])
+                    )
+                })
+                .collect();
+            let _ = write!(
+                out,
+                "- {} `{}` ({})",
+                cell(&resource["action"]),
+                cell(&resource["logical_id"]),
+                cell(&resource["resource_type"])
+            );
+            if !properties.is_empty() {
+                let _ = write!(out, ": {}", properties.join("; "));
+            }
+            out.push('\n');
+        }
+    }
+    let changed: Vec<&Value> = section["triggers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|trigger| trigger["action"]["kind"] != "unchanged")
+        .collect();
+    if changed.is_empty() {
+        return;
+    }
+    out.push_str("\n| trigger | function | source | change |\n|---|---|---|---|\n");
+    for trigger in changed {
+        let mut change = cell(&trigger["action"]["kind"]);
+        for field in trigger["action"]["changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let _ = write!(
+                change,
+                "; {}: {} → {}",
+                cell(&field["field"]),
+                cell(&field["old"]),
+                cell(&field["new"])
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {change} |",
+            cell(&trigger["kind"]),
+            cell(&trigger["function"]),
+            cell(&trigger["source"])
+        );
+    }
 }
 
 fn plan_table(out: &mut String, section: &Value) {
@@ -374,6 +452,7 @@ fn plan_table(out: &mut String, section: &Value) {
             cell(&layer["action"]["kind"])
         );
     }
+    stack_and_triggers(out, section);
 }
 
 /// `code a → b; memory: 128 → 256` for one planned function.
@@ -634,6 +713,40 @@ mod tests {
             "{summary}"
         );
         assert!(summary.contains("### gcp\n\nNot deployable"), "{summary}");
+    }
+
+    #[test]
+    fn the_deploy_summary_lists_the_stack_and_each_trigger_change() {
+        let document = serde_json::json!({
+            "kind": "deploy", "service": "orders", "stage": "prod", "success": true,
+            "clouds": [ { "cloud": "aws", "status": "ok", "layers": [], "functions": [],
+                "stack": { "name": "orders-prod-resources", "action": { "kind": "update",
+                    "resources": [ { "logical_id": "Jobs", "resource_type": "AWS::SQS::Queue",
+                        "action": "modify", "properties": [
+                            { "field": "VisibilityTimeout", "old": "30", "new": "60" } ] } ] } },
+                "triggers": [
+                    { "function": "worker", "kind": "sqs", "source": "arn:aws:sqs:x:1:jobs",
+                      "action": { "kind": "update", "changes": [
+                          { "field": "batch_size", "old": "10", "new": "5" } ] } },
+                    { "function": "worker", "kind": "sqs", "source": "arn:aws:sqs:x:1:old",
+                      "action": { "kind": "delete" } } ] } ]
+        });
+        let summary = stage_summary(&document);
+        assert!(
+            summary.contains(
+                "Stack `orders-prod-resources`: update.\n- modify `Jobs` (AWS::SQS::Queue): VisibilityTimeout: 30 → 60\n"
+            ),
+            "{summary}"
+        );
+        assert!(
+            summary
+                .contains("| sqs | `worker` | arn:aws:sqs:x:1:jobs | update; batch_size: 10 → 5 |"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("| sqs | `worker` | arn:aws:sqs:x:1:old | delete |"),
+            "{summary}"
+        );
     }
 
     #[test]

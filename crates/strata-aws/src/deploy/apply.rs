@@ -11,7 +11,7 @@ use futures::StreamExt;
 use strata_provider::{
     DeployPlan, DeployReport, DeploySpec, FunctionAction, FunctionOutcome, FunctionPlan,
     FunctionReport, FunctionSpec, LayerAction, LayerReport, Reporter, RoleAction, StackAction,
-    Step,
+    Step, TriggerAction, TriggerPlan,
 };
 
 use super::layers::publish_layer;
@@ -50,14 +50,8 @@ pub(crate) async fn apply(
             step: Step::Stack,
         });
     }
-    let resolved = stack::apply_stack(
-        &ctx,
-        &provider.clients.cloudformation,
-        spec,
-        region,
-        plan.stack.as_ref(),
-    )
-    .await?;
+    let (resolved, stack_report) =
+        stack::apply_stack(&ctx, &provider.clients, spec, region, plan.stack.as_ref()).await?;
     let resolved_spec = resolved.apply(spec);
     // New or changed stack outputs may change the role's policy: plan it again with them.
     let role_plan = match (&plan.role, stack_changes) {
@@ -150,7 +144,14 @@ pub(crate) async fn apply(
     functions.sort_by_key(|(index, _)| *index);
     let mut functions: Vec<FunctionReport> =
         functions.into_iter().map(|(_, report)| report).collect();
-    apply_triggers(&ctx, provider, &resolved_spec, &resolved, &mut functions).await?;
+    let mut trigger_changes =
+        apply_triggers(&ctx, provider, &resolved_spec, &resolved, &mut functions).await?;
+    // Kinds the mapping step does not compare again are reported as planned.
+    trigger_changes.extend(
+        strata_provider::carried_out(&plan.triggers, &functions)
+            .into_iter()
+            .filter(|trigger| !triggers::is_mapping_kind(&trigger.kind)),
+    );
 
     Ok(DeployReport {
         cloud: "aws".to_owned(),
@@ -158,6 +159,8 @@ pub(crate) async fn apply(
         stage: spec.stage.clone(),
         layers: layer_reports,
         functions,
+        stack: stack_report,
+        triggers: trigger_changes,
         unmanaged: plan.unmanaged.clone(),
         duration: clock.now().saturating_sub(started),
     })
@@ -166,14 +169,15 @@ pub(crate) async fn apply(
 /// Brings each deployed function's mappings to the spec, compared again now that the stack
 /// has settled (the plan showed the values from before). A function that failed or was
 /// interrupted keeps its mappings as they were; a failed mapping change fails the function's
-/// report, whose alias has already moved.
+/// report, whose alias has already moved. Returns the changes carried out, for the report.
 async fn apply_triggers(
     ctx: &CallContext<'_>,
     provider: &AwsProvider,
     spec: &DeploySpec,
     resolved: &Resolved,
     reports: &mut [FunctionReport],
-) -> Result<(), AwsError> {
+) -> Result<Vec<TriggerPlan>, AwsError> {
+    let mut carried_out = Vec::new();
     for report in reports.iter_mut() {
         if matches!(
             report.outcome,
@@ -190,14 +194,23 @@ async fn apply_triggers(
         let outcome = async {
             let deployed = triggers::list_mappings(&ctx, &provider.clients.lambda, &alias).await?;
             let changes = triggers::plan_mappings(function, resolved, &deployed);
-            triggers::apply_mappings(&ctx, &provider.clients.lambda, &alias, &changes).await
+            triggers::apply_mappings(&ctx, &provider.clients.lambda, &alias, &changes).await?;
+            Ok::<_, AwsError>(changes)
         }
         .await;
-        if let Err(error) = outcome {
-            report.outcome = FunctionOutcome::Failed(error.to_step_failure(Step::Trigger));
+        match outcome {
+            Ok(changes) => carried_out.extend(
+                changes
+                    .into_iter()
+                    .map(|change| change.plan)
+                    .filter(|plan| plan.action != TriggerAction::Unchanged),
+            ),
+            Err(error) => {
+                report.outcome = FunctionOutcome::Failed(error.to_step_failure(Step::Trigger));
+            }
         }
     }
-    Ok(())
+    Ok(carried_out)
 }
 
 /// Deploys one function; never fails as a whole: a failure becomes the report's outcome.

@@ -29,8 +29,7 @@ pub(crate) async fn plan(
 
     // The stack comes first: its outputs are the values of the references in triggers and
     // IAM statements (as deployed now; apply reads them again once the stack settles).
-    let (stack_plan, resolved) =
-        stack::plan_stack(&ctx, &provider.clients.cloudformation, spec, region).await?;
+    let (stack_plan, resolved) = stack::plan_stack(&ctx, &provider.clients, spec, region).await?;
     plan.stack = stack_plan;
     let resolved_spec = resolved.apply(spec);
 

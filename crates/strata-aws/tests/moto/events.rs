@@ -96,7 +96,7 @@ impl Worker {
 
 /// The mappings Lambda lists for `function_name` (an alias ARN, or a plain name for
 /// `$LATEST`).
-fn mappings_of(function_name: &str) -> Vec<Value> {
+pub(crate) fn mappings_of(function_name: &str) -> Vec<Value> {
     let query =
         percent_encoding::utf8_percent_encode(function_name, percent_encoding::NON_ALPHANUMERIC);
     let (status, body) = moto_request(
@@ -128,7 +128,7 @@ fn queue_exists(name: &str) -> bool {
     status == 200
 }
 
-async fn role_policy(service: &str) -> String {
+pub(crate) async fn role_policy(service: &str) -> String {
     let config = hand_config().await;
     let iam = aws_sdk_iam::Client::new(&config);
     let policy = iam

@@ -91,6 +91,9 @@ impl From<AwsError> for CliError {
 /// renderer's hinted error types.
 pub(crate) fn aws_error_hint(error: &(dyn std::error::Error + 'static)) -> Option<String> {
     let error = error.downcast_ref::<AwsError>()?;
+    if let Some(hint) = stack_hint(error) {
+        return Some(hint);
+    }
     let hint = match error {
         AwsError::NoCredentials { .. } => Some(
             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pick a profile with AWS_PROFILE \
@@ -129,6 +132,38 @@ pub(crate) fn aws_error_hint(error: &(dyn std::error::Error + 'static)) -> Optio
         _ => None,
     };
     hint.map(str::to_owned)
+}
+
+/// What to do about a stack that did not deploy or cannot be updated.
+fn stack_hint(error: &AwsError) -> Option<String> {
+    match error {
+        AwsError::StackStuck { stack, status } | AwsError::StackFailed { stack, status, .. }
+            if status == "UPDATE_ROLLBACK_FAILED" =>
+        {
+            Some(format!(
+                "finish the rollback first: `aws cloudformation continue-update-rollback --stack-name \
+             {stack}` (with --resources-to-skip for resources that cannot go back), wait for \
+             UPDATE_ROLLBACK_COMPLETE, then deploy again"
+            ))
+        }
+        AwsError::StackStuck { stack, .. } => Some(format!(
+            "look at the stack's events in the CloudFormation console, fix or delete the \
+             resources it names, then delete `{stack}` (`aws cloudformation delete-stack`) or \
+             bring it to a *_COMPLETE state, and deploy again"
+        )),
+        AwsError::StackFailed { status, .. } if status == "ROLLBACK_COMPLETE" => Some(
+            "the stack's first create rolled back and no function changed; fix the resource in \
+             `resources:` and deploy again: the next deploy deletes the empty stack and creates \
+             it anew"
+                .to_owned(),
+        ),
+        AwsError::StackFailed { status, .. } if status.contains("ROLLBACK") => Some(
+            "CloudFormation rolled the stack back to what it was and no function changed; fix \
+             the resource in `resources:` and deploy again"
+                .to_owned(),
+        ),
+        _ => None,
+    }
 }
 
 /// The backend's settings. Region: `--region`, then the manifest's `aws.region` or
@@ -874,5 +909,47 @@ functions:
         );
         assert_eq!(error.hints.len(), 1, "{error:?}");
         assert!(error.hints[0].contains("--adopt"), "{error:?}");
+    }
+
+    #[test]
+    fn a_stack_that_cannot_deploy_hints_at_what_to_do_next() {
+        let stuck = CliError::from(AwsError::StackStuck {
+            stack: "svc-prod-resources".to_owned(),
+            status: "UPDATE_ROLLBACK_FAILED".to_owned(),
+        });
+        assert!(
+            stuck.message.contains("UPDATE_ROLLBACK_FAILED"),
+            "{stuck:?}"
+        );
+        assert!(
+            stuck.hints[0].contains("continue-update-rollback --stack-name svc-prod-resources"),
+            "{stuck:?}"
+        );
+        let failed = |status: &str| {
+            CliError::from(AwsError::StackFailed {
+                stack: "svc-prod-resources".to_owned(),
+                status: status.to_owned(),
+                resource: Some("Jobs (AWS::SQS::Queue)".to_owned()),
+                reason: Some("bad VisibilityTimeout".to_owned()),
+            })
+        };
+        let first_create = failed("ROLLBACK_COMPLETE");
+        assert!(
+            first_create.message.contains("Jobs (AWS::SQS::Queue)")
+                && first_create.message.contains("bad VisibilityTimeout"),
+            "{first_create:?}"
+        );
+        assert!(
+            first_create.hints[0].contains("next deploy deletes the empty stack"),
+            "{first_create:?}"
+        );
+        assert!(
+            failed("UPDATE_ROLLBACK_COMPLETE").hints[0].contains("rolled the stack back"),
+            "rolled back"
+        );
+        assert!(
+            failed("UPDATE_ROLLBACK_FAILED").hints[0].contains("continue-update-rollback"),
+            "rollback failed"
+        );
     }
 }

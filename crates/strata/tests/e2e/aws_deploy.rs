@@ -1097,6 +1097,15 @@ fn aws_seed_serverless_framework_yml_deploys_the_queue_and_the_worker_mapping() 
     );
     assert!(!output.stdout.contains("`sqs` event"), "{}", output.stdout);
     assert!(output.stdout.contains("`http` event"), "{}", output.stdout);
+    // The report says what the deploy did to the stack and the triggers.
+    let queue_arn = format!("arn:aws:sqs:{region}:123456789012:prod-worker-queue");
+    for line in [
+        format!("  stack {}-prod-resources: create\n", project.service),
+        "      add WorkerQueue (AWS::SQS::Queue)\n".to_owned(),
+        format!("  trigger sqs of worker ({queue_arn}): create\n"),
+    ] {
+        assert!(output.stdout.contains(&line), "{line}\n{}", output.stdout);
+    }
 
     let (status, body) = moto_json_call(
         region,
@@ -1119,9 +1128,46 @@ fn aws_seed_serverless_framework_yml_deploys_the_queue_and_the_worker_mapping() 
     let recorder = Recorder::start();
     let again = project.json("deploy", &["deploy", "--stage", "prod"]);
     assert_eq!(outcome(&again, "worker"), "unchanged");
+    assert_eq!(again["stack"]["action"]["kind"], "unchanged", "{again:#}");
+    assert!(again.get("triggers").is_none(), "{again:#}");
     recorder.assert_only_reads(&project.service);
     let uuid = mappings[0]["UUID"].as_str().unwrap().to_owned();
     assert_eq!(recorder.mutations(&uuid), Vec::<String>::new());
+
+    // A queue property and the batch size change: plan shows both with old and new, and the
+    // deploy report lists exactly those two changes.
+    let manifest = std::fs::read_to_string(project.path().join("serverless.yml")).unwrap();
+    project.write(
+        "serverless.yml",
+        &manifest.replace("batchSize: 10", "batchSize: 5").replace(
+            "QueueName: ${self:provider.stage}-worker-queue\n",
+            "QueueName: ${self:provider.stage}-worker-queue\n        VisibilityTimeout: 60\n",
+        ),
+    );
+    let output = project.run(&["plan", "--stage", "prod"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    for line in [
+        "      modify WorkerQueue (AWS::SQS::Queue)\n          VisibilityTimeout: (unset) -> 60\n",
+        "      batch_size: 10 -> 5\n",
+    ] {
+        assert!(output.stdout.contains(line), "{line}\n{}", output.stdout);
+    }
+    let changed = project.json("deploy", &["deploy", "--stage", "prod"]);
+    assert_eq!(changed["success"], true, "{changed:#}");
+    assert_eq!(changed["stack"]["action"]["kind"], "update", "{changed:#}");
+    assert_eq!(
+        changed["stack"]["action"]["resources"],
+        serde_json::json!([{ "logical_id": "WorkerQueue", "resource_type": "AWS::SQS::Queue",
+            "action": "modify", "properties": [{ "field": "VisibilityTimeout", "old": null, "new": "60" }] }]),
+        "{changed:#}"
+    );
+    assert_eq!(
+        changed["triggers"],
+        serde_json::json!([{ "function": "worker", "kind": "sqs", "source": queue_arn, "id": uuid,
+            "action": { "kind": "update", "changes": [{ "field": "batch_size", "old": "10", "new": "5" }] } }]),
+        "{changed:#}"
+    );
+    assert_eq!(event_source_mappings(region, &alias)[0]["BatchSize"], 5);
 
     // remove leaves neither the stack nor strata's mapping.
     let output = project.run(&["remove", "--stage", "prod", "--yes"]);
