@@ -114,15 +114,28 @@ impl Kudu<'_> {
         let mut poll = 0;
         loop {
             poll += 1;
-            let deployment = self
+            let read = self
                 .scm_call(
                     &format!("read deployment {id} of {}", self.app),
                     "GET",
                     url,
                     &Payload::None,
                 )
-                .await?
-                .json();
+                .await;
+            let deployment = match read {
+                Ok(response) => response.json(),
+                // The deadline ran out during a later poll's read (the pause before it fitted,
+                // the read did not): the deployment did not complete in time, as below.
+                Err(AzureError::TimedOut { .. }) if poll > 1 => {
+                    return Err(AzureError::DeploymentTimedOut {
+                        app: self.app.to_owned(),
+                        id: id.to_owned(),
+                        polls: poll - 1,
+                        log: self.log_tail(id).await,
+                    });
+                }
+                Err(error) => return Err(error),
+            };
             match progress(&deployment) {
                 Progress::Succeeded => return Ok(()),
                 Progress::Failed { status } => {
