@@ -1284,7 +1284,9 @@ async fn an_interrupt_after_the_first_part_aborts_the_multipart_upload_and_write
         },
         "{report}"
     );
-    // Positive control: the upload was started and its first part reached S3.
+    // Positive control: the upload was started, and the relay saw the first part go out
+    // (`interrupt.is_triggered()` above). Whether that part reached moto before the
+    // interrupt cut it off is a race, so it is not asserted; that no second part followed is.
     let calls: Vec<String> = recorder
         .requests(&key)
         .iter()
@@ -1294,10 +1296,6 @@ async fn an_interrupt_after_the_first_part_aborts_the_multipart_upload_and_write
         calls
             .iter()
             .any(|call| call.starts_with("POST") && call.contains("?uploads")),
-        "{calls:?}"
-    );
-    assert!(
-        calls.iter().any(|call| call.contains("partNumber=1")),
         "{calls:?}"
     );
     assert!(
