@@ -128,6 +128,9 @@ pub struct Recorded {
     pub method: String,
     pub url: String,
     pub body: String,
+    /// The JSON protocol's operation (`X-Amz-Target: AWSEvents.PutRule` → `PutRule`), whose
+    /// reads are POSTs like its writes.
+    pub target: Option<String>,
 }
 
 impl Recorded {
@@ -146,6 +149,7 @@ impl Recorded {
         self.body
             .split('&')
             .find_map(|pair| pair.strip_prefix("Action="))
+            .or(self.target.as_deref())
     }
 
     /// The API operation as AWS documents it (`PublishVersion`, `CreateRole`), or
@@ -218,10 +222,21 @@ impl Recorder {
                 } else {
                     raw.to_owned()
                 };
+                let target = entry["headers"]
+                    .as_object()
+                    .and_then(|headers| {
+                        headers
+                            .iter()
+                            .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-target"))
+                    })
+                    .and_then(|(_, value)| value.as_str())
+                    .and_then(|value| value.rsplit('.').next())
+                    .map(str::to_owned);
                 Recorded {
                     method: entry["method"].as_str().unwrap_or_default().to_owned(),
                     url: entry["url"].as_str().unwrap_or_default().to_owned(),
                     body,
+                    target,
                 }
             })
             .collect()

@@ -118,6 +118,10 @@ pub struct AwsClients {
     pub(crate) cloudformation: aws_sdk_cloudformation::Client,
     /// For `strata logs`.
     pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
+    /// Schedules (`schedule` triggers).
+    pub(crate) eventbridge: aws_sdk_eventbridge::Client,
+    /// Topics and subscriptions (`sns` triggers).
+    pub(crate) sns: aws_sdk_sns::Client,
     pub(crate) region: String,
 }
 
@@ -234,6 +238,16 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
         cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation_config.build()),
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(
             aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        eventbridge: aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        sns: aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&config)
                 .interceptor(RecordOperation)
                 .build(),
         ),

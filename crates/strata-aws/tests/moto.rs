@@ -6,6 +6,8 @@
 
 #[path = "moto/events.rs"]
 mod events;
+#[path = "moto/notify.rs"]
+mod notify;
 #[path = "moto/stack_failures.rs"]
 mod stack_failures;
 #[path = "moto/streams.rs"]

@@ -80,6 +80,7 @@ pub use spec::{
     ArtifactRef, CloudSettings, DeploySpec, EventTrigger, FunctionSpec, LayerRef, LayerSpec,
     RoleSpec,
 };
+pub use trigger::{BucketSpec, ScheduleSpec, TopicRef, TopicSpec};
 pub use trigger::{
     MappingSource, MappingSpec, ResourceChange, SourceRef, StackAction, StackPlan, StackSpec,
     TriggerAction, TriggerPlan, TriggerSpec,

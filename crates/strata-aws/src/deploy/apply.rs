@@ -20,6 +20,7 @@ use crate::AwsProvider;
 use crate::call::{CallContext, pause};
 use crate::desired::{DesiredConfig, Pending, is_configuration_field, stage_alias};
 use crate::error::{ApiError, AwsError};
+use crate::notify;
 use crate::role;
 use crate::stack::{self, Resolved};
 use crate::triggers;
@@ -195,14 +196,18 @@ async fn apply_triggers(
             let deployed = triggers::list_mappings(&ctx, &provider.clients.lambda, &alias).await?;
             let changes = triggers::plan_mappings(function, resolved, &deployed);
             triggers::apply_mappings(&ctx, &provider.clients.lambda, &alias, &changes).await?;
-            Ok::<_, AwsError>(changes)
+            let mut plans: Vec<TriggerPlan> = changes.into_iter().map(|change| change.plan).collect();
+            let target = notify::Target::new(&ctx, provider, spec, function, resolved).await?;
+            let pushed = notify::plan(&ctx, provider, &target).await?;
+            notify::apply(&ctx, provider, &target, &pushed).await?;
+            plans.extend(pushed.plans(&function.logical_name));
+            Ok::<_, AwsError>(plans)
         }
         .await;
         match outcome {
             Ok(changes) => carried_out.extend(
                 changes
                     .into_iter()
-                    .map(|change| change.plan)
                     .filter(|plan| plan.action != TriggerAction::Unchanged),
             ),
             Err(error) => {

@@ -15,6 +15,7 @@ use crate::AwsProvider;
 use crate::call::CallContext;
 use crate::desired::{DesiredConfig, Pending, stage_alias};
 use crate::error::{ApiError, AwsError};
+use crate::notify;
 use crate::role;
 use crate::stack::{self, Resolved};
 use crate::triggers;
@@ -105,6 +106,12 @@ async fn plan_triggers(
             triggers::plan_mappings(function, resolved, &deployed)
                 .into_iter()
                 .map(|change| change.plan),
+        );
+        let target = notify::Target::new(ctx, provider, spec, function, resolved).await?;
+        triggers.extend(
+            notify::plan(ctx, provider, &target)
+                .await?
+                .plans(&function.logical_name),
         );
     }
     Ok(triggers)

@@ -738,9 +738,26 @@ fn aws_seed_serverless_yml_deploys_with_stage_prod() {
         assert!(!text.contains("seed-secret-password"), "{text}");
     }
 
+    // processS3's `my-bucket`: created by the deploy, its notification aimed at the prod
+    // alias, which S3 may invoke.
+    let alias = format!(
+        "arn:aws:lambda:us-west-2:123456789012:function:{}-prod-processS3:prod",
+        project.service
+    );
+    assert!(
+        bucket_notification("my-bucket").contains(&alias),
+        "{}",
+        bucket_notification("my-bucket")
+    );
+
     let info = project.json("info", &["info", "--stage", "prod"]);
     assert_eq!(info["location"], "us-west-2");
     assert_eq!(info["functions"].as_array().unwrap().len(), 2, "{info:#}");
+    let process = info_function(&info, &format!("{}-prod-processS3", project.service));
+    assert_eq!(
+        process["trigger"], "s3 my-bucket: s3:ObjectCreated:*",
+        "{info:#}"
+    );
     let elsewhere = project.json(
         "info",
         &["info", "--stage", "prod", "--region", "eu-west-1"],
@@ -748,11 +765,31 @@ fn aws_seed_serverless_yml_deploys_with_stage_prod() {
     assert_eq!(elsewhere["location"], "eu-west-1");
     assert_eq!(elsewhere["functions"], serde_json::json!([]));
 
+    let recorder = Recorder::start();
     let again = project.json("deploy", &["deploy", "--stage", "prod"]);
     assert_eq!(outcome(&again, "hello"), "unchanged");
     assert_eq!(outcome(&again, "processS3"), "unchanged");
+    assert_eq!(recorder.mutations("my-bucket"), Vec::<String>::new());
     let output = project.run(&["remove", "--stage", "prod", "--yes"]);
     assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(
+        !bucket_notification("my-bucket").contains(&alias),
+        "remove left strata's notification"
+    );
+}
+
+/// The bucket's notification configuration as S3 answers it (XML), or the error body when
+/// the bucket is gone.
+fn bucket_notification(bucket: &str) -> String {
+    let (status, body) = moto_request(
+        "GET",
+        &format!("/{bucket}?notification"),
+        Some(("us-west-2", "s3")),
+        "application/xml",
+        "",
+    );
+    assert!(status == 200 || status == 404, "{status} {body}");
+    body
 }
 
 #[test]
