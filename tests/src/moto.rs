@@ -158,8 +158,20 @@ impl Recorded {
         if let Some(action) = self.action() {
             return action.to_owned();
         }
-        let path = self.path().split('?').next().unwrap_or_default();
+        let (path, query) = self.path().split_once('?').unwrap_or((self.path(), ""));
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // S3's bucket sub-resources are named by the query's first key (`?notification`).
+        let subresource = query.split(['&', '=']).next().unwrap_or_default();
+        let operation = match (self.method.as_str(), segments.as_slice(), subresource) {
+            ("PUT", [_], "notification") => "PutBucketNotificationConfiguration",
+            ("PUT", [_], "tagging") => "PutBucketTagging",
+            ("PUT", [_], "") => "CreateBucket",
+            ("DELETE", [_], "") => "DeleteBucket",
+            _ => "",
+        };
+        if !operation.is_empty() {
+            return operation.to_owned();
+        }
         let operation = match (self.method.as_str(), segments.as_slice()) {
             ("POST", ["2015-03-31", "functions"]) => "CreateFunction",
             ("PUT", ["2015-03-31", "functions", _, "code"]) => "UpdateFunctionCode",

@@ -225,7 +225,7 @@ async fn the_seed_s_bucket_is_created_notifies_the_alias_and_is_removed_when_emp
     provider.apply(&plan, &NoopReporter).await.expect("apply");
     assert_eq!(
         recorder.mutations(bucket),
-        [format!("PUT /{bucket}?notification")]
+        ["PutBucketNotificationConfiguration"]
     );
     let entries = notification(&s3, bucket).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
