@@ -122,6 +122,10 @@ pub struct AwsClients {
     pub(crate) eventbridge: aws_sdk_eventbridge::Client,
     /// Topics and subscriptions (`sns` triggers).
     pub(crate) sns: aws_sdk_sns::Client,
+    /// API Gateway REST APIs (`http` events).
+    pub(crate) apigateway: aws_sdk_apigateway::Client,
+    /// API Gateway HTTP APIs (`httpApi` events).
+    pub(crate) apigatewayv2: aws_sdk_apigatewayv2::Client,
     pub(crate) region: String,
 }
 
@@ -248,6 +252,16 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
         ),
         sns: aws_sdk_sns::Client::from_conf(
             aws_sdk_sns::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        apigateway: aws_sdk_apigateway::Client::from_conf(
+            aws_sdk_apigateway::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        apigatewayv2: aws_sdk_apigatewayv2::Client::from_conf(
+            aws_sdk_apigatewayv2::config::Builder::from(&config)
                 .interceptor(RecordOperation)
                 .build(),
         ),

@@ -22,6 +22,7 @@
 //! [`strata_provider::retry`] (the SDK's own retries are disabled) within a per-function
 //! deadline.
 
+mod api;
 mod bucket;
 mod call;
 mod client;

@@ -168,13 +168,14 @@ pub(crate) async fn info(
 ) -> Result<InfoReport, AwsError> {
     let ctx = context(provider, service);
     let functions = stage_functions(&ctx, provider, service, stage).await?;
+    let mut routes = crate::api::describe(&ctx, provider, service, stage).await?;
     let mut infos = Vec::new();
     for function in functions {
         let name = function.function_name().unwrap_or_default().to_owned();
         let ctx = ctx.for_resource(&name);
         let versions = published_versions(&ctx, provider, &name).await?;
         let alias = alias_version(&ctx, provider, &name, stage).await?;
-        let trigger = match function.function_arn() {
+        let described: Vec<String> = match function.function_arn() {
             Some(arn) => {
                 let alias_arn = format!("{arn}:{stage}");
                 let mappings =
@@ -186,14 +187,21 @@ pub(crate) async fn info(
                     alias_arn,
                 };
                 let pushed = notify::describe(&ctx, provider, &owner).await?;
-                let described: Vec<String> = describe_triggers(&mappings)
-                    .into_iter()
-                    .chain(pushed)
-                    .collect();
-                (!described.is_empty()).then(|| described.join("; "))
+                describe_triggers(&mappings).into_iter().chain(pushed).collect()
             }
-            None => None,
+            None => Vec::new(),
         };
+        // API routes after the mappings: `http GET /hello https://…`.
+        let routes = routes.remove(&name).unwrap_or_default();
+        let url = routes.first().map(|(_, url)| url.clone());
+        let trigger = described
+            .into_iter()
+            .chain(
+                routes
+                    .into_iter()
+                    .map(|(route, url)| format!("{route} {url}")),
+            )
+            .reduce(|all, next| format!("{all}; {next}"));
         infos.push(FunctionInfo {
             id: function.function_arn().unwrap_or_default().to_owned(),
             runtime: function
@@ -214,7 +222,7 @@ pub(crate) async fn info(
                 .collect(),
             deployed_name: name,
             state: None,
-            url: None,
+            url,
             trigger,
         });
     }
@@ -340,6 +348,7 @@ pub(crate) async fn plan_remove(
         });
     }
     resources.extend(containers);
+    resources.extend(crate::api::owned(&ctx, provider, service, stage).await?);
     if let Some(name) =
         stack::owned_stack(&ctx, &provider.clients.cloudformation, service, stage).await?
     {
@@ -524,6 +533,7 @@ pub(crate) async fn remove(
                 })
                 .await?;
             }
+            ResourceKind::Api => crate::api::delete(&ctx, provider, &resource).await?,
             ResourceKind::Stack => {
                 stack::delete_and_wait(&ctx, &provider.clients.cloudformation, name).await?;
             }

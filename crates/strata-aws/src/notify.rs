@@ -22,6 +22,11 @@ use crate::schedule;
 use crate::stack::Resolved;
 use crate::topic;
 
+/// Whether a trigger line is one of this module's kinds (compared again at apply time).
+pub(crate) fn is_push_kind(kind: &str) -> bool {
+    [bucket::KIND, schedule::KIND, topic::KIND].contains(&kind)
+}
+
 /// One function of one deploy, as its push triggers see it.
 pub(crate) struct Target<'a> {
     pub service: &'a str,

@@ -4,6 +4,8 @@
 //! Calls are counted from the emulator's side through moto's request recorder, filtered to
 //! the test's own (unique) service name, since tests share one server.
 
+#[path = "moto/api.rs"]
+mod api;
 #[path = "moto/events.rs"]
 mod events;
 #[path = "moto/notify.rs"]

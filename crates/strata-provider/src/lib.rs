@@ -82,6 +82,6 @@ pub use spec::{
 };
 pub use trigger::{BucketSpec, ScheduleSpec, TopicRef, TopicSpec};
 pub use trigger::{
-    MappingSource, MappingSpec, ResourceChange, SourceRef, StackAction, StackPlan, StackSpec,
-    TriggerAction, TriggerPlan, TriggerSpec,
+    CorsSpec, HttpApiKind, HttpSpec, MappingSource, MappingSpec, ResourceChange, SourceRef,
+    StackAction, StackPlan, StackSpec, TriggerAction, TriggerPlan, TriggerSpec,
 };

@@ -84,6 +84,9 @@ pub enum TriggerSpec {
     Schedule(ScheduleSpec),
     /// A topic subscription (AWS: SNS for `sns`).
     Topic(TopicSpec),
+    /// A route of the service's HTTP API that invokes the function (AWS: an API Gateway REST
+    /// API method for `http`, an HTTP API route for `httpApi`).
+    Http(HttpSpec),
 }
 
 /// The bucket events that invoke a function, with the key filter S3 matches them by.
@@ -132,6 +135,59 @@ pub enum TopicRef {
         name: String,
         display_name: Option<String>,
     },
+}
+
+/// Which of API Gateway's two API types a route belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpApiKind {
+    /// A REST API (`http` events): resources, methods, a deployment and a stage.
+    Rest,
+    /// An HTTP API (`httpApi` events): routes and the `$default` stage.
+    Http,
+}
+
+impl HttpApiKind {
+    /// The manifest's event key, as the user reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rest => "http",
+            Self::Http => "httpApi",
+        }
+    }
+}
+
+/// One route: `method` (upper case; `ANY` for every method) on `path`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpSpec {
+    pub api: HttpApiKind,
+    /// `GET`, `POST`, ..., or `ANY`; `*` only with the path `*` (an HTTP API's `$default`
+    /// route, which catches every request no other route matches).
+    pub method: String,
+    /// Without leading or trailing `/` (empty for the API's root), e.g. `users/{id}` or
+    /// `{proxy+}`; `*` for the `$default` route.
+    pub path: String,
+    pub cors: Option<CorsSpec>,
+}
+
+impl HttpSpec {
+    /// `GET /hello`, or `$default`, as plan lines and HTTP API route keys write a route.
+    pub fn route(&self) -> String {
+        if self.path == "*" {
+            "$default".to_owned()
+        } else {
+            format!("{} /{}", self.method, self.path)
+        }
+    }
+}
+
+/// Which browsers' cross-origin requests the API answers, as Serverless' `cors` describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsSpec {
+    pub origins: Vec<String>,
+    pub headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age_s: Option<i64>,
 }
 
 /// What a queue or stream poller reads from.

@@ -147,12 +147,18 @@ pub(crate) async fn apply(
         functions.into_iter().map(|(_, report)| report).collect();
     let mut trigger_changes =
         apply_triggers(&ctx, provider, &resolved_spec, &resolved, &mut functions).await?;
-    // Kinds the mapping step does not compare again are reported as planned.
+    // Kinds the trigger step does not compare again (the API routes) are reported as
+    // planned, for the functions whose deploy went through.
     trigger_changes.extend(
         strata_provider::carried_out(&plan.triggers, &functions)
             .into_iter()
-            .filter(|trigger| !triggers::is_mapping_kind(&trigger.kind)),
+            .filter(|trigger| {
+                !triggers::is_mapping_kind(&trigger.kind) && !notify::is_push_kind(&trigger.kind)
+            }),
     );
+    if !reporter.interrupt().is_triggered() {
+        crate::api::apply(&ctx, provider, &resolved_spec, &mut functions).await?;
+    }
 
     Ok(DeployReport {
         cloud: "aws".to_owned(),
@@ -239,6 +245,7 @@ async fn deploy_function(
         pointer: Some(stage_alias(&spec.stage)),
         id: None,
         url: None,
+        urls: Vec::new(),
         duration: Default::default(),
     };
     if matches!(plan.action, FunctionAction::Unchanged) {

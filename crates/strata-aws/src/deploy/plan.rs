@@ -74,6 +74,8 @@ pub(crate) async fn plan(
         .await?;
     plan.functions = functions;
     plan.triggers = plan_triggers(&ctx, provider, spec, &plan, &resolved).await?;
+    plan.triggers
+        .extend(crate::api::plan(&ctx, provider, spec).await?);
     if uploads_to_bucket(&plan, provider.settings.direct_upload_limit) {
         plan.bucket = provider.uploader(spec.adopt).plan_bucket(&ctx).await?;
     }

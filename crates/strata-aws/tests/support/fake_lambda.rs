@@ -430,6 +430,8 @@ fn operation_name(method: &str, path: &str) -> &'static str {
         ("POST", [""]) => "GetCallerIdentity",
         ("GET", ["2015-03-31", "event-source-mappings"]) => "ListEventSourceMappings",
         ("GET", ["2015-03-31", "functions", _, "policy"]) => "GetPolicy",
+        ("GET", ["restapis"]) => "GetRestApis",
+        ("GET", ["v2", "apis"]) => "GetApis",
         ("POST", ["2018-10-31", "layers", _, "versions"]) => "PublishLayerVersion",
         ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
         ("POST", ["2017-03-31", "tags", ..]) => "TagResource",
@@ -482,6 +484,9 @@ fn route(
         ("GET", ["2015-03-31", "event-source-mappings"]) => {
             ok(json!({ "EventSourceMappings": [] }))
         }
+        // The stage has no API Gateway API: these specs have no `http`/`httpApi` events.
+        ("GET", ["restapis"]) => ok(json!({ "item": [] })),
+        ("GET", ["v2", "apis"]) => ok(json!({ "items": [] })),
         ("GET", ["2015-03-31", "functions", name, "versions"]) => {
             match state.functions.get(*name) {
                 Some(function) => {

@@ -14,8 +14,9 @@ use strata_manifest::{
     ResolvedConfig, SnsTopic, StreamKind,
 };
 use strata_provider::{
-    BucketSpec, DeploySpec, FunctionSpec, LayerRef, LayerSpec, MappingSource, MappingSpec,
-    RoleSpec, ScheduleSpec, SourceRef, StackSpec, TopicRef, TopicSpec, TriggerSpec,
+    BucketSpec, CorsSpec, DeploySpec, FunctionSpec, HttpApiKind, HttpSpec, LayerRef, LayerSpec,
+    MappingSource, MappingSpec, RoleSpec, ScheduleSpec, SourceRef, StackSpec, TopicRef, TopicSpec,
+    TriggerSpec,
 };
 
 use crate::clouds::{
@@ -429,7 +430,34 @@ fn trigger_spec(event: &AwsEvent) -> Option<TriggerSpec> {
                 filter_policy_scope: sns.filter_policy_scope.clone(),
             }));
         }
-        AwsEvent::Http(_) | AwsEvent::HttpApi(_) => return None,
+        AwsEvent::Http(route) => {
+            return Some(TriggerSpec::Http(HttpSpec {
+                api: HttpApiKind::Rest,
+                method: route.method.as_str().to_owned(),
+                path: route.path.clone(),
+                cors: route.cors.as_ref().map(|cors| CorsSpec {
+                    origins: cors.origins.clone(),
+                    headers: cors.headers.clone(),
+                    allow_credentials: cors.allow_credentials,
+                    max_age_s: cors.max_age,
+                }),
+            }));
+        }
+        AwsEvent::HttpApi(route) => {
+            // The manifest writes `$default` or `METHOD /path`.
+            let (method, path) = route
+                .route_key
+                .split_once(' ')
+                .map_or(("*", "*"), |(method, path)| {
+                    (method, path.trim_matches('/'))
+                });
+            return Some(TriggerSpec::Http(HttpSpec {
+                api: HttpApiKind::Http,
+                method: method.to_owned(),
+                path: path.to_owned(),
+                cors: None,
+            }));
+        }
     };
     Some(TriggerSpec::Mapping(mapping))
 }
@@ -784,9 +812,16 @@ functions:
             }
             other => panic!("expected a managed role, got {other:?}"),
         }
+        // The `http` event is a REST API route now, not an unmanaged item.
+        assert!(spec.unmanaged.is_empty(), "{:?}", spec.unmanaged);
         assert_eq!(
-            spec.unmanaged,
-            vec!["`http` event (functions.implicit.events[0])"]
+            implicit.triggers,
+            vec![TriggerSpec::Http(HttpSpec {
+                api: HttpApiKind::Rest,
+                method: "GET".to_owned(),
+                path: String::new(),
+                cors: None,
+            })]
         );
     }
 
