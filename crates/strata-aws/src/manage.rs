@@ -187,7 +187,10 @@ pub(crate) async fn info(
                     alias_arn,
                 };
                 let pushed = notify::describe(&ctx, provider, &owner).await?;
-                describe_triggers(&mappings).into_iter().chain(pushed).collect()
+                describe_triggers(&mappings)
+                    .into_iter()
+                    .chain(pushed)
+                    .collect()
             }
             None => Vec::new(),
         };

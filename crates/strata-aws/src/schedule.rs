@@ -46,7 +46,7 @@ pub(crate) struct Rule {
 
 impl Rule {
     /// The fields `PutRule` sets.
-    fn rule_fields(&self) -> [(&'static str, Option<String>); 3] {
+    fn rule_fields(&self) -> RuleFields {
         [
             ("expression", Some(self.expression.clone())),
             ("state", Some(state(self.enabled).as_str().to_owned())),
@@ -55,7 +55,7 @@ impl Rule {
     }
 
     /// The fields `PutTargets` sets.
-    fn target_fields(&self) -> [(&'static str, Option<String>); 3] {
+    fn target_fields(&self) -> RuleFields {
         [
             ("input", self.input.clone()),
             ("input_path", self.input_path.clone()),
@@ -112,6 +112,10 @@ pub(crate) fn wanted(deployed_name: &str, triggers: &[TriggerSpec]) -> Vec<Rule>
     rules
 }
 
+/// Three of a rule's fields by name, as [`Rule::rule_fields`] and [`Rule::target_fields`]
+/// read them.
+type RuleFields = [(&'static str, Option<String>); 3];
+
 /// One rule to create, update, leave or delete.
 #[derive(Clone, Debug)]
 pub(crate) struct RuleChange {
@@ -121,10 +125,7 @@ pub(crate) struct RuleChange {
 }
 
 impl RuleChange {
-    fn changes(
-        &self,
-        fields: fn(&Rule) -> [(&'static str, Option<String>); 3],
-    ) -> Vec<FieldChange> {
+    fn changes(&self, fields: fn(&Rule) -> RuleFields) -> Vec<FieldChange> {
         let (Some(wanted), Some(current)) = (&self.wanted, &self.current) else {
             return Vec::new();
         };

@@ -194,7 +194,10 @@ const MANAGED_EVENTS: [(Cloud, &[&str]); 3] = [
     // Queues and streams are event source mappings on the stage alias; S3 notifications,
     // schedules, SNS subscriptions and the `http` / `httpApi` API Gateway routes target the
     // alias too.
-    (Cloud::Aws, &["sqs", "stream", "s3", "schedule", "sns", "http", "httpApi"]),
+    (
+        Cloud::Aws,
+        &["sqs", "stream", "s3", "schedule", "sns", "http", "httpApi"],
+    ),
     (Cloud::Azure, &[]),
     // HTTP is a 2nd gen function's default; Pub/Sub and Cloud Storage are Eventarc triggers
     // on the function; `event: {eventType, resource}` is the Serverless spelling of both.

@@ -36,16 +36,20 @@ pub(crate) struct CorsConfig {
 
 impl CorsConfig {
     /// The configuration a route's `cors` asks for: its origins and headers, `OPTIONS` and
-    /// the methods of every route (`*` when a route takes any method).
+    /// the methods of every route (only `*` besides `OPTIONS` when a route takes any method,
+    /// since `*` already allows the others).
     pub(crate) fn wanted(cors: &CorsSpec, routes: &[Route]) -> Self {
+        let any = routes
+            .iter()
+            .any(|route| matches!(route.spec.method.as_str(), "ANY" | "*"));
         let mut methods = vec!["OPTIONS".to_owned()];
-        for route in routes {
-            let method = match route.spec.method.as_str() {
-                "ANY" | "*" => "*",
-                method => method,
-            };
-            if !methods.iter().any(|known| known == method) {
-                methods.push(method.to_owned());
+        if any {
+            methods.push("*".to_owned());
+        } else {
+            for route in routes {
+                if !methods.contains(&route.spec.method) {
+                    methods.push(route.spec.method.clone());
+                }
             }
         }
         Self {

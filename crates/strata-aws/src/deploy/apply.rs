@@ -202,7 +202,8 @@ async fn apply_triggers(
             let deployed = triggers::list_mappings(&ctx, &provider.clients.lambda, &alias).await?;
             let changes = triggers::plan_mappings(function, resolved, &deployed);
             triggers::apply_mappings(&ctx, &provider.clients.lambda, &alias, &changes).await?;
-            let mut plans: Vec<TriggerPlan> = changes.into_iter().map(|change| change.plan).collect();
+            let mut plans: Vec<TriggerPlan> =
+                changes.into_iter().map(|change| change.plan).collect();
             let target = notify::Target::new(&ctx, provider, spec, function, resolved).await?;
             let pushed = notify::plan(&ctx, provider, &target).await?;
             notify::apply(&ctx, provider, &target, &pushed).await?;

@@ -2,7 +2,7 @@
 //! from moto's side (API Gateway v1 and v2, Lambda policies).
 
 use serde_json::Value;
-use strata_provider::{CorsSpec, HttpApiKind, HttpSpec, TriggerAction, TriggerPlan};
+use strata_provider::{CorsSpec, HttpApiKind, HttpSpec, TriggerAction, TriggerPlan, TriggerSpec};
 
 use super::*;
 

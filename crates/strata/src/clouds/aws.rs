@@ -363,6 +363,15 @@ fn deploy_spec(input: &SpecInput<'_>) -> Result<DeploySpec, SpecError> {
 }
 
 /// The triggers the AWS backend creates; the other event types stay listed as not managed.
+fn cors_spec(cors: &strata_manifest::Cors) -> CorsSpec {
+    CorsSpec {
+        origins: cors.origins.clone(),
+        headers: cors.headers.clone(),
+        allow_credentials: cors.allow_credentials,
+        max_age_s: cors.max_age,
+    }
+}
+
 fn trigger_spec(event: &AwsEvent) -> Option<TriggerSpec> {
     let mapping = match event {
         AwsEvent::Sqs(queue) => MappingSpec {
@@ -435,12 +444,7 @@ fn trigger_spec(event: &AwsEvent) -> Option<TriggerSpec> {
                 api: HttpApiKind::Rest,
                 method: route.method.as_str().to_owned(),
                 path: route.path.clone(),
-                cors: route.cors.as_ref().map(|cors| CorsSpec {
-                    origins: cors.origins.clone(),
-                    headers: cors.headers.clone(),
-                    allow_credentials: cors.allow_credentials,
-                    max_age_s: cors.max_age,
-                }),
+                cors: route.cors.as_ref().map(cors_spec),
             }));
         }
         AwsEvent::HttpApi(route) => {
@@ -455,7 +459,7 @@ fn trigger_spec(event: &AwsEvent) -> Option<TriggerSpec> {
                 api: HttpApiKind::Http,
                 method: method.to_owned(),
                 path: path.to_owned(),
-                cors: None,
+                cors: route.cors.as_ref().map(cors_spec),
             }));
         }
     };
