@@ -128,6 +128,9 @@ pub struct Recorded {
     pub method: String,
     pub url: String,
     pub body: String,
+    /// The JSON protocol's operation (`X-Amz-Target: AWSEvents.PutRule` → `PutRule`), whose
+    /// reads are POSTs like its writes.
+    pub target: Option<String>,
 }
 
 impl Recorded {
@@ -146,6 +149,7 @@ impl Recorded {
         self.body
             .split('&')
             .find_map(|pair| pair.strip_prefix("Action="))
+            .or(self.target.as_deref())
     }
 
     /// The API operation as AWS documents it (`PublishVersion`, `CreateRole`), or
@@ -154,8 +158,20 @@ impl Recorded {
         if let Some(action) = self.action() {
             return action.to_owned();
         }
-        let path = self.path().split('?').next().unwrap_or_default();
+        let (path, query) = self.path().split_once('?').unwrap_or((self.path(), ""));
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // S3's bucket sub-resources are named by the query's first key (`?notification`).
+        let subresource = query.split(['&', '=']).next().unwrap_or_default();
+        let operation = match (self.method.as_str(), segments.as_slice(), subresource) {
+            ("PUT", [_], "notification") => "PutBucketNotificationConfiguration",
+            ("PUT", [_], "tagging") => "PutBucketTagging",
+            ("PUT", [_], "") => "CreateBucket",
+            ("DELETE", [_], "") => "DeleteBucket",
+            _ => "",
+        };
+        if !operation.is_empty() {
+            return operation.to_owned();
+        }
         let operation = match (self.method.as_str(), segments.as_slice()) {
             ("POST", ["2015-03-31", "functions"]) => "CreateFunction",
             ("PUT", ["2015-03-31", "functions", _, "code"]) => "UpdateFunctionCode",
@@ -218,10 +234,21 @@ impl Recorder {
                 } else {
                     raw.to_owned()
                 };
+                let target = entry["headers"]
+                    .as_object()
+                    .and_then(|headers| {
+                        headers
+                            .iter()
+                            .find(|(name, _)| name.eq_ignore_ascii_case("x-amz-target"))
+                    })
+                    .and_then(|(_, value)| value.as_str())
+                    .and_then(|value| value.rsplit('.').next())
+                    .map(str::to_owned);
                 Recorded {
                     method: entry["method"].as_str().unwrap_or_default().to_owned(),
                     url: entry["url"].as_str().unwrap_or_default().to_owned(),
                     body,
+                    target,
                 }
             })
             .collect()

@@ -370,6 +370,7 @@ impl Provider for StandInProvider {
                 pointer: Some(Self::pointer(&spec.stage)),
                 id: Some(format!("stand-in:{}", function.deployed_name)),
                 url: None,
+                urls: Vec::new(),
                 duration: Duration::ZERO,
             };
             reporter.on_function_finished(&report);

@@ -118,6 +118,14 @@ pub struct AwsClients {
     pub(crate) cloudformation: aws_sdk_cloudformation::Client,
     /// For `strata logs`.
     pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
+    /// Schedules (`schedule` triggers).
+    pub(crate) eventbridge: aws_sdk_eventbridge::Client,
+    /// Topics and subscriptions (`sns` triggers).
+    pub(crate) sns: aws_sdk_sns::Client,
+    /// API Gateway REST APIs (`http` events).
+    pub(crate) apigateway: aws_sdk_apigateway::Client,
+    /// API Gateway HTTP APIs (`httpApi` events).
+    pub(crate) apigatewayv2: aws_sdk_apigatewayv2::Client,
     pub(crate) region: String,
 }
 
@@ -234,6 +242,26 @@ pub async fn build_clients(settings: &AwsSettings) -> Result<AwsClients, AwsErro
         cloudformation: aws_sdk_cloudformation::Client::from_conf(cloudformation_config.build()),
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(
             aws_sdk_cloudwatchlogs::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        eventbridge: aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        sns: aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        apigateway: aws_sdk_apigateway::Client::from_conf(
+            aws_sdk_apigateway::config::Builder::from(&config)
+                .interceptor(RecordOperation)
+                .build(),
+        ),
+        apigatewayv2: aws_sdk_apigatewayv2::Client::from_conf(
+            aws_sdk_apigatewayv2::config::Builder::from(&config)
                 .interceptor(RecordOperation)
                 .build(),
         ),

@@ -334,6 +334,13 @@ pub enum AwsError {
         reference: String,
     },
 
+    /// An `s3` trigger with `existing: true` names a bucket that is not there.
+    #[error(
+        "the s3 trigger of function `{function}` names bucket `{bucket}` with `existing: true`, \
+         but the bucket does not exist"
+    )]
+    MissingBucket { function: String, bucket: String },
+
     /// Ctrl-C or SIGTERM ([`strata_provider::Interrupt`]) stopped the work before `step`.
     #[error("`{resource}` was interrupted before {step}")]
     Interrupted { resource: String, step: Step },

@@ -22,18 +22,21 @@
 //! [`strata_provider::retry`] (the SDK's own retries are disabled) within a per-function
 //! deadline.
 
+mod api;
+mod bucket;
 mod call;
 mod client;
 mod deploy;
 mod desired;
 mod error;
 mod manage;
+mod notify;
 mod observe;
-// Used by the HTTP, bucket, schedule and topic triggers that land next.
-#[allow(dead_code)]
 mod permission;
 mod role;
+mod schedule;
 mod stack;
+mod topic;
 mod triggers;
 mod upload;
 mod variables;

@@ -13,6 +13,7 @@ use crate::call::CallContext;
 use crate::deploy::description_belongs_to;
 use crate::desired::{TAG_SERVICE, TAG_STAGE, stage_alias};
 use crate::error::{ApiError, AwsError};
+use crate::notify;
 use crate::role::managed_role_name;
 use crate::stack;
 use crate::triggers;
@@ -167,19 +168,43 @@ pub(crate) async fn info(
 ) -> Result<InfoReport, AwsError> {
     let ctx = context(provider, service);
     let functions = stage_functions(&ctx, provider, service, stage).await?;
+    let mut routes = crate::api::describe(&ctx, provider, service, stage).await?;
     let mut infos = Vec::new();
     for function in functions {
         let name = function.function_name().unwrap_or_default().to_owned();
         let ctx = ctx.for_resource(&name);
         let versions = published_versions(&ctx, provider, &name).await?;
         let alias = alias_version(&ctx, provider, &name, stage).await?;
-        let trigger = match function.function_arn() {
-            Some(arn) => describe_triggers(
-                &triggers::list_mappings(&ctx, &provider.clients.lambda, &format!("{arn}:{stage}"))
-                    .await?,
-            ),
-            None => None,
+        let described: Vec<String> = match function.function_arn() {
+            Some(arn) => {
+                let alias_arn = format!("{arn}:{stage}");
+                let mappings =
+                    triggers::list_mappings(&ctx, &provider.clients.lambda, &alias_arn).await?;
+                let owner = notify::Owner {
+                    service,
+                    stage,
+                    function_name: &name,
+                    alias_arn,
+                };
+                let pushed = notify::describe(&ctx, provider, &owner).await?;
+                describe_triggers(&mappings)
+                    .into_iter()
+                    .chain(pushed)
+                    .collect()
+            }
+            None => Vec::new(),
         };
+        // API routes after the mappings: `http GET /hello https://…`.
+        let routes = routes.remove(&name).unwrap_or_default();
+        let url = routes.first().map(|(_, url)| url.clone());
+        let trigger = described
+            .into_iter()
+            .chain(
+                routes
+                    .into_iter()
+                    .map(|(route, url)| format!("{route} {url}")),
+            )
+            .reduce(|all, next| format!("{all}; {next}"));
         infos.push(FunctionInfo {
             id: function.function_arn().unwrap_or_default().to_owned(),
             runtime: function
@@ -200,7 +225,7 @@ pub(crate) async fn info(
                 .collect(),
             deployed_name: name,
             state: None,
-            url: None,
+            url,
             trigger,
         });
     }
@@ -288,10 +313,26 @@ pub(crate) async fn plan_remove(
     let lambda = &provider.clients.lambda;
     let mut resources = Vec::new();
 
+    // Buckets and topics strata created go after every trigger on them.
+    let mut containers = Vec::new();
     for function in stage_functions(&ctx, provider, service, stage).await? {
-        // strata's triggers are the mappings on the function's stage alias; others stay.
+        // strata's triggers are the mappings on the function's stage alias, and the
+        // notifications, rules and subscriptions that target it; others stay.
         if let Some(arn) = function.function_arn() {
             let alias = format!("{arn}:{stage}");
+            let owner = notify::Owner {
+                service,
+                stage,
+                function_name: function.function_name().unwrap_or_default(),
+                alias_arn: alias.clone(),
+            };
+            let (pushed, created) = notify::removals(&ctx, provider, &owner).await?;
+            resources.extend(pushed);
+            for container in created {
+                if !containers.contains(&container) {
+                    containers.push(container);
+                }
+            }
             for mapping in triggers::list_mappings(&ctx, lambda, &alias).await? {
                 if let Some(uuid) = mapping.uuid() {
                     resources.push(Resource {
@@ -309,6 +350,8 @@ pub(crate) async fn plan_remove(
             name: function.function_name().unwrap_or_default().to_owned(),
         });
     }
+    resources.extend(containers);
+    resources.extend(crate::api::owned(&ctx, provider, service, stage).await?);
     if let Some(name) =
         stack::owned_stack(&ctx, &provider.clients.cloudformation, service, stage).await?
     {
@@ -475,6 +518,13 @@ pub(crate) async fn remove(
         let ctx = ctx.for_resource(name);
         match resource.kind {
             ResourceKind::Trigger => {
+                if let Some(reported) = notify::remove(&ctx, provider, name).await? {
+                    removed.push(Resource {
+                        kind: resource.kind,
+                        name: reported,
+                    });
+                    continue;
+                }
                 let uuid = name.split(' ').next().unwrap_or(name);
                 ctx.call_optional(Step::Remove, || async {
                     lambda
@@ -486,6 +536,7 @@ pub(crate) async fn remove(
                 })
                 .await?;
             }
+            ResourceKind::Api => crate::api::delete(&ctx, provider, &resource).await?,
             ResourceKind::Stack => {
                 stack::delete_and_wait(&ctx, &provider.clients.cloudformation, name).await?;
             }

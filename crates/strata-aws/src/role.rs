@@ -75,7 +75,9 @@ fn mapping_statements(spec: &DeploySpec) -> Vec<Value> {
     let mut by_kind: BTreeMap<MappingSource, BTreeSet<String>> = BTreeMap::new();
     for function in &spec.functions {
         for trigger in &function.triggers {
-            let TriggerSpec::Mapping(mapping) = trigger;
+            let TriggerSpec::Mapping(mapping) = trigger else {
+                continue;
+            };
             if let Some(arn) = mapping.source.literal() {
                 by_kind
                     .entry(mapping.source_kind)

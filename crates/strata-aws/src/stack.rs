@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use strata_provider::{
     DeploySpec, FieldChange, ResourceChange, RoleSpec, SourceRef, StackAction, StackPlan, Step,
-    TriggerSpec,
+    TopicRef, TopicSpec, TriggerSpec,
 };
 
 use crate::call::{CallContext, pause};
@@ -78,7 +78,14 @@ pub(crate) fn references(spec: &DeploySpec) -> Vec<Value> {
                 TriggerSpec::Mapping(mapping) if mapping.source.literal().is_none() => {
                     found.push(canonical(&mapping.source.as_intrinsic()));
                 }
-                TriggerSpec::Mapping(_) => {}
+                TriggerSpec::Topic(topic) => {
+                    if let TopicRef::Arn(source) = &topic.topic
+                        && source.literal().is_none()
+                    {
+                        found.push(canonical(&source.as_intrinsic()));
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -158,6 +165,15 @@ impl Resolved {
                             mapping.source = SourceRef::Literal(value);
                         }
                     }
+                    TriggerSpec::Topic(TopicSpec {
+                        topic: TopicRef::Arn(source),
+                        ..
+                    }) => {
+                        if let Some(value) = self.source(source) {
+                            *source = SourceRef::Literal(value);
+                        }
+                    }
+                    _ => {}
                 }
             }
         }

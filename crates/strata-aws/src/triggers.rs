@@ -82,12 +82,13 @@ fn wanted(
     function
         .triggers
         .iter()
-        .map(|trigger| match trigger {
-            TriggerSpec::Mapping(mapping) => (
+        .filter_map(|trigger| match trigger {
+            TriggerSpec::Mapping(mapping) => Some((
                 mapping.source.to_string(),
                 resolved.source(&mapping.source),
                 mapping.clone(),
-            ),
+            )),
+            _ => None,
         })
         .collect()
 }

@@ -614,7 +614,9 @@ impl Uploader<'_> {
     }
 }
 
-fn tagging(tags: &BTreeMap<String, String>) -> Result<Tagging, aws_sdk_s3::error::BuildError> {
+pub(crate) fn tagging(
+    tags: &BTreeMap<String, String>,
+) -> Result<Tagging, aws_sdk_s3::error::BuildError> {
     let tag_set = tags
         .iter()
         .map(|(key, value)| Tag::builder().key(key).value(value).build())

@@ -4,8 +4,12 @@
 //! Calls are counted from the emulator's side through moto's request recorder, filtered to
 //! the test's own (unique) service name, since tests share one server.
 
+#[path = "moto/api.rs"]
+mod api;
 #[path = "moto/events.rs"]
 mod events;
+#[path = "moto/notify.rs"]
+mod notify;
 #[path = "moto/stack_failures.rs"]
 mod stack_failures;
 #[path = "moto/streams.rs"]

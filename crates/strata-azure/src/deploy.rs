@@ -604,6 +604,7 @@ pub async fn apply(
             pointer: Some(pointer.clone()),
             id,
             url,
+            urls: Vec::new(),
             duration: elapsed,
         };
         reporter.on_function_finished(&entry);

@@ -222,6 +222,7 @@ impl GcpProvider {
             pointer: None,
             id: None,
             url: None,
+            urls: Vec::new(),
             duration: started.elapsed(),
         };
         if matches!(

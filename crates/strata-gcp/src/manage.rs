@@ -332,6 +332,7 @@ impl GcpProvider {
                 ResourceKind::LayerVersion
                 | ResourceKind::Role
                 | ResourceKind::Trigger
+                | ResourceKind::Api
                 | ResourceKind::Stack => continue,
             }
             removed.push(resource.clone());

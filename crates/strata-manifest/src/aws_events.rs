@@ -136,6 +136,33 @@ pub struct Cors {
 }
 
 impl Cors {
+    /// A `cors` map over Serverless' defaults: the first of `origin_keys` present gives
+    /// the origins, `headers_key` the headers, then `allowCredentials` and `maxAge`.
+    fn from_map(node: &Node, origin_keys: &[&str], headers_key: &str) -> Self {
+        let list = |node: Option<&Node>| -> Option<Vec<String>> {
+            node.map(|n| match &n.value {
+                Value::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
+                _ => n.scalar_text().into_iter().collect(),
+            })
+        };
+        let mut cors = Self::serverless_default();
+        if let Some(origins) = origin_keys.iter().find_map(|key| list(node.get(key))) {
+            cors.origins = origins;
+        }
+        if let Some(headers) = list(node.get(headers_key)) {
+            cors.headers = headers;
+        }
+        cors.allow_credentials = matches!(
+            node.get("allowCredentials").map(|n| &n.value),
+            Some(Value::Bool(true))
+        );
+        cors.max_age = node.get("maxAge").and_then(|n| match n.value {
+            Value::Int(v) => Some(v),
+            _ => None,
+        });
+        cors
+    }
+
     /// Serverless' defaults for `cors: true` on a REST API.
     fn serverless_default() -> Self {
         Self {
@@ -171,6 +198,8 @@ pub struct RestRoute {
 pub struct HttpRoute {
     /// `$default` for `'*'`, else `METHOD /path` as API Gateway writes a route key.
     pub route_key: String,
+    /// The service's HTTP API CORS (`provider.httpApi.cors`), the same on every route.
+    pub cors: Option<Cors>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -362,13 +391,64 @@ pub(crate) const UNMANAGED_AWS_EVENTS: &[&str] = &[
     "cloudFront",
 ];
 
+/// Reads `provider.httpApi.cors` (`true`, or a map of `allowedOrigins`, `allowedHeaders`,
+/// `allowCredentials`, `maxAge`), which Serverless applies to the whole HTTP API; `None`
+/// when it is absent or `false`. The allowed methods are always those of the routes.
+pub(crate) fn http_api_cors(report: &mut Report, provider: Option<&Node>) -> Option<Cors> {
+    let http_api = provider?.get("httpApi")?;
+    let node = http_api.get("cors")?;
+    let path = "provider.httpApi.cors";
+    match &node.value {
+        Value::Bool(false) => None,
+        Value::Bool(true) => Some(Cors::serverless_default()),
+        Value::Map(_) => {
+            for entry in node.entries() {
+                let known = [
+                    "allowedOrigins",
+                    "allowedHeaders",
+                    "allowedMethods",
+                    "allowCredentials",
+                    "exposedResponseHeaders",
+                    "maxAge",
+                ];
+                if !known.contains(&entry.0.name.as_str()) {
+                    report.error(
+                        entry.0.pos,
+                        &format!("{path}.{}", entry.0.name),
+                        format!("`{}` is not an HTTP API CORS option", entry.0.name),
+                        Some(format!("use one of: {}", known.join(", "))),
+                    );
+                }
+            }
+            Some(Cors::from_map(node, &["allowedOrigins"], "allowedHeaders"))
+        }
+        _ => {
+            report.error(
+                node.pos,
+                path,
+                format!(
+                    "`cors` must be true, false or a map, not {}",
+                    node.type_name()
+                ),
+                None,
+            );
+            None
+        }
+    }
+}
+
 /// The event types [`parse_events`] turns into triggers.
 pub const MANAGED_AWS_EVENTS: &[&str] =
     &["http", "httpApi", "s3", "sqs", "stream", "schedule", "sns"];
 
 /// Reads the AWS triggers of one function's `events:` list. Items of other types are left
 /// to the caller (another cloud's trigger, or not managed).
-pub(crate) fn parse_events(report: &mut Report, events: &Node, base: &str) -> Vec<AwsTrigger> {
+pub(crate) fn parse_events(
+    report: &mut Report,
+    events: &Node,
+    base: &str,
+    http_api_cors: Option<&Cors>,
+) -> Vec<AwsTrigger> {
     let Value::Seq(items) = &events.value else {
         return Vec::new();
     };
@@ -398,6 +478,7 @@ pub(crate) fn parse_events(report: &mut Report, events: &Node, base: &str) -> Ve
         let mut reader = EventReader {
             report: &mut *report,
             path: &path,
+            http_api_cors: http_api_cors.cloned(),
         };
         let event = match key.name.as_str() {
             "http" => reader.http(body).map(AwsEvent::Http),
@@ -427,6 +508,8 @@ pub(crate) fn parse_events(report: &mut Report, events: &Node, base: &str) -> Ve
 struct EventReader<'r> {
     report: &'r mut Report,
     path: &'r str,
+    /// `provider.httpApi.cors` as read, for `httpApi` routes.
+    http_api_cors: Option<Cors>,
 }
 
 impl EventReader<'_> {
@@ -628,32 +711,7 @@ impl EventReader<'_> {
         match &node.value {
             Value::Bool(false) => None,
             Value::Bool(true) => Some(Cors::serverless_default()),
-            Value::Map(_) => {
-                let mut cors = Cors::serverless_default();
-                let list = |node: Option<&Node>| -> Option<Vec<String>> {
-                    node.map(|n| match &n.value {
-                        Value::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
-                        _ => n.scalar_text().into_iter().collect(),
-                    })
-                };
-                if let Some(origins) =
-                    list(node.get("origins")).or_else(|| list(node.get("origin")))
-                {
-                    cors.origins = origins;
-                }
-                if let Some(headers) = list(node.get("headers")) {
-                    cors.headers = headers;
-                }
-                cors.allow_credentials = matches!(
-                    node.get("allowCredentials").map(|n| &n.value),
-                    Some(Value::Bool(true))
-                );
-                cors.max_age = node.get("maxAge").and_then(|n| match n.value {
-                    Value::Int(v) => Some(v),
-                    _ => None,
-                });
-                Some(cors)
-            }
+            Value::Map(_) => Some(Cors::from_map(node, &["origins", "origin"], "headers")),
             _ => {
                 self.error(
                     node,
@@ -674,6 +732,7 @@ impl EventReader<'_> {
             Value::String(short) if short.trim() == "*" => {
                 return Some(HttpRoute {
                     route_key: "$default".to_owned(),
+                    cors: self.http_api_cors.clone(),
                 });
             }
             Value::String(short) => match short.trim().split_once(char::is_whitespace) {
@@ -697,6 +756,7 @@ impl EventReader<'_> {
                 if path == "*" {
                     return Some(HttpRoute {
                         route_key: "$default".to_owned(),
+                        cors: self.http_api_cors.clone(),
                     });
                 }
                 let method = self
@@ -733,6 +793,7 @@ impl EventReader<'_> {
         }
         Some(HttpRoute {
             route_key: format!("{method} {path}"),
+            cors: self.http_api_cors.clone(),
         })
     }
 

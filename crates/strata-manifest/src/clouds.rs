@@ -191,9 +191,13 @@ pub(crate) fn gcp_default_name(name: &str) -> String {
 /// `events` is kept and warned about. One row per cloud, so a backend that starts managing a
 /// kind is one edit here (and in its CLI adapter, which maps the event).
 const MANAGED_EVENTS: [(Cloud, &[&str]); 3] = [
-    // Queues and streams are event source mappings on the stage alias; API Gateway routes,
-    // S3 notifications, schedules and SNS subscriptions are not created yet.
-    (Cloud::Aws, &["sqs", "stream"]),
+    // Queues and streams are event source mappings on the stage alias; S3 notifications,
+    // schedules, SNS subscriptions and the `http` / `httpApi` API Gateway routes target the
+    // alias too.
+    (
+        Cloud::Aws,
+        &["sqs", "stream", "s3", "schedule", "sns", "http", "httpApi"],
+    ),
     (Cloud::Azure, &[]),
     // HTTP is a 2nd gen function's default; Pub/Sub and Cloud Storage are Eventarc triggers
     // on the function; `event: {eventType, resource}` is the Serverless spelling of both.

@@ -177,6 +177,7 @@ impl<'a> Extractor<'a> {
 
         let mut functions = IndexMap::new();
         let mut foreign = 0;
+        let http_api_cors = aws_events::http_api_cors(self.report, root.get("provider"));
         if let Some(node) = root.get("functions") {
             for (key, function) in node.entries() {
                 let own_runtime = function.get("runtime");
@@ -217,7 +218,12 @@ impl<'a> Extractor<'a> {
                         && let Some(events) = function.get("events")
                     {
                         let base = format!("functions.{}.events", key.name);
-                        config.aws_triggers = aws_events::parse_events(self.report, events, &base);
+                        config.aws_triggers = aws_events::parse_events(
+                            self.report,
+                            events,
+                            &base,
+                            http_api_cors.as_ref(),
+                        );
                     }
                     functions.insert(key.name.clone(), config);
                 }

@@ -176,7 +176,7 @@ fn event_warnings_depend_on_the_targets_backend() {
         \x20 upload:\n    handler: main.upload\n    targets: [gcp]\n    events:\n      - bucket: uploads\n\
         \x20 legacy:\n    handler: main.legacy\n    targets: [gcp]\n    events:\n      - event:\n          eventType: google.storage.object.finalize\n          resource: projects/_/buckets/uploads\n      - sqs: arn:aws:sqs:us-east-1:1:q\n\
         \x20 both:\n    handler: main.both\n    targets: [aws, gcp]\n    events:\n      - pubsub: orders\n\
-        \x20 lambda_only:\n    handler: main.lambda_only\n    targets: [aws]\n    events:\n      - http: GET /\n",
+        \x20 lambda_only:\n    handler: main.lambda_only\n    targets: [aws]\n    events:\n      - websocket: $connect\n",
     )
     .unwrap();
     let loaded = load(&options(dir.path(), "strata.yml", Some("prod"))).unwrap();
@@ -212,12 +212,15 @@ fn event_warnings_depend_on_the_targets_backend() {
         both.contains("not managed on aws (strata creates it on gcp)"),
         "{both}"
     );
-    // AWS manages queue and stream events now, so an `http` one is named as not managed
-    // there, with what strata does create.
+    // AWS manages queues, streams, buckets, schedules, topics and API routes, not
+    // WebSockets: that one is named as not managed there, with what strata does create.
     let aws = events[2].to_string();
     assert!(aws.contains("not managed on aws"), "{aws}");
     let hint = events[2].hint.as_deref().unwrap();
-    assert!(hint.contains("aws: sqs, stream"), "{hint}");
+    assert!(
+        hint.contains("aws: sqs, stream, s3, schedule, sns, http, httpApi"),
+        "{hint}"
+    );
     // What is left alone is listed once per event for the deploy reports; managed events are not.
     let unmanaged: Vec<&str> = loaded
         .config

@@ -548,3 +548,83 @@ fn the_resolver_setting_is_read_from_either_manifest() {
         assert_valid(&validator, &loaded.config.document, file);
     }
 }
+
+/// `provider.httpApi.cors` (Serverless' one CORS setting for the whole HTTP API) reaches
+/// every `httpApi` route: `true` as Serverless' defaults, a map with its own origins,
+/// headers, credentials and max age; an unknown option is an error at its line.
+#[test]
+fn provider_http_api_cors_reaches_every_http_api_route() {
+    let manifest = |cors: &str| {
+        format!(
+            "service: app\nprovider:\n  name: aws\n  runtime: python3.12\n  httpApi:\n    cors: {cors}\nfunctions:\n  hello:\n    handler: handler.main\n    events:\n      - httpApi: 'GET /hello'\n      - httpApi: '*'\n      - http: {{path: rest, method: get}}\n"
+        )
+    };
+    let routes = |loaded: &Loaded| -> Vec<Option<strata_manifest::Cors>> {
+        loaded.config.functions["hello"]
+            .aws_triggers
+            .iter()
+            .filter_map(|trigger| match &trigger.event {
+                strata_manifest::AwsEvent::HttpApi(route) => Some(route.cors.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+
+    let dir = project("serverless.yml", &manifest("true"));
+    let loaded = load_dir(dir.path(), None, &[]);
+    let all = routes(&loaded);
+    assert_eq!(all.len(), 2);
+    for cors in &all {
+        let cors = cors.as_ref().expect("cors on every httpApi route");
+        assert_eq!(cors.origins, ["*"]);
+        assert!(
+            cors.headers.contains(&"Authorization".to_owned()),
+            "{cors:?}"
+        );
+        assert!(!cors.allow_credentials);
+    }
+    // The REST API's route takes only its own `cors`.
+    let rest = loaded.config.functions["hello"]
+        .aws_triggers
+        .iter()
+        .find_map(|trigger| match &trigger.event {
+            strata_manifest::AwsEvent::Http(route) => Some(route.cors.clone()),
+            _ => None,
+        });
+    assert_eq!(rest, Some(None));
+
+    let dir = project(
+        "serverless.yml",
+        &manifest(
+            "{allowedOrigins: ['https://app.example'], allowedHeaders: [X-Custom], allowCredentials: true, maxAge: 600}",
+        ),
+    );
+    let all = routes(&load_dir(dir.path(), None, &[]));
+    let cors = all[0].as_ref().unwrap();
+    assert_eq!(cors.origins, ["https://app.example"]);
+    assert_eq!(cors.headers, ["X-Custom"]);
+    assert!(cors.allow_credentials);
+    assert_eq!(cors.max_age, Some(600));
+    assert_eq!(all[1], all[0]);
+
+    let dir = project("serverless.yml", &manifest("false"));
+    assert_eq!(routes(&load_dir(dir.path(), None, &[])), [None, None]);
+
+    let dir = project("serverless.yml", &manifest("{allowOrigins: ['*']}"));
+    let error = load(&LoadOptions {
+        project_dir: dir.path().to_path_buf(),
+        ..LoadOptions::default()
+    })
+    .expect_err("an unknown CORS option");
+    let text = error.to_string()
+        + &error
+            .diagnostics()
+            .iter()
+            .map(|d| format!("{d}\n"))
+            .collect::<String>();
+    assert!(
+        text.contains("provider.httpApi.cors.allowOrigins"),
+        "{text}"
+    );
+    assert!(text.contains("serverless.yml:6:"), "{text}");
+}

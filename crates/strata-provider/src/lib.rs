@@ -80,7 +80,8 @@ pub use spec::{
     ArtifactRef, CloudSettings, DeploySpec, EventTrigger, FunctionSpec, LayerRef, LayerSpec,
     RoleSpec,
 };
+pub use trigger::{BucketSpec, ScheduleSpec, TopicRef, TopicSpec};
 pub use trigger::{
-    MappingSource, MappingSpec, ResourceChange, SourceRef, StackAction, StackPlan, StackSpec,
-    TriggerAction, TriggerPlan, TriggerSpec,
+    CorsSpec, HttpApiKind, HttpSpec, MappingSource, MappingSpec, ResourceChange, SourceRef,
+    StackAction, StackPlan, StackSpec, TriggerAction, TriggerPlan, TriggerSpec,
 };

@@ -141,8 +141,12 @@ pub struct FunctionReport {
     /// function's resource id, the Cloud Functions name), when the deploy learnt it.
     pub id: Option<String>,
     /// Where the function answers HTTP requests, when it does (a Cloud Functions URL, an
-    /// Azure HTTP trigger's URL).
+    /// Azure HTTP trigger's URL; on AWS the first of `urls`).
     pub url: Option<String>,
+    /// Every endpoint of the function, when it has several (API Gateway routes on
+    /// different paths or APIs); left out of the JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
     #[serde(rename = "duration_ms", serialize_with = "as_millis")]
     pub duration: Duration,
 }
@@ -246,7 +250,9 @@ impl fmt::Display for DeployReport {
             if let (Some(pointer), Some(release)) = (&function.pointer, &function.release) {
                 write!(f, "; {pointer} -> {release}")?;
             }
-            if let Some(url) = &function.url {
+            if function.urls.len() > 1 {
+                write!(f, "; {}", function.urls.join(", "))?;
+            } else if let Some(url) = &function.url {
                 write!(f, "; {url}")?;
             }
             writeln!(f, " [{}]", format_duration(function.duration))?;
@@ -461,6 +467,9 @@ pub enum ResourceKind {
     /// A function's trigger (AWS: an event source mapping on the stage alias), removed
     /// before the function.
     Trigger,
+    /// An API that invokes the stage's functions (AWS: an API Gateway REST or HTTP API),
+    /// removed before them.
+    Api,
     Function,
     LayerVersion,
     Object,
@@ -477,6 +486,7 @@ impl fmt::Display for ResourceKind {
             Self::Object => "object",
             Self::Role => "role",
             Self::Trigger => "trigger",
+            Self::Api => "api",
             Self::Stack => "stack",
         })
     }
@@ -572,6 +582,7 @@ mod tests {
                     pointer: Some(Pointer::new(PointerKind::Alias, "prod")),
                     id: Some("arn:aws:lambda:eu-west-1:1:function:svc-prod-hello:prod".into()),
                     url: Some("https://example.invalid/hello".into()),
+                    urls: vec![],
                     duration: Duration::from_millis(1234),
                 },
                 FunctionReport {
@@ -588,6 +599,7 @@ mod tests {
                     pointer: Some(Pointer::new(PointerKind::Alias, "prod")),
                     id: None,
                     url: None,
+                    urls: vec![],
                     duration: Duration::from_millis(80),
                 },
             ],

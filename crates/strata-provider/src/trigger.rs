@@ -78,6 +78,116 @@ pub enum TriggerSpec {
     /// A poller that reads a queue or stream and invokes the function with batches (AWS:
     /// an event source mapping for `sqs` and `stream`).
     Mapping(MappingSpec),
+    /// Object events of a bucket (AWS: S3 notification entries for `s3`).
+    Bucket(BucketSpec),
+    /// A timer (AWS: an EventBridge rule per expression for `schedule`).
+    Schedule(ScheduleSpec),
+    /// A topic subscription (AWS: SNS for `sns`).
+    Topic(TopicSpec),
+    /// A route of the service's HTTP API that invokes the function (AWS: an API Gateway REST
+    /// API method for `http`, an HTTP API route for `httpApi`).
+    Http(HttpSpec),
+}
+
+/// The bucket events that invoke a function, with the key filter S3 matches them by.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketSpec {
+    pub bucket: String,
+    /// `s3:ObjectCreated:*`, `s3:ObjectRemoved:Delete`, ...
+    pub events: Vec<String>,
+    pub prefix: Option<String>,
+    pub suffix: Option<String>,
+    /// The bucket is someone else's: it must exist, and strata neither creates nor deletes it.
+    pub existing: bool,
+}
+
+/// One timer rule per expression, all with the same state and input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSpec {
+    /// `rate(...)` or `cron(...)`, as the cloud's scheduler reads them.
+    pub expressions: Vec<String>,
+    pub enabled: bool,
+    /// The rule's name; `None` lets the backend name it after the function.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// The constant event the function receives, as JSON text.
+    pub input: Option<String>,
+    /// A JSONPath into the timer's own event, passed instead of the whole event.
+    pub input_path: Option<String>,
+}
+
+/// A subscription of the function to a topic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicSpec {
+    pub topic: TopicRef,
+    /// Which messages reach the function (a JSON object), as the topic matches them.
+    pub filter_policy: Option<serde_json::Value>,
+    /// `MessageAttributes` (the default) or `MessageBody`.
+    pub filter_policy_scope: Option<String>,
+}
+
+/// A topic someone else made (or one of the stack's), or one strata creates by name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopicRef {
+    Arn(SourceRef),
+    Name {
+        name: String,
+        display_name: Option<String>,
+    },
+}
+
+/// Which of API Gateway's two API types a route belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpApiKind {
+    /// A REST API (`http` events): resources, methods, a deployment and a stage.
+    Rest,
+    /// An HTTP API (`httpApi` events): routes and the `$default` stage.
+    Http,
+}
+
+impl HttpApiKind {
+    /// The manifest's event key, as the user reads it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rest => "http",
+            Self::Http => "httpApi",
+        }
+    }
+}
+
+/// One route: `method` (upper case; `ANY` for every method) on `path`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpSpec {
+    pub api: HttpApiKind,
+    /// `GET`, `POST`, ..., or `ANY`; `*` only with the path `*` (an HTTP API's `$default`
+    /// route, which catches every request no other route matches).
+    pub method: String,
+    /// Without leading or trailing `/` (empty for the API's root), e.g. `users/{id}` or
+    /// `{proxy+}`; `*` for the `$default` route.
+    pub path: String,
+    pub cors: Option<CorsSpec>,
+}
+
+impl HttpSpec {
+    /// `GET /hello`, or `$default`, as plan lines and HTTP API route keys write a route.
+    pub fn route(&self) -> String {
+        if self.path == "*" {
+            "$default".to_owned()
+        } else {
+            format!("{} /{}", self.method, self.path)
+        }
+    }
+}
+
+/// Which browsers' cross-origin requests the API answers, as Serverless' `cors` describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsSpec {
+    pub origins: Vec<String>,
+    pub headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age_s: Option<i64>,
 }
 
 /// What a queue or stream poller reads from.

@@ -198,10 +198,10 @@ fn validate_succeeds_on_the_seed_with_warnings_on_stderr_only() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout,
-        "serverless.yml is valid for stage dev: service python-app, 2 functions, 7 warnings\n"
+        "serverless.yml is valid for stage dev: service python-app, 2 functions, 4 warnings\n"
     );
     assert!(
-        stderr.contains("warning: serverless.yml:24:9: functions.hello.events[0]"),
+        stderr.contains("warning: serverless.yml:45:19: custom.pythonRequirements.dockerizePip"),
         "{stderr}"
     );
     let (_, quiet_stderr, _) = strata(

@@ -20,6 +20,7 @@ use crate::AwsProvider;
 use crate::call::{CallContext, pause};
 use crate::desired::{DesiredConfig, Pending, is_configuration_field, stage_alias};
 use crate::error::{ApiError, AwsError};
+use crate::notify;
 use crate::role;
 use crate::stack::{self, Resolved};
 use crate::triggers;
@@ -146,12 +147,18 @@ pub(crate) async fn apply(
         functions.into_iter().map(|(_, report)| report).collect();
     let mut trigger_changes =
         apply_triggers(&ctx, provider, &resolved_spec, &resolved, &mut functions).await?;
-    // Kinds the mapping step does not compare again are reported as planned.
+    // Kinds the trigger step does not compare again (the API routes) are reported as
+    // planned, for the functions whose deploy went through.
     trigger_changes.extend(
         strata_provider::carried_out(&plan.triggers, &functions)
             .into_iter()
-            .filter(|trigger| !triggers::is_mapping_kind(&trigger.kind)),
+            .filter(|trigger| {
+                !triggers::is_mapping_kind(&trigger.kind) && !notify::is_push_kind(&trigger.kind)
+            }),
     );
+    if !reporter.interrupt().is_triggered() {
+        crate::api::apply(&ctx, provider, &resolved_spec, &mut functions).await?;
+    }
 
     Ok(DeployReport {
         cloud: "aws".to_owned(),
@@ -195,14 +202,19 @@ async fn apply_triggers(
             let deployed = triggers::list_mappings(&ctx, &provider.clients.lambda, &alias).await?;
             let changes = triggers::plan_mappings(function, resolved, &deployed);
             triggers::apply_mappings(&ctx, &provider.clients.lambda, &alias, &changes).await?;
-            Ok::<_, AwsError>(changes)
+            let mut plans: Vec<TriggerPlan> =
+                changes.into_iter().map(|change| change.plan).collect();
+            let target = notify::Target::new(&ctx, provider, spec, function, resolved).await?;
+            let pushed = notify::plan(&ctx, provider, &target).await?;
+            notify::apply(&ctx, provider, &target, &pushed).await?;
+            plans.extend(pushed.plans(&function.logical_name));
+            Ok::<_, AwsError>(plans)
         }
         .await;
         match outcome {
             Ok(changes) => carried_out.extend(
                 changes
                     .into_iter()
-                    .map(|change| change.plan)
                     .filter(|plan| plan.action != TriggerAction::Unchanged),
             ),
             Err(error) => {
@@ -234,6 +246,7 @@ async fn deploy_function(
         pointer: Some(stage_alias(&spec.stage)),
         id: None,
         url: None,
+        urls: Vec::new(),
         duration: Default::default(),
     };
     if matches!(plan.action, FunctionAction::Unchanged) {

@@ -15,6 +15,7 @@ use crate::AwsProvider;
 use crate::call::CallContext;
 use crate::desired::{DesiredConfig, Pending, stage_alias};
 use crate::error::{ApiError, AwsError};
+use crate::notify;
 use crate::role;
 use crate::stack::{self, Resolved};
 use crate::triggers;
@@ -73,6 +74,8 @@ pub(crate) async fn plan(
         .await?;
     plan.functions = functions;
     plan.triggers = plan_triggers(&ctx, provider, spec, &plan, &resolved).await?;
+    plan.triggers
+        .extend(crate::api::plan(&ctx, provider, spec).await?);
     if uploads_to_bucket(&plan, provider.settings.direct_upload_limit) {
         plan.bucket = provider.uploader(spec.adopt).plan_bucket(&ctx).await?;
     }
@@ -105,6 +108,12 @@ async fn plan_triggers(
             triggers::plan_mappings(function, resolved, &deployed)
                 .into_iter()
                 .map(|change| change.plan),
+        );
+        let target = notify::Target::new(ctx, provider, spec, function, resolved).await?;
+        triggers.extend(
+            notify::plan(ctx, provider, &target)
+                .await?
+                .plans(&function.logical_name),
         );
     }
     Ok(triggers)

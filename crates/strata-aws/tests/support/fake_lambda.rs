@@ -429,6 +429,9 @@ fn operation_name(method: &str, path: &str) -> &'static str {
         ("DELETE", ["2018-10-31", "layers", _, "versions", _]) => "DeleteLayerVersion",
         ("POST", [""]) => "GetCallerIdentity",
         ("GET", ["2015-03-31", "event-source-mappings"]) => "ListEventSourceMappings",
+        ("GET", ["2015-03-31", "functions", _, "policy"]) => "GetPolicy",
+        ("GET", ["restapis"]) => "GetRestApis",
+        ("GET", ["v2", "apis"]) => "GetApis",
         ("POST", ["2018-10-31", "layers", _, "versions"]) => "PublishLayerVersion",
         ("GET", ["2017-03-31", "tags", ..]) => "ListTags",
         ("POST", ["2017-03-31", "tags", ..]) => "TagResource",
@@ -481,6 +484,9 @@ fn route(
         ("GET", ["2015-03-31", "event-source-mappings"]) => {
             ok(json!({ "EventSourceMappings": [] }))
         }
+        // The stage has no API Gateway API: these specs have no `http`/`httpApi` events.
+        ("GET", ["restapis"]) => ok(json!({ "item": [] })),
+        ("GET", ["v2", "apis"]) => ok(json!({ "items": [] })),
         ("GET", ["2015-03-31", "functions", name, "versions"]) => {
             match state.functions.get(*name) {
                 Some(function) => {
@@ -536,6 +542,22 @@ fn route(
         ("GET", ["2018-10-31", "layers", name, "versions"]) => {
             let versions = state.layers.get(*name).cloned().unwrap_or_default();
             ok(json!({ "LayerVersions": versions }))
+        }
+        // No function here has a resource policy: Lambda answers GetPolicy with 404 then.
+        ("GET", ["2015-03-31", "functions", name, "policy"]) => match state.functions.get(*name) {
+            Some(_) => error(
+                404,
+                "ResourceNotFoundException",
+                "The resource you requested does not exist.",
+            ),
+            None => error(404, "ResourceNotFoundException", "Function not found"),
+        },
+        // EventBridge (JSON protocol, operation in X-Amz-Target): no rules exist here.
+        ("POST", [""])
+            if headers.get("x-amz-target").map(String::as_str)
+                == Some("AWSEvents.ListRuleNamesByTarget") =>
+        {
+            ok(json!({ "RuleNames": [] }))
         }
         ("POST", [""]) if body.starts_with(b"Action=GetCallerIdentity") => {
             ok(Value::String(format!(

@@ -11,11 +11,12 @@ use strata_aws::{AwsError, AwsProvider, AwsSettings};
 use strata_build::{ArtifactId, BuildReport, human_size};
 use strata_manifest::{
     AwsEvent, CfnRef, Cloud, FunctionConfig, FunctionTarget, LayerRef as ManifestLayerRef,
-    ResolvedConfig, StreamKind,
+    ResolvedConfig, SnsTopic, StreamKind,
 };
 use strata_provider::{
-    DeploySpec, FunctionSpec, LayerRef, LayerSpec, MappingSource, MappingSpec, RoleSpec, SourceRef,
-    StackSpec, TriggerSpec,
+    BucketSpec, CorsSpec, DeploySpec, FunctionSpec, HttpApiKind, HttpSpec, LayerRef, LayerSpec,
+    MappingSource, MappingSpec, RoleSpec, ScheduleSpec, SourceRef, StackSpec, TopicRef, TopicSpec,
+    TriggerSpec,
 };
 
 use crate::clouds::{
@@ -121,6 +122,10 @@ pub(crate) fn aws_error_hint(error: &(dyn std::error::Error + 'static)) -> Optio
         AwsError::LayerNotOwned { .. } => Some(
             "pass --adopt to take the layer name over on purpose (strata then publishes its \
                  own versions into it, leaving the others alone), or give strata's layer another name",
+        ),
+        AwsError::MissingBucket { .. } => Some(
+            "create the bucket first (in the provider's region), or drop `existing: true` so \
+                 strata creates it",
         ),
         AwsError::NoPreviousVersion { .. } => {
             Some("pass --to VERSION; `strata info` lists the published versions")
@@ -358,6 +363,15 @@ fn deploy_spec(input: &SpecInput<'_>) -> Result<DeploySpec, SpecError> {
 }
 
 /// The triggers the AWS backend creates; the other event types stay listed as not managed.
+fn cors_spec(cors: &strata_manifest::Cors) -> CorsSpec {
+    CorsSpec {
+        origins: cors.origins.clone(),
+        headers: cors.headers.clone(),
+        allow_credentials: cors.allow_credentials,
+        max_age_s: cors.max_age,
+    }
+}
+
 fn trigger_spec(event: &AwsEvent) -> Option<TriggerSpec> {
     let mapping = match event {
         AwsEvent::Sqs(queue) => MappingSpec {
@@ -393,11 +407,61 @@ fn trigger_spec(event: &AwsEvent) -> Option<TriggerSpec> {
                 stream.batch_size,
             )
         },
-        AwsEvent::Http(_)
-        | AwsEvent::HttpApi(_)
-        | AwsEvent::S3(_)
-        | AwsEvent::Schedule(_)
-        | AwsEvent::Sns(_) => return None,
+        AwsEvent::S3(s3) => {
+            return Some(TriggerSpec::Bucket(BucketSpec {
+                bucket: s3.bucket.clone(),
+                events: vec![s3.event.clone()],
+                prefix: s3.prefix.clone(),
+                suffix: s3.suffix.clone(),
+                existing: s3.existing,
+            }));
+        }
+        AwsEvent::Schedule(schedule) => {
+            return Some(TriggerSpec::Schedule(ScheduleSpec {
+                expressions: schedule.expressions.clone(),
+                enabled: schedule.enabled,
+                name: schedule.name.clone(),
+                description: schedule.description.clone(),
+                input: schedule.input.clone(),
+                input_path: schedule.input_path.clone(),
+            }));
+        }
+        AwsEvent::Sns(sns) => {
+            return Some(TriggerSpec::Topic(TopicSpec {
+                topic: match &sns.topic {
+                    SnsTopic::Arn(arn) => TopicRef::Arn(source_ref(arn)),
+                    SnsTopic::Name { name, display_name } => TopicRef::Name {
+                        name: name.clone(),
+                        display_name: display_name.clone(),
+                    },
+                },
+                filter_policy: sns.filter_policy.clone(),
+                filter_policy_scope: sns.filter_policy_scope.clone(),
+            }));
+        }
+        AwsEvent::Http(route) => {
+            return Some(TriggerSpec::Http(HttpSpec {
+                api: HttpApiKind::Rest,
+                method: route.method.as_str().to_owned(),
+                path: route.path.clone(),
+                cors: route.cors.as_ref().map(cors_spec),
+            }));
+        }
+        AwsEvent::HttpApi(route) => {
+            // The manifest writes `$default` or `METHOD /path`.
+            let (method, path) = route
+                .route_key
+                .split_once(' ')
+                .map_or(("*", "*"), |(method, path)| {
+                    (method, path.trim_matches('/'))
+                });
+            return Some(TriggerSpec::Http(HttpSpec {
+                api: HttpApiKind::Http,
+                method: method.to_owned(),
+                path: path.to_owned(),
+                cors: route.cors.as_ref().map(cors_spec),
+            }));
+        }
     };
     Some(TriggerSpec::Mapping(mapping))
 }
@@ -752,9 +816,16 @@ functions:
             }
             other => panic!("expected a managed role, got {other:?}"),
         }
+        // The `http` event is a REST API route now, not an unmanaged item.
+        assert!(spec.unmanaged.is_empty(), "{:?}", spec.unmanaged);
         assert_eq!(
-            spec.unmanaged,
-            vec!["`http` event (functions.implicit.events[0])"]
+            implicit.triggers,
+            vec![TriggerSpec::Http(HttpSpec {
+                api: HttpApiKind::Rest,
+                method: "GET".to_owned(),
+                path: String::new(),
+                cors: None,
+            })]
         );
     }
 
@@ -794,6 +865,75 @@ functions:
             crate::commands::stage::check_selection(&config, &["nope".to_owned()]).unwrap_err();
         assert_eq!(error.message, "function `nope` is not in the manifest");
         assert_eq!(error.hints, ["functions in the manifest: named, implicit"]);
+    }
+
+    #[test]
+    fn s3_schedule_and_sns_events_become_bucket_schedule_and_topic_triggers() {
+        let manifest = "\
+service: svc
+provider:
+  name: aws
+functions:
+  one:
+    handler: one.handler
+    events:
+      - s3:
+          bucket: photos
+          event: s3:ObjectRemoved:*
+          rules:
+            - prefix: in/
+          existing: true
+      - schedule:
+          rate: [rate(5 minutes), cron(0 12 * * ? *)]
+          enabled: false
+          input: { source: timer }
+      - sns:
+          topicName: orders
+          filterPolicy: { kind: [order] }
+      - sns: arn:aws:sns:us-east-1:111111111111:theirs
+";
+        let (dir, config) = load(manifest, &["one.py"]);
+        let build = report(vec![artifact(service_code(), "aws/svc", &["one"])]);
+        let spec = spec_for(&config, &build, dir.path(), &[], false).unwrap();
+        let triggers = &spec.function("one").unwrap().triggers;
+        assert_eq!(
+            triggers[0],
+            TriggerSpec::Bucket(BucketSpec {
+                bucket: "photos".into(),
+                events: vec!["s3:ObjectRemoved:*".into()],
+                prefix: Some("in/".into()),
+                suffix: None,
+                existing: true,
+            })
+        );
+        let TriggerSpec::Schedule(schedule) = &triggers[1] else {
+            panic!("{triggers:?}");
+        };
+        assert_eq!(
+            schedule.expressions,
+            ["rate(5 minutes)", "cron(0 12 * * ? *)"]
+        );
+        assert!(!schedule.enabled);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(schedule.input.as_deref().unwrap()).unwrap(),
+            serde_json::json!({ "source": "timer" })
+        );
+        assert_eq!(
+            triggers[2],
+            TriggerSpec::Topic(TopicSpec {
+                topic: TopicRef::Name {
+                    name: "orders".into(),
+                    display_name: None,
+                },
+                filter_policy: Some(serde_json::json!({ "kind": ["order"] })),
+                filter_policy_scope: None,
+            })
+        );
+        assert!(matches!(
+            &triggers[3],
+            TriggerSpec::Topic(TopicSpec { topic: TopicRef::Arn(SourceRef::Literal(arn)), .. })
+                if arn == "arn:aws:sns:us-east-1:111111111111:theirs"
+        ));
     }
 
     #[test]

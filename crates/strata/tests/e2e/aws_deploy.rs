@@ -715,20 +715,17 @@ fn aws_seed_serverless_yml_deploys_with_stage_prod() {
             output.stdout
         );
     }
-    // The events are listed once in the report, summed up once on stderr.
-    assert_eq!(
-        output
-            .stdout
-            .matches("`http` event (functions.hello.events[0])")
-            .count(),
-        1
-    );
-    assert_eq!(
-        output.stderr.matches("not managed yet").count(),
-        1,
+    // `hello`'s two `http` events are one REST API path, so one URL; every event of the
+    // seed file is managed, so nothing is reported as kept.
+    let hello_url = regex_free_url(&output.stdout, "/prod/hello");
+    assert!(
+        hello_url.starts_with("https://")
+            && hello_url.contains(".execute-api.us-west-2.amazonaws.com/prod/hello"),
         "{}",
-        output.stderr
+        output.stdout
     );
+    assert!(!output.stdout.contains("` event ("), "{}", output.stdout);
+    assert!(!output.stderr.contains("not managed"), "{}", output.stderr);
     assert!(
         !output.stderr.contains("does not create triggers yet"),
         "{}",
@@ -738,9 +735,26 @@ fn aws_seed_serverless_yml_deploys_with_stage_prod() {
         assert!(!text.contains("seed-secret-password"), "{text}");
     }
 
+    // processS3's `my-bucket`: created by the deploy, its notification aimed at the prod
+    // alias, which S3 may invoke.
+    let alias = format!(
+        "arn:aws:lambda:us-west-2:123456789012:function:{}-prod-processS3:prod",
+        project.service
+    );
+    assert!(
+        bucket_notification("my-bucket").contains(&alias),
+        "{}",
+        bucket_notification("my-bucket")
+    );
+
     let info = project.json("info", &["info", "--stage", "prod"]);
     assert_eq!(info["location"], "us-west-2");
     assert_eq!(info["functions"].as_array().unwrap().len(), 2, "{info:#}");
+    let process = info_function(&info, &format!("{}-prod-processS3", project.service));
+    assert_eq!(
+        process["trigger"], "s3 my-bucket: s3:ObjectCreated:*",
+        "{info:#}"
+    );
     let elsewhere = project.json(
         "info",
         &["info", "--stage", "prod", "--region", "eu-west-1"],
@@ -748,11 +762,132 @@ fn aws_seed_serverless_yml_deploys_with_stage_prod() {
     assert_eq!(elsewhere["location"], "eu-west-1");
     assert_eq!(elsewhere["functions"], serde_json::json!([]));
 
+    let hello = info_function(&info, &format!("{}-prod-hello", project.service));
+    assert_eq!(hello["url"], hello_url, "{info:#}");
+    // API Gateway's side: `prod-<service>` with GET and POST on /hello, each a Lambda proxy
+    // integration on the prod alias, deployed to the stage `prod`.
+    let rest_id =
+        rest_api_id("us-west-2", &format!("prod-{}", project.service)).expect("the REST API");
+    assert!(
+        hello_url.contains(&format!("https://{rest_id}.")),
+        "{hello_url}"
+    );
+    let hello_alias = format!(
+        "arn:aws:lambda:us-west-2:123456789012:function:{}-prod-hello:prod",
+        project.service
+    );
+    for method in ["GET", "POST"] {
+        assert_proxy_integration("us-west-2", &rest_id, "/hello", method, &hello_alias);
+    }
+    let stages = moto_get_json(
+        "us-west-2",
+        "apigateway",
+        &format!("/restapis/{rest_id}/stages"),
+    );
+    assert!(
+        stages["item"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|stage| stage["stageName"] == "prod"),
+        "{stages:#}"
+    );
+
+    let recorder = Recorder::start();
     let again = project.json("deploy", &["deploy", "--stage", "prod"]);
     assert_eq!(outcome(&again, "hello"), "unchanged");
     assert_eq!(outcome(&again, "processS3"), "unchanged");
+    assert_eq!(function(&again, "hello")["url"], hello_url, "{again:#}");
+    assert_eq!(recorder.mutations("my-bucket"), Vec::<String>::new());
+    assert_eq!(recorder.mutations(&project.service), Vec::<String>::new());
     let output = project.run(&["remove", "--stage", "prod", "--yes"]);
     assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(output.stdout.contains("REST API"), "{}", output.stdout);
+    assert!(
+        !bucket_notification("my-bucket").contains(&alias),
+        "remove left strata's notification"
+    );
+    assert_eq!(
+        rest_api_id("us-west-2", &format!("prod-{}", project.service)),
+        None,
+        "remove left the REST API"
+    );
+}
+
+/// An API Gateway GET as JSON (moto does not check signatures' content, only their form).
+fn moto_get_json(region: &str, service: &str, path: &str) -> Value {
+    let (status, body) = moto_request("GET", path, Some((region, service)), "application/json", "");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|error| panic!("{error}: {body}"))
+}
+
+/// Asserts that the REST API `rest_id` has `method` on `path` as a Lambda proxy integration
+/// invoking `alias` (a function's stage alias ARN).
+fn assert_proxy_integration(region: &str, rest_id: &str, path: &str, method: &str, alias: &str) {
+    let resources = moto_get_json(
+        region,
+        "apigateway",
+        &format!("/restapis/{rest_id}/resources"),
+    );
+    let resource = resources["item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|resource| resource["path"] == path)
+        .unwrap_or_else(|| panic!("no {path}: {resources:#}"))
+        .clone();
+    let integration = moto_get_json(
+        region,
+        "apigateway",
+        &format!(
+            "/restapis/{rest_id}/resources/{}/methods/{method}/integration",
+            resource["id"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(
+        integration["type"], "AWS_PROXY",
+        "{method} {path}: {integration:#}"
+    );
+    assert!(
+        integration["uri"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("/functions/{alias}/invocations")),
+        "{method} {path}: {integration:#}"
+    );
+}
+
+/// The id of the REST API named `name`, if one exists.
+fn rest_api_id(region: &str, name: &str) -> Option<String> {
+    let apis = moto_get_json(region, "apigateway", "/restapis");
+    apis["item"]
+        .as_array()?
+        .iter()
+        .find(|api| api["name"] == name)
+        .and_then(|api| api["id"].as_str())
+        .map(str::to_owned)
+}
+
+/// The bucket's notification configuration as S3 answers it (XML), or the error body when
+/// the bucket is gone.
+fn bucket_notification(bucket: &str) -> String {
+    let (status, body) = moto_request(
+        "GET",
+        &format!("/{bucket}?notification"),
+        Some(("us-west-2", "s3")),
+        "application/xml",
+        "",
+    );
+    assert!(status == 200 || status == 404, "{status} {body}");
+    body
+}
+
+/// The first whitespace-separated word of `text` that contains `needle`, `;`/`,` trimmed.
+fn regex_free_url(text: &str, needle: &str) -> String {
+    text.split_whitespace()
+        .find(|word| word.contains(needle))
+        .map(|word| word.trim_end_matches([';', ',']).to_owned())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -1089,14 +1224,14 @@ fn aws_seed_serverless_framework_yml_deploys_the_queue_and_the_worker_mapping() 
     assert_eq!(plan["triggers"][0]["action"]["kind"], "create", "{plan:#}");
     let output = project.run(&["deploy", "--stage", "prod"]);
     assert_eq!(output.code, 0, "{}", output.stderr);
-    // sqs and resources: are strata's now; the api's http event is still left alone.
+    // sqs, http and resources: are all strata's now.
     assert!(
         !output.stderr.contains("CloudFormation resources"),
         "{}",
         output.stderr
     );
     assert!(!output.stdout.contains("`sqs` event"), "{}", output.stdout);
-    assert!(output.stdout.contains("`http` event"), "{}", output.stdout);
+    assert!(!output.stdout.contains("`http` event"), "{}", output.stdout);
     // The report says what the deploy did to the stack and the triggers.
     let queue_arn = format!("arn:aws:sqs:{region}:123456789012:prod-worker-queue");
     for line in [
@@ -1106,6 +1241,12 @@ fn aws_seed_serverless_framework_yml_deploys_the_queue_and_the_worker_mapping() 
     ] {
         assert!(output.stdout.contains(&line), "{line}\n{}", output.stdout);
     }
+    let api_url = regex_free_url(&output.stdout, "/prod/{proxy+}");
+    assert!(
+        api_url.contains(".execute-api.us-west-2.amazonaws.com/prod/{proxy+}"),
+        "{}",
+        output.stdout
+    );
 
     let (status, body) = moto_json_call(
         region,
@@ -1123,11 +1264,20 @@ fn aws_seed_serverless_framework_yml_deploys_the_queue_and_the_worker_mapping() 
         format!("arn:aws:sqs:{region}:123456789012:prod-worker-queue")
     );
     assert_eq!(mappings[0]["BatchSize"], 10);
+    // `api`'s REST API, as API Gateway holds it: `ANY /{proxy+}` on the prod alias.
+    let api_name = format!("prod-{}", project.service);
+    let rest_id = rest_api_id(region, &api_name).expect("the REST API");
+    let api_alias = format!(
+        "arn:aws:lambda:{region}:123456789012:function:{}-prod-api:prod",
+        project.service
+    );
+    assert_proxy_integration(region, &rest_id, "/{proxy+}", "ANY", &api_alias);
 
     // An immediate second deploy changes nothing at all.
     let recorder = Recorder::start();
     let again = project.json("deploy", &["deploy", "--stage", "prod"]);
     assert_eq!(outcome(&again, "worker"), "unchanged");
+    assert_eq!(outcome(&again, "api"), "unchanged");
     assert_eq!(again["stack"]["action"]["kind"], "unchanged", "{again:#}");
     assert!(again.get("triggers").is_none(), "{again:#}");
     recorder.assert_only_reads(&project.service);
@@ -1173,6 +1323,11 @@ fn aws_seed_serverless_framework_yml_deploys_the_queue_and_the_worker_mapping() 
     let output = project.run(&["remove", "--stage", "prod", "--yes"]);
     assert_eq!(output.code, 0, "{}", output.stderr);
     assert!(event_source_mappings(region, &alias).is_empty());
+    assert_eq!(
+        rest_api_id(region, &api_name),
+        None,
+        "remove left the REST API"
+    );
     assert!(!stack_exists(
         region,
         &format!("{}-prod-resources", project.service)
