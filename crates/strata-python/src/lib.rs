@@ -51,4 +51,6 @@ pub use resolve::{
 };
 pub use secret::{Credentials, SecretUrl};
 pub use source::{BuildTool, BuiltWheel, SourceBuilder, SourceError, SourceSpec};
-pub use target::{NoWheelError, Tag, Target, TargetError, WheelFilename, best_wheel, machine};
+pub use target::{
+    NoWheelError, Tag, TagPriorities, Target, TargetError, WheelFilename, best_wheel, machine,
+};

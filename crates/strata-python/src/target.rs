@@ -10,6 +10,7 @@
 //! - Google Cloud Functions python39: Ubuntu 18.04, glibc 2.27; python310–python313: Ubuntu 22.04
 //!   (google-22), glibc 2.35; python314: Ubuntu 24.04 (google-24), glibc 2.39. x86_64 only.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -259,6 +260,15 @@ impl Target {
         tags
     }
 
+    /// The rank of every tag the target accepts, for looking wheels up by tag.
+    pub fn tag_priorities(&self) -> TagPriorities {
+        let mut ranks = HashMap::new();
+        for (rank, tag) in self.compatible_tags().into_iter().enumerate() {
+            ranks.entry(tag).or_insert(rank);
+        }
+        TagPriorities { ranks }
+    }
+
     /// Every tag the target accepts, best first, like `packaging.tags.sys_tags()` for CPython.
     pub fn compatible_tags(&self) -> Vec<Tag> {
         let platforms = self.platform_tags();
@@ -349,6 +359,20 @@ fn py_interpreter_range(python: (u8, u8)) -> Vec<String> {
     out
 }
 
+/// The tags a target accepts with their rank in [`Target::compatible_tags`] (0 is the
+/// best): a wheel's priority is one hash lookup per tag, not a scan of the whole list.
+#[derive(Debug, Clone)]
+pub struct TagPriorities {
+    ranks: HashMap<Tag, usize>,
+}
+
+impl TagPriorities {
+    /// `tag`'s rank, or `None` when the target does not accept it.
+    pub fn rank(&self, tag: &Tag) -> Option<usize> {
+        self.ranks.get(tag).copied()
+    }
+}
+
 /// One `python-abi-platform` wheel tag.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Tag {
@@ -436,11 +460,11 @@ impl WheelFilename {
         })
     }
 
-    /// The index of the wheel's best tag in `compatible` (lower is better), if any fits.
-    pub fn priority(&self, compatible: &[Tag]) -> Option<usize> {
+    /// The rank of the wheel's best tag among the target's (lower is better), if any fits.
+    pub fn priority(&self, compatible: &TagPriorities) -> Option<usize> {
         self.tags
             .iter()
-            .filter_map(|tag| compatible.iter().position(|candidate| candidate == tag))
+            .filter_map(|tag| compatible.rank(tag))
             .min()
     }
 
@@ -462,10 +486,18 @@ impl WheelFilename {
 /// The wheel among `files` that `target` prefers: best tag priority, then highest build tag.
 /// `files` should hold one version's wheels.
 pub fn best_wheel<'a>(files: &'a [WheelFilename], target: &Target) -> Option<&'a WheelFilename> {
-    let compatible = target.compatible_tags();
+    best_wheel_by(files, &target.tag_priorities())
+}
+
+/// [`best_wheel`] with the target's tag ranks already made (a resolver looks at every
+/// version of a package; numpy alone has thousands of wheels).
+pub fn best_wheel_by<'a>(
+    files: &'a [WheelFilename],
+    compatible: &TagPriorities,
+) -> Option<&'a WheelFilename> {
     files
         .iter()
-        .filter_map(|file| file.priority(&compatible).map(|priority| (priority, file)))
+        .filter_map(|file| file.priority(compatible).map(|priority| (priority, file)))
         .min_by(|(a_priority, a), (b_priority, b)| {
             a_priority
                 .cmp(b_priority)
@@ -533,6 +565,36 @@ impl NoWheelError {
 mod tests {
     use super::*;
     use strata_provider::Hint as _;
+
+    /// The hashed ranks agree with the ordered list they replace: every accepted tag's rank
+    /// is its first position there, and a tag the target does not accept has none.
+    #[test]
+    fn tag_ranks_are_positions_in_the_compatible_list() {
+        for (python, arch) in [
+            ((3, 9), Architecture::X86_64),
+            ((3, 13), Architecture::Arm64),
+        ] {
+            let target = Target::aws_lambda(python, arch).unwrap();
+            let list = target.compatible_tags();
+            let ranks = target.tag_priorities();
+            for tag in &list {
+                let first = list.iter().position(|candidate| candidate == tag);
+                assert_eq!(ranks.rank(tag), first, "{tag}");
+            }
+            assert_eq!(ranks.rank(&Tag::new("cp312", "cp312", "win_amd64")), None);
+            let wheel = WheelFilename::parse(
+                "numpy-2.1.3-cp313-cp313-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
+            )
+            .unwrap();
+            let expected = wheel
+                .tags
+                .iter()
+                .filter_map(|tag| list.iter().position(|candidate| candidate == tag))
+                .min();
+            assert_eq!(wheel.priority(&ranks), expected);
+            assert_eq!(expected.is_some(), python == (3, 13));
+        }
+    }
 
     fn tags(target: &Target, count: usize) -> Vec<String> {
         target

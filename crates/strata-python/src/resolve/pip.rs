@@ -125,7 +125,7 @@ pub(super) fn resolve_with_pip(
                     tool: tool.name().to_string(),
                     reason: format!("{name} resolved to `{filename}`, which is not a wheel"),
                 })?;
-                if parsed.priority(&target.compatible_tags()).is_none() {
+                if parsed.priority(&target.tag_priorities()).is_none() {
                     return Err(Box::new(NoWheelError::new(
                         &install.metadata.name,
                         std::slice::from_ref(&install.metadata.version),

@@ -46,7 +46,7 @@ use crate::download::{DownloadConfig, DownloadError, Downloader, HttpClient, Whe
 use crate::lock::PinnedDistribution;
 use crate::requirements::RequirementLine;
 use crate::secret::redact_url;
-use crate::target::{NoWheelError, Target, WheelFilename, best_wheel};
+use crate::target::{NoWheelError, Target, WheelFilename, best_wheel_by};
 
 /// Which index's files count when a project is on several.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -682,7 +682,7 @@ impl Provider<'_> {
             }
             files.extend(self.find_links.iter().cloned());
         }
-        let compatible = self.target.compatible_tags();
+        let compatible = self.target.tag_priorities();
         let mut by_version: BTreeMap<Version, Vec<(WheelFilename, IndexFile)>> = BTreeMap::new();
         for file in files {
             let Ok(wheel) = WheelFilename::parse(&file.filename) else {
@@ -714,7 +714,7 @@ impl Provider<'_> {
                     .filter(|(_, file)| file.yanked == yanked)
                     .map(|(wheel, _)| wheel.clone())
                     .collect();
-                best_wheel(&pool, self.target).and_then(|best| {
+                best_wheel_by(&pool, &compatible).and_then(|best| {
                     admitted
                         .iter()
                         .find(|(wheel, _)| wheel.filename == best.filename)
