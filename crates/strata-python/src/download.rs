@@ -320,8 +320,14 @@ impl HttpClient {
             .timeout_per_read(Some(config.read_timeout))
             .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))
             .build();
+        // Each host is looked up once, and a stalled lookup hedged like a stalled request.
+        let agent = ureq::Agent::with_parts(
+            agent_config,
+            ureq::unversioned::transport::DefaultConnector::default(),
+            crate::dns::HedgedResolver::new(hedge.stall_after),
+        );
         Ok(Self {
-            agent: agent_config.new_agent(),
+            agent,
             hedge,
             root_certificates,
         })

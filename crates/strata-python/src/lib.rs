@@ -17,6 +17,7 @@
 //! [`ResolverTool`], [`PinnedDistribution`], [`Lockfile`], [`Downloader`].
 
 pub mod depset;
+mod dns;
 pub mod download;
 pub mod hedge;
 pub mod index;
