@@ -147,6 +147,11 @@ pub(crate) async fn apply(
         functions.into_iter().map(|(_, report)| report).collect();
     let mut trigger_changes =
         apply_triggers(&ctx, provider, &resolved_spec, &resolved, &mut functions).await?;
+    // API routes before the report is made: a failed API fails its functions, whose routes
+    // are then not reported as carried out.
+    if !reporter.interrupt().is_triggered() {
+        crate::api::apply(&ctx, provider, &resolved_spec, &mut functions).await?;
+    }
     // Kinds the trigger step does not compare again (the API routes) are reported as
     // planned, for the functions whose deploy went through.
     trigger_changes.extend(
@@ -156,9 +161,6 @@ pub(crate) async fn apply(
                 !triggers::is_mapping_kind(&trigger.kind) && !notify::is_push_kind(&trigger.kind)
             }),
     );
-    if !reporter.interrupt().is_triggered() {
-        crate::api::apply(&ctx, provider, &resolved_spec, &mut functions).await?;
-    }
 
     Ok(DeployReport {
         cloud: "aws".to_owned(),
