@@ -16,9 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, Event, FilterRule, FilterRuleName,
-    LambdaFunctionConfiguration, NotificationConfiguration, NotificationConfigurationFilter,
-    S3KeyFilter,
+    Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
+    NotificationConfigurationFilter, S3KeyFilter,
 };
 use sha2::{Digest, Sha256};
 use strata_provider::{BucketSpec, FieldChange, Step, TriggerAction, TriggerPlan, TriggerSpec};
@@ -436,47 +435,12 @@ async fn create(
     target: &Target<'_>,
     bucket: &str,
 ) -> Result<(), AwsError> {
-    // us-east-1 is S3's default location and rejects an explicit constraint.
-    let configuration = (target.region != "us-east-1").then(|| {
-        CreateBucketConfiguration::builder()
-            .location_constraint(BucketLocationConstraint::from(target.region))
-            .build()
-    });
-    ctx.call(Step::Trigger, || async {
-        let created = s3
-            .create_bucket()
-            .bucket(bucket)
-            .set_create_bucket_configuration(configuration.clone())
-            .send()
-            .await
-            .map_err(|error| ApiError::from_sdk("CreateBucket", error));
-        match created {
-            Err(error) if !error.code_is("BucketAlreadyOwnedByYou") => Err(error),
-            _ => Ok(()),
-        }
-    })
-    .await?;
+    crate::upload::create_bucket(ctx, s3, target.region, bucket, Step::Trigger).await?;
     let tags = BTreeMap::from([
         (TAG_SERVICE.to_owned(), target.service.to_owned()),
         (TAG_STAGE.to_owned(), target.stage.to_owned()),
     ]);
-    ctx.call(Step::Trigger, || async {
-        let tagging = crate::upload::tagging(&tags).map_err(|error| {
-            ApiError::local(
-                "PutBucketTagging",
-                format!("building the tag set failed: {error}"),
-                error,
-            )
-        })?;
-        s3.put_bucket_tagging()
-            .bucket(bucket)
-            .tagging(tagging)
-            .send()
-            .await
-            .map_err(|error| ApiError::from_sdk("PutBucketTagging", error))
-    })
-    .await?;
-    Ok(())
+    crate::upload::put_bucket_tags(ctx, s3, bucket, None, &tags, Step::Trigger).await
 }
 
 /// Whether strata created `bucket` for this service and stage (its tags say so).

@@ -553,32 +553,15 @@ impl Uploader<'_> {
 
     /// Creates the bucket; `false` when this account created it first (another deploy).
     async fn create_bucket(&self, ctx: &CallContext<'_>, name: &str) -> Result<bool, AwsError> {
-        let s3 = &self.clients.s3;
         let ctx = ctx.for_resource(name);
-        let region = self.clients.region.as_str();
-        // us-east-1 is S3's default location and rejects an explicit constraint.
-        let configuration = (region != "us-east-1").then(|| {
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region))
-                .build()
-        });
-        let created = ctx
-            .call(Step::Upload, || async {
-                let created = s3
-                    .create_bucket()
-                    .bucket(name)
-                    .set_create_bucket_configuration(configuration.clone())
-                    .send()
-                    .await
-                    .map_err(|error| ApiError::from_sdk("CreateBucket", error));
-                match created {
-                    Ok(_) => Ok(true),
-                    Err(error) if error.code_is("BucketAlreadyOwnedByYou") => Ok(false),
-                    Err(error) => Err(error),
-                }
-            })
-            .await?;
-        Ok(created)
+        create_bucket(
+            &ctx,
+            &self.clients.s3,
+            &self.clients.region,
+            name,
+            Step::Upload,
+        )
+        .await
     }
 
     /// Adds strata's tag to the `existing` ones (S3 replaces the whole set).
@@ -593,25 +576,68 @@ impl Uploader<'_> {
         let ctx = ctx.for_resource(name);
         let mut tags = existing;
         tags.insert(TAG_MANAGED.to_owned(), MANAGED_VALUE.to_owned());
-        ctx.call(Step::Upload, || async {
-            let tagging = tagging(&tags).map_err(|error| {
-                ApiError::local(
-                    "PutBucketTagging",
-                    format!("building the tag set failed: {error}"),
-                    error,
-                )
-            })?;
-            s3.put_bucket_tagging()
-                .bucket(name)
-                .expected_bucket_owner(&owner)
-                .tagging(tagging)
-                .send()
-                .await
-                .map_err(|error| ApiError::from_sdk("PutBucketTagging", error))
-        })
-        .await?;
-        Ok(())
+        put_bucket_tags(&ctx, s3, name, Some(&owner), &tags, Step::Upload).await
     }
+}
+
+/// Creates bucket `name` in `region`; `false` when this account already owns it.
+pub(crate) async fn create_bucket(
+    ctx: &CallContext<'_>,
+    s3: &aws_sdk_s3::Client,
+    region: &str,
+    name: &str,
+    step: Step,
+) -> Result<bool, AwsError> {
+    // us-east-1 is S3's default location and rejects an explicit constraint.
+    let configuration = (region != "us-east-1").then(|| {
+        CreateBucketConfiguration::builder()
+            .location_constraint(BucketLocationConstraint::from(region))
+            .build()
+    });
+    ctx.call(step, || async {
+        let created = s3
+            .create_bucket()
+            .bucket(name)
+            .set_create_bucket_configuration(configuration.clone())
+            .send()
+            .await
+            .map_err(|error| ApiError::from_sdk("CreateBucket", error));
+        match created {
+            Ok(_) => Ok(true),
+            Err(error) if error.code_is("BucketAlreadyOwnedByYou") => Ok(false),
+            Err(error) => Err(error),
+        }
+    })
+    .await
+}
+
+/// Replaces bucket `name`'s tag set with `tags` (checked against `owner` when given).
+pub(crate) async fn put_bucket_tags(
+    ctx: &CallContext<'_>,
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+    owner: Option<&str>,
+    tags: &BTreeMap<String, String>,
+    step: Step,
+) -> Result<(), AwsError> {
+    ctx.call(step, || async {
+        let tagging = tagging(tags).map_err(|error| {
+            ApiError::local(
+                "PutBucketTagging",
+                format!("building the tag set failed: {error}"),
+                error,
+            )
+        })?;
+        s3.put_bucket_tagging()
+            .bucket(name)
+            .set_expected_bucket_owner(owner.map(str::to_owned))
+            .tagging(tagging)
+            .send()
+            .await
+            .map_err(|error| ApiError::from_sdk("PutBucketTagging", error))
+    })
+    .await?;
+    Ok(())
 }
 
 pub(crate) fn tagging(
