@@ -574,6 +574,15 @@ fn provider_http_api_cors_reaches_every_http_api_route() {
     let loaded = load_dir(dir.path(), None, &[]);
     let all = routes(&loaded);
     assert_eq!(all.len(), 2);
+    // Applied, so not warned about as a setting strata keeps without applying.
+    assert!(
+        !loaded
+            .warnings
+            .iter()
+            .any(|warning| warning.key_path.starts_with("provider.httpApi")),
+        "{:?}",
+        loaded.warnings
+    );
     for cors in &all {
         let cors = cors.as_ref().expect("cors on every httpApi route");
         assert_eq!(cors.origins, ["*"]);

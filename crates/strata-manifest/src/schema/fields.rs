@@ -406,7 +406,41 @@ fn provider_shape() -> Shape {
             "Layer ARNs added to every function.",
         ),
         kept("apiGateway", Shape::Any, "REST API settings."),
-        kept("httpApi", Shape::Any, "HTTP API settings."),
+        f(
+            "httpApi",
+            obj(vec![
+                f(
+                    "cors",
+                    Shape::AnyOf(vec![Shape::Bool, map(Shape::Any)]),
+                    "CORS of the stage's HTTP API: `true`, or `allowedOrigins`, `allowedHeaders`, `allowCredentials`, `maxAge`.",
+                ),
+                kept(
+                    "id",
+                    Shape::String,
+                    "An existing HTTP API to attach routes to.",
+                ),
+                kept("name", Shape::String, "HTTP API name."),
+                kept("payload", Shape::String, "Lambda payload format version."),
+                kept("authorizers", Shape::Any, "JWT and Lambda authorizers."),
+                kept(
+                    "disableDefaultEndpoint",
+                    Shape::Bool,
+                    "Turn off the execute-api endpoint.",
+                ),
+                kept("metrics", Shape::Bool, "Detailed metrics."),
+                kept(
+                    "useProviderTags",
+                    Shape::Bool,
+                    "Tag the API with provider.tags.",
+                ),
+                kept(
+                    "shouldStartNameWithService",
+                    Shape::Bool,
+                    "Name the API `<service>-<stage>`.",
+                ),
+            ]),
+            "HTTP API settings.",
+        ),
         kept("apiName", Shape::String, "REST API name."),
         kept("endpointType", Shape::String, "REST API endpoint type."),
         kept("websocket", Shape::Any, "WebSocket API settings."),
